@@ -1,0 +1,57 @@
+# The README's commands. Needs only Python 3.11+, make and git: uv is bootstrapped into .tools/
+# from the package registry, and every dependency is installed into .venv/ by it.
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+
+.PHONY: help setup demo test test-fast lint format bench conformance clean
+
+help:
+	@echo "make demo   - install everything and run the main job on embedded defaults"
+	@echo "make test   - install everything and run the whole test suite"
+	@echo "make lint   - ruff check, ruff format --check and pyright"
+	@echo "make bench  - run the benchmarks under bench/ (needs wrk; see bench/README.md)"
+	@echo "make conformance - serve every real-world description and check it with schemathesis"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check 'uv>=0.9,<1'
+
+$(VENV)/.synced: $(UV) pyproject.toml packages/*/pyproject.toml
+	$(UV) sync --all-packages --python $(PYTHON) --quiet
+	@touch $@
+
+setup: $(VENV)/.synced
+
+demo: setup
+	$(PY) examples/demo.py
+
+test: setup
+	CREWAI_DISABLE_TELEMETRY=true CREWAI_TRACING_ENABLED=false OTEL_SDK_DISABLED=true \
+	$(PY) -m pytest
+
+test-fast: setup
+	$(PY) -m pytest -x -q -m "not slow"
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pyright
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: setup
+	$(PY) bench/bench_mock.py
+	$(PY) bench/bench_startup.py
+
+conformance: setup
+	$(PY) scripts/conformance.py
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache

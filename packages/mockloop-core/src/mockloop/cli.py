@@ -1,0 +1,115 @@
+"""The `mockloop` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from mockloop.errors import MockLoopError
+
+__all__ = ["main"]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from mockloop.mock import MockConfig, serve
+
+    admin_port = None if args.no_admin else (
+        args.admin_port if args.admin_port is not None else (args.port + 1 if args.port else 0)
+    )
+    config = MockConfig.build(
+        spec=args.spec,
+        host=args.host,
+        port=args.port,
+        admin_host=args.admin_host,
+        admin_port=admin_port,
+        admin_token=args.admin_token,
+        seed=args.seed,
+        validation=args.validate,
+        auth=not args.no_auth,
+        scenarios_file=Path(args.scenarios) if args.scenarios else None,
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        log_requests=not args.no_log,
+    )
+
+    def ready(runtime: object) -> None:
+        from mockloop.mock.runtime import MockRuntime
+
+        assert isinstance(runtime, MockRuntime)
+        spec = runtime.spec
+        print(f"MockLoop is serving {spec.title} {spec.version} "
+              f"({len(spec.operations)} operations)", flush=True)
+        print(f"  API:   {runtime.business_url}   (docs: {runtime.business_url}/docs)", flush=True)
+        if runtime.admin_url:
+            print(f"  Admin: {runtime.admin_url}   (API reference: {runtime.admin_url}/docs)",
+                  flush=True)
+        print(f"  Data:  {runtime.data_dir}", flush=True)
+        if runtime.rules.active_scenario:
+            print(f"  Active scenario: {runtime.rules.active_scenario}", flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
+
+    code = serve(config, on_ready=ready)
+    if code == 0:
+        print("Stopped; the request log is flushed.", flush=True)
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from mockloop import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="mockloop", description="MockLoop: AI-native API testing from OpenAPI descriptions."
+    )
+    parser.add_argument("--version", action="version", version=f"mockloop {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve", help="serve a mock API from an OpenAPI description",
+        description="Serve the described API on --port and the admin API/UI on --admin-port "
+        "until Ctrl-C or SIGTERM; then flush the request log and exit 0.",
+    )
+    serve.add_argument("spec", help="path or URL of an OpenAPI/Swagger description (YAML/JSON)")
+    serve.add_argument("--port", type=int, default=8000, help="business port (default 8000; 0 = any free)")
+    serve.add_argument("--host", default="127.0.0.1", help="business host (default 127.0.0.1)")
+    serve.add_argument("--admin-port", type=int, default=None,
+                       help="admin port (default: --port + 1; 0 = any free)")
+    serve.add_argument("--admin-host", default="127.0.0.1", help="admin host (default 127.0.0.1)")
+    serve.add_argument("--admin-token", default=None,
+                       help="require 'Authorization: Bearer TOKEN' on the admin API")
+    serve.add_argument("--no-admin", action="store_true", help="serve no admin port")
+    serve.add_argument("--seed", type=int, default=0, help="seed of generated data (default 0)")
+    serve.add_argument("--validate", choices=["off", "warn", "enforce"], default="enforce",
+                       help="request validation (default enforce)")
+    serve.add_argument("--no-auth", action="store_true",
+                       help="do not simulate the description's authentication")
+    serve.add_argument("--scenarios", metavar="FILE", help="load scenarios from a YAML/JSON file")
+    serve.add_argument("--data-dir", metavar="DIR",
+                       help="where to keep the mock's database (default: under MOCKLOOP_HOME)")
+    serve.add_argument("--no-log", action="store_true", help="do not record requests")
+    serve.set_defaults(handler=_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args))
+    except MockLoopError as exc:
+        print(f"mockloop: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,274 @@
+"""The business port: a plain ASGI app serving the described API.
+
+The hot path is deliberately small: one tree walk to route, the auth and validation gates only
+where they apply, a cached pre-serialised body, and one `submit` to the log writer, whose
+thread does all the encoding and redaction off the request path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from mockloop.mock.problem import PreparedResponse, problem
+from mockloop.mock.request_log import LogRecord
+from mockloop.mock.runtime import MockRuntime
+
+__all__ = ["BusinessApp"]
+
+logger = logging.getLogger("mockloop.mock")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+_BODYLESS = {"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"}
+_JSON = [(b"content-type", b"application/json")]
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BusinessApp:
+    """ASGI app for the business port; `lifespan` hooks start and stop the runtime (and the
+    admin server, through `on_startup`/`on_shutdown` callbacks set by the server module)."""
+
+    def __init__(
+        self,
+        runtime: MockRuntime,
+        *,
+        on_startup: Callable[[], Awaitable[None]] | None = None,
+        on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.on_startup = on_startup
+        self.on_shutdown = on_shutdown
+        self._health_body: bytes | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1003})
+
+    # -- lifespan ---------------------------------------------------------------------------
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await asyncio.to_thread(self.runtime.start)
+                    if self.on_startup is not None:
+                        await self.on_startup()
+                except Exception as exc:
+                    logger.error("mock start-up failed: %s", exc)
+                    await asyncio.to_thread(self.runtime.stop)
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    if self.on_shutdown is not None:
+                        await self.on_shutdown()
+                finally:
+                    await asyncio.to_thread(self.runtime.stop)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- requests ---------------------------------------------------------------------------
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        runtime = self.runtime
+        method: str = scope["method"]
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+        path = raw_path.decode("latin-1")
+        query = scope["query_string"].decode("latin-1")
+        body = b""
+        operation_id = None
+        prepared: PreparedResponse
+        try:
+            if method not in _BODYLESS or _has_body(scope):
+                body = await _read_body(receive, runtime.config.max_body_bytes)
+            match = runtime.router.match(method, path, query)
+            op = match.operation
+            if op is None:
+                prepared = self._unrouted(method, path, match.allowed)
+            else:
+                operation_id = op.operation_id
+                prepared = await self._answer(scope, op, match.path_params, query, body)
+        except _BodyTooLarge:
+            prepared = problem(
+                413,
+                f"the request body exceeds the mock's limit of {runtime.config.max_body_bytes} "
+                "bytes (raise it with max_body_bytes)",
+            )
+        except Exception as exc:  # the mock answers, whatever went wrong inside it
+            logger.exception("error while answering %s %s", method, path)
+            prepared = problem(500, f"the mock failed to answer: {type(exc).__name__}: {exc}",
+                               title="Mock internal error")
+        body_out = b"" if method == "HEAD" else prepared.body
+        headers = [*prepared.headers, (b"content-length", str(len(prepared.body)).encode())]
+        await send({"type": "http.response.start", "status": prepared.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body_out})
+        writer = runtime.log_writer
+        if writer is not None:
+            client = scope.get("client")
+            writer.submit(
+                LogRecord(
+                    ts=time.time(),
+                    method=method,
+                    path=scope["path"],
+                    query=query,
+                    operation_id=operation_id,
+                    status=prepared.status,
+                    latency_ms=(time.perf_counter() - started) * 1000.0,
+                    request_headers=scope["headers"],
+                    response_headers=headers,
+                    request_body=body,
+                    response_body=body_out,
+                    client=f"{client[0]}:{client[1]}" if client else "",
+                    scenario=runtime.rules.active_scenario,
+                    mode="mock",
+                )
+            )
+
+    async def _answer(
+        self, scope: Scope, op: Any, path_params: dict[str, str], query: str, body: bytes
+    ) -> PreparedResponse:
+        runtime = self.runtime
+        accept = prefer = None
+        headers: dict[str, str] | None = None
+        if runtime.auth is not None or runtime.request_validator is not None:
+            headers = {}
+            for name, value in scope["headers"]:
+                key = name.decode("latin-1").lower()
+                text = value.decode("latin-1")
+                headers[key] = f"{headers[key]}, {text}" if key in headers else text
+            accept = headers.get("accept")
+            prefer = headers.get("prefer")
+            if runtime.auth is not None:
+                refused = runtime.auth.check(op, headers, query)
+                if refused is not None:
+                    return refused
+            if runtime.request_validator is not None:
+                refused = runtime.request_validator.check(op, path_params, query, headers, body)
+                if refused is not None:
+                    return refused
+        else:
+            for name, value in scope["headers"]:
+                if name == b"accept":
+                    accept = value.decode("latin-1")
+                elif name == b"prefer":
+                    prefer = value.decode("latin-1")
+        ruled = runtime.rules.rule_for(op)
+        if ruled is None:
+            return runtime.responder.respond(op, path_params, accept=accept, prefer=prefer)
+        response, rule = ruled
+        prepared = runtime.responder.respond(
+            op, path_params, accept=accept, rule=response, scenario=runtime.rules.active_scenario
+        )
+        delay = response.draw_delay(runtime.rules.rng) or rule.draw_delay(runtime.rules.rng)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return prepared
+
+    # -- built-ins --------------------------------------------------------------------------
+
+    def _unrouted(self, method: str, path: str, allowed: tuple[str, ...]) -> PreparedResponse:
+        runtime = self.runtime
+        bare = path.split("?", 1)[0].rstrip("/") or "/"
+        if method in ("GET", "HEAD"):
+            if bare == "/health" and not runtime.defines_health:
+                return PreparedResponse(200, _JSON, self._health(), source="builtin")
+            if bare == "/docs" and not runtime.defines_docs:
+                return PreparedResponse(
+                    200, [(b"content-type", b"text/html; charset=utf-8")], self._docs_page(),
+                    source="builtin",
+                )
+            if bare == "/openapi.json" and not runtime.router.match("GET", "/openapi.json").operation:
+                return PreparedResponse(200, _JSON, orjson.dumps(runtime.spec.document),
+                                        source="builtin")
+        if allowed:
+            listed = ", ".join(allowed)
+            return problem(
+                405,
+                f"{method} is not documented for {path}; documented methods: {listed}",
+                headers=[(b"allow", listed.encode())],
+            )
+        return problem(404, f"no operation of {runtime.spec.title!r} matches {method} {path}")
+
+    def _health(self) -> bytes:
+        if self._health_body is None:
+            from mockloop import __version__
+
+            runtime = self.runtime
+            self._health_body = orjson.dumps(
+                {
+                    "status": "ok",
+                    "service": "mockloop",
+                    "mockloop_version": __version__,
+                    "api": {"title": runtime.spec.title, "version": runtime.spec.version},
+                    "operations": len(runtime.spec.operations),
+                    "admin_url": runtime.admin_url,
+                }
+            )
+        return self._health_body
+
+    def _docs_page(self) -> bytes:
+        spec = self.runtime.spec
+        rows = "".join(
+            f"<tr><td class=m>{html.escape(op.method.upper())}</td>"
+            f"<td><code>{html.escape(op.path)}</code></td>"
+            f"<td>{html.escape(op.operation_id)}</td>"
+            f"<td>{html.escape(op.summary)}</td>"
+            f"<td>{', '.join(html.escape(s) for s in sorted(op.responses))}</td></tr>"
+            for op in spec.operations
+        )
+        page = f"""<!doctype html><html><head><meta charset=utf-8>
+<title>{html.escape(spec.title)} (MockLoop mock)</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem}}table{{border-collapse:collapse}}
+td,th{{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left}}.m{{font-weight:bold}}
+</style></head><body><h1>{html.escape(spec.title)} <small>{html.escape(spec.version)}</small></h1>
+<p>Mocked by MockLoop. The normalised description is at <a href="/openapi.json">/openapi.json</a>.
+Base path: <code>{html.escape(spec.base_path or "/")}</code>.</p>
+<table><tr><th>Method</th><th>Path</th><th>Operation</th><th>Summary</th><th>Responses</th></tr>
+{rows}</table></body></html>"""
+        return page.encode()
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return value.strip() not in (b"0", b"")
+        if name == b"transfer-encoding":
+            return True
+    return False
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)

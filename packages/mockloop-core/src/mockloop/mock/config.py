@@ -1,0 +1,62 @@
+"""The settings of one mock server."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mockloop.errors import ConfigError
+from mockloop.settings import mockloop_home
+
+__all__ = ["MockConfig", "ValidationMode"]
+
+ValidationMode = Literal["off", "warn", "enforce"]
+
+
+class MockConfig(BaseModel):
+    """How to serve a description. The admin port defaults to none (business port only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spec: str | dict[str, Any] = Field(description="path, URL or parsed description")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    admin_host: str = "127.0.0.1"
+    admin_port: int | None = Field(default=None, ge=0, le=65535)
+    admin_token: str | None = None
+    seed: int = 0
+    validation: ValidationMode = "enforce"
+    auth: bool = True
+    data_dir: Path | None = None
+    scenarios_file: Path | None = None
+    log_requests: bool = True
+    log_body_limit: int = Field(default=4096, ge=0)
+    log_max_records: int = Field(default=100_000, ge=1)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
+    redact_fields: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def build(cls, **values: Any) -> MockConfig:
+        """Validate settings; ConfigError naming each bad field otherwise."""
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            raise ConfigError(f"invalid mock settings: {problems}") from None
+
+    def resolved_data_dir(self, title: str) -> Path:
+        """Where this mock keeps its database: `data_dir`, else one folder per spec and port."""
+        if self.data_dir is not None:
+            return Path(self.data_dir)
+        source = self.spec if isinstance(self.spec, str) else repr(sorted(self.spec.items()))[:4096]
+        if isinstance(self.spec, str) and Path(self.spec).exists():
+            source = str(Path(self.spec).resolve())
+        digest = hashlib.sha256(source.encode()).hexdigest()[:10]
+        slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40] or "api"
+        return mockloop_home() / "mocks" / f"{slug}-{digest}-{self.port}"

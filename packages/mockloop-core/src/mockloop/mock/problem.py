@@ -1,0 +1,53 @@
+"""RFC 9457 `application/problem+json` answers for everything the mock refuses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+
+__all__ = ["PreparedResponse", "problem"]
+
+
+@dataclass(slots=True)
+class PreparedResponse:
+    """A response ready to send: status, raw headers (without content-length) and body bytes."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: bytes = b""
+    source: str = ""  # what produced it (scenario, prefer, example, generated, ...)
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: list[str] | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    **extra: Any,
+) -> PreparedResponse:
+    """A problem+json response saying what failed (`detail`) and, when useful, each error."""
+    document: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or _title(status),
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        document["errors"] = errors
+    document.update(extra)
+    raw_headers = [(b"content-type", b"application/problem+json")]
+    if headers:
+        raw_headers.extend(headers)
+    return PreparedResponse(status, raw_headers, orjson.dumps(document), source="problem")

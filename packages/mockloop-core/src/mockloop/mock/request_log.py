@@ -1,0 +1,693 @@
+"""The request log: a cheap record for the hot path, redaction, and the background writer.
+
+The mock server builds one `LogRecord` per request and hands it to `RequestLogWriter.submit`,
+which only appends it to a deque. Everything costly (decoding headers, reading the session and
+correlation ids, parsing JSON, redacting secrets, truncating bodies, SQL) happens later in the
+writer's own thread, a batch at a time, in one transaction per batch.
+
+Nothing is dropped silently: a full queue, a record that cannot be converted, or a batch the
+store keeps refusing is counted in `stats()` and logged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+from urllib.parse import unquote_plus
+
+import orjson
+
+from mockloop.errors import ConfigError, MockLoopError
+from mockloop.store import Store
+
+__all__ = [
+    "REDACTED",
+    "SECRET_HEADERS",
+    "SECRET_WORDS",
+    "LogRecord",
+    "Redactor",
+    "RequestLogWriter",
+]
+
+logger = logging.getLogger("mockloop.request_log")
+
+REDACTED = "[REDACTED]"
+
+#: Header names whose values are always redacted (compared lowercased).
+SECRET_HEADERS: frozenset[str] = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-auth-token"}
+)
+
+#: A header, query parameter or JSON field is secret when its name, lowercased and stripped of
+#: everything but letters and digits, contains one of these words ("X-Api-Key" -> "xapikey").
+SECRET_WORDS: tuple[str, ...] = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "apikey",
+    "accesskey",
+    "privatekey",
+    "credential",
+    "authorization",
+    "cookie",
+    "ssn",
+    "creditcard",
+    "cardnumber",
+    "cvv",
+)
+
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+_ALNUM_BYTES = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_NON_ALNUM_BYTES = bytes(b for b in range(256) if b not in _ALNUM_BYTES)
+_LOWER_ALNUM = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
+# In text that is not parseable JSON: `"name": "value"`, `name=value`, `name: value`, and
+# `<name>value</name>`. Unquoted values run to the end of the line or a separator, so
+# "Authorization: Bearer abc" loses the whole credential, not just "Bearer".
+# The look-behind makes a name start only at the start of a word: without it a long run of
+# name characters (a base64 blob) is retried from every position, quadratic in its length.
+_TEXT_PAIR = re.compile(
+    r"""(?<![A-Za-z0-9_.\-])(?P<q>["']?)(?P<name>[A-Za-z0-9_.\-]+)(?P=q)(?P<sep>\s*[:=]\s*)"""
+    r"""(?P<value>"(?:[^"\\]|\\.)*"|'[^']*'|[^\r\n,&;}\]<]+)"""
+)
+_XML_ELEMENT = re.compile(r"<(?P<name>[A-Za-z0-9_.\-:]+)>(?P<value>[^<]*)</(?P=name)>")
+
+
+class LogRecord:
+    """One served request, as the hot path captured it: raw values, nothing decoded.
+
+    Args:
+        ts: when the request arrived, epoch seconds.
+        method: HTTP method.
+        path: request path (without the query).
+        query: the raw query string (ASGI gives bytes).
+        operation_id: the matched operation, or None when no operation matched.
+        status: the response status code.
+        latency_ms: time to produce the response, milliseconds.
+        request_headers: the raw ASGI header list, `[(name, value), ...]` as bytes.
+        response_headers: the response's header list, same shape.
+        request_body: the request body bytes.
+        response_body: the response body bytes.
+        client: the client address ("host:port").
+        scenario: the active scenario's name, if any.
+        mode: how the response was produced ("mock", "proxy", ...).
+    """
+
+    __slots__ = (
+        "client",
+        "latency_ms",
+        "method",
+        "mode",
+        "operation_id",
+        "path",
+        "query",
+        "request_body",
+        "request_headers",
+        "response_body",
+        "response_headers",
+        "scenario",
+        "status",
+        "ts",
+    )
+
+    def __init__(
+        self,
+        ts: float,
+        method: str,
+        path: str,
+        query: bytes | str = b"",
+        operation_id: str | None = None,
+        status: int = 200,
+        latency_ms: float = 0.0,
+        request_headers: Sequence[tuple[bytes, bytes]] = (),
+        response_headers: Sequence[tuple[bytes, bytes]] = (),
+        request_body: bytes = b"",
+        response_body: bytes = b"",
+        client: str = "",
+        scenario: str | None = None,
+        mode: str = "mock",
+    ) -> None:
+        self.ts = ts
+        self.method = method
+        self.path = path
+        self.query = query
+        self.operation_id = operation_id
+        self.status = status
+        self.latency_ms = latency_ms
+        self.request_headers = request_headers
+        self.response_headers = response_headers
+        self.request_body = request_body
+        self.response_body = response_body
+        self.client = client
+        self.scenario = scenario
+        self.mode = mode
+
+    def __repr__(self) -> str:
+        return f"LogRecord({self.method} {self.path} -> {self.status} at {self.ts})"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes | bytearray) else str(value)
+
+
+class Redactor:
+    """Replaces secret values with "[REDACTED]" in headers, query strings and bodies.
+
+    A name is secret when it is one of `SECRET_HEADERS` (headers only), or when, lowercased and
+    stripped of separators, it contains one of `SECRET_WORDS` or one of `extra_fields` (treated
+    the same way, so "card-pin" also covers "cardPin" and "user_card_pin").
+
+    Args:
+        extra_fields: more names to treat as secret, case-insensitive.
+    """
+
+    def __init__(self, extra_fields: Iterable[str] = ()) -> None:
+        extras = tuple(_NOT_ALNUM.sub("", name.lower()) for name in extra_fields)
+        self.words: tuple[str, ...] = SECRET_WORDS + tuple(word for word in extras if word)
+        # One alternation regex: a loop of `word in text` checks costs several times more.
+        self._byte_words = re.compile(b"|".join(re.escape(word.encode()) for word in self.words))
+        # Names repeat endlessly (the same headers, the same fields), so verdicts are cached.
+        self._is_secret = lru_cache(maxsize=4096)(self._decide)
+        self._header_names: dict[bytes | str, tuple[str, bool]] = {}
+
+    def _decide(self, name: str) -> bool:
+        lowered = name.lower()
+        if lowered in SECRET_HEADERS:
+            return True
+        squashed = _NOT_ALNUM.sub("", lowered)
+        return any(word in squashed for word in self.words)
+
+    def is_secret(self, name: str) -> bool:
+        """Whether values under this header, parameter or field name are redacted."""
+        return self._is_secret(name)
+
+    def may_hold_secrets(self, data: bytes) -> bool:
+        """False only when no secret name can occur in `data` (a cheap scan that skips parsing).
+
+        Separators are deleted and letters lowercased in C (`bytes.translate`), so "API_Key"
+        still shows as "apikey". Text that could hide a name behind an escape (backslash,
+        percent-encoding) or non-ASCII letters always counts as possibly secret.
+        """
+        if not data.isascii() or b"\\" in data or b"%" in data:
+            return True
+        squashed = data.translate(_LOWER_ALNUM, _NON_ALNUM_BYTES)
+        return self._byte_words.search(squashed) is not None
+
+    def headers(self, pairs: Iterable[tuple[bytes | str, bytes | str]]) -> dict[str, str]:
+        """Decode an ASGI header list to `{lowercase name: value}`, secrets redacted.
+
+        Repeated headers are joined with ", " (a JSON object cannot repeat a key).
+        """
+        names = self._header_names
+        result: dict[str, str] = {}
+        for raw_name, raw_value in pairs:
+            known = names.get(raw_name)
+            if known is None:
+                name = _text(raw_name).lower()
+                known = (name, self._is_secret(name))
+                if len(names) < 4096:
+                    names[raw_name] = known
+            name, secret = known
+            if secret:
+                value = REDACTED
+            elif type(raw_value) is bytes:
+                value = raw_value.decode("latin-1")
+            else:
+                value = _text(raw_value)
+            if name in result:
+                value = f"{result[name]}, {value}"
+            result[name] = value
+        return result
+
+    def query(self, raw: bytes | str) -> str:
+        """A query string (or form body) with each secret parameter's value redacted."""
+        if not raw:
+            return ""
+        data = raw if isinstance(raw, bytes) else str(raw).encode()
+        if not self.may_hold_secrets(data):
+            return data.decode("latin-1")
+        text = _text(raw)
+        parts = text.split("&")
+        for index, part in enumerate(parts):
+            key, sep, _ = part.partition("=")
+            if self._is_secret(unquote_plus(key)):
+                parts[index] = f"{key}={REDACTED}" if sep else part
+        return "&".join(parts)
+
+    def json_value(self, value: Any) -> Any:
+        """A parsed JSON value with every secret field's value redacted, recursively."""
+        if isinstance(value, dict):
+            return {
+                key: REDACTED if self._is_secret(str(key)) else self.json_value(item)
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            return [self.json_value(item) for item in value]
+        return value
+
+    def text(self, text: str) -> str:
+        """Best-effort redaction of free text: `name: value`, `name=value`, `<name>value</name>`.
+
+        Used for bodies that are not parseable JSON (truncated, malformed, XML, plain text).
+        """
+
+        def pair(match: re.Match[str]) -> str:
+            if not self._is_secret(match.group("name")):
+                return match.group(0)
+            start = match.start("value") - match.start(0)
+            value = match.group("value")
+            quote = value[0] if value[:1] in ('"', "'") else ""
+            return f"{match.group(0)[:start]}{quote}{REDACTED}{quote}"
+
+        def element(match: re.Match[str]) -> str:
+            if not self._is_secret(match.group("name")):
+                return match.group(0)
+            name = match.group("name")
+            return f"<{name}>{REDACTED}</{name}>"
+
+        return _XML_ELEMENT.sub(element, _TEXT_PAIR.sub(pair, text))
+
+    def body(self, raw: bytes | str, content_type: str, limit: int) -> tuple[str, bool]:
+        """A body as redacted text of at most about `limit` characters, and whether it was cut.
+
+        JSON bodies (by content type, or looking like an object or array) are parsed, redacted
+        field by field and re-serialised; form bodies are redacted parameter by parameter;
+        anything else, and JSON too large or too broken to parse, is truncated and then
+        redacted as text.
+        """
+        if not raw:
+            return "", False
+        data = bytes(raw) if isinstance(raw, bytes | bytearray) else str(raw).encode()
+        if not self.may_hold_secrets(data[: limit * 64]) and len(data) <= limit * 64:
+            return _cut(data, limit)
+        ctype = content_type.lower()
+        if "x-www-form-urlencoded" in ctype:
+            text, truncated = _cut(data, limit)
+            return self.query(text), truncated
+        looks_json = "json" in ctype or data[:1] in (b"{", b"[")
+        # Parsing is skipped past this size: a multi-megabyte upload is not worth a full parse
+        # to keep its first few kilobytes; the text fallback still redacts what is kept.
+        if looks_json and len(data) <= max(limit * 64, 1 << 20):
+            try:
+                parsed = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                pass
+            else:
+                text = orjson.dumps(self.json_value(parsed)).decode()
+                if len(text) > limit:
+                    return self.text(text[:limit]), True
+                return text, False
+        text, truncated = _cut(data, limit)
+        return self.text(text), truncated
+
+
+def _cut(data: bytes | bytearray, limit: int) -> tuple[str, bool]:
+    # Decode a little more than needed (a character is at most 4 bytes), then cut characters.
+    text = bytes(data[: limit * 4 + 4]).decode("utf-8", errors="replace")
+    if len(text) > limit:
+        return text[:limit], True
+    return text, len(data) > limit * 4 + 4
+
+
+class _FlushMarker:
+    """Put in the queue by `flush()`; the writer sets it once everything before it is written."""
+
+    __slots__ = ("event",)
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+
+class RequestLogWriter:
+    """Writes `LogRecord`s to a store from a background thread, in batches.
+
+    `submit` is the only method the hot path calls: it appends to a deque and returns (no lock,
+    no I/O, never raises). The writer thread wakes every `flush_interval` seconds, or at once
+    when a batch is full or someone flushes, converts and redacts a batch, inserts it in one
+    transaction, then trims the log to `max_records`.
+
+    Args:
+        store: where rows go.
+        redactor: the secret policy; a default `Redactor()` when None.
+        body_limit: characters of each body kept; longer bodies are cut and flagged `truncated`.
+        batch_size: records per transaction.
+        flush_interval: seconds the idle writer waits before writing a partial batch.
+        max_records: rows kept in the log (oldest evicted first); 0 keeps everything.
+        max_queue: records waiting in memory; past it new records are dropped and counted.
+        retries: further attempts for a batch the store refused, before it is dropped.
+        retry_delay: seconds before the first retry, doubled for each later one.
+
+    Raises:
+        ConfigError: a size or interval is out of range.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        redactor: Redactor | None = None,
+        body_limit: int = 4096,
+        batch_size: int = 1000,
+        flush_interval: float = 0.25,
+        max_records: int = 100_000,
+        max_queue: int = 200_000,
+        retries: int = 3,
+        retry_delay: float = 0.05,
+    ) -> None:
+        for name, value, low in (
+            ("body_limit", body_limit, 0),
+            ("batch_size", batch_size, 1),
+            ("max_records", max_records, 0),
+            ("max_queue", max_queue, 1),
+            ("retries", retries, 0),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(
+                    f"RequestLogWriter: {name} must be an integer >= {low}, not {value!r}"
+                )
+        if not flush_interval > 0:
+            raise ConfigError(
+                f"RequestLogWriter: flush_interval must be > 0, not {flush_interval!r}"
+            )
+        self.store = store
+        self.redactor = redactor or Redactor()
+        self.body_limit = body_limit
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.max_records = max_records
+        self.max_queue = max_queue
+        self.retries = retries
+        self.retry_delay = retry_delay
+
+        self._queue: deque[Any] = deque()
+        self._accepting = True
+        self._wake = threading.Event()
+        self._lock = threading.Lock()  # guards the counters below; never taken by submit
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._closed = False
+        self._taken = 0
+        self._in_flight = 0
+        self._rejected = 0  # dropped by submit: queue full, or writer closed
+        # Its own lock: a submitter that overflows must not wait while the writer thread holds
+        # `_lock` to take a batch.
+        self._reject_lock = threading.Lock()
+        self._failed = 0  # dropped by the writer: conversion failed or store kept refusing
+        self._written = 0
+        self._evicted = 0
+        self._errors = 0
+        self._last_drop_warning = 0.0
+        self._rejected_reported = 0
+        self._pending_markers = 0  # flush markers in the queue, so stats can leave them out
+
+    # -- hot path ---------------------------------------------------------------------------
+
+    def submit(self, record: LogRecord) -> None:
+        """Queue one record for writing; O(1), never blocks, never raises.
+
+        When the queue holds `max_queue` records (or the writer is closed) the record is
+        dropped and counted in `stats()["dropped"]`.
+        """
+        try:
+            queue = self._queue
+            # len() and append() are each atomic; racing submitters can overshoot the bound by
+            # at most one record each, which keeps this path free of locks.
+            if self._accepting and len(queue) < self.max_queue:
+                queue.append(record)
+            else:
+                self._reject()
+        except Exception:  # pragma: no cover - a deque append does not fail short of MemoryError
+            self._reject()
+
+    def _reject(self) -> None:
+        # Only counted here; the writer thread logs it (no logging I/O on the hot path).
+        with self._reject_lock:
+            self._rejected += 1
+
+    def _report_rejections(self, *, force: bool = False) -> None:
+        with self._reject_lock:
+            rejected = self._rejected
+        now = time.monotonic()
+        if rejected > self._rejected_reported and (force or now - self._last_drop_warning >= 5.0):
+            logger.warning(
+                "request log: %d records dropped on submit (queue full at max_queue=%d, or "
+                "writer closed); %d in total",
+                rejected - self._rejected_reported,
+                self.max_queue,
+                rejected,
+            )
+            self._rejected_reported = rejected
+            self._last_drop_warning = now
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> RequestLogWriter:
+        """Start the background thread (idempotent); return self."""
+        with self._lock:
+            if self._closed:
+                raise ConfigError("RequestLogWriter: cannot start a closed writer")
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="mockloop-request-log", daemon=True
+                )
+                self._thread.start()
+        return self
+
+    def flush(self, timeout: float | None = 10.0) -> bool:
+        """Wait until every record submitted before this call is written (or counted dropped).
+
+        Returns False when `timeout` seconds pass first, or when the writer thread is not
+        running and records are still queued.
+        """
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return not self._queue
+        marker = _FlushMarker()
+        with self._lock:
+            self._pending_markers += 1
+            self._queue.append(marker)  # markers bypass max_queue: they are not records
+        self._wake.set()
+        return marker.event.wait(timeout)
+
+    def close(self, timeout: float | None = 10.0) -> bool:
+        """Flush, then stop the writer thread (idempotent); True when everything was handled.
+
+        A writer that was never started writes its queued records in the calling thread.
+
+        Records submitted after close are dropped and counted. Returns False when the thread
+        did not finish within `timeout` (it keeps writing in the background, as a daemon).
+        """
+        with self._lock:
+            if self._closed:
+                return len(self._queue) == self._pending_markers
+            self._closed = True
+        self._accepting = False
+        thread = self._thread
+        if thread is None:
+            # Never started: write what was queued here, in the caller's thread.
+            self._stopping = True
+            self._run()
+            self._report_rejections(force=True)
+            return True
+        flushed = self.flush(timeout)
+        self._stopping = True
+        self._wake.set()
+        thread.join(timeout)
+        if thread.is_alive():
+            return False
+        leftover = 0
+        with self._lock:
+            while self._queue:  # records that raced with close(); popping is safe, iterating not
+                if isinstance(self._queue.popleft(), _FlushMarker):
+                    self._pending_markers -= 1
+                else:
+                    leftover += 1
+            self._failed += leftover
+        if leftover:
+            logger.warning("request log: %d records were never written (writer closed)", leftover)
+        self._report_rejections(force=True)
+        return flushed and not leftover
+
+    def __enter__(self) -> RequestLogWriter:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def stats(self) -> dict[str, int]:
+        """Counters: submitted, written, dropped (with the reasons split), evicted, queued, errors.
+
+        `submitted` = `written` + `dropped` + `queued` once the writer is idle.
+        """
+        with self._lock, self._reject_lock:
+            queued = len(self._queue) - self._pending_markers
+            rejected = self._rejected
+            return {
+                "submitted": self._taken + queued + rejected,
+                "written": self._written,
+                "dropped": rejected + self._failed,
+                "dropped_on_submit": rejected,
+                "dropped_on_write": self._failed,
+                "evicted": self._evicted,
+                "queued": queued + self._in_flight,
+                "errors": self._errors,
+            }
+
+    # -- writer thread ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        queue = self._queue
+        while True:
+            if len(queue) < self.batch_size and not self._stopping:
+                self._wake.wait(self.flush_interval)
+                self._wake.clear()
+            while queue:
+                try:
+                    self._write_one_batch()
+                except Exception:  # the thread must survive anything a batch throws
+                    logger.exception("request log: unexpected error in the writer thread")
+                    with self._lock:
+                        self._errors += 1
+            self._report_rejections()
+            if self._stopping and not queue:
+                return
+
+    def _take_batch(self) -> tuple[list[LogRecord], _FlushMarker | None]:
+        queue = self._queue
+        batch: list[LogRecord] = []
+        marker: _FlushMarker | None = None
+        with self._lock:
+            while queue and len(batch) < self.batch_size:
+                item = queue.popleft()
+                if isinstance(item, _FlushMarker):
+                    self._pending_markers -= 1
+                    marker = item
+                    break
+                batch.append(item)
+            self._taken += len(batch)
+            self._in_flight = len(batch)
+        return batch, marker
+
+    def _write_one_batch(self) -> None:
+        batch, marker = self._take_batch()
+        try:
+            if batch:
+                self._store_batch(batch)
+        finally:
+            with self._lock:
+                self._in_flight = 0
+            if marker is not None:
+                marker.event.set()
+
+    def _store_batch(self, batch: list[LogRecord]) -> None:
+        rows: list[dict[str, Any]] = []
+        bad = 0
+        for record in batch:
+            try:
+                rows.append(self.to_row(record))
+            except Exception:
+                bad += 1
+                logger.exception("request log: could not convert %r; it is dropped", record)
+        if bad:
+            with self._lock:
+                self._failed += bad
+                self._errors += bad
+        if not rows:
+            return
+        delay = self.retry_delay
+        for attempt in itertools.count():
+            try:
+                self.store.insert_log_rows(rows)
+            except MockLoopError as exc:
+                with self._lock:
+                    self._errors += 1
+                if attempt >= self.retries:
+                    with self._lock:
+                        self._failed += len(rows)
+                    logger.error(
+                        "request log: dropped a batch of %d records after %d attempts: %s",
+                        len(rows),
+                        attempt + 1,
+                        exc,
+                    )
+                    return
+                logger.warning(
+                    "request log: batch of %d records failed (attempt %d), retrying: %s",
+                    len(rows),
+                    attempt + 1,
+                    exc,
+                )
+                time.sleep(delay)
+                delay *= 2
+            else:
+                break
+        with self._lock:
+            self._written += len(rows)
+        if self.max_records:
+            try:
+                evicted = self.store.evict_logs(self.max_records)
+            except MockLoopError as exc:
+                with self._lock:
+                    self._errors += 1
+                logger.warning("request log: retention failed (will retry next batch): %s", exc)
+            else:
+                if evicted:
+                    with self._lock:
+                        self._evicted += evicted
+
+    def to_row(self, record: LogRecord) -> dict[str, Any]:
+        """Convert one record to a redacted, truncated store row (runs in the writer thread)."""
+        redactor = self.redactor
+        limit = self.body_limit
+        request_headers = redactor.headers(record.request_headers)
+        response_headers = redactor.headers(record.response_headers)
+        session = request_headers.get("x-session-id")
+        # The client's id wins; else the one the server put on the response (so the log matches
+        # what the client saw); else a fresh random one, so every row can be referred to.
+        correlation = (
+            request_headers.get("x-correlation-id")
+            or request_headers.get("x-request-id")
+            or response_headers.get("x-correlation-id")
+            or response_headers.get("x-request-id")
+            or os.urandom(16).hex()
+        )
+        request_body = record.request_body or b""
+        response_body = record.response_body or b""
+        request_text, request_cut = redactor.body(
+            request_body, request_headers.get("content-type", ""), limit
+        )
+        response_text, response_cut = redactor.body(
+            response_body, response_headers.get("content-type", ""), limit
+        )
+        query = redactor.query(record.query or b"")
+        query_cut = len(query) > limit
+        return {
+            "ts": record.ts,
+            "method": str(record.method).upper(),
+            "path": record.path,
+            "query": query[:limit] if query_cut else query,
+            "operation_id": record.operation_id,
+            "status": record.status,
+            "latency_ms": record.latency_ms,
+            "request_size": len(request_body),
+            "response_size": len(response_body),
+            "request_headers": request_headers,
+            "response_headers": response_headers,
+            "request_body": request_text,
+            "response_body": response_text,
+            "truncated": request_cut or response_cut or query_cut,
+            "client": record.client or None,
+            "session_id": session or None,
+            "correlation_id": correlation,
+            "scenario": record.scenario,
+            "mode": record.mode,
+        }

@@ -1,0 +1,371 @@
+"""The responder: which response an operation gives, built once and cached as bytes.
+
+Order per request (after routing, auth and validation have passed): a rule in force (response
+override, then the active scenario) -> the `Prefer` header (`code=`, `example=`, `dynamic=`) ->
+a valid named or inline example -> data generated from the schema (stable for the same path
+parameters) -> an empty body with the documented status. Examples that do not validate against
+their schema are skipped (real descriptions have many) unless asked for by name.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any
+from xml.sax.saxutils import escape as xml_escape
+
+import orjson
+
+from mockloop.fake import SchemaFaker
+from mockloop.mock.problem import PreparedResponse, problem
+from mockloop.mock.scenarios import ResponseSpec
+from mockloop.spec.model import ApiSpec, Example, MediaType, Operation, Response
+from mockloop.spec.validation import SchemaValidator
+
+__all__ = ["Responder", "default_status", "parse_prefer"]
+
+_SKIPPED_HEADERS = {"content-type", "content-length", "transfer-encoding", "connection"}
+_CACHE_LIMIT = 20_000
+
+
+def default_status(op: Operation) -> str:
+    """The documented success status key: the lowest 2xx, else `2XX`/`default`, else the first."""
+    codes = [code for code in op.responses if code.isdigit() and code.startswith("2")]
+    if codes:
+        return min(codes)
+    for key in ("2XX", "2xx", "default"):
+        if key in op.responses:
+            return key
+    return next(iter(op.responses), "200")
+
+
+def status_number(key: str) -> int:
+    if key.isdigit():
+        return int(key)
+    if len(key) == 3 and key[0].isdigit():
+        return int(key[0]) * 100
+    return 200
+
+
+def parse_prefer(value: str) -> dict[str, str]:
+    """`code=404, example=fluffy; dynamic=true` -> {"code": "404", ...}."""
+    prefs: dict[str, str] = {}
+    for part in value.replace(";", ",").split(","):
+        name, sep, val = part.strip().partition("=")
+        if sep and name:
+            prefs[name.strip().lower()] = val.strip().strip('"')
+    return prefs
+
+
+def is_json_media(media: str) -> bool:
+    base = media.split(";", 1)[0].strip().lower()
+    return base in ("application/json", "text/json", "*/*") or base.endswith("+json")
+
+
+def _negotiate(content: Mapping[str, MediaType], accept: str | None) -> str | None:
+    if not content:
+        return None
+    media_types = list(content)
+    if accept:
+        ranges = []
+        for position, item in enumerate(accept.split(",")):
+            media, _, params = item.strip().partition(";")
+            quality = 1.0
+            for param in params.split(";"):
+                key, _, val = param.strip().partition("=")
+                if key == "q":
+                    try:
+                        quality = float(val)
+                    except ValueError:
+                        quality = 0.0
+            if media and quality > 0:
+                ranges.append((-quality, position, media.strip().lower()))
+        for _, _, wanted in sorted(ranges):
+            if wanted == "*/*":
+                break
+            for media in media_types:
+                base = media.split(";", 1)[0].strip().lower()
+                if base == wanted or (
+                    wanted.endswith("/*") and base.startswith(wanted[:-1])
+                ):
+                    return media
+    for media in media_types:
+        if is_json_media(media):
+            return media
+    return media_types[0]
+
+
+def _to_xml(value: Any, tag: str) -> str:
+    if isinstance(value, dict):
+        inner = "".join(_to_xml(v, str(k)) for k, v in value.items())
+    elif isinstance(value, list):
+        inner = "".join(_to_xml(v, "item") for v in value)
+    elif value is None:
+        inner = ""
+    elif isinstance(value, bool):
+        inner = "true" if value else "false"
+    else:
+        inner = xml_escape(str(value))
+    return f"<{tag}>{inner}</{tag}>"
+
+
+def encode_body(value: Any, media: str) -> bytes:
+    """Serialise a value for a media type (JSON unless the type says otherwise)."""
+    base = media.split(";", 1)[0].strip().lower()
+    if is_json_media(base):
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    if isinstance(value, bytes):
+        return value
+    if base.endswith("/xml") or base.endswith("+xml"):
+        return ('<?xml version="1.0" encoding="UTF-8"?>' + _to_xml(value, "root")).encode()
+    if base == "application/x-www-form-urlencoded" and isinstance(value, dict):
+        from urllib.parse import urlencode
+
+        return urlencode({k: v if isinstance(v, str) else orjson.dumps(v).decode()
+                          for k, v in value.items()}).encode()
+    if isinstance(value, str):
+        return value.encode()
+    if base.startswith("text/"):
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    if value is None:
+        return b""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+
+
+def header_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(header_text(v) for v in value)
+    if isinstance(value, dict):
+        return ",".join(f"{k},{header_text(v)}" for k, v in value.items())
+    if value is None:
+        return ""
+    return str(value)
+
+
+class Responder:
+    """Builds responses for operations; generated bodies are cached per path-parameter key."""
+
+    def __init__(self, spec: ApiSpec, faker: SchemaFaker, validator: SchemaValidator) -> None:
+        self.spec = spec
+        self.faker = faker
+        self.validator = validator
+        self._cache: dict[tuple[Any, ...], PreparedResponse] = {}
+        self._valid_examples: dict[tuple[str, str, str], Example | None] = {}
+        self._defaults = {op.operation_id: default_status(op) for op in spec.operations}
+
+    # -- public -----------------------------------------------------------------------------
+
+    def respond(
+        self,
+        op: Operation,
+        path_params: Mapping[str, str],
+        *,
+        accept: str | None = None,
+        prefer: str | None = None,
+        rule: ResponseSpec | None = None,
+        scenario: str | None = None,
+    ) -> PreparedResponse:
+        """The response for one call of `op` under an optional rule and `Prefer` header."""
+        if rule is not None:
+            return self._from_rule(op, path_params, rule, accept, scenario)
+        if prefer:
+            prefs = parse_prefer(prefer)
+            if prefs:
+                return self._from_prefer(op, path_params, prefs, accept)
+        return self._documented(op, self._defaults[op.operation_id], path_params, accept)
+
+    # -- sources ----------------------------------------------------------------------------
+
+    def _from_rule(
+        self,
+        op: Operation,
+        path_params: Mapping[str, str],
+        rule: ResponseSpec,
+        accept: str | None,
+        scenario: str | None,
+    ) -> PreparedResponse:
+        status_key = str(rule.status) if rule.status is not None else self._defaults[op.operation_id]
+        status = status_number(status_key)
+        response = self._response_for(op, status_key)
+        media = _negotiate(response.content, accept) if response is not None else None
+        if rule.has_body:
+            media = media or "application/json"
+            prepared = PreparedResponse(
+                status,
+                self._headers(op, response, media, path_params),
+                encode_body(rule.body, media),
+                source="scenario",
+            )
+        elif response is None:
+            if status >= 400:
+                label = f"scenario {scenario!r}" if scenario else "a response override"
+                prepared = problem(status, f"simulated by {label} for {op.operation_id}")
+                prepared.source = "scenario"
+            else:
+                prepared = PreparedResponse(status, [], b"", source="scenario")
+        else:
+            prepared = self._documented(
+                op, status_key, path_params, accept, example=rule.example, dynamic=rule.generate
+            )
+            if prepared.status != status:
+                prepared = PreparedResponse(status, prepared.headers, prepared.body, source="scenario")
+        extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in rule.headers.items()]
+        if extra or prepared.source != "scenario":
+            replaced = {name for name, _ in extra}
+            headers = [h for h in prepared.headers if h[0] not in replaced] + extra
+            prepared = PreparedResponse(prepared.status, headers, prepared.body, source="scenario")
+        return prepared
+
+    def _from_prefer(
+        self,
+        op: Operation,
+        path_params: Mapping[str, str],
+        prefs: dict[str, str],
+        accept: str | None,
+    ) -> PreparedResponse:
+        status_key = self._defaults[op.operation_id]
+        if "code" in prefs:
+            wanted = prefs["code"]
+            if not (wanted.isdigit() and self._response_for(op, wanted) is not None):
+                documented = ", ".join(op.responses) or "none"
+                return problem(
+                    422,
+                    f"Prefer: code={wanted} names no documented response of {op.operation_id} "
+                    f"(documented: {documented})",
+                    title="Unsupported Prefer header",
+                )
+            status_key = wanted
+        dynamic = prefs.get("dynamic", "").lower() in ("true", "1", "yes")
+        return self._documented(
+            op, status_key, path_params, accept, example=prefs.get("example"), dynamic=dynamic
+        )
+
+    def _documented(
+        self,
+        op: Operation,
+        status_key: str,
+        path_params: Mapping[str, str],
+        accept: str | None,
+        *,
+        example: str | None = None,
+        dynamic: bool = False,
+    ) -> PreparedResponse:
+        response = self._response_for(op, status_key)
+        status = status_number(status_key)
+        media = _negotiate(response.content, accept) if response is not None else None
+        cache_key = None
+        if not dynamic:
+            cache_key = (op.operation_id, status, media, example, tuple(sorted(path_params.items())))
+            cached = self._cache.get(cache_key)
+            if cached is not None:
+                return cached
+        if response is None or media is None:
+            source = "empty"
+            body = b""
+        else:
+            media_type = response.content[media]
+            value, source = self._body_value(op, status_key, media_type, path_params, example, dynamic)
+            if source == "missing-example":
+                names = ", ".join(e.name for e in media_type.examples) or "none"
+                return problem(
+                    422,
+                    f"{op.operation_id} has no example named {example!r} for status "
+                    f"{status_key} {media} (examples: {names})",
+                    title="Unknown example",
+                )
+            body = b"" if source == "empty" else encode_body(value, media)
+        prepared = PreparedResponse(
+            status, self._headers(op, response, media, path_params), body, source=source
+        )
+        if cache_key is not None:
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[cache_key] = prepared
+        return prepared
+
+    # -- pieces -----------------------------------------------------------------------------
+
+    def _response_for(self, op: Operation, status_key: str) -> Response | None:
+        responses = op.responses
+        found = responses.get(status_key)
+        if found is None and status_key.isdigit():
+            found = responses.get(f"{status_key[0]}XX") or responses.get(f"{status_key[0]}xx")
+            if found is None:
+                found = responses.get("default")
+        return found
+
+    def _body_value(
+        self,
+        op: Operation,
+        status_key: str,
+        media_type: MediaType,
+        path_params: Mapping[str, str],
+        example: str | None,
+        dynamic: bool,
+    ) -> tuple[Any, str]:
+        if example is not None:
+            for candidate in media_type.examples:
+                if candidate.name == example:
+                    return candidate.value, "example"
+            return None, "missing-example"
+        if not dynamic:
+            chosen = self._valid_example(op, status_key, media_type)
+            if chosen is not None:
+                return chosen.value, "example"
+        if media_type.schema is None:
+            return None, "empty"
+        key = op.operation_id + "|" + "|".join(f"{k}={v}" for k, v in sorted(path_params.items()))
+        if dynamic:
+            key += "|" + secrets.token_hex(8)
+        return self.faker.generate(media_type.schema, key=key, for_response=True), "generated"
+
+    def _valid_example(self, op: Operation, status_key: str, media_type: MediaType) -> Example | None:
+        cache_key = (op.operation_id, status_key, media_type.media_type)
+        if cache_key in self._valid_examples:
+            return self._valid_examples[cache_key]
+        chosen = None
+        for candidate in media_type.examples:
+            if media_type.schema is None or self.validator.is_valid(media_type.schema, candidate.value):
+                chosen = candidate
+                break
+        self._valid_examples[cache_key] = chosen
+        return chosen
+
+    def _headers(
+        self,
+        op: Operation,
+        response: Response | None,
+        media: str | None,
+        path_params: Mapping[str, str],
+    ) -> list[tuple[bytes, bytes]]:
+        headers: list[tuple[bytes, bytes]] = []
+        if media is not None:
+            content_type = media if media != "*/*" else "application/json"
+            headers.append((b"content-type", content_type.encode("latin-1")))
+        if response is None:
+            return headers
+        for name, header in response.headers.items():
+            if name.lower() in _SKIPPED_HEADERS:
+                continue
+            value: Any = None
+            for candidate in header.examples:
+                if self.validator.is_valid(header.schema, candidate.value):
+                    value = candidate.value
+                    break
+            if value is None:
+                value = self.faker.generate(
+                    header.schema or {"type": "string"},
+                    key=f"{op.operation_id}|header|{name}",
+                    field_name=name,
+                )
+            text = header_text(value)
+            try:
+                encoded = text.encode("latin-1")
+            except UnicodeEncodeError:
+                encoded = text.encode("ascii", "replace")
+            if b"\r" in encoded or b"\n" in encoded:
+                continue
+            headers.append((name.lower().encode("latin-1"), encoded))
+        return headers

@@ -1,0 +1,264 @@
+"""Scenarios: named sets of per-operation rules that change how the mock answers at run time.
+
+A scenario is data (see docs/scenarios.md):
+
+    {"name": "slow_pets", "description": "...",
+     "rules": [{"operation": "getPet", "status": 200, "delay": {"distribution": "normal",
+                "mean_ms": 120, "stddev_ms": 30}},
+               {"method": "POST", "path": "/pets", "error_rate": 0.2, "error_status": 503},
+               {"path": "/pets/*", "sequence": [{"status": 200}, {"status": 429}]}]}
+
+A rule selects operations by `operation` (an operationId), or by `path` (the template as the
+description writes it, or a glob over templates) with an optional `method`; a rule with neither
+applies to every operation. The first matching rule of the active scenario wins. Per-endpoint
+response overrides are rules too and take precedence over the active scenario.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import random
+import threading
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mockloop.errors import ScenarioError
+from mockloop.spec.model import Operation
+
+__all__ = [
+    "Delay",
+    "ResponseSpec",
+    "RuleEngine",
+    "Scenario",
+    "ScenarioRule",
+    "parse_scenario",
+    "parse_rule",
+]
+
+_METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}
+
+
+class Delay(BaseModel):
+    """How long to wait before answering, drawn per request from a distribution (milliseconds)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    distribution: Literal["fixed", "uniform", "normal", "exponential"] = "fixed"
+    ms: float | None = Field(default=None, ge=0, description="fixed delay")
+    min_ms: float | None = Field(default=None, ge=0, description="uniform lower bound")
+    max_ms: float | None = Field(default=None, ge=0, description="uniform upper bound")
+    mean_ms: float | None = Field(default=None, ge=0, description="normal or exponential mean")
+    stddev_ms: float | None = Field(default=None, ge=0, description="normal standard deviation")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Delay:
+        needed = {
+            "fixed": ("ms",),
+            "uniform": ("min_ms", "max_ms"),
+            "normal": ("mean_ms", "stddev_ms"),
+            "exponential": ("mean_ms",),
+        }[self.distribution]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {self.distribution} delay needs {', '.join(missing)}")
+        if self.distribution == "uniform" and self.min_ms > self.max_ms:  # type: ignore[operator]
+            raise ValueError("min_ms must not exceed max_ms")
+        return self
+
+    def draw(self, rng: random.Random) -> float:
+        """A delay in seconds, never negative."""
+        if self.distribution == "fixed":
+            value = self.ms or 0.0
+        elif self.distribution == "uniform":
+            value = rng.uniform(self.min_ms or 0.0, self.max_ms or 0.0)
+        elif self.distribution == "normal":
+            value = rng.gauss(self.mean_ms or 0.0, self.stddev_ms or 0.0)
+        else:
+            value = rng.expovariate(1.0 / self.mean_ms) if self.mean_ms else 0.0
+        return max(0.0, value) / 1000.0
+
+
+class ResponseSpec(BaseModel):
+    """What to answer: a status, and a body given inline, by example name, or generated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: int | None = Field(default=None, ge=100, le=599)
+    body: Any = None
+    example: str | None = Field(default=None, description="a named example of the response")
+    generate: bool = Field(default=False, description="generate fresh data from the schema")
+    headers: dict[str, str] = Field(default_factory=dict)
+    delay_ms: float | None = Field(default=None, ge=0)
+    delay: Delay | None = None
+    has_body: bool = Field(default=False, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _note_body(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "body" in data:
+            data = {**data, "has_body": True}
+        return data
+
+    def draw_delay(self, rng: random.Random) -> float:
+        if self.delay is not None:
+            return self.delay.draw(rng)
+        return (self.delay_ms or 0.0) / 1000.0
+
+
+class ScenarioRule(ResponseSpec):
+    """A response rule for the operations it selects.
+
+    Beyond a plain response: `error_rate` answers `error_status` (default 500) to that share of
+    requests, and `sequence` answers successive calls with successive responses
+    (`sequence_end`: "cycle" starts over, "repeat_last" stays on the last one).
+    """
+
+    operation: str | None = Field(default=None, description="an operationId")
+    method: str | None = None
+    path: str | None = Field(default=None, description="a path template or a glob over templates")
+    error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    error_status: int = Field(default=500, ge=400, le=599)
+    error_body: Any = None
+    sequence: list[ResponseSpec] = Field(default_factory=list)
+    sequence_end: Literal["cycle", "repeat_last"] = "cycle"
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        upper = value.upper()
+        if upper not in _METHODS:
+            raise ValueError(f"unknown HTTP method {value!r}; use one of {sorted(_METHODS)}")
+        return upper
+
+    def selects(self, op: Operation) -> bool:
+        if self.operation is not None and self.operation != op.operation_id:
+            return False
+        if self.method is not None and self.method != op.method.upper():
+            return False
+        if self.path is not None and self.path != op.path:
+            return fnmatch.fnmatchcase(op.path, self.path)
+        return True
+
+    def describe(self) -> str:
+        if self.operation:
+            return self.operation
+        return " ".join(part for part in (self.method or "*", self.path or "*"))
+
+
+class Scenario(BaseModel):
+    """A named set of rules."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    rules: list[ScenarioRule] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+def _format_errors(exc: ValidationError, what: str) -> str:
+    problems = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error["loc"]) or "(root)"
+        problems.append(f"{location}: {error['msg']}")
+    return f"invalid {what}: " + "; ".join(problems)
+
+
+def parse_scenario(data: Any, *, name: str | None = None) -> Scenario:
+    """Validate scenario data; ScenarioError naming each bad field otherwise."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"a scenario must be a JSON object, got {type(data).__name__}")
+    if name is not None and "name" not in data:
+        data = {**data, "name": name}
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_format_errors(exc, "scenario")) from None
+
+
+def parse_rule(data: Any) -> ScenarioRule:
+    """Validate one rule (a response override); ScenarioError naming each bad field otherwise."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"a response rule must be a JSON object, got {type(data).__name__}")
+    try:
+        return ScenarioRule.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_format_errors(exc, "response rule")) from None
+
+
+def check_rules_against(rules: list[ScenarioRule], operations: list[Operation]) -> list[str]:
+    """Problems with rules that select nothing on this description (each names the rule)."""
+    problems = []
+    for index, rule in enumerate(rules):
+        if (rule.operation or rule.path or rule.method) and not any(
+            rule.selects(op) for op in operations
+        ):
+            problems.append(f"rules[{index}] ({rule.describe()}) matches no operation")
+    return problems
+
+
+class RuleEngine:
+    """The rules in force (overrides, then the active scenario), resolved per operation.
+
+    Swapping the active scenario or an override replaces an immutable snapshot, so a request in
+    flight sees either the old rules or the new ones, never a mix. Per-rule sequence counters
+    live here and restart when the scenario changes.
+    """
+
+    def __init__(self, operations: list[Operation], seed: int = 0) -> None:
+        self._operations = operations
+        self._lock = threading.Lock()
+        self._overrides: dict[str, ScenarioRule] = {}
+        self._scenario: Scenario | None = None
+        self._by_operation: dict[str, tuple[ScenarioRule, itertools.count[int]] | None] = {}
+        self.rng = random.Random(seed)
+
+    @property
+    def active_scenario(self) -> str | None:
+        scenario = self._scenario
+        return scenario.name if scenario else None
+
+    def set_scenario(self, scenario: Scenario | None) -> None:
+        with self._lock:
+            self._scenario = scenario
+            self._rebuild()
+
+    def set_overrides(self, overrides: dict[str, ScenarioRule]) -> None:
+        with self._lock:
+            self._overrides = dict(overrides)
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        ordered = list(self._overrides.values())
+        if self._scenario is not None:
+            ordered.extend(self._scenario.rules)
+        table: dict[str, tuple[ScenarioRule, itertools.count[int]] | None] = {}
+        for op in self._operations:
+            rule = next((r for r in ordered if r.selects(op)), None)
+            table[op.operation_id] = (rule, itertools.count()) if rule is not None else None
+        self._by_operation = table
+
+    def rule_for(self, op: Operation) -> tuple[ResponseSpec, ScenarioRule] | None:
+        """The response to give for this call under the rules in force, or None for no rule.
+
+        Returns the chosen response (the rule itself, an element of its sequence, or an error
+        response drawn by `error_rate`) and the rule it came from.
+        """
+        entry = self._by_operation.get(op.operation_id)
+        if entry is None:
+            return None
+        rule, counter = entry
+        if rule.error_rate and self.rng.random() < rule.error_rate:
+            error = ResponseSpec(status=rule.error_status, body=rule.error_body)
+            error.has_body = rule.error_body is not None
+            return error, rule
+        if rule.sequence:
+            call = next(counter)
+            length = len(rule.sequence)
+            index = call % length if rule.sequence_end == "cycle" else min(call, length - 1)
+            return rule.sequence[index], rule
+        return rule, rule

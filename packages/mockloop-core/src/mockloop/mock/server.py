@@ -1,0 +1,209 @@
+"""Running a mock: both ports in one process and one event loop.
+
+The admin server is started by the business app's lifespan, so `uvicorn main:app` in a
+generated project serves both ports just as `mockloop serve` does. Sockets are bound before
+uvicorn starts, which turns a busy port into a clear `ServerError` instead of a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import uvicorn
+
+from mockloop.errors import ServerError
+from mockloop.mock.admin import create_admin_app
+from mockloop.mock.business import BusinessApp
+from mockloop.mock.config import MockConfig
+from mockloop.mock.runtime import MockRuntime
+
+__all__ = ["MockServer", "bind_socket", "create_app", "serve"]
+
+logger = logging.getLogger("mockloop.mock")
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """A uvicorn server living inside another one's loop: the outer server owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind_socket(host: str, port: int, *, what: str = "port") -> socket.socket:
+    """A listening-ready TCP socket on host:port; ServerError naming the port when busy."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        hint = "it is in use: choose another" if exc.errno in (98, 48) else exc.strerror
+        raise ServerError(f"cannot listen on {what} {host}:{port}: {hint}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def create_app(
+    config: MockConfig | MockRuntime,
+    *,
+    admin_socket: socket.socket | None = None,
+    on_ready: Callable[[MockRuntime], None] | None = None,
+) -> BusinessApp:
+    """The business ASGI app; its lifespan opens the store and serves the admin port."""
+    runtime = config if isinstance(config, MockRuntime) else MockRuntime(config)
+    settings = runtime.config
+    if runtime.business_url is None:
+        runtime.business_url = _url(settings.host, settings.port)
+    state: dict[str, Any] = {}
+
+    async def start_admin() -> None:
+        sock = admin_socket
+        if sock is None and settings.admin_port is not None:
+            sock = bind_socket(settings.admin_host, settings.admin_port, what="admin port")
+        if sock is not None:
+            port = sock.getsockname()[1]
+            runtime.admin_url = _url(settings.admin_host, port)
+            server = _EmbeddedServer(
+                uvicorn.Config(create_admin_app(runtime), lifespan="off", log_level="warning",
+                               access_log=False)
+            )
+            task = asyncio.create_task(server.serve(sockets=[sock]))
+            while not server.started:
+                if task.done():
+                    raise ServerError(f"the admin server on port {port} stopped while starting")
+                await asyncio.sleep(0.01)
+            state["admin"] = (server, task)
+        if on_ready is not None:
+            on_ready(runtime)
+
+    async def stop_admin() -> None:
+        admin = state.pop("admin", None)
+        if admin is not None:
+            server, task = admin
+            server.should_exit = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, timeout=10)
+
+    return BusinessApp(runtime, on_startup=start_admin, on_shutdown=stop_admin)
+
+
+def _uvicorn_config(app: BusinessApp) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )
+
+
+def serve(config: MockConfig, *, on_ready: Callable[[MockRuntime], None] | None = None) -> int:
+    """Serve until SIGINT/SIGTERM, then flush the request log; returns an exit code."""
+    runtime = MockRuntime(config)
+    business = bind_socket(config.host, config.port, what="port")
+    admin = None
+    try:
+        if config.admin_port is not None:
+            admin = bind_socket(config.admin_host, config.admin_port, what="admin port")
+    except ServerError:
+        business.close()
+        raise
+    runtime.business_url = _url(config.host, business.getsockname()[1])
+    app = create_app(runtime, admin_socket=admin, on_ready=on_ready)
+    server = uvicorn.Server(_uvicorn_config(app))
+    try:
+        server.run(sockets=[business])
+    except SystemExit as exc:  # uvicorn exits on a failed start-up; its log said why
+        return int(exc.code or 1)
+    finally:
+        runtime.stop()
+    return 0 if server.started else 1
+
+
+class MockServer:
+    """A mock served from a background thread: for tests, notebooks and the pytest plugin.
+
+    Ports default to 0 (free ports chosen by the system); read `business_url`/`admin_url`.
+    """
+
+    def __init__(self, config: MockConfig) -> None:
+        self.config = config
+        self.runtime = MockRuntime(config)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def business_url(self) -> str:
+        return self.runtime.business_url or ""
+
+    @property
+    def admin_url(self) -> str | None:
+        return self.runtime.admin_url
+
+    def start(self, timeout: float = 30.0) -> MockServer:
+        config = self.config
+        business = bind_socket(config.host, config.port, what="port")
+        admin = None
+        if config.admin_port is not None:
+            try:
+                admin = bind_socket(config.admin_host, config.admin_port, what="admin port")
+            except ServerError:
+                business.close()
+                raise
+        self.runtime.business_url = _url(config.host, business.getsockname()[1])
+        ready = threading.Event()
+        app = create_app(self.runtime, admin_socket=admin, on_ready=lambda _: ready.set())
+        self._server = uvicorn.Server(_uvicorn_config(app))
+
+        def run() -> None:
+            try:
+                self._server.run(sockets=[business])  # type: ignore[union-attr]
+            except BaseException as exc:  # reported by start() or stop()
+                self._error = exc
+            finally:
+                ready.set()
+
+        self._thread = threading.Thread(target=run, name="mockloop-mock", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        ready.wait(timeout)
+        # `ready` fires inside the lifespan start-up; uvicorn sets `started` once it listens.
+        while not self._server.started and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if not self._server.started:
+            self.stop()
+            detail = f": {self._error}" if self._error else ""
+            raise ServerError(f"the mock did not start within {timeout} s{detail}")
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self.runtime.stop()
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

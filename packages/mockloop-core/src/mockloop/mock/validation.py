@@ -1,0 +1,163 @@
+"""Request validation against the description: parameters, content type and body.
+
+Statuses: 400 when the request cannot be understood (a missing required parameter, a parameter
+of the wrong type, malformed JSON, a missing required body), 415 when the body's content type is
+not one the operation accepts, 422 when a well-formed body breaks the schema. In `warn` mode
+the problems are logged and the request is answered as if valid.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from urllib.parse import parse_qs
+
+import orjson
+
+from mockloop.mock.auth import _cookies
+from mockloop.mock.problem import PreparedResponse, problem
+from mockloop.mock.responder import is_json_media
+from mockloop.spec.model import Operation, Parameter
+from mockloop.spec.params import coerce_parameter
+from mockloop.spec.validation import SchemaValidator
+
+__all__ = ["RequestValidator"]
+
+logger = logging.getLogger("mockloop.validation")
+
+# Header parameters that OpenAPI says to ignore: the transport owns them.
+_IGNORED_HEADERS = {"accept", "content-type", "authorization"}
+
+
+class RequestValidator:
+    """Checks one request against its operation; returns a problem response or None."""
+
+    def __init__(self, validator: SchemaValidator, mode: str = "enforce") -> None:
+        self.validator = validator
+        self.mode = mode
+
+    def check(
+        self,
+        op: Operation,
+        path_params: Mapping[str, str],
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> PreparedResponse | None:
+        found = self._problems(op, path_params, query, headers, body)
+        if found is None:
+            return None
+        if self.mode == "warn":
+            logger.warning("%s: request invalid (warn mode): %s", op.operation_id, found.body[:500])
+            return None
+        return found
+
+    def _problems(
+        self,
+        op: Operation,
+        path_params: Mapping[str, str],
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> PreparedResponse | None:
+        errors: list[str] = []
+        query_values: dict[str, list[str]] | None = None
+        cookies: dict[str, str] | None = None
+        for param in op.parameters:
+            if param.location == "path":
+                raw = [path_params[param.name]] if param.name in path_params else []
+            elif param.location == "query":
+                if query_values is None:
+                    query_values = parse_qs(query, keep_blank_values=True)
+                if param.style == "deepObject":
+                    continue  # keys like filter[name] are not checked one by one
+                raw = query_values.get(param.name, [])
+            elif param.location == "header":
+                if param.name.lower() in _IGNORED_HEADERS:
+                    continue
+                value = headers.get(param.name.lower())
+                raw = [value] if value is not None else []
+            else:
+                if cookies is None:
+                    cookies = _cookies(headers.get("cookie", ""))
+                raw = [cookies[param.name]] if param.name in cookies else []
+            errors.extend(self._check_parameter(param, raw))
+        if errors:
+            return problem(
+                400,
+                f"{op.operation_id}: {len(errors)} invalid parameter(s): {errors[0]}",
+                title="Invalid request parameters",
+                errors=errors,
+            )
+        return self._check_body(op, headers, body)
+
+    def _check_parameter(self, param: Parameter, raw: list[str]) -> list[str]:
+        where = f"{param.location} parameter {param.name!r}"
+        if not raw:
+            return [f"{where} is required"] if param.required else []
+        if param.schema:
+            value = coerce_parameter(param, raw, self.validator.document)
+            return [f"{where}: {message}" for message in self.validator.errors(param.schema, value)]
+        return []
+
+    def _check_body(
+        self, op: Operation, headers: Mapping[str, str], body: bytes
+    ) -> PreparedResponse | None:
+        request_body = op.request_body
+        if request_body is None or not request_body.content:
+            return None
+        if not body:
+            if request_body.required:
+                accepted = ", ".join(request_body.content)
+                return problem(
+                    400,
+                    f"{op.operation_id} requires a request body ({accepted})",
+                    title="Missing request body",
+                )
+            return None
+        content_type = headers.get("content-type", "")
+        media = _match_media(content_type, list(request_body.content))
+        if media is None:
+            accepted = ", ".join(request_body.content)
+            sent = content_type or "no Content-Type"
+            return problem(
+                415,
+                f"{op.operation_id} accepts {accepted}, not {sent}",
+                title="Unsupported Media Type",
+            )
+        media_type = request_body.content[media]
+        base = content_type.split(";", 1)[0].strip().lower()
+        if not (is_json_media(base) or is_json_media(media)):
+            return None  # form, multipart, XML and binary bodies are accepted as sent
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return problem(400, f"{op.operation_id}: the body is not valid JSON: {exc}",
+                           title="Malformed JSON")
+        if media_type.schema is None:
+            return None
+        errors = self.validator.errors(media_type.schema, value, direction="request")
+        if errors:
+            return problem(
+                422,
+                f"{op.operation_id}: the body does not match the schema: {errors[0]}",
+                title="Request body invalid",
+                errors=errors[:20],
+            )
+        return None
+
+
+def _match_media(content_type: str, documented: list[str]) -> str | None:
+    sent = content_type.split(";", 1)[0].strip().lower()
+    if not sent:
+        # No Content-Type: accept when JSON is documented (curl -d without -H is common).
+        return next((m for m in documented if is_json_media(m)), None)
+    for media in documented:
+        base = media.split(";", 1)[0].strip().lower()
+        if base == sent or base == "*/*":
+            return media
+        if base.endswith("/*") and sent.startswith(base[:-1]):
+            return media
+    if sent.endswith("+json") or sent == "application/json":
+        return next((m for m in documented if is_json_media(m)), None)
+    return None

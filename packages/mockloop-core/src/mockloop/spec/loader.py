@@ -1,0 +1,168 @@
+"""`load_spec`: any description, from anywhere, into one `ApiSpec`."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from mockloop.errors import SpecError
+from mockloop.spec.model import ApiSpec
+from mockloop.spec.operations import OperationBuilder, render_paths, security_schemes
+from mockloop.spec.refs import Documents, is_url, parse_text, read_location
+from mockloop.spec.schemas import SchemaBundler
+from mockloop.spec.swagger2 import convert_swagger2
+
+__all__ = ["load_spec"]
+
+_SUPPORTED = "Swagger 2.0, OpenAPI 3.0.x, 3.1.x and 3.2.x"
+
+
+def _read_source(source: str | os.PathLike[str] | dict[str, Any], timeout: float
+                 ) -> tuple[Any, str]:
+    if isinstance(source, dict):
+        return copy.deepcopy(source), "<dict>"
+    if isinstance(source, os.PathLike):
+        location = str(Path(source).resolve())
+        return read_location(location, timeout=timeout), location
+    if not isinstance(source, str):
+        raise SpecError(
+            f"a description is a path, a URL, a dict or YAML/JSON text, not {type(source).__name__}"
+        )
+    if is_url(source):
+        return read_location(source, timeout=timeout), source
+    if "\n" in source or source.lstrip().startswith(("{", "[", "openapi:", "swagger:")):
+        return parse_text(source, "<string>"), "<string>"
+    location = str(Path(source).expanduser().resolve())
+    if not Path(location).exists():
+        raise SpecError(f"file not found: {source} (give a path, an http(s) URL, a dict or "
+                        "YAML/JSON text)", source=source)
+    return read_location(location, timeout=timeout), location
+
+
+def _dialect(doc: dict[str, Any], source: str) -> str:
+    if "swagger" in doc:
+        if str(doc["swagger"]) != "2.0":
+            raise SpecError(f"unsupported version swagger: {doc['swagger']!r}; MockLoop reads "
+                            f"{_SUPPORTED}", source=source, pointer="/swagger")
+        return "2.0"
+    if "openapi" in doc:
+        version = str(doc["openapi"])
+        if re.match(r"3\.0(\.|$)", version):
+            return "3.0"
+        if re.match(r"3\.[12](\.|$)", version):
+            return "3.1"
+        raise SpecError(f"unsupported version openapi: {version!r}; MockLoop reads {_SUPPORTED}",
+                        source=source, pointer="/openapi")
+    keys = ", ".join(list(doc)[:8]) or "none"
+    raise SpecError(
+        "not an OpenAPI description: no 'openapi' or 'swagger' field at the top level "
+        f"(top-level keys: {keys})",
+        source=source,
+    )
+
+
+def _server_urls(doc: dict[str, Any]) -> list[str]:
+    urls = []
+    for server in doc.get("servers") or []:
+        if not isinstance(server, dict) or not isinstance(server.get("url"), str):
+            continue
+        url = server["url"]
+        variables = server.get("variables") or {}
+
+        def substitute(match: re.Match[str], variables: dict[str, Any] = variables) -> str:
+            variable = variables.get(match.group(1))
+            if isinstance(variable, dict) and "default" in variable:
+                return str(variable["default"])
+            return match.group(0)
+
+        urls.append(re.sub(r"\{([^{}]+)\}", substitute, url))
+    return urls
+
+
+def _base_path(url: str | None) -> str:
+    if not url:
+        return ""
+    path = urlsplit(url).path if ("://" in url or url.startswith("//")) else url.split("?", 1)[0]
+    if "{" in path or not path.startswith("/"):
+        return ""
+    return path.rstrip("/")
+
+
+def load_spec(source: str | os.PathLike[str] | dict[str, Any], *, timeout: float = 10.0
+              ) -> ApiSpec:
+    """Load and normalise an OpenAPI description.
+
+    Args:
+        source: a file path, an http(s) URL, a parsed dict, or YAML/JSON text.
+        timeout: seconds allowed for each URL fetched (the description and its `$ref`s).
+
+    Raises:
+        SpecError: naming the file, the JSON pointer and the problem when the description
+            cannot be read, parsed, resolved or understood.
+    """
+    root, location = _read_source(source, timeout)
+    if not isinstance(root, dict):
+        raise SpecError(
+            f"not an OpenAPI description: the document is a {type(root).__name__}, not a mapping",
+            source=location,
+        )
+    dialect = _dialect(root, location)
+    warnings: list[str] = []
+    documents = Documents(location, root, timeout=timeout)
+    doc = root
+    if dialect == "2.0":
+        doc = convert_swagger2(root, documents, warnings)
+        documents.replace_root(doc)
+    paths = doc.get("paths")
+    if not isinstance(paths, dict) or not paths:
+        raise SpecError("describes no operations (paths is missing or empty)", source=location,
+                        pointer="/paths")
+    bundler = SchemaBundler(documents, dialect="3.1" if dialect == "3.1" else "3.0",
+                            warnings=warnings)
+    components = doc.get("components") if isinstance(doc.get("components"), dict) else {}
+    bundler.add_root_components(components.get("schemas"))
+    operations = OperationBuilder(documents, bundler, doc, warnings).build()
+    if not operations:
+        raise SpecError("describes no operations (no path has a GET, POST, ... operation)",
+                        source=location, pointer="/paths")
+    raw_schemes = components.get("securitySchemes") or {}
+    resolved_schemes = {}
+    for name, scheme in raw_schemes.items() if isinstance(raw_schemes, dict) else []:
+        if isinstance(scheme, dict) and "$ref" in scheme:
+            scheme, _, _ = documents.resolve(scheme["$ref"], location,
+                                             f"/components/securitySchemes/{name}/$ref")
+        resolved_schemes[name] = scheme
+    schemes = security_schemes(resolved_schemes, warnings)
+    for op in operations:
+        for requirement in op.security:
+            for name in requirement:
+                if name not in schemes:
+                    warnings.append(f"#{op.pointer}/security: unknown security scheme {name!r}")
+    info = doc.get("info") if isinstance(doc.get("info"), dict) else {}
+    servers = _server_urls(doc)
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": str(info.get("title") or "Untitled API"),
+                 "version": str(info.get("version") or "0")},
+        "servers": [{"url": url} for url in servers],
+        "paths": render_paths(operations),
+        "components": {"schemas": bundler.components, "securitySchemes": resolved_schemes},
+    }
+    if "security" in doc:
+        document["security"] = doc["security"]
+    return ApiSpec(
+        title=document["info"]["title"],
+        version=document["info"]["version"],
+        source_version=str(root.get("swagger") or root.get("openapi")),
+        source=location,
+        document=document,
+        operations=operations,
+        servers=servers,
+        base_path=_base_path(servers[0] if servers else None),
+        security_schemes=schemes,
+        warnings=warnings,
+    )

@@ -1,0 +1,164 @@
+"""Persistence behind one small interface.
+
+`Store` is the contract every backend meets: scenarios, per-operation response overrides, the
+request log, and export/import of the configuration. `SQLiteStore` is the embedded default; a
+PostgreSQL backend (selected by URL) implements the same protocol for shared state behind several
+mock replicas.
+
+Every method may raise `StoreError` when the backend fails (disk full, corrupt file, lock held too
+long); filters that are the caller's mistake (an invalid regular expression, an unknown status
+class) raise `ConfigError`, and activating an unknown scenario raises `ScenarioError`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from mockloop.errors import ConfigError
+from mockloop.store.sqlite import LOG_COLUMNS, SQLiteStore
+
+__all__ = ["LOG_COLUMNS", "SQLiteStore", "Store", "default_store_path", "open_store"]
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What the mock server, the admin API and the request log writer need from persistence."""
+
+    # Scenarios
+    def list_scenarios(self) -> list[dict[str, Any]]:
+        """Every scenario: name, config, created_at, updated_at, active; ordered by name."""
+        ...
+
+    def get_scenario(self, name: str) -> dict[str, Any] | None:
+        """One scenario, or None when no scenario has that name."""
+        ...
+
+    def put_scenario(self, name: str, config: dict[str, Any]) -> dict[str, Any]:
+        """Create or replace a scenario's config (keeps created_at and active); return it."""
+        ...
+
+    def delete_scenario(self, name: str) -> bool:
+        """Delete a scenario; True when it existed."""
+        ...
+
+    def set_active_scenario(self, name: str | None) -> None:
+        """Make `name` the only active scenario, or deactivate all with None."""
+        ...
+
+    def active_scenario(self) -> str | None:
+        """The active scenario's name, or None."""
+        ...
+
+    # Response overrides, keyed by operation
+    def list_overrides(self) -> dict[str, dict[str, Any]]:
+        """Every override config by key."""
+        ...
+
+    def put_override(self, key: str, config: dict[str, Any]) -> None:
+        """Create or replace the override for `key`."""
+        ...
+
+    def delete_override(self, key: str) -> bool:
+        """Delete one override; True when it existed."""
+        ...
+
+    def clear_overrides(self) -> int:
+        """Delete every override; return how many there were."""
+        ...
+
+    # Request log
+    def insert_log_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Insert already-redacted log rows in one transaction."""
+        ...
+
+    def search_logs(
+        self,
+        *,
+        method: str | None = None,
+        path_regex: str | None = None,
+        status: int | str | None = None,
+        operation_id: str | None = None,
+        time_from: float | None = None,
+        time_to: float | None = None,
+        session_id: str | None = None,
+        correlation_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        newest_first: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Log rows matching every given filter, one page of them."""
+        ...
+
+    def count_logs(
+        self,
+        *,
+        method: str | None = None,
+        path_regex: str | None = None,
+        status: int | str | None = None,
+        operation_id: str | None = None,
+        time_from: float | None = None,
+        time_to: float | None = None,
+        session_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> int:
+        """How many log rows match every given filter."""
+        ...
+
+    def evict_logs(self, keep: int) -> int:
+        """Delete the oldest rows beyond the newest `keep`; return how many went."""
+        ...
+
+    def clear_logs(self) -> int:
+        """Delete every log row; return how many there were."""
+        ...
+
+    # Whole state
+    def export(self) -> dict[str, Any]:
+        """Scenarios, overrides, the active scenario and the log row count."""
+        ...
+
+    def import_state(self, data: dict[str, Any], *, replace: bool = False) -> None:
+        """Load scenarios, overrides and the active scenario from an `export()` document."""
+        ...
+
+    def close(self) -> None:
+        """Release the backend's connections (idempotent)."""
+        ...
+
+
+def default_store_path() -> Path:
+    """The SQLite file used when no location is given: `mockloop.db` in `MOCKLOOP_HOME`."""
+    from mockloop.settings import mockloop_home
+
+    return mockloop_home() / "mockloop.db"
+
+
+def open_store(location: str | os.PathLike[str] | None = None) -> Store:
+    """Open the store at a path or URL; None opens the default SQLite file.
+
+    Accepted: a file path, `sqlite:///relative/path.db` or `sqlite:////absolute/path.db`.
+
+    Raises:
+        ConfigError: the location names a backend this installation cannot open.
+        StoreError: the database cannot be opened or migrated.
+    """
+    if location is None:
+        return SQLiteStore(default_store_path())
+    text = os.fspath(location)
+    if "://" not in text:
+        return SQLiteStore(text)
+    scheme, _, rest = text.partition("://")
+    if scheme == "sqlite":
+        # sqlite:///rel.db -> "rel.db"; sqlite:////abs.db -> "/abs.db" (the SQLAlchemy convention)
+        path = rest[1:] if rest.startswith("/") else rest
+        if not path:
+            raise ConfigError(f"store URL {text!r} names no database file")
+        return SQLiteStore(path)
+    if scheme in {"postgres", "postgresql"}:
+        raise ConfigError(
+            f"store URL {text!r}: the PostgreSQL backend is not available in this version; "
+            "use a SQLite path"
+        )
+    raise ConfigError(f"store URL {text!r}: unknown scheme {scheme!r} (use a path or sqlite:///)")

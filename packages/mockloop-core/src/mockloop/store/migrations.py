@@ -1,0 +1,139 @@
+"""Versioned schema migrations for the SQLite store.
+
+Each migration is a numbered list of statements applied once, in order, inside one write
+transaction, and recorded in the `schema_version` table. Opening a database therefore brings it
+to the newest schema exactly once, even when several processes open it at the same moment: the
+version is re-read after the write lock is taken, so the second process finds nothing to do.
+
+A database written by a newer MockLoop (a version above the newest known here) is refused rather
+than used with a schema this code does not understand.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+
+__all__ = ["MIGRATIONS", "Migration", "apply_migrations", "current_version"]
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: its version number, what it does, and its SQL statements."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+# The SQL sticks to what PostgreSQL also accepts where that is free (no AUTOINCREMENT, no
+# SQLite-only types); a PostgreSQL backend keeps its own migration list all the same.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        version=1,
+        description="scenarios, response overrides and the request log",
+        statements=(
+            """
+            CREATE TABLE scenarios (
+                name TEXT PRIMARY KEY,
+                config TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                active INTEGER NOT NULL DEFAULT 0
+            )
+            """,
+            # The database itself keeps "at most one active scenario" true.
+            "CREATE UNIQUE INDEX scenarios_one_active ON scenarios (active) WHERE active = 1",
+            """
+            CREATE TABLE response_overrides (
+                key TEXT PRIMARY KEY,
+                config TEXT NOT NULL,
+                updated_at REAL NOT NULL
+            )
+            """,
+            # id is the rowid: monotonic in insertion order, which is what retention evicts by.
+            """
+            CREATE TABLE request_log (
+                id INTEGER PRIMARY KEY,
+                ts REAL NOT NULL,
+                method TEXT NOT NULL,
+                path TEXT NOT NULL,
+                query TEXT NOT NULL DEFAULT '',
+                operation_id TEXT,
+                status INTEGER,
+                latency_ms REAL,
+                request_size INTEGER NOT NULL DEFAULT 0,
+                response_size INTEGER NOT NULL DEFAULT 0,
+                request_headers TEXT NOT NULL DEFAULT '{}',
+                response_headers TEXT NOT NULL DEFAULT '{}',
+                request_body TEXT NOT NULL DEFAULT '',
+                response_body TEXT NOT NULL DEFAULT '',
+                truncated INTEGER NOT NULL DEFAULT 0,
+                client TEXT,
+                session_id TEXT,
+                correlation_id TEXT,
+                scenario TEXT,
+                mode TEXT
+            )
+            """,
+            "CREATE INDEX request_log_ts ON request_log (ts)",
+            "CREATE INDEX request_log_status ON request_log (status)",
+            "CREATE INDEX request_log_operation_id ON request_log (operation_id)",
+            "CREATE INDEX request_log_session_id ON request_log (session_id)",
+        ),
+    ),
+)
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """The newest applied migration (0 for a fresh database)."""
+    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def apply_migrations(
+    conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRATIONS
+) -> list[int]:
+    """Bring the database to the newest schema; return the versions applied now.
+
+    `conn` must be in autocommit mode (`isolation_level=None`): this function opens its own
+    `BEGIN IMMEDIATE` transaction so that concurrent openers serialise on the write lock.
+
+    Raises:
+        RuntimeError: the database was written by a newer schema than `migrations` knows.
+        sqlite3.Error: the database could not be read or written (the caller wraps it).
+    """
+    latest = max((m.version for m in migrations), default=0)
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version ("
+        " version INTEGER PRIMARY KEY,"
+        " description TEXT NOT NULL,"
+        " applied_at REAL NOT NULL)"
+    )
+    if current_version(conn) == latest:
+        return []
+    applied: list[int] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = current_version(conn)
+        if version > latest:
+            raise RuntimeError(
+                f"the database is at schema version {version}, newer than this MockLoop "
+                f"knows ({latest}); upgrade MockLoop or use another database file"
+            )
+        for migration in sorted(migrations, key=lambda m: m.version):
+            if migration.version <= version:
+                continue
+            for statement in migration.statements:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.description, time.time()),
+            )
+            applied.append(migration.version)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return applied

@@ -1,0 +1,726 @@
+"""The SQLite store: the embedded default behind the `Store` protocol.
+
+Concurrency model:
+
+* Threads: one connection per thread (`threading.local`). In WAL mode readers never block the
+  writer nor each other, so the admin API can search the log while the request-log writer
+  inserts; a single lock-guarded connection would serialise those reads behind every batch.
+  SQLite serialises the writers itself.
+* Processes: WAL plus a busy timeout; every write runs in `BEGIN IMMEDIATE` so a writer takes
+  the write lock up front and waits for it (a deferred transaction that upgrades later can fail
+  with "database is locked" without waiting).
+* Fork: a connection is never reused across `fork()`; a child opens its own.
+* Close: each connection has a lock held for the length of one call, so `close()` from one
+  thread waits for a call in progress in another instead of freeing the connection under it
+  (which crashes the interpreter).
+* The GIL: the request log goes in as multi-row INSERTs, not `executemany` (see
+  `_insert_chunks`), so a busy event loop cannot starve the writer thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mockloop.errors import ConfigError, ScenarioError, StoreError
+from mockloop.store.migrations import MIGRATIONS, Migration, apply_migrations
+
+__all__ = ["LOG_COLUMNS", "SQLiteStore", "parse_status_filter"]
+
+logger = logging.getLogger("mockloop.store")
+
+LOG_COLUMNS: tuple[str, ...] = (
+    "id",
+    "ts",
+    "method",
+    "path",
+    "query",
+    "operation_id",
+    "status",
+    "latency_ms",
+    "request_size",
+    "response_size",
+    "request_headers",
+    "response_headers",
+    "request_body",
+    "response_body",
+    "truncated",
+    "client",
+    "session_id",
+    "correlation_id",
+    "scenario",
+    "mode",
+)
+_INSERT_COLUMNS = LOG_COLUMNS[1:]
+_ROW_PLACEHOLDERS = f"({', '.join('?' for _ in _INSERT_COLUMNS)})"
+_MAX_ROWS_PER_INSERT = 1000
+_SELECT_LOG = f"SELECT {', '.join(LOG_COLUMNS)} FROM request_log"
+_JSON_COLUMNS = frozenset({"request_headers", "response_headers"})
+_STATUS_CLASS = re.compile(r"^([1-5])xx$", re.IGNORECASE)
+
+
+@lru_cache(maxsize=128)
+def _compile(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _regexp(pattern: str, value: str | None) -> bool:
+    """SQL `value REGEXP pattern`: Python `re.search` semantics."""
+    if value is None:
+        return False
+    return _compile(pattern).search(value) is not None
+
+
+def _checked_regex(pattern: str) -> str:
+    try:
+        _compile(pattern)
+    except re.error as exc:
+        raise ConfigError(f"invalid path regular expression {pattern!r}: {exc}") from None
+    return pattern
+
+
+def parse_status_filter(status: int | str) -> tuple[int, int]:
+    """A status filter as an inclusive range: 404 -> (404, 404), "4xx" -> (400, 499).
+
+    Raises:
+        ConfigError: neither an HTTP status code nor a class like "4xx".
+    """
+    if isinstance(status, bool):
+        raise ConfigError(
+            f"invalid status filter {status!r}: use a code like 404 or a class like 4xx"
+        )
+    if isinstance(status, int):
+        code = status
+    else:
+        text = str(status).strip()
+        match = _STATUS_CLASS.match(text)
+        if match:
+            base = int(match.group(1)) * 100
+            return base, base + 99
+        if not text.isdigit():
+            raise ConfigError(
+                f"invalid status filter {status!r}: use a code like 404 or a class like 4xx"
+            )
+        code = int(text)
+    if not 100 <= code <= 599:
+        raise ConfigError(f"invalid status filter {status!r}: HTTP status codes are 100-599")
+    return code, code
+
+
+@lru_cache(maxsize=32)
+def _multi_row_insert(rows: int) -> str:
+    return f"INSERT INTO request_log ({', '.join(_INSERT_COLUMNS)}) VALUES " + ", ".join(
+        [_ROW_PLACEHOLDERS] * rows
+    )
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class _Connection:
+    """A thread's connection; closed when the thread ends and its `threading.local` goes.
+
+    The lock is only ever contended by `SQLiteStore.close()`: closing a sqlite3 connection
+    while another thread is inside one of its calls can crash the interpreter, so close waits
+    for the call in progress to end.
+    """
+
+    __slots__ = ("__weakref__", "closed", "conn", "lock", "pid")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def close(self) -> None:
+        # A connection inherited through fork() belongs to the parent: never touch it.
+        if self.pid != os.getpid():
+            return
+        with self.lock:
+            if not self.closed:
+                self.closed = True
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class SQLiteStore:
+    """Scenarios, response overrides and the request log in one SQLite file (WAL mode).
+
+    Args:
+        path: the database file; missing parent folders are created.
+        busy_timeout: seconds a statement waits for a lock held by another connection or
+            process before failing with `StoreError`.
+        migrations: the schema steps to apply on open (tests pass their own list).
+
+    Raises:
+        ConfigError: `path` is empty or `:memory:` (each thread would see its own database).
+        StoreError: the file cannot be opened, is not a database, or cannot be migrated.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 10.0,
+        migrations: tuple[Migration, ...] = MIGRATIONS,
+    ) -> None:
+        text = os.fspath(path)
+        if not text or text == ":memory:" or text.startswith("file::memory:"):
+            raise ConfigError(
+                f"SQLiteStore needs a database file, not {text!r}: each thread opens its own "
+                "connection, so an in-memory database would not be shared"
+            )
+        self.path = Path(text).expanduser().resolve()
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._connections_lock = threading.Lock()
+        self._closed = False
+        self._rows_per_insert = 0  # set from the connection's variable limit on first insert
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"{self.path}: cannot create the folder for the database: {exc}"
+            ) from exc
+        with self._errors("open and migrate the database"), self._connection() as conn:
+            try:
+                self.applied_migrations = apply_migrations(conn, migrations)
+            except RuntimeError as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
+
+    # -- connections and errors -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, held for the duration of one operation."""
+        holder = self._holder()
+        with holder.lock:
+            if holder.closed:
+                raise StoreError(f"{self.path}: the store is closed")
+            yield holder.conn
+
+    def _holder(self) -> _Connection:
+        holder: _Connection | None = getattr(self._local, "holder", None)
+        if holder is not None and holder.pid == os.getpid():
+            return holder
+        if self._closed:
+            raise StoreError(f"{self.path}: the store is closed")
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self.busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                logger.warning("%s: SQLite refused WAL mode (journal_mode=%s)", self.path, mode)
+            # NORMAL is durable across application crashes in WAL mode; only a power loss can
+            # lose the last transactions, which is acceptable for a mock's logs and config.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.create_function("regexp", 2, _regexp, deterministic=True)
+        except BaseException:
+            conn.close()
+            raise
+        holder = _Connection(conn)
+        self._local.holder = holder
+        with self._connections_lock:
+            self._connections.add(holder)
+        return holder
+
+    @contextlib.contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: could not {what}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _write(self, what: str) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the write lock up front (BEGIN IMMEDIATE)."""
+        with self._errors(what), self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _read(self, what: str, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[Any]:
+        with self._errors(what), self._connection() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """Close every connection this store opened, in every thread (idempotent).
+
+        An operation running in another thread finishes first; later calls raise
+        `StoreError`. Stop the threads that use the store (a `RequestLogWriter`) first.
+        """
+        self._closed = True
+        with self._connections_lock:
+            holders = list(self._connections)
+            self._connections = weakref.WeakSet()
+        for holder in holders:
+            holder.close()
+        self._local = threading.local()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+    def schema_version(self) -> int:
+        """The newest migration applied to this database."""
+        rows = self._read("read the schema version", "SELECT MAX(version) FROM schema_version")
+        return int(rows[0][0] or 0)
+
+    # -- scenarios --------------------------------------------------------------------------
+
+    @staticmethod
+    def _scenario(row: tuple[Any, ...]) -> dict[str, Any]:
+        name, config, created_at, updated_at, active = row
+        return {
+            "name": name,
+            "config": orjson.loads(config),
+            "created_at": created_at,
+            "updated_at": updated_at,
+            "active": bool(active),
+        }
+
+    _SCENARIO_COLUMNS = "name, config, created_at, updated_at, active"
+
+    def list_scenarios(self) -> list[dict[str, Any]]:
+        """Every scenario: name, config, created_at, updated_at, active; ordered by name."""
+        rows = self._read(
+            "list scenarios", f"SELECT {self._SCENARIO_COLUMNS} FROM scenarios ORDER BY name"
+        )
+        return [self._scenario(row) for row in rows]
+
+    def get_scenario(self, name: str) -> dict[str, Any] | None:
+        """One scenario, or None when no scenario has that name."""
+        rows = self._read(
+            f"read scenario {name!r}",
+            f"SELECT {self._SCENARIO_COLUMNS} FROM scenarios WHERE name = ?",
+            (name,),
+        )
+        return self._scenario(rows[0]) if rows else None
+
+    def put_scenario(self, name: str, config: dict[str, Any]) -> dict[str, Any]:
+        """Create or replace a scenario's config (keeps created_at and active); return it."""
+        if not name:
+            raise ScenarioError("a scenario needs a non-empty name")
+        text = _dumps(config)
+        now = time.time()
+        with self._write(f"save scenario {name!r}") as conn:
+            conn.execute(
+                "INSERT INTO scenarios (name, config, created_at, updated_at, active)"
+                " VALUES (?, ?, ?, ?, 0)"
+                " ON CONFLICT (name) DO UPDATE"
+                " SET config = excluded.config, updated_at = excluded.updated_at",
+                (name, text, now, now),
+            )
+            row = conn.execute(
+                f"SELECT {self._SCENARIO_COLUMNS} FROM scenarios WHERE name = ?", (name,)
+            ).fetchone()
+        return self._scenario(row)
+
+    def delete_scenario(self, name: str) -> bool:
+        """Delete a scenario (an active one leaves no scenario active); True when it existed."""
+        with self._write(f"delete scenario {name!r}") as conn:
+            return conn.execute("DELETE FROM scenarios WHERE name = ?", (name,)).rowcount > 0
+
+    def set_active_scenario(self, name: str | None) -> None:
+        """Make `name` the only active scenario, or deactivate all with None.
+
+        Raises:
+            ScenarioError: no scenario has that name (nothing changes).
+        """
+        with self._write(f"activate scenario {name!r}") as conn:
+            conn.execute("UPDATE scenarios SET active = 0 WHERE active = 1")
+            if name is None:
+                return
+            if conn.execute("UPDATE scenarios SET active = 1 WHERE name = ?", (name,)).rowcount:
+                return
+            known = [r[0] for r in conn.execute("SELECT name FROM scenarios ORDER BY name")]
+            raise ScenarioError(
+                f"unknown scenario {name!r}; known scenarios: {', '.join(known) or 'none'}"
+            )
+
+    def active_scenario(self) -> str | None:
+        """The active scenario's name, or None."""
+        rows = self._read("read the active scenario", "SELECT name FROM scenarios WHERE active = 1")
+        return rows[0][0] if rows else None
+
+    # -- response overrides -----------------------------------------------------------------
+
+    def list_overrides(self) -> dict[str, dict[str, Any]]:
+        """Every override config by key, ordered by key."""
+        rows = self._read(
+            "list response overrides", "SELECT key, config FROM response_overrides ORDER BY key"
+        )
+        return {key: orjson.loads(config) for key, config in rows}
+
+    def put_override(self, key: str, config: dict[str, Any]) -> None:
+        """Create or replace the override for `key` (an operation id or "METHOD /path")."""
+        if not key:
+            raise ConfigError("a response override needs a non-empty key")
+        text = _dumps(config)
+        with self._write(f"save response override {key!r}") as conn:
+            conn.execute(
+                "INSERT INTO response_overrides (key, config, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE"
+                " SET config = excluded.config, updated_at = excluded.updated_at",
+                (key, text, time.time()),
+            )
+
+    def delete_override(self, key: str) -> bool:
+        """Delete one override; True when it existed."""
+        with self._write(f"delete response override {key!r}") as conn:
+            return conn.execute("DELETE FROM response_overrides WHERE key = ?", (key,)).rowcount > 0
+
+    def clear_overrides(self) -> int:
+        """Delete every override; return how many there were."""
+        with self._write("clear response overrides") as conn:
+            return conn.execute("DELETE FROM response_overrides").rowcount
+
+    # -- request log ------------------------------------------------------------------------
+
+    def insert_log_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Insert already-redacted log rows in one transaction.
+
+        Each row maps column names (`LOG_COLUMNS` without id) to values; missing columns take
+        their defaults, header dicts are stored as JSON text.
+        """
+        if not rows:
+            return
+        params = [self._log_params(row) for row in rows]
+        with self._write(f"insert {len(rows)} request log rows") as conn:
+            start = 0
+            for size in self._insert_chunks(conn, len(params)):
+                chunk = params[start : start + size]
+                start += size
+                conn.execute(_multi_row_insert(size), [v for row in chunk for v in row])
+
+    def _insert_chunks(self, conn: sqlite3.Connection, count: int) -> list[int]:
+        """Rows per INSERT statement: few statements, from a small set of sizes.
+
+        One multi-row INSERT per batch instead of executemany: executemany steps once per row,
+        releasing and re-taking the GIL around every step, and while a busy event loop holds
+        the GIL each re-take can wait a whole switch interval (5 ms), which throttles the
+        writer to about a hundred rows a second. Full chunks share one statement size and the
+        rest is split in powers of two, so the statement cache holds a dozen sizes at most.
+        """
+        if self._rows_per_insert == 0:
+            limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            self._rows_per_insert = max(1, min(_MAX_ROWS_PER_INSERT, limit // len(_INSERT_COLUMNS)))
+        per = self._rows_per_insert
+        sizes = [per] * (count // per)
+        rest = count % per
+        power = 1 << rest.bit_length()
+        while rest:
+            power >>= 1
+            if rest >= power:
+                sizes.append(power)
+                rest -= power
+        return sizes
+
+    @staticmethod
+    def _log_params(row: dict[str, Any]) -> tuple[Any, ...]:
+        get = row.get
+        request_headers = get("request_headers") or {}
+        response_headers = get("response_headers") or {}
+        return (
+            time.time() if get("ts") is None else get("ts"),
+            get("method") or "",
+            get("path") or "",
+            get("query") or "",
+            get("operation_id"),
+            get("status"),
+            get("latency_ms"),
+            get("request_size") or 0,
+            get("response_size") or 0,
+            request_headers if isinstance(request_headers, str) else _dumps(request_headers),
+            response_headers if isinstance(response_headers, str) else _dumps(response_headers),
+            get("request_body") or "",
+            get("response_body") or "",
+            1 if get("truncated") else 0,
+            get("client"),
+            get("session_id"),
+            get("correlation_id"),
+            get("scenario"),
+            get("mode"),
+        )
+
+    @staticmethod
+    def _where(
+        method: str | None,
+        path_regex: str | None,
+        status: int | str | None,
+        operation_id: str | None,
+        time_from: float | None,
+        time_to: float | None,
+        session_id: str | None,
+        correlation_id: str | None,
+    ) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if method is not None:
+            clauses.append("method = ?")
+            params.append(method.upper())
+        if path_regex is not None:
+            clauses.append("path REGEXP ?")
+            params.append(_checked_regex(path_regex))
+        if status is not None:
+            low, high = parse_status_filter(status)
+            if low == high:
+                clauses.append("status = ?")
+                params.append(low)
+            else:
+                clauses.append("status BETWEEN ? AND ?")
+                params.extend((low, high))
+        if operation_id is not None:
+            clauses.append("operation_id = ?")
+            params.append(operation_id)
+        if time_from is not None:
+            clauses.append("ts >= ?")
+            params.append(float(time_from))
+        if time_to is not None:
+            clauses.append("ts <= ?")
+            params.append(float(time_to))
+        if session_id is not None:
+            clauses.append("session_id = ?")
+            params.append(session_id)
+        if correlation_id is not None:
+            clauses.append("correlation_id = ?")
+            params.append(correlation_id)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    @staticmethod
+    def _log_row(row: tuple[Any, ...]) -> dict[str, Any]:
+        record = dict(zip(LOG_COLUMNS, row, strict=True))
+        for column in _JSON_COLUMNS:
+            text = record[column]
+            record[column] = orjson.loads(text) if text else {}
+        record["truncated"] = bool(record["truncated"])
+        return record
+
+    def search_logs(
+        self,
+        *,
+        method: str | None = None,
+        path_regex: str | None = None,
+        status: int | str | None = None,
+        operation_id: str | None = None,
+        time_from: float | None = None,
+        time_to: float | None = None,
+        session_id: str | None = None,
+        correlation_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        newest_first: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Log rows matching every given filter, one page of them.
+
+        Args:
+            method: HTTP method, any case.
+            path_regex: Python regular expression searched anywhere in the path.
+            status: an exact code (404) or a class ("4xx").
+            operation_id: exact operation id.
+            time_from: earliest ts, epoch seconds, inclusive.
+            time_to: latest ts, epoch seconds, inclusive.
+            session_id: exact session id (from the X-Session-ID header).
+            correlation_id: exact correlation id.
+            limit: page size, at least 1.
+            offset: rows to skip, at least 0.
+            newest_first: order by ts descending (default) or ascending.
+
+        Raises:
+            ConfigError: an invalid regex, status filter, limit or offset.
+            StoreError: the database could not be read.
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ConfigError(f"invalid log search limit {limit!r}: use an integer >= 1")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ConfigError(f"invalid log search offset {offset!r}: use an integer >= 0")
+        where, params = self._where(
+            method, path_regex, status, operation_id, time_from, time_to, session_id, correlation_id
+        )
+        order = "DESC" if newest_first else "ASC"
+        sql = f"{_SELECT_LOG}{where} ORDER BY ts {order}, id {order} LIMIT ? OFFSET ?"
+        rows = self._read("search the request log", sql, [*params, limit, offset])
+        return [self._log_row(row) for row in rows]
+
+    def count_logs(
+        self,
+        *,
+        method: str | None = None,
+        path_regex: str | None = None,
+        status: int | str | None = None,
+        operation_id: str | None = None,
+        time_from: float | None = None,
+        time_to: float | None = None,
+        session_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> int:
+        """How many log rows match every given filter (same filters as `search_logs`)."""
+        where, params = self._where(
+            method, path_regex, status, operation_id, time_from, time_to, session_id, correlation_id
+        )
+        sql = f"SELECT COUNT(*) FROM request_log{where}"
+        rows = self._read("count request log rows", sql, params)
+        return int(rows[0][0])
+
+    def evict_logs(self, keep: int) -> int:
+        """Delete the oldest rows (by insertion order) beyond the newest `keep`; return how many.
+
+        Raises:
+            ConfigError: `keep` is negative.
+        """
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+            raise ConfigError(f"invalid retention {keep!r}: keep must be an integer >= 0")
+        with self._write("evict old request log rows") as conn:
+            # Row ids are the rowid, handed out as max(id) + 1 under the write lock, and rows
+            # only ever leave as a prefix (eviction) or all at once (clear), so the ids are
+            # contiguous and the newest `keep` rows are exactly those above max(id) - keep.
+            # Two index probes and a range delete, instead of a COUNT(*) scan on every batch.
+            # Were a gap ever made (a hand-edited file), fewer rows are kept, never more.
+            high = conn.execute("SELECT MAX(id) FROM request_log").fetchone()[0]
+            if high is None or high <= keep:
+                return 0
+            return conn.execute("DELETE FROM request_log WHERE id <= ?", (high - keep,)).rowcount
+
+    def clear_logs(self) -> int:
+        """Delete every log row; return how many there were."""
+        with self._write("clear the request log") as conn:
+            return conn.execute("DELETE FROM request_log").rowcount
+
+    # -- whole state ------------------------------------------------------------------------
+
+    def export(self) -> dict[str, Any]:
+        """Scenarios, overrides, the active scenario and the log row count, from one snapshot."""
+        with self._errors("export the store"), self._connection() as conn:
+            # One read transaction so the parts agree with each other.
+            conn.execute("BEGIN")
+            try:
+                scenarios = [
+                    self._scenario(row)
+                    for row in conn.execute(
+                        f"SELECT {self._SCENARIO_COLUMNS} FROM scenarios ORDER BY name"
+                    )
+                ]
+                overrides = {
+                    key: orjson.loads(config)
+                    for key, config in conn.execute(
+                        "SELECT key, config FROM response_overrides ORDER BY key"
+                    )
+                }
+                log_count = conn.execute("SELECT COUNT(*) FROM request_log").fetchone()[0]
+            finally:
+                conn.execute("COMMIT")
+        active = next((s["name"] for s in scenarios if s["active"]), None)
+        return {
+            "schema_version": max(m.version for m in MIGRATIONS),
+            "scenarios": scenarios,
+            "overrides": overrides,
+            "active_scenario": active,
+            "log_count": log_count,
+        }
+
+    def import_state(self, data: dict[str, Any], *, replace: bool = False) -> None:
+        """Load scenarios, overrides and the active scenario from an `export()` document.
+
+        Scenarios may be a list of `{"name", "config"}` objects or a mapping of name to config.
+        With `replace`, existing scenarios and overrides are deleted first; otherwise entries are
+        created or replaced one by one. Everything happens in one transaction. The request log
+        is never imported.
+
+        Raises:
+            ConfigError: the document does not have that shape.
+            ScenarioError: the active scenario is not among the scenarios afterwards.
+        """
+        scenarios, overrides, active = self._parse_import(data)
+        now = time.time()
+        with self._write("import state") as conn:
+            if replace:
+                conn.execute("DELETE FROM scenarios")
+                conn.execute("DELETE FROM response_overrides")
+            for name, config in scenarios:
+                conn.execute(
+                    "INSERT INTO scenarios (name, config, created_at, updated_at, active)"
+                    " VALUES (?, ?, ?, ?, 0)"
+                    " ON CONFLICT (name) DO UPDATE"
+                    " SET config = excluded.config, updated_at = excluded.updated_at",
+                    (name, _dumps(config), now, now),
+                )
+            for key, config in overrides:
+                conn.execute(
+                    "INSERT INTO response_overrides (key, config, updated_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT (key) DO UPDATE"
+                    " SET config = excluded.config, updated_at = excluded.updated_at",
+                    (key, _dumps(config), now),
+                )
+            if "active_scenario" in data:
+                conn.execute("UPDATE scenarios SET active = 0 WHERE active = 1")
+                if (
+                    active is not None
+                    and not conn.execute(
+                        "UPDATE scenarios SET active = 1 WHERE name = ?", (active,)
+                    ).rowcount
+                ):
+                    raise ScenarioError(
+                        f"imported active scenario {active!r} is not among the scenarios"
+                    )
+
+    @staticmethod
+    def _parse_import(
+        data: Any,
+    ) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]], str | None]:
+        if not isinstance(data, dict):
+            raise ConfigError("an import document must be a JSON object")
+        raw_scenarios = data.get("scenarios") or []
+        scenarios: list[tuple[str, Any]] = []
+        if isinstance(raw_scenarios, dict):
+            scenarios = [(str(name), config) for name, config in raw_scenarios.items()]
+        elif isinstance(raw_scenarios, list):
+            for index, item in enumerate(raw_scenarios):
+                if not isinstance(item, dict) or not item.get("name") or "config" not in item:
+                    raise ConfigError(f"import: scenarios[{index}] needs a 'name' and a 'config'")
+                scenarios.append((str(item["name"]), item["config"]))
+        else:
+            raise ConfigError("import: 'scenarios' must be a list or an object")
+        raw_overrides = data.get("overrides") or {}
+        if not isinstance(raw_overrides, dict):
+            raise ConfigError("import: 'overrides' must be an object of key to config")
+        overrides = [(str(key), config) for key, config in raw_overrides.items()]
+        for name, config in scenarios + overrides:
+            if not isinstance(config, dict):
+                raise ConfigError(f"import: the config of {name!r} must be an object")
+        active = data.get("active_scenario")
+        if active is not None and not isinstance(active, str):
+            raise ConfigError("import: 'active_scenario' must be a scenario name or null")
+        return scenarios, overrides, active

@@ -1,0 +1,93 @@
+"""`mockloop serve` as a user runs it: a real process, real ports, SIGTERM at the end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import PETSTORE
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait(url: str, process: subprocess.Popen, deadline_s: float = 30) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError(f"{url} never came up")
+
+
+def _serve(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mockloop.cli", "serve", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_serve_prints_urls_and_flushes_on_sigterm(tmp_path: Path) -> None:
+    port, admin_port = _free_port(), _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockloop.cli", "serve", str(PETSTORE), "--port", str(port),
+         "--admin-port", str(admin_port), "--data-dir", str(tmp_path), "--seed", "3"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        _wait(f"http://127.0.0.1:{admin_port}/health", process)
+        for i in range(50):
+            httpx.get(f"http://127.0.0.1:{port}/pets/{i}", headers={"X-API-Key": "k"})
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert f"http://127.0.0.1:{port}" in output
+    assert f"http://127.0.0.1:{admin_port}" in output
+    with sqlite3.connect(tmp_path / "mock.db") as db:
+        (count,) = db.execute("select count(*) from request_log where path like '/pets/%'"
+                              ).fetchone()
+    assert count == 50
+
+
+def test_bad_spec_is_a_clear_error_without_traceback(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("openapi: 3.0.0\ninfo: {title: x, version: '1'}\npaths:\n  /a: [unclosed\n")
+    result = _serve(str(broken), "--port", "0")
+    assert result.returncode == 2
+    assert "broken.yaml" in result.stderr
+    assert "Traceback" not in result.stderr
+    missing = _serve(str(tmp_path / "nope.yaml"), "--port", "0")
+    assert missing.returncode == 2
+    assert "nope.yaml" in missing.stderr
+
+
+def test_busy_port_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _serve(str(PETSTORE), "--port", str(port), "--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert f"{port}" in result.stderr and "in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_version() -> None:
+    result = subprocess.run([sys.executable, "-m", "mockloop.cli", "--version"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    assert result.stdout.startswith("mockloop ")

@@ -1,0 +1,72 @@
+from mockloop.mock.router import Router, split_template
+from mockloop.spec.model import Operation
+
+
+def _ops(*pairs: tuple[str, str]) -> list[Operation]:
+    return [Operation(operation_id=f"op{i}", method=m, path=p) for i, (m, p) in enumerate(pairs)]
+
+
+def test_literal_beats_parameter_and_params_are_extracted() -> None:
+    router = Router(_ops(("get", "/pets/{petId}"), ("get", "/pets/mine"), ("get", "/pets")))
+    assert router.match("GET", "/pets/mine").operation.operation_id == "op1"
+    found = router.match("GET", "/pets/42")
+    assert found.operation.operation_id == "op0"
+    assert found.path_params == {"petId": "42"}
+    assert router.match("GET", "/pets/").operation.operation_id == "op2"
+
+
+def test_unknown_path_is_404_and_wrong_method_lists_allowed() -> None:
+    router = Router(_ops(("get", "/pets"), ("post", "/pets")))
+    assert router.match("GET", "/owners").operation is None
+    assert router.match("GET", "/owners").allowed == ()
+    wrong = router.match("DELETE", "/pets")
+    assert wrong.operation is None
+    assert wrong.allowed == ("GET", "POST")
+
+
+def test_head_falls_back_to_get() -> None:
+    router = Router(_ops(("get", "/pets")))
+    assert router.match("HEAD", "/pets").operation.operation_id == "op0"
+
+
+def test_encoded_slash_stays_inside_its_segment() -> None:
+    router = Router(_ops(("get", "/files/{name}")))
+    found = router.match("GET", "/files/a%2Fb")
+    assert found.path_params == {"name": "a/b"}
+    assert router.match("GET", "/files/a/b").operation is None
+
+
+def test_mixed_segments_and_original_parameter_names() -> None:
+    router = Router(_ops(("get", "/reports/{report-id}.{format}")))
+    found = router.match("GET", "/reports/r1.json")
+    assert found.path_params == {"report-id": "r1", "format": "json"}
+
+
+def test_query_discriminated_paths() -> None:
+    router = Router(
+        _ops(("get", "/#Action=DescribeAlarms"), ("get", "/?Action=ListMetrics"), ("get", "/"))
+    )
+    assert router.match("GET", "/", "Action=DescribeAlarms&Version=1").operation.operation_id == "op0"
+    assert router.match("GET", "/", "Action=ListMetrics").operation.operation_id == "op1"
+    assert router.match("GET", "/", "").operation.operation_id == "op2"
+    assert split_template("/#Action=X&Version=2") == ("/", (("Action", "X"), ("Version", "2")))
+
+
+def test_discriminated_without_fallback_is_404() -> None:
+    router = Router(_ops(("post", "/#Action=CreateThing")))
+    assert router.match("POST", "/", "Action=Other").operation is None
+
+
+def test_base_path_is_served_too() -> None:
+    router = Router(_ops(("get", "/me")), base_path="/v2")
+    assert router.match("GET", "/me").operation is not None
+    assert router.match("GET", "/v2/me").operation is not None
+    assert router.match("GET", "/v3/me").operation is None
+
+
+def test_router_scales_to_many_operations() -> None:
+    ops = _ops(*[("get", f"/r{i}/{{id}}/sub{i % 7}") for i in range(2000)])
+    router = Router(ops)
+    found = router.match("GET", "/r1999/abc/sub4")
+    assert found.operation.operation_id == "op1999"
+    assert found.path_params == {"id": "abc"}
