@@ -253,7 +253,12 @@ def build_request(op: Any, spec: Any, faker: Any) -> BuiltRequest:
             "authorization",
         ):
             continue
-        value = faker.generate(param.schema or {"type": "string"}, for_response=False)
+        value = faker.generate(
+            param.schema or {"type": "string"},
+            key=f"{op.operation_id}|{param.location}|{param.name}",
+            field_name=param.name,
+            for_response=False,
+        )
         if param.location == "path":
             style = param.style or "simple"
             explode = bool(param.explode) if param.explode is not None else False

@@ -73,12 +73,21 @@ def test_base_path_serves_the_same(api: httpx.Client) -> None:
     assert api.get("/v1/pets/3", headers=AUTH).json() == api.get("/pets/3", headers=AUTH).json()
 
 
-def test_stable_per_path_parameter_and_no_write_only(api: httpx.Client) -> None:
-    first = api.get("/pets/7", headers=AUTH)
+def test_generated_data_is_stable_per_path_parameter(api: httpx.Client) -> None:
+    first_id, second_id = "6f1c2d1e-0000-4000-8000-000000000001", "6f1c2d1e-0000-4000-8000-000000000002"
+    first = api.get(f"/owners/{first_id}", headers=AUTH)
     assert first.status_code == 200
-    assert api.get("/pets/7", headers=AUTH).json() == first.json()
-    assert api.get("/pets/8", headers=AUTH).json() != first.json()
-    assert "secret_note" not in first.json()
+    assert api.get(f"/owners/{first_id}", headers=AUTH).json() == first.json()
+    assert api.get(f"/owners/{second_id}", headers=AUTH).json() != first.json()
+
+
+def test_valid_examples_are_served_before_generated_data(api: httpx.Client) -> None:
+    assert api.get("/pets/7", headers=AUTH).json()["name"] == "Fluffy"
+
+
+def test_write_only_never_appears_in_a_response(api: httpx.Client) -> None:
+    pets = api.get("/pets", headers=AUTH).json()
+    assert pets and all("secret_note" not in pet for pet in pets)
 
 
 def test_prefer_header(api: httpx.Client) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
 import threading
 import time
@@ -35,6 +36,24 @@ class _EmbeddedServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+class _MainServer(uvicorn.Server):
+    """The process's own server: SIGINT and SIGTERM stop it gracefully, and unlike uvicorn's
+    default the signal is not raised again afterwards, so a clean stop exits 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def bind_socket(host: str, port: int, *, what: str = "port") -> socket.socket:
@@ -127,7 +146,7 @@ def serve(config: MockConfig, *, on_ready: Callable[[MockRuntime], None] | None 
         raise
     runtime.business_url = _url(config.host, business.getsockname()[1])
     app = create_app(runtime, admin_socket=admin, on_ready=on_ready)
-    server = uvicorn.Server(_uvicorn_config(app))
+    server = _MainServer(_uvicorn_config(app))
     try:
         server.run(sockets=[business])
     except SystemExit as exc:  # uvicorn exits on a failed start-up; its log said why
