@@ -40,10 +40,11 @@ from harness import (
     print_table,
     write_results,
 )
+from synthetic_spec import describe, write_synthetic_spec
+
 from mockloop.mock import MockConfig, MockRuntime
 from mockloop.mock.router import split_template
 from mockloop.spec import ApiSpec, Operation, load_spec
-from synthetic_spec import describe, write_synthetic_spec
 
 REAL_WORLD = ROOT.parent / "shared" / "specs" / "real-world"
 PETSTORE = ROOT / "examples" / "specs" / "petstore.yaml"

@@ -35,16 +35,35 @@ def _wait(url: str, process: subprocess.Popen, deadline_s: float = 30) -> None:
 
 
 def _serve(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mockloop.cli", "serve", *args],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "mockloop.cli", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_serve_prints_urls_and_flushes_on_sigterm(tmp_path: Path) -> None:
     port, admin_port = _free_port(), _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "mockloop.cli", "serve", str(PETSTORE), "--port", str(port),
-         "--admin-port", str(admin_port), "--data-dir", str(tmp_path), "--seed", "3"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "mockloop.cli",
+            "serve",
+            str(PETSTORE),
+            "--port",
+            str(port),
+            "--admin-port",
+            str(admin_port),
+            "--data-dir",
+            str(tmp_path),
+            "--seed",
+            "3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
@@ -58,8 +77,9 @@ def test_serve_prints_urls_and_flushes_on_sigterm(tmp_path: Path) -> None:
     assert f"http://127.0.0.1:{port}" in output
     assert f"http://127.0.0.1:{admin_port}" in output
     with sqlite3.connect(tmp_path / "mock.db") as db:
-        (count,) = db.execute("select count(*) from request_log where path like '/pets/%'"
-                              ).fetchone()
+        (count,) = db.execute(
+            "select count(*) from request_log where path like '/pets/%'"
+        ).fetchone()
     assert count == 50
 
 
@@ -87,7 +107,11 @@ def test_busy_port_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_version() -> None:
-    result = subprocess.run([sys.executable, "-m", "mockloop.cli", "--version"],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "mockloop.cli", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0
     assert result.stdout.startswith("mockloop ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from mockloop.mock.log_analysis import analyze_records, percentile
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from pathlib import Path
 
@@ -74,7 +75,10 @@ def test_base_path_serves_the_same(api: httpx.Client) -> None:
 
 
 def test_generated_data_is_stable_per_path_parameter(api: httpx.Client) -> None:
-    first_id, second_id = "6f1c2d1e-0000-4000-8000-000000000001", "6f1c2d1e-0000-4000-8000-000000000002"
+    first_id, second_id = (
+        "6f1c2d1e-0000-4000-8000-000000000001",
+        "6f1c2d1e-0000-4000-8000-000000000002",
+    )
     first = api.get(f"/owners/{first_id}", headers=AUTH)
     assert first.status_code == 200
     assert api.get(f"/owners/{first_id}", headers=AUTH).json() == first.json()
@@ -99,8 +103,9 @@ def test_prefer_header(api: httpx.Client) -> None:
     undocumented = api.get("/pets/7", headers={**AUTH, "Prefer": "code=418"})
     assert undocumented.status_code == 422
     assert "418" in undocumented.json()["detail"]
-    dynamic = {api.get("/pets/7", headers={**AUTH, "Prefer": "dynamic=true"}).text
-               for _ in range(3)}
+    dynamic = {
+        api.get("/pets/7", headers={**AUTH, "Prefer": "dynamic=true"}).text for _ in range(3)
+    }
     assert len(dynamic) > 1
 
 
@@ -111,12 +116,14 @@ def test_create_returns_201_and_validation_errors(api: httpx.Client) -> None:
     assert invalid.status_code == 422
     assert invalid.headers["content-type"] == "application/problem+json"
     assert invalid.json()["errors"]
-    malformed = api.post("/pets", content=b"{not json", headers={**AUTH,
-                         "Content-Type": "application/json"})
+    malformed = api.post(
+        "/pets", content=b"{not json", headers={**AUTH, "Content-Type": "application/json"}
+    )
     assert malformed.status_code == 400
     assert "JSON" in malformed.json()["detail"]
-    wrong_type = api.post("/pets", content=b"name=x", headers={**AUTH,
-                          "Content-Type": "text/plain"})
+    wrong_type = api.post(
+        "/pets", content=b"name=x", headers={**AUTH, "Content-Type": "text/plain"}
+    )
     assert wrong_type.status_code == 415
     assert "application/json" in wrong_type.json()["detail"]
     bad_param = api.get("/pets", params={"limit": "lots"}, headers=AUTH)
@@ -151,8 +158,16 @@ def test_health_and_docs(api: httpx.Client) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/%00", "/../../etc/passwd", "//", "/pets/%ff%fe", "/" + "a" * 8000, "/pets/1/../2",
-     "/pets/%2e%2e/%2e%2e", "/?" + "x=" * 2000],
+    [
+        "/%00",
+        "/../../etc/passwd",
+        "//",
+        "/pets/%ff%fe",
+        "/" + "a" * 8000,
+        "/pets/1/../2",
+        "/pets/%2e%2e/%2e%2e",
+        "/?" + "x=" * 2000,
+    ],
 )
 def test_odd_paths_get_4xx_problem(api: httpx.Client, path: str) -> None:
     response = api.get(path, headers=AUTH)
@@ -163,8 +178,9 @@ def test_odd_paths_get_4xx_problem(api: httpx.Client, path: str) -> None:
 
 def test_huge_body_is_413_and_server_lives_on(petstore: MockServer, api: httpx.Client) -> None:
     limit = petstore.config.max_body_bytes
-    response = api.post("/pets", content=b"x" * (limit + 10),
-                        headers={**AUTH, "Content-Type": "application/json"})
+    response = api.post(
+        "/pets", content=b"x" * (limit + 10), headers={**AUTH, "Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
     assert api.get("/status").status_code == 200
@@ -181,20 +197,22 @@ def test_huge_header_is_refused_and_server_lives_on(api: httpx.Client) -> None:
 
 def test_raw_garbage_on_the_socket(petstore: MockServer, api: httpx.Client) -> None:
     host, port = petstore.business_url.removeprefix("http://").split(":")
-    for garbage in (b"\x00\x01\x02garbage\r\n\r\n", b"GET /pets HTTP/1.1\r\nHost\r\n\r\n",
-                    b"POST /pets HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"):
+    for garbage in (
+        b"\x00\x01\x02garbage\r\n\r\n",
+        b"GET /pets HTTP/1.1\r\nHost\r\n\r\n",
+        b"POST /pets HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
+    ):
         with socket.create_connection((host, int(port)), timeout=5) as sock:
             sock.sendall(garbage)
             sock.shutdown(socket.SHUT_WR)
-            try:
+            with contextlib.suppress(OSError):
                 sock.recv(65536)
-            except OSError:
-                pass
     assert api.get("/status").status_code == 200
 
 
-def test_scenario_switch_takes_effect_on_next_request(api: httpx.Client, admin: httpx.Client
-                                                      ) -> None:
+def test_scenario_switch_takes_effect_on_next_request(
+    api: httpx.Client, admin: httpx.Client
+) -> None:
     scenario = {
         "name": "outage",
         "rules": [
@@ -222,12 +240,15 @@ def test_scenario_switch_takes_effect_on_next_request(api: httpx.Client, admin: 
 
 
 def test_invalid_scenarios_are_refused_with_the_field(admin: httpx.Client) -> None:
-    bad = admin.post("/api/mock-data/scenarios",
-                     json={"name": "bad", "rules": [{"operation": "getPet", "status": 9999}]})
+    bad = admin.post(
+        "/api/mock-data/scenarios",
+        json={"name": "bad", "rules": [{"operation": "getPet", "status": 9999}]},
+    )
     assert bad.status_code == 400
     assert "rules.0.status" in bad.json()["detail"]
-    nowhere = admin.post("/api/mock-data/scenarios",
-                         json={"name": "bad", "rules": [{"operation": "nope"}]})
+    nowhere = admin.post(
+        "/api/mock-data/scenarios", json={"name": "bad", "rules": [{"operation": "nope"}]}
+    )
     assert nowhere.status_code == 400
     assert "matches no operation" in nowhere.json()["detail"]
     unknown = admin.post("/api/mock-data/scenarios/ghost/activate")
@@ -247,8 +268,12 @@ def test_scenario_delay_error_rate_and_sequence(api: httpx.Client, admin: httpx.
     assert admin.put("/api/mock-data/scenarios/mixed", json=scenario).status_code == 200
     admin.post("/api/mock-data/scenarios/mixed/activate").raise_for_status()
     try:
-        assert [api.get("/pets", headers=AUTH).status_code for _ in range(4)] == [200, 429,
-                                                                                 200, 429]
+        assert [api.get("/pets", headers=AUTH).status_code for _ in range(4)] == [
+            200,
+            429,
+            200,
+            429,
+        ]
         assert api.get("/pets/1", headers=AUTH).status_code == 502
         slow = api.get("/status")
         assert slow.elapsed.total_seconds() >= 0.11
@@ -257,8 +282,9 @@ def test_scenario_delay_error_rate_and_sequence(api: httpx.Client, admin: httpx.
 
 
 def test_response_override(api: httpx.Client, admin: httpx.Client) -> None:
-    put = admin.put("/api/mock-data/responses/getPet", json={"status": 200,
-                                                            "body": {"id": 7, "name": "Fixed"}})
+    put = admin.put(
+        "/api/mock-data/responses/getPet", json={"status": 200, "body": {"id": 7, "name": "Fixed"}}
+    )
     assert put.status_code == 200, put.text
     try:
         assert api.get("/pets/99", headers=AUTH).json() == {"id": 7, "name": "Fixed"}
@@ -266,13 +292,16 @@ def test_response_override(api: httpx.Client, admin: httpx.Client) -> None:
     finally:
         assert admin.delete("/api/mock-data/responses/getPet").status_code == 200
     assert api.get("/pets/99", headers=AUTH).json() != {"id": 7, "name": "Fixed"}
-    assert admin.put("/api/mock-data/responses/GET /nowhere", json={"status": 500}
-                     ).status_code == 400
+    assert (
+        admin.put("/api/mock-data/responses/GET /nowhere", json={"status": 500}).status_code == 400
+    )
 
 
 def test_request_log_search_redacts_and_analyzes(api: httpx.Client, admin: httpx.Client) -> None:
-    api.get("/pets/4242", headers={"Authorization": "Bearer super-secret-token",
-                                   "X-Session-ID": "sess-42"})
+    api.get(
+        "/pets/4242",
+        headers={"Authorization": "Bearer super-secret-token", "X-Session-ID": "sess-42"},
+    )
     api.get("/nowhere-logged", headers={"X-Session-ID": "sess-42"})
     found = admin.get("/api/logs/search", params={"session_id": "sess-42"}).json()
     assert found["total"] == 2
@@ -304,9 +333,10 @@ def test_export(admin: httpx.Client) -> None:
 def test_scenarios_survive_a_restart(tmp_path: Path) -> None:
     config = MockConfig(spec=str(PETSTORE), port=0, admin_port=0, data_dir=tmp_path)
     with MockServer(config) as first:
-        httpx.put(f"{first.admin_url}/api/mock-data/scenarios/keep",
-                  json={"name": "keep", "rules": [{"operation": "getStatus", "status": 503}]}
-                  ).raise_for_status()
+        httpx.put(
+            f"{first.admin_url}/api/mock-data/scenarios/keep",
+            json={"name": "keep", "rules": [{"operation": "getStatus", "status": 503}]},
+        ).raise_for_status()
         httpx.post(f"{first.admin_url}/api/mock-data/scenarios/keep/activate").raise_for_status()
         httpx.get(f"{first.business_url}/status")
     with MockServer(config) as second:
@@ -316,19 +346,23 @@ def test_scenarios_survive_a_restart(tmp_path: Path) -> None:
 
 
 def test_admin_token(tmp_path: Path) -> None:
-    config = MockConfig(spec=str(PETSTORE), port=0, admin_port=0, data_dir=tmp_path,
-                        admin_token="s3cret")
+    config = MockConfig(
+        spec=str(PETSTORE), port=0, admin_port=0, data_dir=tmp_path, admin_token="s3cret"
+    )
     with MockServer(config) as server:
         assert httpx.get(f"{server.admin_url}/api/mock-data/scenarios").status_code == 401
-        ok = httpx.get(f"{server.admin_url}/api/mock-data/scenarios",
-                       headers={"Authorization": "Bearer s3cret"})
+        ok = httpx.get(
+            f"{server.admin_url}/api/mock-data/scenarios",
+            headers={"Authorization": "Bearer s3cret"},
+        )
         assert ok.status_code == 200
         assert httpx.get(f"{server.admin_url}/health").status_code == 200
 
 
 def test_validation_off_and_no_auth(tmp_path: Path) -> None:
-    config = MockConfig(spec=str(PETSTORE), port=0, admin_port=None, data_dir=tmp_path,
-                        validation="off", auth=False)
+    config = MockConfig(
+        spec=str(PETSTORE), port=0, admin_port=None, data_dir=tmp_path, validation="off", auth=False
+    )
     with MockServer(config) as server:
         assert server.admin_url is None
         assert httpx.get(f"{server.business_url}/pets").status_code == 200

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from mockloop.errors import ConfigError, StoreError
 from mockloop.mock.request_log import REDACTED, LogRecord, Redactor, RequestLogWriter
 from mockloop.store import SQLiteStore

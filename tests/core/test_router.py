@@ -46,7 +46,9 @@ def test_query_discriminated_paths() -> None:
     router = Router(
         _ops(("get", "/#Action=DescribeAlarms"), ("get", "/?Action=ListMetrics"), ("get", "/"))
     )
-    assert router.match("GET", "/", "Action=DescribeAlarms&Version=1").operation.operation_id == "op0"
+    assert (
+        router.match("GET", "/", "Action=DescribeAlarms&Version=1").operation.operation_id == "op0"
+    )
     assert router.match("GET", "/", "Action=ListMetrics").operation.operation_id == "op1"
     assert router.match("GET", "/", "").operation.operation_id == "op2"
     assert split_template("/#Action=X&Version=2") == ("/", (("Action", "X"), ("Version", "2")))

@@ -59,14 +59,21 @@ def test_rules_select_by_operation_method_and_glob() -> None:
 
 def test_engine_sequences_cycle_and_repeat_last() -> None:
     engine = RuleEngine(OPS)
-    engine.set_scenario(parse_scenario({
-        "name": "seq",
-        "rules": [
-            {"operation": "listPets", "sequence": [{"status": 200}, {"status": 429}]},
-            {"operation": "getPet", "sequence_end": "repeat_last",
-             "sequence": [{"status": 200}, {"status": 503}]},
-        ],
-    }))
+    engine.set_scenario(
+        parse_scenario(
+            {
+                "name": "seq",
+                "rules": [
+                    {"operation": "listPets", "sequence": [{"status": 200}, {"status": 429}]},
+                    {
+                        "operation": "getPet",
+                        "sequence_end": "repeat_last",
+                        "sequence": [{"status": 200}, {"status": 503}],
+                    },
+                ],
+            }
+        )
+    )
     assert [engine.rule_for(OPS[0])[0].status for _ in range(4)] == [200, 429, 200, 429]
     assert [engine.rule_for(OPS[2])[0].status for _ in range(4)] == [200, 503, 503, 503]
     assert engine.rule_for(OPS[1]) is None
@@ -74,9 +81,9 @@ def test_engine_sequences_cycle_and_repeat_last() -> None:
 
 def test_engine_error_rate_is_close_to_configured() -> None:
     engine = RuleEngine(OPS, seed=7)
-    engine.set_scenario(parse_scenario({
-        "name": "flaky", "rules": [{"error_rate": 0.3, "error_status": 503}]
-    }))
+    engine.set_scenario(
+        parse_scenario({"name": "flaky", "rules": [{"error_rate": 0.3, "error_status": 503}]})
+    )
     statuses = [engine.rule_for(OPS[0])[0].status for _ in range(5000)]
     share = statuses.count(503) / len(statuses)
     assert 0.27 < share < 0.33

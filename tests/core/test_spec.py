@@ -49,7 +49,9 @@ def test_petstore_model() -> None:
     assert [p.name for p in get_pet.parameters] == ["petId"]  # path-level parameter merged
     assert get_pet.parameters[0].required
     assert [e.name for e in get_pet.responses["200"].content["application/json"].examples] == [
-        "fluffy", "rex"]
+        "fluffy",
+        "rex",
+    ]
     assert spec.operation("getStatus").security == []
     assert spec.operation("listPets").security == [{"bearerAuth": []}, {"apiKey": []}]
     assert spec.security_schemes["apiKey"].location == "header"
@@ -88,7 +90,9 @@ def test_swagger2_conversion_details() -> None:
     assert (tags.style, tags.explode) == ("form", False)
     limit = next(p for p in listing.parameters if p.name == "limit")
     assert limit.examples[0].value == 10
-    assert listing.responses["200"].content["application/json"].examples[0].value[0]["name"] == "Rex"
+    assert (
+        listing.responses["200"].content["application/json"].examples[0].value[0]["name"] == "Rex"
+    )
     assert listing.responses["200"].headers["X-Total"].schema == {"type": "integer"}
     assert spec.operation("getPet").security == [{"basic": []}]
     assert spec.security_schemes["basic"].type == "http"
@@ -119,7 +123,8 @@ def test_multi_file_bundles_to_local_refs_and_recursion_stays_finite() -> None:
     assert {"Order", "Line", "category", "Error", "Count"} <= set(schemas)
     assert schemas["Line"]["properties"]["order"] == {"$ref": "#/components/schemas/Order"}
     assert schemas["category"]["properties"]["children"]["items"] == {
-        "$ref": "#/components/schemas/category"}
+        "$ref": "#/components/schemas/category"
+    }
     json.dumps(spec.document)  # finite: no cycles in the object graph
     limit = spec.operation("listOrders").parameters[0]
     assert limit.name == "limit"
@@ -140,16 +145,23 @@ def test_dict_and_text_sources() -> None:
     from_dict = load_spec(document)
     assert json.dumps(document, sort_keys=True, default=str) == snapshot  # not mutated
     assert [o.operation_id for o in from_dict.operations] == [
-        o.operation_id for o in from_text.operations]
+        o.operation_id for o in from_text.operations
+    ]
 
 
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("missing_ref.yaml", r"missing_ref\.yaml#/paths/~1a/get/responses/200/content/"
-                             r"application~1json/schema/\$ref: \$ref '#/components/schemas/Nope' points to nothing"),
-        ("missing_file.yaml", r"missing_file\.yaml#/paths/.*/schema/\$ref: file not found: .*"
-                              r"nowhere\.yaml"),
+        (
+            "missing_ref.yaml",
+            r"missing_ref\.yaml#/paths/~1a/get/responses/200/content/"
+            r"application~1json/schema/\$ref: \$ref '#/components/schemas/Nope' points to nothing",
+        ),
+        (
+            "missing_file.yaml",
+            r"missing_file\.yaml#/paths/.*/schema/\$ref: file not found: .*"
+            r"nowhere\.yaml",
+        ),
         ("malformed.yaml", r"malformed\.yaml: malformed YAML at line \d+, column \d+"),
         ("malformed.json", r"malformed\.json: malformed JSON at line 2, column \d+"),
         ("future.yaml", r"future\.yaml#/openapi: unsupported version openapi: '4\.0\.0'"),
@@ -166,7 +178,7 @@ def test_bad_descriptions_name_file_pointer_and_problem(name: str, expected: str
 
 
 def test_missing_file_and_unreachable_url() -> None:
-    with pytest.raises(SpecError, match="file not found: nowhere/at/all.yaml"):
+    with pytest.raises(SpecError, match=r"file not found: nowhere/at/all\.yaml"):
         load_spec("nowhere/at/all.yaml")
     with pytest.raises(SpecError, match=r"cannot fetch http://127\.0\.0\.1:9/spec\.yaml"):
         load_spec("http://127.0.0.1:9/spec.yaml", timeout=2)
@@ -196,14 +208,19 @@ def test_url_source_with_relative_refs(tmp_path: Path) -> None:
 
 
 def test_derived_and_duplicate_operation_ids() -> None:
-    spec = load_spec({
-        "openapi": "3.0.0", "info": {"title": "t", "version": "1"},
-        "paths": {
-            "/a/{id}": {"get": {"responses": {"200": {"description": "ok"}}}},
-            "/b": {"get": {"operationId": "same", "responses": {"200": {"description": "ok"}}},
-                   "post": {"operationId": "same", "responses": {"200": {"description": "ok"}}}},
-        },
-    })
+    spec = load_spec(
+        {
+            "openapi": "3.0.0",
+            "info": {"title": "t", "version": "1"},
+            "paths": {
+                "/a/{id}": {"get": {"responses": {"200": {"description": "ok"}}}},
+                "/b": {
+                    "get": {"operationId": "same", "responses": {"200": {"description": "ok"}}},
+                    "post": {"operationId": "same", "responses": {"200": {"description": "ok"}}},
+                },
+            },
+        }
+    )
     assert [op.operation_id for op in spec.operations] == ["get_a_id", "same", "same_2"]
     assert any("duplicate 'same'" in w for w in spec.warnings)
 

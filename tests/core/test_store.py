@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from mockloop.errors import ConfigError, ScenarioError, StoreError
 from mockloop.store import SQLiteStore, Store, open_store
 from mockloop.store.migrations import MIGRATIONS, Migration

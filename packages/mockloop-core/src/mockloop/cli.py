@@ -15,8 +15,12 @@ __all__ = ["main"]
 def _serve(args: argparse.Namespace) -> int:
     from mockloop.mock import MockConfig, serve
 
-    admin_port = None if args.no_admin else (
-        args.admin_port if args.admin_port is not None else (args.port + 1 if args.port else 0)
+    admin_port = (
+        None
+        if args.no_admin
+        else (
+            args.admin_port if args.admin_port is not None else (args.port + 1 if args.port else 0)
+        )
     )
     config = MockConfig.build(
         spec=args.spec,
@@ -38,12 +42,16 @@ def _serve(args: argparse.Namespace) -> int:
 
         assert isinstance(runtime, MockRuntime)
         spec = runtime.spec
-        print(f"MockLoop is serving {spec.title} {spec.version} "
-              f"({len(spec.operations)} operations)", flush=True)
+        print(
+            f"MockLoop is serving {spec.title} {spec.version} ({len(spec.operations)} operations)",
+            flush=True,
+        )
         print(f"  API:   {runtime.business_url}   (docs: {runtime.business_url}/docs)", flush=True)
         if runtime.admin_url:
-            print(f"  Admin: {runtime.admin_url}   (API reference: {runtime.admin_url}/docs)",
-                  flush=True)
+            print(
+                f"  Admin: {runtime.admin_url}   (API reference: {runtime.admin_url}/docs)",
+                flush=True,
+            )
         print(f"  Data:  {runtime.data_dir}", flush=True)
         if runtime.rules.active_scenario:
             print(f"  Active scenario: {runtime.rules.active_scenario}", flush=True)
@@ -66,27 +74,43 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = commands.add_parser(
-        "serve", help="serve a mock API from an OpenAPI description",
+        "serve",
+        help="serve a mock API from an OpenAPI description",
         description="Serve the described API on --port and the admin API/UI on --admin-port "
         "until Ctrl-C or SIGTERM; then flush the request log and exit 0.",
     )
     serve.add_argument("spec", help="path or URL of an OpenAPI/Swagger description (YAML/JSON)")
-    serve.add_argument("--port", type=int, default=8000, help="business port (default 8000; 0 = any free)")
+    serve.add_argument(
+        "--port", type=int, default=8000, help="business port (default 8000; 0 = any free)"
+    )
     serve.add_argument("--host", default="127.0.0.1", help="business host (default 127.0.0.1)")
-    serve.add_argument("--admin-port", type=int, default=None,
-                       help="admin port (default: --port + 1; 0 = any free)")
+    serve.add_argument(
+        "--admin-port",
+        type=int,
+        default=None,
+        help="admin port (default: --port + 1; 0 = any free)",
+    )
     serve.add_argument("--admin-host", default="127.0.0.1", help="admin host (default 127.0.0.1)")
-    serve.add_argument("--admin-token", default=None,
-                       help="require 'Authorization: Bearer TOKEN' on the admin API")
+    serve.add_argument(
+        "--admin-token", default=None, help="require 'Authorization: Bearer TOKEN' on the admin API"
+    )
     serve.add_argument("--no-admin", action="store_true", help="serve no admin port")
     serve.add_argument("--seed", type=int, default=0, help="seed of generated data (default 0)")
-    serve.add_argument("--validate", choices=["off", "warn", "enforce"], default="enforce",
-                       help="request validation (default enforce)")
-    serve.add_argument("--no-auth", action="store_true",
-                       help="do not simulate the description's authentication")
+    serve.add_argument(
+        "--validate",
+        choices=["off", "warn", "enforce"],
+        default="enforce",
+        help="request validation (default enforce)",
+    )
+    serve.add_argument(
+        "--no-auth", action="store_true", help="do not simulate the description's authentication"
+    )
     serve.add_argument("--scenarios", metavar="FILE", help="load scenarios from a YAML/JSON file")
-    serve.add_argument("--data-dir", metavar="DIR",
-                       help="where to keep the mock's database (default: under MOCKLOOP_HOME)")
+    serve.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="where to keep the mock's database (default: under MOCKLOOP_HOME)",
+    )
     serve.add_argument("--no-log", action="store_true", help="do not record requests")
     serve.set_defaults(handler=_serve)
     return parser

@@ -16,6 +16,10 @@ def mockloop_home() -> Path:
     Never the current folder or site-packages. Created on first use.
     """
     configured = os.environ.get("MOCKLOOP_HOME")
-    home = Path(configured).expanduser() if configured else Path(platformdirs.user_data_dir("mockloop"))
+    home = (
+        Path(configured).expanduser()
+        if configured
+        else Path(platformdirs.user_data_dir("mockloop"))
+    )
     home.mkdir(parents=True, exist_ok=True)
     return home

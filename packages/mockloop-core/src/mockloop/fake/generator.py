@@ -21,9 +21,13 @@ from urllib.parse import unquote
 
 import rstr
 
+from mockloop.fake.names import WORDS, format_value, value_for_name
+from mockloop.spec.validation import SchemaValidator
+
+__all__ = ["SchemaFaker"]
 
 
-class _ShortXeger(rstr.Xeger):
+class _ShortXeger(rstr.Xeger):  # pyright: ignore[reportPrivateImportUsage]
     """rstr, but `*`, `+` and `{n,}` repeat at most 8 times beyond their minimum (rstr allows
     100), which keeps generated strings readable and within typical `maxLength`s. Explicit
     counts such as `{32}` are untouched."""
@@ -34,16 +38,10 @@ class _ShortXeger(rstr.Xeger):
         return super()._handle_repeat(start_range, end_range, value)
 
 
-from mockloop.fake.names import WORDS, format_value, value_for_name
-from mockloop.spec.validation import SchemaValidator
-
-__all__ = ["SchemaFaker"]
-
 _HARD_DEPTH = 12
 _INT32 = (-(2**31), 2**31 - 1)
 _INT64 = (-(2**63), 2**63 - 1)
 _NUMERIC_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
-_STRING_KEYS = ("minLength", "maxLength", "pattern", "format")
 
 
 class _Ctx:
@@ -58,8 +56,9 @@ class _Ctx:
 class SchemaFaker:
     """Generates values for schemas of one document."""
 
-    def __init__(self, document: dict[str, Any], *, seed: int = 0, max_depth: int = 5,
-                 max_items: int = 3) -> None:
+    def __init__(
+        self, document: dict[str, Any], *, seed: int = 0, max_depth: int = 5, max_items: int = 3
+    ) -> None:
         self.document = document
         self.seed = seed
         self.max_depth = max_depth
@@ -71,8 +70,14 @@ class SchemaFaker:
 
     # -- public -----------------------------------------------------------------------------
 
-    def generate(self, schema: Any, *, key: str = "", field_name: str | None = None,
-                 for_response: bool = True) -> Any:
+    def generate(
+        self,
+        schema: Any,
+        *,
+        key: str = "",
+        field_name: str | None = None,
+        for_response: bool = True,
+    ) -> Any:
         """A value valid against `schema`, the same for the same seed and key."""
         digest = hashlib.sha256(f"{self.seed}\x00{key}".encode()).digest()
         ctx = _Ctx(random.Random(int.from_bytes(digest[:8], "big")), for_response)
@@ -165,8 +170,16 @@ class SchemaFaker:
             return "null"
         if isinstance(kind, str):
             return kind
-        if any(k in schema for k in ("properties", "required", "additionalProperties",
-                                     "patternProperties", "minProperties")):
+        if any(
+            k in schema
+            for k in (
+                "properties",
+                "required",
+                "additionalProperties",
+                "patternProperties",
+                "minProperties",
+            )
+        ):
             return "object"
         if any(k in schema for k in ("items", "prefixItems", "minItems", "maxItems")):
             return "array"
@@ -188,8 +201,9 @@ class SchemaFaker:
             candidates.append(schema["example"])
         chosen: Any = _NO_EXAMPLE
         for candidate in candidates:
-            if candidate is not None and self.validator.is_valid(schema, candidate,
-                                                                 direction="response"):
+            if candidate is not None and self.validator.is_valid(
+                schema, candidate, direction="response"
+            ):
                 chosen = candidate
                 break
         self._example_ok[id(schema)] = (schema, chosen)
@@ -200,13 +214,17 @@ class SchemaFaker:
         kind = schema.get("type")
         kinds = kind if isinstance(kind, list) else [kind] if isinstance(kind, str) else []
         if kinds:
-            typed = [m for m in members if _json_type(m) in kinds
-                     or (_json_type(m) == "integer" and "number" in kinds)]
+            typed = [
+                m
+                for m in members
+                if _json_type(m) in kinds or (_json_type(m) == "integer" and "number" in kinds)
+            ]
             members = typed or members
         return copy.deepcopy(ctx.rng.choice(members))
 
-    def _choice(self, schema: dict[str, Any], keyword: str, ctx: _Ctx, name: str | None,
-                depth: int) -> Any:
+    def _choice(
+        self, schema: dict[str, Any], keyword: str, ctx: _Ctx, name: str | None, depth: int
+    ) -> Any:
         branches = list(schema[keyword])
         rest = {k: v for k, v in schema.items() if k not in (keyword, "discriminator")}
         non_null = [b for b in branches if not (isinstance(b, dict) and b.get("type") == "null")]
@@ -216,8 +234,9 @@ class SchemaFaker:
         ctx.rng.shuffle(order)
         if self._deep(ctx, depth):  # prefer branches that do not recurse further
             order.sort(key=lambda b: isinstance(b, dict) and b.get("$ref") in ctx.refs)
-        discriminator = schema.get("discriminator") if isinstance(schema.get("discriminator"),
-                                                                   dict) else None
+        discriminator = (
+            schema.get("discriminator") if isinstance(schema.get("discriminator"), dict) else None
+        )
         fallback: Any = _NO_EXAMPLE
         for branch in order[:6]:
             candidate_schema = {"allOf": [rest, branch]} if rest else branch
@@ -228,14 +247,14 @@ class SchemaFaker:
                 fallback = value
             if keyword == "anyOf":
                 return value
-            matches = sum(self.validator.is_valid(b, value, direction="response")
-                          for b in branches)
+            matches = sum(self.validator.is_valid(b, value, direction="response") for b in branches)
             if matches == 1:
                 return value
         return fallback
 
-    def _discriminate(self, value: dict[str, Any], branch: dict[str, Any],
-                      discriminator: dict[str, Any]) -> None:
+    def _discriminate(
+        self, value: dict[str, Any], branch: dict[str, Any], discriminator: dict[str, Any]
+    ) -> None:
         prop = discriminator.get("propertyName")
         ref = branch.get("$ref")
         if not isinstance(prop, str) or not isinstance(ref, str):
@@ -280,7 +299,8 @@ class SchemaFaker:
     # -- containers -------------------------------------------------------------------------
 
     def _object(self, schema: dict[str, Any], ctx: _Ctx, depth: int) -> dict[str, Any]:
-        properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        raw_properties = schema.get("properties")
+        properties: dict[str, Any] = raw_properties if isinstance(raw_properties, dict) else {}
         required = [r for r in schema.get("required") or [] if isinstance(r, str)]
         for trigger, needed in (schema.get("dependentRequired") or {}).items():
             if trigger in required and isinstance(needed, list):
@@ -301,8 +321,11 @@ class SchemaFaker:
             result[prop] = self._value(sub, ctx, prop, depth + 1)
         minimum = schema.get("minProperties") or 0
         extra_schema = schema.get("additionalProperties")
-        patterns = schema.get("patternProperties") if isinstance(schema.get("patternProperties"),
-                                                                  dict) else {}
+        patterns = (
+            schema.get("patternProperties")
+            if isinstance(schema.get("patternProperties"), dict)
+            else {}
+        )
         if not properties and not deep and (isinstance(extra_schema, dict) or patterns):
             minimum = max(minimum, 1)
         index = 0
@@ -332,11 +355,10 @@ class SchemaFaker:
         low = _int(schema.get("minItems"), 0)
         high = _int(schema.get("maxItems"), max(low, self.max_items))
         high = max(low, min(high, max(low, self.max_items)))
-        if self._deep(ctx, depth):
-            count = low
-        else:
-            count = ctx.rng.randint(max(low, min(1, high)), high)
-        prefix = schema.get("prefixItems") if isinstance(schema.get("prefixItems"), list) else []
+        deep = self._deep(ctx, depth)
+        count = low if deep else ctx.rng.randint(max(low, min(1, high)), high)
+        raw_prefix = schema.get("prefixItems")
+        prefix: list[Any] = raw_prefix if isinstance(raw_prefix, list) else []
         items = schema.get("items", {})
         singular = name[:-1] if name and name.endswith("s") else name
         result: list[Any] = []
@@ -360,8 +382,9 @@ class SchemaFaker:
 
     # -- scalars ----------------------------------------------------------------------------
 
-    def _number(self, schema: dict[str, Any], ctx: _Ctx, name: str | None, *, integer: bool
-                ) -> int | float:
+    def _number(
+        self, schema: dict[str, Any], ctx: _Ctx, name: str | None, *, integer: bool
+    ) -> int | float:
         fmt = schema.get("format")
         bounds = _INT32 if fmt == "int32" else _INT64
         low = _num(schema.get("minimum"))
@@ -372,14 +395,30 @@ class SchemaFaker:
         if step is not None and step <= 0:
             step = None
         tiny = 1 if integer else 1e-6
-        lo = max(x for x in (low, None if ex_low is None else ex_low + tiny, bounds[0])
-                 if x is not None) if integer else max(
-            [x for x in (low, None if ex_low is None else ex_low + tiny) if x is not None],
-            default=None)
-        hi = min(x for x in (high, None if ex_high is None else ex_high - tiny, bounds[1])
-                 if x is not None) if integer else min(
-            [x for x in (high, None if ex_high is None else ex_high - tiny) if x is not None],
-            default=None)
+        lo = (
+            max(
+                x
+                for x in (low, None if ex_low is None else ex_low + tiny, bounds[0])
+                if x is not None
+            )
+            if integer
+            else max(
+                [x for x in (low, None if ex_low is None else ex_low + tiny) if x is not None],
+                default=None,
+            )
+        )
+        hi = (
+            min(
+                x
+                for x in (high, None if ex_high is None else ex_high - tiny, bounds[1])
+                if x is not None
+            )
+            if integer
+            else min(
+                [x for x in (high, None if ex_high is None else ex_high - tiny) if x is not None],
+                default=None,
+            )
+        )
         proposal = value_for_name(name, "integer" if integer else "number", ctx.rng)
         if proposal is None:
             proposal = ctx.rng.randint(1, 1000) if integer else round(ctx.rng.uniform(1, 1000), 2)
@@ -389,12 +428,20 @@ class SchemaFaker:
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             a = lo if lo is not None else (hi - 1000 if hi is not None else 0)
             b = hi if hi is not None else a + 1000
-            value = ctx.rng.uniform(a, b) if not integer else ctx.rng.randint(
-                math.ceil(a), math.floor(b)) if math.ceil(a) <= math.floor(b) else math.ceil(a)
+            value = (
+                ctx.rng.uniform(a, b)
+                if not integer
+                else ctx.rng.randint(math.ceil(a), math.floor(b))
+                if math.ceil(a) <= math.floor(b)
+                else math.ceil(a)
+            )
             if not integer:
                 rounded = round(value, 2)
-                value = rounded if (lo is None or rounded >= lo) and (hi is None or rounded <= hi) \
+                value = (
+                    rounded
+                    if (lo is None or rounded >= lo) and (hi is None or rounded <= hi)
                     else value
+                )
         if step is not None:
             value = _snap(value, step, lo, hi)
         if integer:
@@ -414,16 +461,21 @@ class SchemaFaker:
         candidates.append(value_for_name(name, "string", ctx.rng))
         candidates.append(f"{ctx.rng.choice(WORDS)}-{ctx.rng.randint(1, 999)}")
         for candidate in candidates:
-            if isinstance(candidate, str) and low <= len(candidate) <= high and (
-                pattern is None or _search(pattern, candidate)
-            ) and (fmt is None or candidate is candidates[0] or self._fits_format(schema,
-                                                                                   candidate)):
+            if (
+                isinstance(candidate, str)
+                and low <= len(candidate) <= high
+                and (pattern is None or _search(pattern, candidate))
+                and (
+                    fmt is None
+                    or candidate is candidates[0]
+                    or self._fits_format(schema, candidate)
+                )
+            ):
                 return candidate
         base = next((c for c in candidates if isinstance(c, str)), "x") or "x"
         if len(base) < low:
             base = base + "x" * (low - len(base))
         return base[:high] if high >= low else base
-
 
     def _fits_format(self, schema: dict[str, Any], candidate: str) -> bool:
         return self.validator.is_valid({"type": "string", "format": schema["format"]}, candidate)
@@ -454,8 +506,9 @@ def _json_type(value: Any) -> str:
 
 
 def _int(value: Any, default: int) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 \
-        else default
+    return (
+        value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
+    )
 
 
 def _num(value: Any) -> float | None:
@@ -486,8 +539,10 @@ def _snap(value: float, step: float, lo: float | None, hi: float | None) -> floa
             candidate = round(candidate, 10)
             if candidate == int(candidate):
                 candidate = float(int(candidate))
-        if _is_multiple(candidate, step) and (lo is None or candidate >= lo) and (
-            hi is None or candidate <= hi
+        if (
+            _is_multiple(candidate, step)
+            and (lo is None or candidate >= lo)
+            and (hi is None or candidate <= hi)
         ):
             return candidate
     return value
@@ -500,9 +555,10 @@ def _search(pattern: str, text: str) -> bool:
         return True  # an unusable pattern constrains nothing we can check
 
 
-def _string_for_pattern(pattern: str, rng: random.Random, low: int = 0, high: int = 64
-                        ) -> str | None:
-    generator = _ShortXeger(rng)
+def _string_for_pattern(
+    pattern: str, rng: random.Random, low: int = 0, high: int = 64
+) -> str | None:
+    generator = _ShortXeger(rng, whitespace=" ")  # no vertical tabs or form feeds in data
     for _ in range(12):
         try:
             text = generator.xeger(pattern)
@@ -549,8 +605,14 @@ def _smallest(schema: dict[str, Any]) -> Any:
     kinds = kind if isinstance(kind, list) else [kind]
     if "null" in kinds:
         return None
-    for k, value in (("object", {}), ("array", []), ("string", ""), ("integer", 0),
-                     ("number", 0), ("boolean", False)):
+    for k, value in (
+        ("object", {}),
+        ("array", []),
+        ("string", ""),
+        ("integer", 0),
+        ("number", 0),
+        ("boolean", False),
+    ):
         if k in kinds:
             return value
     return None

@@ -15,25 +15,126 @@ from typing import Any
 
 __all__ = ["format_value", "normalise_name", "value_for_name"]
 
-FIRST = ["Ana", "Ben", "Chloe", "Diego", "Emma", "Farah", "Goran", "Hana", "Ivan", "Julia",
-         "Kenji", "Lena", "Mateo", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tara"]
-LAST = ["Silva", "Novak", "Martin", "Okafor", "Schmidt", "Rossi", "Tanaka", "Kowalski",
-        "Garcia", "Nguyen", "Jensen", "Dubois", "Haddad", "Murphy", "Larsen", "Costa"]
-CITIES = ["Lisbon", "Berlin", "Toronto", "Osaka", "Nairobi", "Lyon", "Austin", "Krakow",
-          "Porto", "Seattle", "Melbourne", "Bogota", "Oslo", "Dublin"]
-COUNTRIES = [("Portugal", "PT"), ("Germany", "DE"), ("Canada", "CA"), ("Japan", "JP"),
-             ("Kenya", "KE"), ("France", "FR"), ("United States", "US"), ("Poland", "PL"),
-             ("Australia", "AU"), ("Colombia", "CO"), ("Norway", "NO"), ("Ireland", "IE")]
-STREETS = ["Oak Street", "Maple Avenue", "Harbour Road", "Station Square", "Mill Lane",
-           "River Walk", "Park Terrace", "King Street"]
-COMPANIES = ["Acme Corp", "Globex", "Initech", "Umbrella Labs", "Stark Industries",
-             "Wayne Enterprises", "Hooli", "Vandelay Imports"]
-WORDS = ["alpha", "bright", "cedar", "delta", "ember", "falcon", "granite", "harbor", "iris",
-         "juniper", "kestrel", "lumen", "meadow", "nova", "orbit", "pioneer", "quartz", "river",
-         "summit", "tundra"]
-SENTENCES = ["A reliable choice for everyday use.", "Updated with the latest changes.",
-             "Created during the spring release.", "Handles the common cases well.",
-             "Reviewed and approved by the team.", "Ready for the next step."]
+FIRST = [
+    "Ana",
+    "Ben",
+    "Chloe",
+    "Diego",
+    "Emma",
+    "Farah",
+    "Goran",
+    "Hana",
+    "Ivan",
+    "Julia",
+    "Kenji",
+    "Lena",
+    "Mateo",
+    "Nora",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tara",
+]
+LAST = [
+    "Silva",
+    "Novak",
+    "Martin",
+    "Okafor",
+    "Schmidt",
+    "Rossi",
+    "Tanaka",
+    "Kowalski",
+    "Garcia",
+    "Nguyen",
+    "Jensen",
+    "Dubois",
+    "Haddad",
+    "Murphy",
+    "Larsen",
+    "Costa",
+]
+CITIES = [
+    "Lisbon",
+    "Berlin",
+    "Toronto",
+    "Osaka",
+    "Nairobi",
+    "Lyon",
+    "Austin",
+    "Krakow",
+    "Porto",
+    "Seattle",
+    "Melbourne",
+    "Bogota",
+    "Oslo",
+    "Dublin",
+]
+COUNTRIES = [
+    ("Portugal", "PT"),
+    ("Germany", "DE"),
+    ("Canada", "CA"),
+    ("Japan", "JP"),
+    ("Kenya", "KE"),
+    ("France", "FR"),
+    ("United States", "US"),
+    ("Poland", "PL"),
+    ("Australia", "AU"),
+    ("Colombia", "CO"),
+    ("Norway", "NO"),
+    ("Ireland", "IE"),
+]
+STREETS = [
+    "Oak Street",
+    "Maple Avenue",
+    "Harbour Road",
+    "Station Square",
+    "Mill Lane",
+    "River Walk",
+    "Park Terrace",
+    "King Street",
+]
+COMPANIES = [
+    "Acme Corp",
+    "Globex",
+    "Initech",
+    "Umbrella Labs",
+    "Stark Industries",
+    "Wayne Enterprises",
+    "Hooli",
+    "Vandelay Imports",
+]
+WORDS = [
+    "alpha",
+    "bright",
+    "cedar",
+    "delta",
+    "ember",
+    "falcon",
+    "granite",
+    "harbor",
+    "iris",
+    "juniper",
+    "kestrel",
+    "lumen",
+    "meadow",
+    "nova",
+    "orbit",
+    "pioneer",
+    "quartz",
+    "river",
+    "summit",
+    "tundra",
+]
+SENTENCES = [
+    "A reliable choice for everyday use.",
+    "Updated with the latest changes.",
+    "Created during the spring release.",
+    "Handles the common cases well.",
+    "Reviewed and approved by the team.",
+    "Ready for the next step.",
+]
 CURRENCIES = ["USD", "EUR", "GBP", "JPY", "CAD", "CHF", "AUD", "BRL"]
 COLORS = ["red", "green", "blue", "orange", "purple", "teal", "black", "white"]
 LANGUAGES = ["en", "pt", "de", "fr", "ja", "es", "pl", "nb"]
@@ -98,9 +199,11 @@ def value_for_name(name: str | None, kind: str, rng: random.Random) -> Any:
         if n in ("email", "emailaddress") or n.endswith("email"):
             return format_value("email", rng)
         if n.endswith(("createdat", "updatedat", "deletedat", "modifiedat", "timestamp")) or (
-            n.endswith("at") and len(n) > 4 and n[:-2].endswith(("creat", "updat", "delet",
-                                                                   "modifi", "publish", "expir",
-                                                                   "start", "end", "sent"))
+            n.endswith("at")
+            and len(n) > 4
+            and n[:-2].endswith(
+                ("creat", "updat", "delet", "modifi", "publish", "expir", "start", "end", "sent")
+            )
         ):
             return format_value("date-time", rng)
         if n.endswith(("date", "birthday", "dob")):
@@ -130,8 +233,9 @@ def value_for_name(name: str | None, kind: str, rng: random.Random) -> Any:
             return f"{rng.choice(WORDS).capitalize()} {rng.choice(WORDS)}"
         if n in ("description", "summary", "comment", "notes", "note", "message", "bio"):
             return rng.choice(SENTENCES)
-        if n.endswith(("url", "website", "homepage", "link", "avatar", "image", "picture",
-                       "photo", "href")):
+        if n.endswith(
+            ("url", "website", "homepage", "link", "avatar", "image", "picture", "photo", "href")
+        ):
             return format_value("uri", rng)
         if n in ("currency", "currencycode"):
             return rng.choice(CURRENCIES)
@@ -175,5 +279,3 @@ def value_for_name(name: str | None, kind: str, rng: random.Random) -> Any:
             return rng.randint(1, 50)
         return None
     return None
-
-

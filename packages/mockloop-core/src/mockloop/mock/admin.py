@@ -84,8 +84,12 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
         if isinstance(exc, ScenarioError) and "exists already" in str(exc):
             status = 409
         return JSONResponse(
-            {"type": "about:blank", "title": type(exc).__name__, "status": status,
-             "detail": str(exc)},
+            {
+                "type": "about:blank",
+                "title": type(exc).__name__,
+                "status": status,
+                "detail": str(exc),
+            },
             status_code=status,
             media_type="application/problem+json",
         )
@@ -127,14 +131,25 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
     async def operations() -> list[dict[str, Any]]:
         """The operations the business port serves."""
         return [
-            {"operation_id": op.operation_id, "method": op.method.upper(), "path": op.path,
-             "summary": op.summary, "responses": sorted(op.responses), "tags": op.tags}
+            {
+                "operation_id": op.operation_id,
+                "method": op.method.upper(),
+                "path": op.path,
+                "summary": op.summary,
+                "responses": sorted(op.responses),
+                "tags": op.tags,
+            }
             for op in runtime.spec.operations
         ]
 
     async def _filters(
-        method: str | None, path: str | None, status: str | None, time_from: str | None,
-        time_to: str | None, session_id: str | None, operation_id: str | None,
+        method: str | None,
+        path: str | None,
+        status: str | None,
+        time_from: str | None,
+        time_to: str | None,
+        session_id: str | None,
+        operation_id: str | None,
     ) -> dict[str, Any]:
         writer = runtime.log_writer
         if writer is not None:
@@ -162,8 +177,7 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
         offset: int = Query(0, ge=0),
     ) -> dict[str, Any]:
         """Search the request log, newest first."""
-        filters = await _filters(method, path, status, time_from, time_to, session_id,
-                                 operation_id)
+        filters = await _filters(method, path, status, time_from, time_to, session_id, operation_id)
         store = runtime._require_store()
         records = await asyncio.to_thread(store.search_logs, limit=limit, offset=offset, **filters)
         total = await asyncio.to_thread(store.count_logs, **filters)
@@ -180,11 +194,11 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
         operation_id: str | None = None,
     ) -> dict[str, Any]:
         """Statistics over the matching log records (the newest 100,000 at most)."""
-        filters = await _filters(method, path, status, time_from, time_to, session_id,
-                                 operation_id)
+        filters = await _filters(method, path, status, time_from, time_to, session_id, operation_id)
         store = runtime._require_store()
-        records = await asyncio.to_thread(store.search_logs, limit=_MAX_ANALYZE, offset=0,
-                                          **filters)
+        records = await asyncio.to_thread(
+            store.search_logs, limit=_MAX_ANALYZE, offset=0, **filters
+        )
         return await asyncio.to_thread(analyze_records, records)
 
     # -- scenarios --------------------------------------------------------------------------
@@ -278,18 +292,21 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
     # -- export -----------------------------------------------------------------------------
 
     @app.get("/api/export", dependencies=guarded)
-    async def export(include_logs: bool = False, log_limit: int = Query(1000, ge=1, le=100_000)
-                     ) -> dict[str, Any]:
+    async def export(
+        include_logs: bool = False, log_limit: int = Query(1000, ge=1, le=100_000)
+    ) -> dict[str, Any]:
         """The mock's configuration, scenarios, overrides and (optionally) recent log records."""
         store = runtime._require_store()
         data: dict[str, Any] = {
             "mockloop_version": _version(),
             "exported_at": time.time(),
-            "api": {"title": runtime.spec.title, "version": runtime.spec.version,
-                    "source": runtime.spec.source, "operations": len(runtime.spec.operations)},
-            "config": runtime.config.model_dump(
-                mode="json", exclude={"admin_token", "spec"}
-            ),
+            "api": {
+                "title": runtime.spec.title,
+                "version": runtime.spec.version,
+                "source": runtime.spec.source,
+                "operations": len(runtime.spec.operations),
+            },
+            "config": runtime.config.model_dump(mode="json", exclude={"admin_token", "spec"}),
             **store.export(),
         }
         if include_logs:

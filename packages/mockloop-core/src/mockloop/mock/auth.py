@@ -29,7 +29,9 @@ class AuthSimulator:
     def requires_auth(self, op: Operation) -> bool:
         return bool(op.security) and not any(not requirement for requirement in op.security)
 
-    def check(self, op: Operation, headers: Mapping[str, str], query: str) -> PreparedResponse | None:
+    def check(
+        self, op: Operation, headers: Mapping[str, str], query: str
+    ) -> PreparedResponse | None:
         """None when the request satisfies one of `op`'s security requirements, else a 401."""
         if not self.requires_auth(op):
             return None
@@ -53,13 +55,16 @@ class AuthSimulator:
             if not missing:
                 return None
             failures.append(" and ".join(missing))
-        challenges = sorted({_challenge(self._schemes[n]) for r in op.security for n in r
-                             if n in self._schemes} - {""})
-        extra = [(b"www-authenticate", ", ".join(challenges).encode("latin-1"))] if challenges else []
+        challenges = sorted(
+            {_challenge(self._schemes[n]) for r in op.security for n in r if n in self._schemes}
+            - {""}
+        )
+        extra = (
+            [(b"www-authenticate", ", ".join(challenges).encode("latin-1"))] if challenges else []
+        )
         return problem(
             401,
-            f"{op.operation_id} requires credentials: send "
-            + " or ".join(dict.fromkeys(failures)),
+            f"{op.operation_id} requires credentials: send " + " or ".join(dict.fromkeys(failures)),
             title="Unauthorized",
             headers=extra,
         )

@@ -116,8 +116,11 @@ class BusinessApp:
             )
         except Exception as exc:  # the mock answers, whatever went wrong inside it
             logger.exception("error while answering %s %s", method, path)
-            prepared = problem(500, f"the mock failed to answer: {type(exc).__name__}: {exc}",
-                               title="Mock internal error")
+            prepared = problem(
+                500,
+                f"the mock failed to answer: {type(exc).__name__}: {exc}",
+                title="Mock internal error",
+            )
         body_out = b"" if method == "HEAD" else prepared.body
         headers = [*prepared.headers, (b"content-length", str(len(prepared.body)).encode())]
         await send({"type": "http.response.start", "status": prepared.status, "headers": headers})
@@ -194,12 +197,18 @@ class BusinessApp:
                 return PreparedResponse(200, _JSON, self._health(), source="builtin")
             if bare == "/docs" and not runtime.defines_docs:
                 return PreparedResponse(
-                    200, [(b"content-type", b"text/html; charset=utf-8")], self._docs_page(),
+                    200,
+                    [(b"content-type", b"text/html; charset=utf-8")],
+                    self._docs_page(),
                     source="builtin",
                 )
-            if bare == "/openapi.json" and not runtime.router.match("GET", "/openapi.json").operation:
-                return PreparedResponse(200, _JSON, orjson.dumps(runtime.spec.document),
-                                        source="builtin")
+            if (
+                bare == "/openapi.json"
+                and not runtime.router.match("GET", "/openapi.json").operation
+            ):
+                return PreparedResponse(
+                    200, _JSON, orjson.dumps(runtime.spec.document), source="builtin"
+                )
         if allowed:
             listed = ", ".join(allowed)
             return problem(

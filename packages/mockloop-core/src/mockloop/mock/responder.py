@@ -9,6 +9,7 @@ their schema are skipped (real descriptions have many) unless asked for by name.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -85,9 +86,7 @@ def _negotiate(content: Mapping[str, MediaType], accept: str | None) -> str | No
                 break
             for media in media_types:
                 base = media.split(";", 1)[0].strip().lower()
-                if base == wanted or (
-                    wanted.endswith("/*") and base.startswith(wanted[:-1])
-                ):
+                if base == wanted or (wanted.endswith("/*") and base.startswith(wanted[:-1])):
                     return media
     for media in media_types:
         if is_json_media(media):
@@ -95,7 +94,17 @@ def _negotiate(content: Mapping[str, MediaType], accept: str | None) -> str | No
     return media_types[0]
 
 
+_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_XML_NAME_INVALID = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def _xml_tag(name: str) -> str:
+    tag = _XML_NAME_INVALID.sub("_", name) or "item"
+    return tag if tag[0].isalpha() or tag[0] == "_" else f"_{tag}"
+
+
 def _to_xml(value: Any, tag: str) -> str:
+    tag = _xml_tag(tag)
     if isinstance(value, dict):
         inner = "".join(_to_xml(v, str(k)) for k, v in value.items())
     elif isinstance(value, list):
@@ -105,7 +114,7 @@ def _to_xml(value: Any, tag: str) -> str:
     elif isinstance(value, bool):
         inner = "true" if value else "false"
     else:
-        inner = xml_escape(str(value))
+        inner = xml_escape(_XML_INVALID.sub("\ufffd", str(value)))
     return f"<{tag}>{inner}</{tag}>"
 
 
@@ -121,8 +130,9 @@ def encode_body(value: Any, media: str) -> bytes:
     if base == "application/x-www-form-urlencoded" and isinstance(value, dict):
         from urllib.parse import urlencode
 
-        return urlencode({k: v if isinstance(v, str) else orjson.dumps(v).decode()
-                          for k, v in value.items()}).encode()
+        return urlencode(
+            {k: v if isinstance(v, str) else orjson.dumps(v).decode() for k, v in value.items()}
+        ).encode()
     if isinstance(value, str):
         return value.encode()
     if base.startswith("text/"):
@@ -186,7 +196,9 @@ class Responder:
         accept: str | None,
         scenario: str | None,
     ) -> PreparedResponse:
-        status_key = str(rule.status) if rule.status is not None else self._defaults[op.operation_id]
+        status_key = (
+            str(rule.status) if rule.status is not None else self._defaults[op.operation_id]
+        )
         status = status_number(status_key)
         response = self._response_for(op, status_key)
         media = _negotiate(response.content, accept) if response is not None else None
@@ -210,8 +222,12 @@ class Responder:
                 op, status_key, path_params, accept, example=rule.example, dynamic=rule.generate
             )
             if prepared.status != status:
-                prepared = PreparedResponse(status, prepared.headers, prepared.body, source="scenario")
-        extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in rule.headers.items()]
+                prepared = PreparedResponse(
+                    status, prepared.headers, prepared.body, source="scenario"
+                )
+        extra = [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in rule.headers.items()
+        ]
         if extra or prepared.source != "scenario":
             replaced = {name for name, _ in extra}
             headers = [h for h in prepared.headers if h[0] not in replaced] + extra
@@ -257,7 +273,13 @@ class Responder:
         media = _negotiate(response.content, accept) if response is not None else None
         cache_key = None
         if not dynamic:
-            cache_key = (op.operation_id, status, media, example, tuple(sorted(path_params.items())))
+            cache_key = (
+                op.operation_id,
+                status,
+                media,
+                example,
+                tuple(sorted(path_params.items())),
+            )
             cached = self._cache.get(cache_key)
             if cached is not None:
                 return cached
@@ -266,7 +288,9 @@ class Responder:
             body = b""
         else:
             media_type = response.content[media]
-            value, source = self._body_value(op, status_key, media_type, path_params, example, dynamic)
+            value, source = self._body_value(
+                op, status_key, media_type, path_params, example, dynamic
+            )
             if source == "missing-example":
                 names = ", ".join(e.name for e in media_type.examples) or "none"
                 return problem(
@@ -321,13 +345,17 @@ class Responder:
             key += "|" + secrets.token_hex(8)
         return self.faker.generate(media_type.schema, key=key, for_response=True), "generated"
 
-    def _valid_example(self, op: Operation, status_key: str, media_type: MediaType) -> Example | None:
+    def _valid_example(
+        self, op: Operation, status_key: str, media_type: MediaType
+    ) -> Example | None:
         cache_key = (op.operation_id, status_key, media_type.media_type)
         if cache_key in self._valid_examples:
             return self._valid_examples[cache_key]
         chosen = None
         for candidate in media_type.examples:
-            if media_type.schema is None or self.validator.is_valid(media_type.schema, candidate.value):
+            if media_type.schema is None or self.validator.is_valid(
+                media_type.schema, candidate.value
+            ):
                 chosen = candidate
                 break
         self._valid_examples[cache_key] = chosen

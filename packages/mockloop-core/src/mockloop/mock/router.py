@@ -110,9 +110,9 @@ class Router:
     def match(self, method: str, raw_path: str, query: str = "") -> Match:
         """Route a request; `raw_path` is still percent-encoded so `%2F` stays in its segment."""
         result = self._match(method, raw_path, query)
-        if result is _NOT_FOUND and self._base_path:
-            if raw_path == self._base_path or raw_path.startswith(self._base_path + "/"):
-                result = self._match(method, raw_path[len(self._base_path) :] or "/", query)
+        base = self._base_path
+        if result is _NOT_FOUND and base and (raw_path == base or raw_path.startswith(base + "/")):
+            result = self._match(method, raw_path[len(base) :] or "/", query)
         return result
 
     def _match(self, method: str, raw_path: str, query: str) -> Match:

@@ -87,7 +87,8 @@ class MockRuntime:
             if stats.get("dropped"):
                 logger.warning(
                     "request log: %s record(s) dropped (%s at the queue bound, %s on store errors)",
-                    stats["dropped"], stats.get("dropped_on_submit", 0),
+                    stats["dropped"],
+                    stats.get("dropped_on_submit", 0),
                     stats.get("dropped_on_write", 0),
                 )
             self.log_writer = None
@@ -135,7 +136,9 @@ class MockRuntime:
         """Create or replace a scenario after validating it against this description."""
         scenario = parse_scenario(data, name=name)
         if name is not None and scenario.name != name:
-            raise ScenarioError(f"the body names scenario {scenario.name!r} but the URL names {name!r}")
+            raise ScenarioError(
+                f"the body names scenario {scenario.name!r} but the URL names {name!r}"
+            )
         problems = check_rules_against(scenario.rules, self.spec.operations)
         if problems:
             raise ScenarioError(f"scenario {scenario.name!r}: " + "; ".join(problems))

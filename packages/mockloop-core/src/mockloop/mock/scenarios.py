@@ -33,8 +33,8 @@ __all__ = [
     "RuleEngine",
     "Scenario",
     "ScenarioRule",
-    "parse_scenario",
     "parse_rule",
+    "parse_scenario",
 ]
 
 _METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}

@@ -99,8 +99,9 @@ def create_app(
             port = sock.getsockname()[1]
             runtime.admin_url = _url(settings.admin_host, port)
             server = _EmbeddedServer(
-                uvicorn.Config(create_admin_app(runtime), lifespan="off", log_level="warning",
-                               access_log=False)
+                uvicorn.Config(
+                    create_admin_app(runtime), lifespan="off", log_level="warning", access_log=False
+                )
             )
             task = asyncio.create_task(server.serve(sockets=[sock]))
             while not server.started:

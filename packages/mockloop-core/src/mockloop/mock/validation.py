@@ -132,8 +132,9 @@ class RequestValidator:
         try:
             value = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            return problem(400, f"{op.operation_id}: the body is not valid JSON: {exc}",
-                           title="Malformed JSON")
+            return problem(
+                400, f"{op.operation_id}: the body is not valid JSON: {exc}", title="Malformed JSON"
+            )
         if media_type.schema is None:
             return None
         errors = self.validator.errors(media_type.schema, value, direction="request")

@@ -21,8 +21,9 @@ __all__ = ["load_spec"]
 _SUPPORTED = "Swagger 2.0, OpenAPI 3.0.x, 3.1.x and 3.2.x"
 
 
-def _read_source(source: str | os.PathLike[str] | dict[str, Any], timeout: float
-                 ) -> tuple[Any, str]:
+def _read_source(
+    source: str | os.PathLike[str] | dict[str, Any], timeout: float
+) -> tuple[Any, str]:
     if isinstance(source, dict):
         return copy.deepcopy(source), "<dict>"
     if isinstance(source, os.PathLike):
@@ -38,16 +39,21 @@ def _read_source(source: str | os.PathLike[str] | dict[str, Any], timeout: float
         return parse_text(source, "<string>"), "<string>"
     location = str(Path(source).expanduser().resolve())
     if not Path(location).exists():
-        raise SpecError(f"file not found: {source} (give a path, an http(s) URL, a dict or "
-                        "YAML/JSON text)", source=source)
+        raise SpecError(
+            f"file not found: {source} (give a path, an http(s) URL, a dict or YAML/JSON text)",
+            source=source,
+        )
     return read_location(location, timeout=timeout), location
 
 
 def _dialect(doc: dict[str, Any], source: str) -> str:
     if "swagger" in doc:
         if str(doc["swagger"]) != "2.0":
-            raise SpecError(f"unsupported version swagger: {doc['swagger']!r}; MockLoop reads "
-                            f"{_SUPPORTED}", source=source, pointer="/swagger")
+            raise SpecError(
+                f"unsupported version swagger: {doc['swagger']!r}; MockLoop reads {_SUPPORTED}",
+                source=source,
+                pointer="/swagger",
+            )
         return "2.0"
     if "openapi" in doc:
         version = str(doc["openapi"])
@@ -55,8 +61,11 @@ def _dialect(doc: dict[str, Any], source: str) -> str:
             return "3.0"
         if re.match(r"3\.[12](\.|$)", version):
             return "3.1"
-        raise SpecError(f"unsupported version openapi: {version!r}; MockLoop reads {_SUPPORTED}",
-                        source=source, pointer="/openapi")
+        raise SpecError(
+            f"unsupported version openapi: {version!r}; MockLoop reads {_SUPPORTED}",
+            source=source,
+            pointer="/openapi",
+        )
     keys = ", ".join(list(doc)[:8]) or "none"
     raise SpecError(
         "not an OpenAPI description: no 'openapi' or 'swagger' field at the top level "
@@ -92,8 +101,7 @@ def _base_path(url: str | None) -> str:
     return path.rstrip("/")
 
 
-def load_spec(source: str | os.PathLike[str] | dict[str, Any], *, timeout: float = 10.0
-              ) -> ApiSpec:
+def load_spec(source: str | os.PathLike[str] | dict[str, Any], *, timeout: float = 10.0) -> ApiSpec:
     """Load and normalise an OpenAPI description.
 
     Args:
@@ -119,22 +127,29 @@ def load_spec(source: str | os.PathLike[str] | dict[str, Any], *, timeout: float
         documents.replace_root(doc)
     paths = doc.get("paths")
     if not isinstance(paths, dict) or not paths:
-        raise SpecError("describes no operations (paths is missing or empty)", source=location,
-                        pointer="/paths")
-    bundler = SchemaBundler(documents, dialect="3.1" if dialect == "3.1" else "3.0",
-                            warnings=warnings)
-    components = doc.get("components") if isinstance(doc.get("components"), dict) else {}
+        raise SpecError(
+            "describes no operations (paths is missing or empty)", source=location, pointer="/paths"
+        )
+    bundler = SchemaBundler(
+        documents, dialect="3.1" if dialect == "3.1" else "3.0", warnings=warnings
+    )
+    raw_components = doc.get("components")
+    components: dict[str, Any] = raw_components if isinstance(raw_components, dict) else {}
     bundler.add_root_components(components.get("schemas"))
     operations = OperationBuilder(documents, bundler, doc, warnings).build()
     if not operations:
-        raise SpecError("describes no operations (no path has a GET, POST, ... operation)",
-                        source=location, pointer="/paths")
+        raise SpecError(
+            "describes no operations (no path has a GET, POST, ... operation)",
+            source=location,
+            pointer="/paths",
+        )
     raw_schemes = components.get("securitySchemes") or {}
     resolved_schemes = {}
     for name, scheme in raw_schemes.items() if isinstance(raw_schemes, dict) else []:
         if isinstance(scheme, dict) and "$ref" in scheme:
-            scheme, _, _ = documents.resolve(scheme["$ref"], location,
-                                             f"/components/securitySchemes/{name}/$ref")
+            scheme, _, _ = documents.resolve(
+                scheme["$ref"], location, f"/components/securitySchemes/{name}/$ref"
+            )
         resolved_schemes[name] = scheme
     schemes = security_schemes(resolved_schemes, warnings)
     for op in operations:
@@ -142,12 +157,15 @@ def load_spec(source: str | os.PathLike[str] | dict[str, Any], *, timeout: float
             for name in requirement:
                 if name not in schemes:
                     warnings.append(f"#{op.pointer}/security: unknown security scheme {name!r}")
-    info = doc.get("info") if isinstance(doc.get("info"), dict) else {}
+    raw_info = doc.get("info")
+    info: dict[str, Any] = raw_info if isinstance(raw_info, dict) else {}
     servers = _server_urls(doc)
     document = {
         "openapi": "3.1.0",
-        "info": {"title": str(info.get("title") or "Untitled API"),
-                 "version": str(info.get("version") or "0")},
+        "info": {
+            "title": str(info.get("title") or "Untitled API"),
+            "version": str(info.get("version") or "0"),
+        },
         "servers": [{"url": url} for url in servers],
         "paths": render_paths(operations),
         "components": {"schemas": bundler.components, "securitySchemes": resolved_schemes},

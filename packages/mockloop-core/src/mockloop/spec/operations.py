@@ -31,8 +31,9 @@ _LOCATIONS = {"path", "query", "header", "cookie"}
 
 
 class OperationBuilder:
-    def __init__(self, documents: Documents, bundler: SchemaBundler, doc: dict[str, Any],
-                 warnings: list[str]) -> None:
+    def __init__(
+        self, documents: Documents, bundler: SchemaBundler, doc: dict[str, Any], warnings: list[str]
+    ) -> None:
         self.documents = documents
         self.bundler = bundler
         self.doc = doc
@@ -44,8 +45,9 @@ class OperationBuilder:
         while isinstance(node, dict) and "$ref" in node:
             ref = node["$ref"]
             if (base, str(ref)) in seen:
-                raise SpecError(f"$ref {ref!r} refers to itself in a loop", source=base,
-                                pointer=pointer)
+                raise SpecError(
+                    f"$ref {ref!r} refers to itself in a loop", source=base, pointer=pointer
+                )
             seen.add((base, str(ref)))
             node, base, tokens = self.documents.resolve(ref, base, pointer + "/$ref")
             pointer = "/" + "/".join(escape_pointer(t) for t in tokens)
@@ -53,7 +55,7 @@ class OperationBuilder:
 
     def build(self) -> list[Operation]:
         operations: list[Operation] = []
-        paths = self.doc.get("paths")
+        paths: dict[str, Any] = self.doc.get("paths") or {}
         default_security = self.doc.get("security")
         for path, raw_item in paths.items():
             pointer = "/paths/" + escape_pointer(str(path))
@@ -76,12 +78,15 @@ class OperationBuilder:
                         summary=str(op.get("summary") or ""),
                         description=str(op.get("description") or ""),
                         tags=[str(t) for t in op.get("tags") or [] if isinstance(t, (str, int))],
-                        parameters=self.parameters(shared, op.get("parameters") or [], base,
-                                                   item_pointer, op_pointer),
-                        request_body=self.request_body(op.get("requestBody"), base,
-                                                       op_pointer + "/requestBody"),
-                        responses=self.responses(op.get("responses") or {}, base,
-                                                 op_pointer + "/responses"),
+                        parameters=self.parameters(
+                            shared, op.get("parameters") or [], base, item_pointer, op_pointer
+                        ),
+                        request_body=self.request_body(
+                            op.get("requestBody"), base, op_pointer + "/requestBody"
+                        ),
+                        responses=self.responses(
+                            op.get("responses") or {}, base, op_pointer + "/responses"
+                        ),
                         security=_security(security),
                         deprecated=bool(op.get("deprecated")),
                         pointer=op_pointer,
@@ -90,8 +95,9 @@ class OperationBuilder:
         _assign_ids(operations, self.warnings)
         return operations
 
-    def parameters(self, shared: list[Any], own: list[Any], base: str, item_pointer: str,
-                   op_pointer: str) -> list[Parameter]:
+    def parameters(
+        self, shared: list[Any], own: list[Any], base: str, item_pointer: str, op_pointer: str
+    ) -> list[Parameter]:
         merged: dict[tuple[str, str], Parameter] = {}
         for listing, pointer in ((shared, item_pointer), (own, op_pointer)):
             if not isinstance(listing, list):
@@ -118,7 +124,8 @@ class OperationBuilder:
                     location=location,
                     required=bool(param.get("required")) or location == "path",
                     schema=self.bundler.schema(schema, param_base, param_pointer + "/schema")
-                    if schema is not None else {},
+                    if schema is not None
+                    else {},
                     description=str(param.get("description") or ""),
                     style=param.get("style"),
                     explode=param.get("explode"),
@@ -133,14 +140,16 @@ class OperationBuilder:
         if isinstance(named, dict):
             for name, raw in named.items():
                 try:
-                    example, _, _ = self.deref(raw, base,
-                                               f"{pointer}/examples/{escape_pointer(str(name))}")
+                    example, _, _ = self.deref(
+                        raw, base, f"{pointer}/examples/{escape_pointer(str(name))}"
+                    )
                 except SpecError as exc:
                     self.warnings.append(f"example {name!r} skipped: {exc}")
                     continue
                 if isinstance(example, dict) and "value" in example:
-                    found.append(Example(str(name), example["value"],
-                                         str(example.get("summary") or "")))
+                    found.append(
+                        Example(str(name), example["value"], str(example.get("summary") or ""))
+                    )
         if "example" in holder:
             found.append(Example("default", holder["example"]))
         elif "x-example" in holder:
@@ -159,7 +168,8 @@ class OperationBuilder:
             result[str(media)] = MediaType(
                 media_type=str(media),
                 schema=self.bundler.schema(schema, base, media_pointer + "/schema")
-                if schema is not None else None,
+                if schema is not None
+                else None,
                 examples=self.examples(raw, base, media_pointer),
             )
         return result
@@ -186,8 +196,9 @@ class OperationBuilder:
                 if not key.startswith("x-"):
                     self.warnings.append(f"{base}#{pointer}/{key}: not a status code, ignored")
                 continue
-            response, r_base, r_pointer = self.deref(entry, base,
-                                                     f"{pointer}/{escape_pointer(key)}")
+            response, r_base, r_pointer = self.deref(
+                entry, base, f"{pointer}/{escape_pointer(key)}"
+            )
             if not isinstance(response, dict):
                 continue
             headers = {}
@@ -201,7 +212,8 @@ class OperationBuilder:
                 headers[str(name)] = Header(
                     name=str(name),
                     schema=self.bundler.schema(schema, h_base, h_pointer + "/schema")
-                    if schema is not None else {},
+                    if schema is not None
+                    else {},
                     required=bool(header.get("required")),
                     examples=self.examples(header, h_base, h_pointer),
                     description=str(header.get("description") or ""),
@@ -221,8 +233,9 @@ def _security(raw: Any) -> list[dict[str, list[str]]]:
     result = []
     for requirement in raw:
         if isinstance(requirement, dict):
-            result.append({str(k): list(v) if isinstance(v, list) else []
-                           for k, v in requirement.items()})
+            result.append(
+                {str(k): list(v) if isinstance(v, list) else [] for k, v in requirement.items()}
+            )
     return result
 
 
@@ -239,7 +252,9 @@ def _assign_ids(operations: list[Operation], warnings: list[str]) -> None:
                 seen[wanted] += 1
                 unique = f"{wanted}_{seen[wanted]}"
             if op.operation_id:
-                warnings.append(f"#{op.pointer}/operationId: duplicate {wanted!r} renamed {unique!r}")
+                warnings.append(
+                    f"#{op.pointer}/operationId: duplicate {wanted!r} renamed {unique!r}"
+                )
             wanted = unique
         seen.setdefault(wanted, 1)
         op.operation_id = wanted
@@ -269,14 +284,20 @@ def security_schemes(raw: Any, warnings: list[str]) -> dict[str, SecurityScheme]
 def _render_examples(examples: list[Example]) -> dict[str, Any]:
     if not examples:
         return {}
-    return {"examples": {e.name: {"value": e.value, **({"summary": e.summary} if e.summary
-                                                       else {})} for e in examples}}
+    return {
+        "examples": {
+            e.name: {"value": e.value, **({"summary": e.summary} if e.summary else {})}
+            for e in examples
+        }
+    }
 
 
 def _render_media(content: dict[str, MediaType]) -> dict[str, Any]:
     return {
-        media: {**({"schema": m.schema} if m.schema is not None else {}),
-                **_render_examples(m.examples)}
+        media: {
+            **({"schema": m.schema} if m.schema is not None else {}),
+            **_render_examples(m.examples),
+        }
         for media, m in content.items()
     }
 
@@ -292,21 +313,36 @@ def render_paths(operations: list[Operation]) -> dict[str, Any]:
             entry["tags"] = op.tags
         if op.parameters:
             entry["parameters"] = [
-                {"name": p.name, "in": p.location, "required": p.required, "schema": p.schema,
-                 **({"style": p.style} if p.style else {}),
-                 **({"explode": p.explode} if p.explode is not None else {}),
-                 **_render_examples(p.examples)}
+                {
+                    "name": p.name,
+                    "in": p.location,
+                    "required": p.required,
+                    "schema": p.schema,
+                    **({"style": p.style} if p.style else {}),
+                    **({"explode": p.explode} if p.explode is not None else {}),
+                    **_render_examples(p.examples),
+                }
                 for p in op.parameters
             ]
         if op.request_body is not None:
-            entry["requestBody"] = {"required": op.request_body.required,
-                                    "content": _render_media(op.request_body.content)}
+            entry["requestBody"] = {
+                "required": op.request_body.required,
+                "content": _render_media(op.request_body.content),
+            }
         entry["responses"] = {
             status: {
                 "description": r.description or status,
                 **({"content": _render_media(r.content)} if r.content else {}),
-                **({"headers": {n: {"schema": h.schema, "required": h.required}
-                                for n, h in r.headers.items()}} if r.headers else {}),
+                **(
+                    {
+                        "headers": {
+                            n: {"schema": h.schema, "required": h.required}
+                            for n, h in r.headers.items()
+                        }
+                    }
+                    if r.headers
+                    else {}
+                ),
             }
             for status, r in op.responses.items()
         } or {"default": {"description": "undocumented"}}

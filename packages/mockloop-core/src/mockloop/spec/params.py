@@ -72,8 +72,9 @@ def _scalar(value: str, schema: Any, document: dict[str, Any] | None) -> Any:
     return value
 
 
-def coerce_parameter(param: Parameter, raw: list[str], document: dict[str, Any] | None = None
-                     ) -> Any:
+def coerce_parameter(
+    param: Parameter, raw: list[str], document: dict[str, Any] | None = None
+) -> Any:
     """Typed value(s) for a parameter from its raw strings, following its schema and style.
 
     A value that cannot be converted stays a string, so validation reports the type error.

@@ -51,9 +51,7 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[
     return result
 
 
-_SpecLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
+_SpecLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _SpecLoader.add_constructor(
     "tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node)
 )
@@ -95,7 +93,7 @@ def parse_text(text: str, source: str) -> Any:
             try:  # JSON-looking YAML (flow style) is still YAML, but a .json file is JSON
                 if source.lower().endswith(".json"):
                     raise yaml.YAMLError
-                return yaml.load(stripped, Loader=_SpecLoader)  # noqa: S506 - a safe loader
+                return yaml.load(stripped, Loader=_SpecLoader)
             except yaml.YAMLError:
                 raise SpecError(
                     f"malformed JSON at line {json_error.lineno}, column {json_error.colno}: "
@@ -103,7 +101,7 @@ def parse_text(text: str, source: str) -> Any:
                     source=source,
                 ) from None
     try:
-        return yaml.load(stripped, Loader=_SpecLoader)  # noqa: S506 - a safe loader
+        return yaml.load(stripped, Loader=_SpecLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -111,8 +109,7 @@ def parse_text(text: str, source: str) -> Any:
         raise SpecError(f"malformed YAML{where}: {problem}", source=source) from None
 
 
-def read_location(location: str, *, timeout: float, referrer: str = "", pointer: str = ""
-                  ) -> Any:
+def read_location(location: str, *, timeout: float, referrer: str = "", pointer: str = "") -> Any:
     """Fetch and parse one document (a file path or an http(s) URL)."""
     if is_url(location):
         try:
@@ -120,33 +117,41 @@ def read_location(location: str, *, timeout: float, referrer: str = "", pointer:
         except httpx.HTTPError as exc:
             raise SpecError(
                 f"cannot fetch {location}: {type(exc).__name__}: {exc}",
-                source=referrer or location, pointer=pointer,
+                source=referrer or location,
+                pointer=pointer,
             ) from None
         if response.status_code >= 400:
             raise SpecError(
                 f"cannot fetch {location}: HTTP {response.status_code} {response.reason_phrase}",
-                source=referrer or location, pointer=pointer,
+                source=referrer or location,
+                pointer=pointer,
             )
         return parse_text(response.text, location)
     path = Path(location)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise SpecError(f"file not found: {location}", source=referrer or location,
-                        pointer=pointer) from None
+        raise SpecError(
+            f"file not found: {location}", source=referrer or location, pointer=pointer
+        ) from None
     except IsADirectoryError:
-        raise SpecError(f"{location} is a folder, not a description file",
-                        source=referrer or location, pointer=pointer) from None
+        raise SpecError(
+            f"{location} is a folder, not a description file",
+            source=referrer or location,
+            pointer=pointer,
+        ) from None
     except OSError as exc:
-        raise SpecError(f"cannot read {location}: {exc.strerror}", source=referrer or location,
-                        pointer=pointer) from None
+        raise SpecError(
+            f"cannot read {location}: {exc.strerror}", source=referrer or location, pointer=pointer
+        ) from None
     if b"\x00" in raw[:8192]:
         raise SpecError("binary content: not an OpenAPI description", source=location)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise SpecError("the file is not UTF-8 text: not an OpenAPI description",
-                        source=location) from None
+        raise SpecError(
+            "the file is not UTF-8 text: not an OpenAPI description", source=location
+        ) from None
     return parse_text(text, location)
 
 
@@ -190,8 +195,9 @@ class Documents:
         file, the pointer of the `$ref` and the missing target when it leads nowhere.
         """
         if not isinstance(ref, str):
-            raise SpecError(f"$ref must be a string, not {type(ref).__name__}", source=base,
-                            pointer=site)
+            raise SpecError(
+                f"$ref must be a string, not {type(ref).__name__}", source=base, pointer=site
+            )
         location_part, _, _ = ref.partition("#")
         try:
             _, tokens = split_ref(ref)
@@ -208,6 +214,7 @@ class Documents:
                 walked = "/" + "/".join(escape_pointer(t) for t in tokens[: depth + 1])
                 raise SpecError(
                     f"$ref {ref!r} points to nothing: {location} has no {walked}",
-                    source=base, pointer=site,
+                    source=base,
+                    pointer=site,
                 )
         return node, location, tuple(tokens)

@@ -23,8 +23,17 @@ __all__ = ["SchemaBundler", "component_ref"]
 _SCHEMA_MAPS = ("properties", "patternProperties", "dependentSchemas", "$defs", "definitions")
 _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
 _SCHEMA_SINGLE = (
-    "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames",
-    "unevaluatedProperties", "unevaluatedItems", "contentSchema", "additionalItems",
+    "additionalProperties",
+    "not",
+    "if",
+    "then",
+    "else",
+    "contains",
+    "propertyNames",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "contentSchema",
+    "additionalItems",
 )
 _TYPES = {"string", "number", "integer", "boolean", "array", "object", "null"}
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -95,7 +104,8 @@ class SchemaBundler:
             elif key == "items":
                 if isinstance(value, list):  # draft-4 tuple form
                     out["prefixItems"] = [
-                        self.schema(sub, base, f"{pointer}/items/{i}") for i, sub in enumerate(value)
+                        self.schema(sub, base, f"{pointer}/items/{i}")
+                        for i, sub in enumerate(value)
                     ]
                 elif isinstance(value, (dict, bool)):
                     out["items"] = self.schema(value, base, f"{pointer}/items")
@@ -124,8 +134,8 @@ class SchemaBundler:
             location = self.documents.absolute(location_part, base)
             if location == self.documents.root_location:
                 prefix = "/components/schemas/"
-                if fragment.startswith(prefix) and "/" not in fragment[len(prefix):]:
-                    name = unquote(fragment[len(prefix):]).replace("~1", "/").replace("~0", "~")
+                if fragment.startswith(prefix) and "/" not in fragment[len(prefix) :]:
+                    name = unquote(fragment[len(prefix) :]).replace("~1", "/").replace("~0", "~")
                     if name in self._root_names:
                         return component_ref(name)
         target, location, tokens = self.documents.resolve(ref, base, site)
@@ -169,8 +179,10 @@ class SchemaBundler:
             out["type"] = valid if isinstance(kind, list) else valid[0]
 
     def _fix_bounds(self, node: dict[str, Any], out: dict[str, Any]) -> None:
-        for exclusive, inclusive in (("exclusiveMinimum", "minimum"),
-                                     ("exclusiveMaximum", "maximum")):
+        for exclusive, inclusive in (
+            ("exclusiveMinimum", "minimum"),
+            ("exclusiveMaximum", "maximum"),
+        ):
             value = node.get(exclusive)
             if isinstance(value, bool):
                 if value and isinstance(node.get(inclusive), (int, float)):

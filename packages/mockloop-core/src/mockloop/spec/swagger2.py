@@ -17,12 +17,30 @@ __all__ = ["convert_swagger2"]
 
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 _SCHEMA_KEYS = (
-    "type", "format", "items", "enum", "default", "minimum", "maximum", "exclusiveMinimum",
-    "exclusiveMaximum", "minLength", "maxLength", "pattern", "minItems", "maxItems",
-    "uniqueItems", "multipleOf", "x-nullable",
+    "type",
+    "format",
+    "items",
+    "enum",
+    "default",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "multipleOf",
+    "x-nullable",
 )
-_FLOWS = {"implicit": "implicit", "password": "password", "application": "clientCredentials",
-          "accessCode": "authorizationCode"}
+_FLOWS = {
+    "implicit": "implicit",
+    "password": "password",
+    "application": "clientCredentials",
+    "accessCode": "authorizationCode",
+}
 _REF_PREFIXES = (("#/definitions/", "#/components/schemas/"),)
 
 
@@ -33,7 +51,7 @@ def _rewrite_refs(node: Any) -> Any:
             if key == "$ref" and isinstance(value, str):
                 for old, new in _REF_PREFIXES:
                     if value.startswith(old):
-                        value = new + value[len(old):]
+                        value = new + value[len(old) :]
                 out[key] = value
             else:
                 out[key] = _rewrite_refs(value)
@@ -80,8 +98,9 @@ class _Converter:
             if (base, ref) in seen:
                 from mockloop.errors import SpecError
 
-                raise SpecError(f"$ref {ref!r} refers to itself in a loop", source=base,
-                                pointer=pointer)
+                raise SpecError(
+                    f"$ref {ref!r} refers to itself in a loop", source=base, pointer=pointer
+                )
             seen.add((base, ref))
             node, base, tokens = self.documents.resolve(ref, base, pointer + "/$ref")
             pointer = "/" + "/".join(escape_pointer(t) for t in tokens)
@@ -127,8 +146,11 @@ class _Converter:
         if kind == "basic":
             return {"type": "http", "scheme": "basic"}
         if kind == "apiKey":
-            return {"type": "apiKey", "name": definition.get("name", ""),
-                    "in": definition.get("in", "header")}
+            return {
+                "type": "apiKey",
+                "name": definition.get("name", ""),
+                "in": definition.get("in", "header"),
+            }
         if kind == "oauth2":
             flow = _FLOWS.get(definition.get("flow", ""), "implicit")
             body = {"scopes": definition.get("scopes") or {}}
@@ -138,10 +160,14 @@ class _Converter:
             return {"type": "oauth2", "flows": {flow: body}}
         return dict(definition)
 
-    def operation(self, op: dict[str, Any], shared: list[Any], base: str, pointer: str
-                  ) -> dict[str, Any]:
-        out = {k: v for k, v in op.items() if k not in ("parameters", "responses", "consumes",
-                                                         "produces")}
+    def operation(
+        self, op: dict[str, Any], shared: list[Any], base: str, pointer: str
+    ) -> dict[str, Any]:
+        out = {
+            k: v
+            for k, v in op.items()
+            if k not in ("parameters", "responses", "consumes", "produces")
+        }
         consumes = op.get("consumes") or self.doc.get("consumes") or ["application/json"]
         produces = op.get("produces") or self.doc.get("produces") or ["application/json"]
         merged: dict[tuple[str, str], dict[str, Any]] = {}
@@ -156,14 +182,18 @@ class _Converter:
                 out["requestBody"] = {
                     "required": bool(param.get("required")),
                     "description": param.get("description", ""),
-                    "content": {m: {"schema": _rewrite_refs(param.get("schema") or {})}
-                                for m in consumes},
+                    "content": {
+                        m: {"schema": _rewrite_refs(param.get("schema") or {})} for m in consumes
+                    },
                 }
             elif location == "formData":
                 form_fields.append(param)
             else:
-                converted = {k: param[k] for k in ("name", "in", "description", "required",
-                                                   "deprecated") if k in param}
+                converted = {
+                    k: param[k]
+                    for k in ("name", "in", "description", "required", "deprecated")
+                    if k in param
+                }
                 converted["schema"] = _rewrite_refs(_parameter_schema(param))
                 converted.update(_style(param))
                 if "x-example" in param:
@@ -171,8 +201,11 @@ class _Converter:
                 parameters.append(converted)
         if form_fields:
             has_file = any(f.get("type") == "file" for f in form_fields)
-            media = "multipart/form-data" if has_file or "multipart/form-data" in consumes \
+            media = (
+                "multipart/form-data"
+                if has_file or "multipart/form-data" in consumes
                 else "application/x-www-form-urlencoded"
+            )
             schema = {
                 "type": "object",
                 "properties": {f["name"]: _rewrite_refs(_parameter_schema(f)) for f in form_fields},
@@ -180,8 +213,10 @@ class _Converter:
             required = [f["name"] for f in form_fields if f.get("required")]
             if required:
                 schema["required"] = required
-            out["requestBody"] = {"required": bool(required),
-                                  "content": {media: {"schema": schema}}}
+            out["requestBody"] = {
+                "required": bool(required),
+                "content": {media: {"schema": schema}},
+            }
         out["parameters"] = parameters
         responses = {}
         for status, raw in (op.get("responses") or {}).items():
@@ -199,22 +234,27 @@ class _Converter:
             for media in produces:
                 content[media] = {"schema": schema}
         for media, value in (response.get("examples") or {}).items():
-            entry = content.setdefault(media, {"schema": _rewrite_refs(response.get("schema"))}
-                                       if "schema" in response else {})
+            entry = content.setdefault(
+                media,
+                {"schema": _rewrite_refs(response.get("schema"))} if "schema" in response else {},
+            )
             entry["example"] = value
         if content:
             out["content"] = content
         headers = {}
         for name, header in (response.get("headers") or {}).items():
             if isinstance(header, dict):
-                headers[name] = {"description": header.get("description", ""),
-                                 "schema": _parameter_schema(header)}
+                headers[name] = {
+                    "description": header.get("description", ""),
+                    "schema": _parameter_schema(header),
+                }
         if headers:
             out["headers"] = headers
         return out
 
 
-def convert_swagger2(doc: dict[str, Any], documents: Documents, warnings: list[str]
-                     ) -> dict[str, Any]:
+def convert_swagger2(
+    doc: dict[str, Any], documents: Documents, warnings: list[str]
+) -> dict[str, Any]:
     """An OpenAPI 3.0-shaped copy of a Swagger 2.0 document (the input is not changed)."""
     return _Converter(doc, documents, warnings).convert()

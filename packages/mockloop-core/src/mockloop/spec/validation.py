@@ -25,8 +25,10 @@ def _marked_properties(document: dict[str, Any]) -> tuple[set[str], set[str]]:
     """Names of properties marked readOnly / writeOnly anywhere in the document's schemas."""
     read_only: set[str] = set()
     write_only: set[str] = set()
-    stack: list[Any] = [document.get("components", {}).get("schemas", {}),
-                        document.get("paths", {})]
+    stack: list[Any] = [
+        document.get("components", {}).get("schemas", {}),
+        document.get("paths", {}),
+    ]
     seen: set[int] = set()
     while stack:
         node = stack.pop()
@@ -69,7 +71,8 @@ class SchemaValidator:
                 schema,
                 registry=self._registry,
                 format_checker=Draft202012Validator.FORMAT_CHECKER,
-                _resolver=self._registry.resolver(base_uri=_DOC_URI),
+                # Resolve `#/...` against the whole document, not the schema alone.
+                _resolver=self._registry.resolver(base_uri=_DOC_URI),  # pyright: ignore[reportCallIssue]
             )
         except Exception as exc:  # an unusable schema validates nothing
             self.broken[id(schema)] = f"{type(exc).__name__}: {exc}"
@@ -109,8 +112,13 @@ class SchemaValidator:
             return []
         return messages
 
-    def is_valid(self, schema: Any, instance: Any, *, direction: Literal["request", "response",
-                 "any"] = "any") -> bool:
+    def is_valid(
+        self,
+        schema: Any,
+        instance: Any,
+        *,
+        direction: Literal["request", "response", "any"] = "any",
+    ) -> bool:
         return not self.errors(schema, instance, direction=direction, limit=1)
 
     def _forgiven(self, name: str, direction: str) -> bool:
