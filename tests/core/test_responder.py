@@ -21,13 +21,18 @@ def test_json_and_text_encoding() -> None:
 
 def test_prefer_parsing() -> None:
     assert parse_prefer('code=404, example="rex"; dynamic=true') == {
-        "code": "404", "example": "rex", "dynamic": "true"}
+        "code": "404",
+        "example": "rex",
+        "dynamic": "true",
+    }
     assert parse_prefer("respond-async") == {}
 
 
 def test_negotiation_prefers_accept_then_json() -> None:
-    content = {"application/xml": MediaType("application/xml"),
-               "application/json": MediaType("application/json")}
+    content = {
+        "application/xml": MediaType("application/xml"),
+        "application/json": MediaType("application/json"),
+    }
     assert _negotiate(content, None) == "application/json"
     assert _negotiate(content, "application/xml") == "application/xml"
     assert _negotiate(content, "text/html;q=0.9, application/*;q=0.5") == "application/xml"

@@ -238,7 +238,8 @@ class SchemaFaker:
             schema.get("discriminator") if isinstance(schema.get("discriminator"), dict) else None
         )
         fallback: Any = _NO_EXAMPLE
-        for branch in order[:6]:
+        # Overlapping branches may need a few draws before one value fits exactly one of them.
+        for branch in [b for _ in range(5) for b in order[:6]]:
             candidate_schema = {"allOf": [rest, branch]} if rest else branch
             value = self._value(candidate_schema, ctx, name, depth)
             if discriminator and isinstance(value, dict) and isinstance(branch, dict):

@@ -9,23 +9,43 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
+
 from mockloop.errors import SpecError
 from mockloop.spec.model import ApiSpec
-from mockloop.spec.operations import OperationBuilder, render_paths, security_schemes
+from mockloop.spec.operations import (
+    OperationBuilder,
+    example_warnings,
+    render_paths,
+    security_schemes,
+)
 from mockloop.spec.refs import Documents, is_url, parse_text, read_location
 from mockloop.spec.schemas import SchemaBundler
 from mockloop.spec.swagger2 import convert_swagger2
+from mockloop.spec.validation import SchemaValidator
 
 __all__ = ["load_spec"]
 
 _SUPPORTED = "Swagger 2.0, OpenAPI 3.0.x, 3.1.x and 3.2.x"
 
 
+def _copy(document: dict[str, Any]) -> Any:
+    """A private copy of a caller's dict: a JSON round trip, much faster than deepcopy.
+
+    The round trip also turns keys like `200` into "200" and dates into ISO strings, as the
+    YAML reader does. Anything JSON cannot carry falls back to a deep copy.
+    """
+    try:
+        return orjson.loads(orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS))
+    except (TypeError, orjson.JSONEncodeError):
+        return copy.deepcopy(document)
+
+
 def _read_source(
     source: str | os.PathLike[str] | dict[str, Any], timeout: float
 ) -> tuple[Any, str]:
     if isinstance(source, dict):
-        return copy.deepcopy(source), "<dict>"
+        return _copy(source), "<dict>"
     if isinstance(source, os.PathLike):
         location = str(Path(source).resolve())
         return read_location(location, timeout=timeout), location
@@ -66,10 +86,17 @@ def _dialect(doc: dict[str, Any], source: str) -> str:
             source=source,
             pointer="/openapi",
         )
-    keys = ", ".join(list(doc)[:8]) or "none"
+    if "swaggerVersion" in doc:  # Swagger 1.x resource listings
+        raise SpecError(
+            f"unsupported version swaggerVersion: {doc['swaggerVersion']!r}; MockLoop reads "
+            f"{_SUPPORTED} (convert Swagger 1.x with swagger2openapi or the Swagger editor)",
+            source=source,
+            pointer="/swaggerVersion",
+        )
+    keys = ", ".join(str(k) for k in list(doc)[:8]) or "none"
     raise SpecError(
         "not an OpenAPI description: no 'openapi' or 'swagger' field at the top level "
-        f"(top-level keys: {keys})",
+        f"(top-level keys: {keys}); MockLoop reads {_SUPPORTED}",
         source=source,
     )
 
@@ -101,12 +128,20 @@ def _base_path(url: str | None) -> str:
     return path.rstrip("/")
 
 
-def load_spec(source: str | os.PathLike[str] | dict[str, Any], *, timeout: float = 10.0) -> ApiSpec:
+def load_spec(
+    source: str | os.PathLike[str] | dict[str, Any],
+    *,
+    timeout: float = 10.0,
+    check_examples: bool = False,
+) -> ApiSpec:
     """Load and normalise an OpenAPI description.
 
     Args:
         source: a file path, an http(s) URL, a parsed dict, or YAML/JSON text.
         timeout: seconds allowed for each URL fetched (the description and its `$ref`s).
+        check_examples: also validate every documented example against its schema and add a
+            warning for each that does not match (costs about 1 s per 10 MB description, so
+            it is off when a mock starts; `mockloop validate`-style checks turn it on).
 
     Raises:
         SpecError: naming the file, the JSON pointer and the problem when the description
@@ -127,11 +162,15 @@ def load_spec(source: str | os.PathLike[str] | dict[str, Any], *, timeout: float
         documents.replace_root(doc)
     paths = doc.get("paths")
     if not isinstance(paths, dict) or not paths:
-        raise SpecError(
-            "describes no operations (paths is missing or empty)", source=location, pointer="/paths"
-        )
+        why = "paths is empty" if isinstance(paths, dict) else "there is no paths object"
+        raise SpecError(f"describes no operations ({why})", source=location, pointer="/paths")
     bundler = SchemaBundler(
-        documents, dialect="3.1" if dialect == "3.1" else "3.0", warnings=warnings
+        documents,
+        dialect="3.1" if dialect == "3.1" else "3.0",
+        warnings=warnings,
+        root_prefixes=("/components/schemas/", "/definitions/")
+        if dialect == "2.0"
+        else ("/components/schemas/",),
     )
     raw_components = doc.get("components")
     components: dict[str, Any] = raw_components if isinstance(raw_components, dict) else {}
@@ -157,21 +196,27 @@ def load_spec(source: str | os.PathLike[str] | dict[str, Any], *, timeout: float
             for name in requirement:
                 if name not in schemes:
                     warnings.append(f"#{op.pointer}/security: unknown security scheme {name!r}")
+    warnings.extend(bundler.format_warnings())
     raw_info = doc.get("info")
     info: dict[str, Any] = raw_info if isinstance(raw_info, dict) else {}
     servers = _server_urls(doc)
-    document = {
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": str(info.get("title") or "Untitled API"),
             "version": str(info.get("version") or "0"),
+            **({"description": str(info["description"])} if info.get("description") else {}),
         },
         "servers": [{"url": url} for url in servers],
         "paths": render_paths(operations),
         "components": {"schemas": bundler.components, "securitySchemes": resolved_schemes},
     }
+    if isinstance(doc.get("tags"), list):
+        document["tags"] = [t for t in doc["tags"] if isinstance(t, dict) and "name" in t]
     if "security" in doc:
         document["security"] = doc["security"]
+    if check_examples:
+        example_warnings(operations, SchemaValidator(document), warnings)
     return ApiSpec(
         title=document["info"]["title"],
         version=document["info"]["version"],

@@ -23,8 +23,9 @@ from mockloop.spec.model import (
 )
 from mockloop.spec.refs import Documents, escape_pointer
 from mockloop.spec.schemas import SchemaBundler
+from mockloop.spec.validation import SchemaValidator
 
-__all__ = ["OperationBuilder", "render_paths", "security_schemes"]
+__all__ = ["OperationBuilder", "example_warnings", "render_paths", "security_schemes"]
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _LOCATIONS = {"path", "query", "header", "cookie"}
@@ -58,6 +59,8 @@ class OperationBuilder:
         paths: dict[str, Any] = self.doc.get("paths") or {}
         default_security = self.doc.get("security")
         for path, raw_item in paths.items():
+            if str(path).startswith("x-"):
+                continue  # an extension (`x-codegen-...`), not a path
             pointer = "/paths/" + escape_pointer(str(path))
             item, base, item_pointer = self.deref(raw_item, self.root, pointer)
             if not isinstance(item, dict):
@@ -116,14 +119,21 @@ class OperationBuilder:
                     )
                     continue
                 schema: Any = param.get("schema")
-                if schema is None and isinstance(param.get("content"), dict):
-                    first = next(iter(param["content"].values()), {})
+                schema_pointer = param_pointer + "/schema"
+                if schema is None and isinstance(param.get("content"), dict) and param["content"]:
+                    media, first = next(iter(param["content"].items()))
                     schema = first.get("schema") if isinstance(first, dict) else None
+                    schema_pointer = f"{param_pointer}/content/{escape_pointer(str(media))}/schema"
+                if schema is None:
+                    self.warnings.append(
+                        f"{param_base}#{param_pointer}: parameter {param['name']!r} has no "
+                        "schema; any value is accepted"
+                    )
                 merged[(str(param["name"]), location)] = Parameter(
                     name=str(param["name"]),
                     location=location,
                     required=bool(param.get("required")) or location == "path",
-                    schema=self.bundler.schema(schema, param_base, param_pointer + "/schema")
+                    schema=self.bundler.schema(schema, param_base, schema_pointer)
                     if schema is not None
                     else {},
                     description=str(param.get("description") or ""),
@@ -227,6 +237,40 @@ class OperationBuilder:
         return result
 
 
+def example_warnings(
+    operations: list[Operation], validator: SchemaValidator, warnings: list[str]
+) -> None:
+    """Warn about each documented example that does not match its own schema."""
+    for op in operations:
+        bodies = [("requestBody", op.request_body.content)] if op.request_body else []
+        bodies += [(f"responses/{status}", r.content) for status, r in op.responses.items()]
+        for where, content in bodies:
+            for media in content.values():
+                if media.schema is None or not _is_json(media.media_type):
+                    continue
+                for example in media.examples:
+                    errors = validator.errors(media.schema, example.value, limit=1)
+                    if errors:
+                        warnings.append(
+                            f"#{op.pointer}/{where}/content/{escape_pointer(media.media_type)}"
+                            f"/examples/{escape_pointer(example.name)}: the example does not "
+                            f"match its schema ({errors[0]})"
+                        )
+        for param in op.parameters:
+            for example in param.examples:
+                errors = validator.errors(param.schema, example.value, limit=1)
+                if errors:
+                    warnings.append(
+                        f"#{op.pointer}/parameters/{param.name}: example {example.name!r} "
+                        f"does not match the schema ({errors[0]})"
+                    )
+
+
+def _is_json(media_type: str) -> bool:
+    base = media_type.split(";", 1)[0].strip().lower()
+    return base == "application/json" or base.endswith("+json") or base == "*/*"
+
+
 def _security(raw: Any) -> list[dict[str, list[str]]]:
     if not isinstance(raw, list):
         return []
@@ -302,6 +346,38 @@ def _render_media(content: dict[str, MediaType]) -> dict[str, Any]:
     }
 
 
+def _render_parameter(p: Parameter) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": p.name, "in": p.location, "required": p.required}
+    if p.description:
+        out["description"] = p.description
+    if p.deprecated:
+        out["deprecated"] = True
+    out["schema"] = p.schema
+    if p.style:
+        out["style"] = p.style
+    if p.explode is not None:
+        out["explode"] = p.explode
+    out.update(_render_examples(p.examples))
+    return out
+
+
+def _render_response(status: str, r: Response) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": r.description or status}
+    if r.headers:
+        out["headers"] = {
+            name: {
+                **({"description": h.description} if h.description else {}),
+                "required": h.required,
+                "schema": h.schema,
+                **_render_examples(h.examples),
+            }
+            for name, h in r.headers.items()
+        }
+    if r.content:
+        out["content"] = _render_media(r.content)
+    return out
+
+
 def render_paths(operations: list[Operation]) -> dict[str, Any]:
     """The model as an OpenAPI 3.1 `paths` object."""
     paths: dict[str, Any] = {}
@@ -309,42 +385,21 @@ def render_paths(operations: list[Operation]) -> dict[str, Any]:
         entry: dict[str, Any] = {"operationId": op.operation_id}
         if op.summary:
             entry["summary"] = op.summary
+        if op.description:
+            entry["description"] = op.description
         if op.tags:
             entry["tags"] = op.tags
         if op.parameters:
-            entry["parameters"] = [
-                {
-                    "name": p.name,
-                    "in": p.location,
-                    "required": p.required,
-                    "schema": p.schema,
-                    **({"style": p.style} if p.style else {}),
-                    **({"explode": p.explode} if p.explode is not None else {}),
-                    **_render_examples(p.examples),
-                }
-                for p in op.parameters
-            ]
+            entry["parameters"] = [_render_parameter(p) for p in op.parameters]
         if op.request_body is not None:
+            body = op.request_body
             entry["requestBody"] = {
-                "required": op.request_body.required,
-                "content": _render_media(op.request_body.content),
+                **({"description": body.description} if body.description else {}),
+                "required": body.required,
+                "content": _render_media(body.content),
             }
         entry["responses"] = {
-            status: {
-                "description": r.description or status,
-                **({"content": _render_media(r.content)} if r.content else {}),
-                **(
-                    {
-                        "headers": {
-                            n: {"schema": h.schema, "required": h.required}
-                            for n, h in r.headers.items()
-                        }
-                    }
-                    if r.headers
-                    else {}
-                ),
-            }
-            for status, r in op.responses.items()
+            status: _render_response(status, r) for status, r in op.responses.items()
         } or {"default": {"description": "undocumented"}}
         entry["security"] = op.security
         if op.deprecated:

@@ -9,6 +9,7 @@ inside the target resolve against the right file.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,11 +44,10 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[
     result: dict[str, Any] = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
-        if isinstance(key, bool):
-            key = "true" if key else "false"
-        result[key if isinstance(key, str) else str(key)] = loader.construct_object(
-            value_node, deep=True
-        )
+        if not isinstance(key, str):
+            # `200:` is the status "200" and `on:` the name "on", exactly as written.
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
+        result[key] = loader.construct_object(value_node, deep=True)
     return result
 
 
@@ -163,6 +163,7 @@ class Documents:
     root: Any
     timeout: float = 10.0
     _cache: dict[str, Any] = field(default_factory=dict)
+    _absolute: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._cache[self.root_location] = self.root
@@ -173,13 +174,22 @@ class Documents:
         self._cache[self.root_location] = document
 
     def absolute(self, location: str, base: str) -> str:
+        """The location a reference names, relative to the document `base` it is written in."""
         if not location:
             return base
-        if is_url(location) or is_url(base):
-            return urljoin(base, location)
-        if base.startswith("<"):  # a dict or a string: relative to the current folder
-            return str(Path(location).resolve())
-        return str((Path(base).parent / unquote(urlsplit(location).path)).resolve())
+        key = (location, base)
+        found = self._absolute.get(key)
+        if found is None:
+            if is_url(location) or is_url(base):
+                found = urljoin(base, location)
+            elif os.path.isabs(location):
+                found = str(Path(location).resolve())
+            elif base.startswith("<"):  # a dict or a string: relative to the current folder
+                found = str(Path(unquote(urlsplit(location).path)).resolve())
+            else:
+                found = str((Path(base).parent / unquote(urlsplit(location).path)).resolve())
+            self._absolute[key] = found
+        return found
 
     def document(self, location: str, *, referrer: str, pointer: str) -> Any:
         if location not in self._cache:

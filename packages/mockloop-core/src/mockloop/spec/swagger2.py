@@ -3,14 +3,16 @@
 Body and formData parameters become a request body (with the operation's or the document's
 `consumes`), response schemas become content for each `produces` type, `definitions` move to
 `components/schemas` (and every `#/definitions/` reference with them), `securityDefinitions`
-become `securitySchemes`, and host/basePath/schemes become a server URL. Parameter and
-response references are inlined, converted, on the way.
+become `securitySchemes`, and host/basePath/schemes become server URLs. Parameter, response and
+path-item references are inlined, converted, on the way; `$ref`s inside what was inlined from
+another file are made absolute, so they still name the right file once they sit in the root.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from mockloop.errors import SpecError
 from mockloop.spec.refs import Documents, escape_pointer
 
 __all__ = ["convert_swagger2"]
@@ -41,17 +43,17 @@ _FLOWS = {
     "application": "clientCredentials",
     "accessCode": "authorizationCode",
 }
-_REF_PREFIXES = (("#/definitions/", "#/components/schemas/"),)
+_DEFINITIONS = "#/definitions/"
 
 
 def _rewrite_refs(node: Any) -> Any:
+    """A copy of a root-document node with `#/definitions/X` turned into components refs."""
     if isinstance(node, dict):
         out = {}
         for key, value in node.items():
             if key == "$ref" and isinstance(value, str):
-                for old, new in _REF_PREFIXES:
-                    if value.startswith(old):
-                        value = new + value[len(old) :]
+                if value.startswith(_DEFINITIONS):
+                    value = "#/components/schemas/" + value[len(_DEFINITIONS) :]
                 out[key] = value
             else:
                 out[key] = _rewrite_refs(value)
@@ -81,6 +83,7 @@ def _style(param: dict[str, Any]) -> dict[str, Any]:
         return {"style": "spaceDelimited", "explode": False}
     if fmt == "pipes":
         return {"style": "pipeDelimited", "explode": False}
+    # csv, and tsv which OpenAPI 3 cannot say: comma separated
     return {"style": "form" if location in ("query", "formData") else "simple", "explode": False}
 
 
@@ -95,42 +98,63 @@ class _Converter:
         seen = set()
         while isinstance(node, dict) and "$ref" in node:
             ref = node["$ref"]
-            if (base, ref) in seen:
-                from mockloop.errors import SpecError
-
+            if (base, str(ref)) in seen:
                 raise SpecError(
                     f"$ref {ref!r} refers to itself in a loop", source=base, pointer=pointer
                 )
-            seen.add((base, ref))
+            seen.add((base, str(ref)))
             node, base, tokens = self.documents.resolve(ref, base, pointer + "/$ref")
             pointer = "/" + "/".join(escape_pointer(t) for t in tokens)
         return node, base
+
+    def localize(self, node: Any, base: str) -> Any:
+        """A copy of `node` (read in document `base`) whose `$ref`s work from the root."""
+        if base == self.root:
+            return _rewrite_refs(node)
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "$ref" and isinstance(value, str):
+                    location, hash_mark, fragment = value.partition("#")
+                    value = self.documents.absolute(location, base) + hash_mark + fragment
+                    out[key] = value
+                else:
+                    out[key] = self.localize(value, base)
+            return out
+        if isinstance(node, list):
+            return [self.localize(v, base) for v in node]
+        return node
 
     def convert(self) -> dict[str, Any]:
         doc = self.doc
         out: dict[str, Any] = {k: v for k, v in doc.items() if k not in ("swagger", "paths")}
         out["openapi"] = "3.0.3"
         host = doc.get("host")
-        base_path = doc.get("basePath") or ""
+        base_path = str(doc.get("basePath") or "").rstrip("/")
         if host:
-            schemes = doc.get("schemes") or ["https"]
-            out["servers"] = [{"url": f"{schemes[0]}://{host}{base_path}"}]
+            schemes = [s for s in doc.get("schemes") or [] if isinstance(s, str)] or ["https"]
+            out["servers"] = [{"url": f"{scheme}://{host}{base_path}"} for scheme in schemes]
         elif base_path:
             out["servers"] = [{"url": base_path}]
         components: dict[str, Any] = {}
         if isinstance(doc.get("definitions"), dict):
             components["schemas"] = _rewrite_refs(doc["definitions"])
         schemes = {}
-        for name, definition in (doc.get("securityDefinitions") or {}).items():
-            schemes[name] = self.security_scheme(definition)
+        definitions = doc.get("securityDefinitions")
+        for name, definition in definitions.items() if isinstance(definitions, dict) else []:
+            if isinstance(definition, dict):
+                schemes[name] = self.security_scheme(definition)
         components["securitySchemes"] = schemes
         out["components"] = components
         paths: dict[str, Any] = {}
-        for path, item in (doc.get("paths") or {}).items():
+        raw_paths = doc.get("paths")
+        for path, raw_item in raw_paths.items() if isinstance(raw_paths, dict) else []:
+            if str(path).startswith("x-") or not isinstance(raw_item, dict):
+                continue
+            pointer = "/paths/" + escape_pointer(str(path))
+            item, item_base = self.deref(raw_item, self.root, pointer)
             if not isinstance(item, dict):
                 continue
-            pointer = "/paths/" + escape_pointer(path)
-            item, item_base = self.deref(item, self.root, pointer)
             shared = item.get("parameters") or []
             new_item: dict[str, Any] = {}
             for method in _METHODS:
@@ -143,13 +167,15 @@ class _Converter:
 
     def security_scheme(self, definition: dict[str, Any]) -> dict[str, Any]:
         kind = definition.get("type")
+        described = {k: definition[k] for k in ("description",) if k in definition}
         if kind == "basic":
-            return {"type": "http", "scheme": "basic"}
+            return {"type": "http", "scheme": "basic", **described}
         if kind == "apiKey":
             return {
                 "type": "apiKey",
                 "name": definition.get("name", ""),
                 "in": definition.get("in", "header"),
+                **described,
             }
         if kind == "oauth2":
             flow = _FLOWS.get(definition.get("flow", ""), "implicit")
@@ -157,7 +183,7 @@ class _Converter:
             for key in ("authorizationUrl", "tokenUrl"):
                 if key in definition:
                     body[key] = definition[key]
-            return {"type": "oauth2", "flows": {flow: body}}
+            return {"type": "oauth2", "flows": {flow: body}, **described}
         return dict(definition)
 
     def operation(
@@ -170,84 +196,103 @@ class _Converter:
         }
         consumes = op.get("consumes") or self.doc.get("consumes") or ["application/json"]
         produces = op.get("produces") or self.doc.get("produces") or ["application/json"]
-        merged: dict[tuple[str, str], dict[str, Any]] = {}
-        for index, raw in enumerate([*shared, *(op.get("parameters") or [])]):
-            param, _ = self.deref(raw, base, f"{pointer}/parameters/{index}")
-            if isinstance(param, dict):
-                merged[(param.get("name", ""), param.get("in", ""))] = param
+        merged: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
+        item_pointer = pointer.rsplit("/", 1)[0]
+        for listing, where in ((shared, item_pointer), (op.get("parameters"), pointer)):
+            for index, raw in enumerate(listing if isinstance(listing, list) else []):
+                param, param_base = self.deref(raw, base, f"{where}/parameters/{index}")
+                if isinstance(param, dict):
+                    key = (str(param.get("name", "")), str(param.get("in", "")))
+                    merged[key] = (param, param_base)
         parameters, form_fields = [], []
-        for param in merged.values():
+        for param, param_base in merged.values():
             location = param.get("in")
             if location == "body":
+                content: dict[str, Any] = {}
+                schema = self.localize(param.get("schema") or {}, param_base)
+                for media in consumes:
+                    content[media] = {"schema": schema}
+                named = param.get("x-examples")
+                if isinstance(named, dict):
+                    for media, value in named.items():
+                        content.setdefault(media, {})["example"] = value
                 out["requestBody"] = {
                     "required": bool(param.get("required")),
                     "description": param.get("description", ""),
-                    "content": {
-                        m: {"schema": _rewrite_refs(param.get("schema") or {})} for m in consumes
-                    },
+                    "content": content,
                 }
             elif location == "formData":
-                form_fields.append(param)
+                form_fields.append((param, param_base))
             else:
                 converted = {
                     k: param[k]
                     for k in ("name", "in", "description", "required", "deprecated")
                     if k in param
                 }
-                converted["schema"] = _rewrite_refs(_parameter_schema(param))
+                converted["schema"] = self.localize(_parameter_schema(param), param_base)
                 converted.update(_style(param))
                 if "x-example" in param:
                     converted["example"] = param["x-example"]
                 parameters.append(converted)
         if form_fields:
-            has_file = any(f.get("type") == "file" for f in form_fields)
-            media = (
-                "multipart/form-data"
-                if has_file or "multipart/form-data" in consumes
-                else "application/x-www-form-urlencoded"
-            )
-            schema = {
-                "type": "object",
-                "properties": {f["name"]: _rewrite_refs(_parameter_schema(f)) for f in form_fields},
-            }
-            required = [f["name"] for f in form_fields if f.get("required")]
-            if required:
-                schema["required"] = required
-            out["requestBody"] = {
-                "required": bool(required),
-                "content": {media: {"schema": schema}},
-            }
+            out["requestBody"] = self.form_body(form_fields, consumes)
         out["parameters"] = parameters
         responses = {}
-        for status, raw in (op.get("responses") or {}).items():
-            response, _ = self.deref(raw, base, f"{pointer}/responses/{escape_pointer(status)}")
+        raw_responses = op.get("responses")
+        for status, raw in raw_responses.items() if isinstance(raw_responses, dict) else []:
+            response, response_base = self.deref(
+                raw, base, f"{pointer}/responses/{escape_pointer(str(status))}"
+            )
             if isinstance(response, dict):
-                responses[str(status)] = self.response(response, produces)
+                responses[str(status)] = self.response(response, response_base, produces)
         out["responses"] = responses
         return out
 
-    def response(self, response: dict[str, Any], produces: list[str]) -> dict[str, Any]:
+    def form_body(
+        self, fields: list[tuple[dict[str, Any], str]], consumes: list[str]
+    ) -> dict[str, Any]:
+        has_file = any(f.get("type") == "file" for f, _ in fields)
+        media = (
+            "multipart/form-data"
+            if has_file or "multipart/form-data" in consumes
+            else "application/x-www-form-urlencoded"
+        )
+        properties = {}
+        for field, field_base in fields:
+            field_schema = self.localize(_parameter_schema(field), field_base)
+            if field.get("description"):
+                field_schema["description"] = field["description"]
+            properties[str(field.get("name", ""))] = field_schema
+        schema: dict[str, Any] = {"type": "object", "properties": properties}
+        required = [str(f.get("name", "")) for f, _ in fields if f.get("required")]
+        if required:
+            schema["required"] = required
+        return {"required": bool(required), "content": {media: {"schema": schema}}}
+
+    def response(self, response: dict[str, Any], base: str, produces: list[str]) -> dict[str, Any]:
         out: dict[str, Any] = {"description": response.get("description", "")}
         content: dict[str, Any] = {}
-        if "schema" in response:
-            schema = _rewrite_refs(response["schema"])
+        schema = self.localize(response["schema"], base) if "schema" in response else None
+        if schema is not None:
             for media in produces:
                 content[media] = {"schema": schema}
-        for media, value in (response.get("examples") or {}).items():
-            entry = content.setdefault(
-                media,
-                {"schema": _rewrite_refs(response.get("schema"))} if "schema" in response else {},
-            )
+        examples = response.get("examples")
+        for media, value in examples.items() if isinstance(examples, dict) else []:
+            entry = content.setdefault(media, {"schema": schema} if schema is not None else {})
             entry["example"] = value
         if content:
             out["content"] = content
         headers = {}
-        for name, header in (response.get("headers") or {}).items():
+        raw_headers = response.get("headers")
+        for name, header in raw_headers.items() if isinstance(raw_headers, dict) else []:
             if isinstance(header, dict):
-                headers[name] = {
+                converted = {
                     "description": header.get("description", ""),
-                    "schema": _parameter_schema(header),
+                    "schema": self.localize(_parameter_schema(header), base),
                 }
+                if "x-example" in header:
+                    converted["example"] = header["x-example"]
+                headers[name] = converted
         if headers:
             out["headers"] = headers
         return out
