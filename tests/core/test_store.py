@@ -56,19 +56,19 @@ def test_open_creates_parent_folders_and_uses_wal(tmp_path: Path) -> None:
 def test_migrations_apply_once_and_reopen_is_idempotent(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
     first = SQLiteStore(path)
-    assert first.applied_migrations == [1]
+    assert first.applied_migrations == [1, 2]
     first.put_scenario("kept", {"rules": []})
     first.close()
 
     second = SQLiteStore(path)
     assert second.applied_migrations == []
-    assert second.schema_version() == 1
+    assert second.schema_version() == 2
     assert second.get_scenario("kept") is not None
     second.close()
 
     raw = sqlite3.connect(path)
     try:
-        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(1,), (2,)]
     finally:
         raw.close()
 
@@ -78,11 +78,11 @@ def test_a_new_migration_is_applied_once_on_reopen(tmp_path: Path) -> None:
     SQLiteStore(path).close()
     extended = (
         *MIGRATIONS,
-        Migration(2, "add a notes table", ("CREATE TABLE notes (id INTEGER PRIMARY KEY)",)),
+        Migration(3, "add a notes table", ("CREATE TABLE notes (id INTEGER PRIMARY KEY)",)),
     )
     upgraded = SQLiteStore(path, migrations=extended)
-    assert upgraded.applied_migrations == [2]
-    assert upgraded.schema_version() == 2
+    assert upgraded.applied_migrations == [3]
+    assert upgraded.schema_version() == 3
     upgraded.close()
     again = SQLiteStore(path, migrations=extended)
     assert again.applied_migrations == []
@@ -94,12 +94,12 @@ def test_a_failing_migration_leaves_the_database_unchanged(tmp_path: Path) -> No
     SQLiteStore(path).close()
     broken = (
         *MIGRATIONS,
-        Migration(2, "broken", ("CREATE TABLE fine (id INTEGER)", "THIS IS NOT SQL")),
+        Migration(3, "broken", ("CREATE TABLE fine (id INTEGER)", "THIS IS NOT SQL")),
     )
     with pytest.raises(StoreError, match=r"m\.db"):
         SQLiteStore(path, migrations=broken)
     with SQLiteStore(path) as store:
-        assert store.schema_version() == 1
+        assert store.schema_version() == 2
     raw = sqlite3.connect(path)
     try:
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -110,7 +110,7 @@ def test_a_failing_migration_leaves_the_database_unchanged(tmp_path: Path) -> No
 
 def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
-    extended = (*MIGRATIONS, Migration(2, "future", ("CREATE TABLE future (id INTEGER)",)))
+    extended = (*MIGRATIONS, Migration(3, "future", ("CREATE TABLE future (id INTEGER)",)))
     SQLiteStore(path, migrations=extended).close()
     with pytest.raises(StoreError, match="newer"):
         SQLiteStore(path)
@@ -538,3 +538,35 @@ def test_closing_the_store_while_another_thread_inserts_does_not_crash(tmp_path:
     )
     assert child.returncode == 0, child.stderr[-2000:]
     assert child.stdout.strip() == "survived"
+
+
+def test_repeated_bodies_are_stored_once_and_read_back_whole(tmp_path: Path) -> None:
+    big = "{" + '"k": "' + "v" * 2000 + '"}'
+    other = "x" * 300
+    rows = [{"method": "GET", "path": f"/p/{i}", "response_body": big if i % 2 else other,
+             "request_body": "short"} for i in range(10)]
+    with SQLiteStore(tmp_path / "b.db") as store:
+        store.insert_log_rows(rows)
+        store.insert_log_rows(rows)
+        raw = sqlite3.connect(tmp_path / "b.db")
+        try:
+            assert raw.execute("SELECT COUNT(*) FROM log_bodies").fetchone() == (2,)
+            assert raw.execute("SELECT COUNT(*) FROM request_log WHERE response_body = ''"
+                               ).fetchone() == (20,)
+        finally:
+            raw.close()
+        found = store.search_logs(limit=100)
+        assert len(found) == 20
+        assert {r["response_body"] for r in found} == {big, other}
+        assert {r["request_body"] for r in found} == {"short"}
+        assert "response_body_ref" not in found[0]
+        store.insert_log_rows([{"method": "GET", "path": "/new", "response_body": "y" * 400}])
+        assert store.evict_logs(keep=1) == 20
+        store._collect_bodies_now()
+        raw = sqlite3.connect(tmp_path / "b.db")
+        try:
+            assert raw.execute("SELECT COUNT(*) FROM log_bodies").fetchone() == (1,)
+        finally:
+            raw.close()
+        store.clear_logs()
+        assert store.search_logs() == []

@@ -327,6 +327,10 @@ class _FlushMarker:
         self.event = threading.Event()
 
 
+_MEMO_LIMIT = 512  # distinct bodies / header sets remembered
+_MEMO_MAX_BYTES = 16 * 1024  # larger ones are redacted every time, never kept
+
+
 class RequestLogWriter:
     """Writes `LogRecord`s to a store from a background thread, in batches.
 
@@ -387,6 +391,11 @@ class RequestLogWriter:
         self.max_queue = max_queue
         self.retries = retries
         self.retry_delay = retry_delay
+        # A mock sends the same cached body bytes and clients the same headers again and again:
+        # redacting each distinct one once keeps the writer's cost per row low. Only the writer
+        # thread touches these, and each is bounded.
+        self._body_memo: dict[tuple[bytes, str], tuple[str, bool]] = {}
+        self._header_memo: dict[tuple[Any, ...], dict[str, str]] = {}
 
         self._queue: deque[Any] = deque()
         self._accepting = True
@@ -644,12 +653,35 @@ class RequestLogWriter:
                     with self._lock:
                         self._evicted += evicted
 
+    def _headers(self, pairs: Any) -> dict[str, str]:
+        key = tuple(pairs)
+        if sum(len(name) + len(value) for name, value in key) > _MEMO_MAX_BYTES:
+            return self.redactor.headers(pairs)
+        found = self._header_memo.get(key)
+        if found is None:
+            found = self.redactor.headers(pairs)
+            if len(self._header_memo) >= _MEMO_LIMIT:
+                self._header_memo.clear()
+            self._header_memo[key] = found
+        return found
+
+    def _body(self, body: bytes, content_type: str) -> tuple[str, bool]:
+        if not body or len(body) > _MEMO_MAX_BYTES:
+            return self.redactor.body(body, content_type, self.body_limit)
+        key = (body, content_type)
+        found = self._body_memo.get(key)
+        if found is None:
+            found = self.redactor.body(body, content_type, self.body_limit)
+            if len(self._body_memo) >= _MEMO_LIMIT:
+                self._body_memo.clear()
+            self._body_memo[key] = found
+        return found
+
     def to_row(self, record: LogRecord) -> dict[str, Any]:
         """Convert one record to a redacted, truncated store row (runs in the writer thread)."""
-        redactor = self.redactor
         limit = self.body_limit
-        request_headers = redactor.headers(record.request_headers)
-        response_headers = redactor.headers(record.response_headers)
+        request_headers = self._headers(record.request_headers)
+        response_headers = self._headers(record.response_headers)
         session = request_headers.get("x-session-id")
         # The client's id wins; else the one the server put on the response (so the log matches
         # what the client saw); else a fresh random one, so every row can be referred to.
@@ -662,13 +694,11 @@ class RequestLogWriter:
         )
         request_body = record.request_body or b""
         response_body = record.response_body or b""
-        request_text, request_cut = redactor.body(
-            request_body, request_headers.get("content-type", ""), limit
+        request_text, request_cut = self._body(request_body, request_headers.get("content-type", ""))
+        response_text, response_cut = self._body(
+            response_body, response_headers.get("content-type", "")
         )
-        response_text, response_cut = redactor.body(
-            response_body, response_headers.get("content-type", ""), limit
-        )
-        query = redactor.query(record.query or b"")
+        query = self.redactor.query(record.query or b"")
         query_cut = len(query) > limit
         return {
             "ts": record.ts,

@@ -25,6 +25,8 @@ __all__ = ["RequestValidator"]
 
 logger = logging.getLogger("mockloop.validation")
 
+_MEMO_LIMIT = 10_000
+
 # Header parameters that OpenAPI says to ignore: the transport owns them.
 _IGNORED_HEADERS = {"accept", "content-type", "authorization"}
 
@@ -35,6 +37,9 @@ class RequestValidator:
     def __init__(self, validator: SchemaValidator, mode: str = "enforce") -> None:
         self.validator = validator
         self.mode = mode
+        # Clients repeat parameter values (the same id, the same page size): each distinct
+        # (parameter, raw values) pair is checked by jsonschema once.
+        self._checked: dict[tuple[int, tuple[str, ...]], list[str]] = {}
 
     def check(
         self,
@@ -92,13 +97,22 @@ class RequestValidator:
         return self._check_body(op, headers, body)
 
     def _check_parameter(self, param: Parameter, raw: list[str]) -> list[str]:
-        where = f"{param.location} parameter {param.name!r}"
         if not raw:
-            return [f"{where} is required"] if param.required else []
-        if param.schema:
+            return [f"{param.location} parameter {param.name!r} is required"] if param.required \
+                else []
+        if not param.schema:
+            return []
+        key = (id(param), tuple(raw))
+        found = self._checked.get(key)
+        if found is None:
+            where = f"{param.location} parameter {param.name!r}"
             value = coerce_parameter(param, raw, self.validator.document)
-            return [f"{where}: {message}" for message in self.validator.errors(param.schema, value)]
-        return []
+            found = [f"{where}: {message}" for message in self.validator.errors(param.schema, value)]
+            if sum(len(r) for r in raw) <= 1024:
+                if len(self._checked) >= _MEMO_LIMIT:
+                    self._checked.clear()
+                self._checked[key] = found
+        return found
 
     def _check_body(
         self, op: Operation, headers: Mapping[str, str], body: bytes

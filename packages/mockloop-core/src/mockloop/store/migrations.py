@@ -83,6 +83,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX request_log_session_id ON request_log (session_id)",
         ),
     ),
+    Migration(
+        version=2,
+        description="request log bodies stored once per distinct content",
+        statements=(
+            # A mock answers with the same bytes again and again: a body of some size is kept
+            # once here, by content hash, and a log row points at it.
+            "CREATE TABLE log_bodies (ref TEXT PRIMARY KEY, text TEXT NOT NULL)",
+            "ALTER TABLE request_log ADD COLUMN request_body_ref TEXT",
+            "ALTER TABLE request_log ADD COLUMN response_body_ref TEXT",
+        ),
+    ),
 )
 
 

@@ -20,6 +20,7 @@ Concurrency model:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -63,10 +64,16 @@ LOG_COLUMNS: tuple[str, ...] = (
     "scenario",
     "mode",
 )
-_INSERT_COLUMNS = LOG_COLUMNS[1:]
+_REF_COLUMNS = ("request_body_ref", "response_body_ref")
+_INSERT_COLUMNS = (*LOG_COLUMNS[1:], *_REF_COLUMNS)
 _ROW_PLACEHOLDERS = f"({', '.join('?' for _ in _INSERT_COLUMNS)})"
 _MAX_ROWS_PER_INSERT = 1000
-_SELECT_LOG = f"SELECT {', '.join(LOG_COLUMNS)} FROM request_log"
+_SELECT_LOG = f"SELECT {', '.join((*LOG_COLUMNS, *_REF_COLUMNS))} FROM request_log"
+# Bodies at least this long are stored once in log_bodies and referenced by their hash.
+_SHARED_BODY_MIN = 256
+_BODY_INDEXES = (LOG_COLUMNS.index("request_body") - 1, LOG_COLUMNS.index("response_body") - 1)
+_REF_MEMO_LIMIT = 1024
+_GC_EVERY = 10_000  # evicted rows between sweeps of unreferenced bodies
 _JSON_COLUMNS = frozenset({"request_headers", "response_headers"})
 _STATUS_CLASS = re.compile(r"^([1-5])xx$", re.IGNORECASE)
 
@@ -194,6 +201,8 @@ class SQLiteStore:
         self._connections_lock = threading.Lock()
         self._closed = False
         self._rows_per_insert = 0  # set from the connection's variable limit on first insert
+        self._ref_memo: dict[str, str] = {}  # body text -> its log_bodies ref
+        self._evicted_since_gc = 0
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -418,8 +427,23 @@ class SQLiteStore:
         """
         if not rows:
             return
-        params = [self._log_params(row) for row in rows]
+        params = []
+        bodies: dict[str, str] = {}
+        for row in rows:
+            values = [*self._log_params(row), None, None]
+            for slot, index in enumerate(_BODY_INDEXES):
+                text = values[index]
+                if len(text) >= _SHARED_BODY_MIN:
+                    ref = self._body_ref(text)
+                    bodies[ref] = text
+                    values[index] = ""
+                    values[len(LOG_COLUMNS) - 1 + slot] = ref
+            params.append(tuple(values))
         with self._write(f"insert {len(rows)} request log rows") as conn:
+            if bodies:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO log_bodies (ref, text) VALUES (?, ?)", bodies.items()
+                )
             start = 0
             for size in self._insert_chunks(conn, len(params)):
                 chunk = params[start : start + size]
@@ -448,6 +472,44 @@ class SQLiteStore:
                 sizes.append(power)
                 rest -= power
         return sizes
+
+    def _body_ref(self, text: str) -> str:
+        # The writer hands over the same str object for a repeated body, and a str caches its
+        # hash, so the memo makes a repeated body cost one dict lookup instead of a digest.
+        ref = self._ref_memo.get(text)
+        if ref is None:
+            ref = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+            if len(self._ref_memo) >= _REF_MEMO_LIMIT:
+                self._ref_memo.clear()
+            self._ref_memo[text] = ref
+        return ref
+
+    def _fill_bodies(self, records: list[dict[str, Any]]) -> None:
+        wanted = {r[c] for r in records for c in _REF_COLUMNS if r.get(c)}
+        texts: dict[str, str] = {}
+        refs = sorted(wanted)
+        for start in range(0, len(refs), 500):
+            chunk = refs[start : start + 500]
+            sql = f"SELECT ref, text FROM log_bodies WHERE ref IN ({', '.join('?' * len(chunk))})"
+            texts.update(self._read("read request log bodies", sql, chunk))
+        for record in records:
+            for column, ref_column in zip(("request_body", "response_body"), _REF_COLUMNS,
+                                          strict=True):
+                ref = record.pop(ref_column, None)
+                if ref:
+                    record[column] = texts.get(ref, "")
+
+    def _collect_bodies_now(self) -> None:
+        """Delete stored bodies no log row refers to (eviction does this every 10,000 rows)."""
+        with self._write("collect unreferenced request log bodies") as conn:
+            self._collect_bodies(conn)
+
+    def _collect_bodies(self, conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "DELETE FROM log_bodies WHERE ref NOT IN (SELECT request_body_ref FROM request_log "
+            "WHERE request_body_ref IS NOT NULL) AND ref NOT IN (SELECT response_body_ref "
+            "FROM request_log WHERE response_body_ref IS NOT NULL)"
+        )
 
     @staticmethod
     def _log_params(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -522,7 +584,7 @@ class SQLiteStore:
 
     @staticmethod
     def _log_row(row: tuple[Any, ...]) -> dict[str, Any]:
-        record = dict(zip(LOG_COLUMNS, row, strict=True))
+        record = dict(zip((*LOG_COLUMNS, *_REF_COLUMNS), row, strict=True))
         for column in _JSON_COLUMNS:
             text = record[column]
             record[column] = orjson.loads(text) if text else {}
@@ -573,7 +635,9 @@ class SQLiteStore:
         order = "DESC" if newest_first else "ASC"
         sql = f"{_SELECT_LOG}{where} ORDER BY ts {order}, id {order} LIMIT ? OFFSET ?"
         rows = self._read("search the request log", sql, [*params, limit, offset])
-        return [self._log_row(row) for row in rows]
+        records = [self._log_row(row) for row in rows]
+        self._fill_bodies(records)
+        return records
 
     def count_logs(
         self,
@@ -612,12 +676,19 @@ class SQLiteStore:
             high = conn.execute("SELECT MAX(id) FROM request_log").fetchone()[0]
             if high is None or high <= keep:
                 return 0
-            return conn.execute("DELETE FROM request_log WHERE id <= ?", (high - keep,)).rowcount
+            evicted = conn.execute("DELETE FROM request_log WHERE id <= ?", (high - keep,)).rowcount
+            self._evicted_since_gc += evicted
+            if self._evicted_since_gc >= _GC_EVERY:
+                self._collect_bodies(conn)
+                self._evicted_since_gc = 0
+            return evicted
 
     def clear_logs(self) -> int:
         """Delete every log row; return how many there were."""
         with self._write("clear the request log") as conn:
-            return conn.execute("DELETE FROM request_log").rowcount
+            cleared = conn.execute("DELETE FROM request_log").rowcount
+            conn.execute("DELETE FROM log_bodies")
+            return cleared
 
     # -- whole state ------------------------------------------------------------------------
 
