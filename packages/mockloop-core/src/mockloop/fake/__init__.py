@@ -1,5 +1,5 @@
 """Data from schemas: deterministic, valid, and realistic by field name."""
 
-from mockloop.fake.generator import SchemaFaker
+from mockloop.fake.faker import SchemaFaker
 
 __all__ = ["SchemaFaker"]

@@ -694,7 +694,9 @@ class RequestLogWriter:
         )
         request_body = record.request_body or b""
         response_body = record.response_body or b""
-        request_text, request_cut = self._body(request_body, request_headers.get("content-type", ""))
+        request_text, request_cut = self._body(
+            request_body, request_headers.get("content-type", "")
+        )
         response_text, response_cut = self._body(
             response_body, response_headers.get("content-type", "")
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -18,7 +18,7 @@ from mockloop.mock.auth import _cookies
 from mockloop.mock.problem import PreparedResponse, problem
 from mockloop.mock.responder import is_json_media
 from mockloop.spec.model import Operation, Parameter
-from mockloop.spec.params import coerce_parameter
+from mockloop.spec.params import coerce_parameter, query_values
 from mockloop.spec.validation import SchemaValidator
 
 __all__ = ["RequestValidator"]
@@ -66,17 +66,15 @@ class RequestValidator:
         body: bytes,
     ) -> PreparedResponse | None:
         errors: list[str] = []
-        query_values: dict[str, list[str]] | None = None
+        query_pairs: list[tuple[str, str]] | None = None
         cookies: dict[str, str] | None = None
         for param in op.parameters:
             if param.location == "path":
                 raw = [path_params[param.name]] if param.name in path_params else []
             elif param.location == "query":
-                if query_values is None:
-                    query_values = parse_qs(query, keep_blank_values=True)
-                if param.style == "deepObject":
-                    continue  # keys like filter[name] are not checked one by one
-                raw = query_values.get(param.name, [])
+                if query_pairs is None:
+                    query_pairs = parse_qsl(query, keep_blank_values=True)
+                raw = query_values(param, query_pairs, self.validator.document)
             elif param.location == "header":
                 if param.name.lower() in _IGNORED_HEADERS:
                     continue
@@ -98,8 +96,9 @@ class RequestValidator:
 
     def _check_parameter(self, param: Parameter, raw: list[str]) -> list[str]:
         if not raw:
-            return [f"{param.location} parameter {param.name!r} is required"] if param.required \
-                else []
+            return (
+                [f"{param.location} parameter {param.name!r} is required"] if param.required else []
+            )
         if not param.schema:
             return []
         key = (id(param), tuple(raw))
@@ -107,7 +106,9 @@ class RequestValidator:
         if found is None:
             where = f"{param.location} parameter {param.name!r}"
             value = coerce_parameter(param, raw, self.validator.document)
-            found = [f"{where}: {message}" for message in self.validator.errors(param.schema, value)]
+            found = [
+                f"{where}: {message}" for message in self.validator.errors(param.schema, value)
+            ]
             if sum(len(r) for r in raw) <= 1024:
                 if len(self._checked) >= _MEMO_LIMIT:
                     self._checked.clear()

@@ -227,5 +227,6 @@ def load_spec(
         servers=servers,
         base_path=_base_path(servers[0] if servers else None),
         security_schemes=schemes,
-        warnings=warnings,
+        # Every warning names its file: pointers into the root come without one.
+        warnings=[location + w if w.startswith("#") else w for w in warnings],
     )

@@ -38,7 +38,11 @@ class Example:
 
 @dataclass(slots=True)
 class Parameter:
-    """One operation parameter; `schema` is a JSON Schema dict (maybe `{}`)."""
+    """One operation parameter; `schema` is a JSON Schema dict (maybe `{}`).
+
+    A loaded spec fills in the effective `style` and `explode` (form/explode for query and
+    cookie, simple for path and header, unless the description says otherwise).
+    """
 
     name: str
     location: ParameterLocation

@@ -32,6 +32,8 @@ _LOCATIONS = {"path", "query", "header", "cookie"}
 
 
 class OperationBuilder:
+    """Builds the `Operation`s of one OpenAPI 3.x-shaped document, in document order."""
+
     def __init__(
         self, documents: Documents, bundler: SchemaBundler, doc: dict[str, Any], warnings: list[str]
     ) -> None:
@@ -42,12 +44,15 @@ class OperationBuilder:
         self.root = documents.root_location
 
     def deref(self, node: Any, base: str, pointer: str) -> tuple[Any, str, str]:
+        """Follow `$ref`s (parameters, bodies, responses...) to the object, its file and pointer."""
         seen: set[tuple[str, str]] = set()
         while isinstance(node, dict) and "$ref" in node:
             ref = node["$ref"]
             if (base, str(ref)) in seen:
                 raise SpecError(
-                    f"$ref {ref!r} refers to itself in a loop", source=base, pointer=pointer
+                    f"$ref {ref!r} refers to itself in a loop",
+                    source=base,
+                    pointer=pointer + "/$ref",
                 )
             seen.add((base, str(ref)))
             node, base, tokens = self.documents.resolve(ref, base, pointer + "/$ref")
@@ -129,6 +134,13 @@ class OperationBuilder:
                         f"{param_base}#{param_pointer}: parameter {param['name']!r} has no "
                         "schema; any value is accepted"
                     )
+                # The effective serialisation, defaults filled in, so 2.0 and 3.x agree.
+                style = param.get("style")
+                if not isinstance(style, str) or not style:
+                    style = "form" if location in ("query", "cookie") else "simple"
+                explode = param.get("explode")
+                if not isinstance(explode, bool):
+                    explode = style == "form"
                 merged[(str(param["name"]), location)] = Parameter(
                     name=str(param["name"]),
                     location=location,
@@ -137,8 +149,8 @@ class OperationBuilder:
                     if schema is not None
                     else {},
                     description=str(param.get("description") or ""),
-                    style=param.get("style"),
-                    explode=param.get("explode"),
+                    style=style,
+                    explode=explode,
                     examples=self.examples(param, param_base, param_pointer),
                     deprecated=bool(param.get("deprecated")),
                 )

@@ -82,6 +82,12 @@ def parse_text(text: str, source: str) -> Any:
     stripped = text.lstrip("\ufeff \t\r\n")
     if not stripped:
         raise SpecError("the document is empty: not an OpenAPI description", source=source)
+    if stripped[0] == "<":
+        raise SpecError(
+            "HTML or XML, not an OpenAPI description (for a documentation page, give the "
+            "address of its openapi.json or swagger.json instead)",
+            source=source,
+        )
     if stripped[0] in "{[":
         try:
             return orjson.loads(stripped)

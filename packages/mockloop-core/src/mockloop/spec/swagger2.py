@@ -100,7 +100,9 @@ class _Converter:
             ref = node["$ref"]
             if (base, str(ref)) in seen:
                 raise SpecError(
-                    f"$ref {ref!r} refers to itself in a loop", source=base, pointer=pointer
+                    f"$ref {ref!r} refers to itself in a loop",
+                    source=base,
+                    pointer=pointer + "/$ref",
                 )
             seen.add((base, str(ref)))
             node, base, tokens = self.documents.resolve(ref, base, pointer + "/$ref")

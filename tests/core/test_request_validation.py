@@ -1,0 +1,42 @@
+from mockloop.mock.validation import RequestValidator
+from mockloop.spec import load_spec
+from mockloop.spec.validation import SchemaValidator
+
+SPEC = load_spec({
+    "openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+    "paths": {"/s": {"get": {
+        "parameters": [
+            {"name": "filter", "in": "query", "style": "deepObject", "schema": {
+                "type": "object", "properties": {"age": {"type": "integer"}},
+                "additionalProperties": False}},
+            {"name": "ids", "in": "query", "explode": False,
+             "schema": {"type": "array", "items": {"type": "integer"}}},
+            {"name": "X-Trace", "in": "header", "required": True, "schema": {"type": "string"}},
+        ],
+        "responses": {"200": {"description": "ok"}}}}},
+})
+OP = SPEC.operations[0]
+HEADERS = {"x-trace": "t1"}
+
+
+def _check(query: str, headers: dict[str, str] = HEADERS):
+    return RequestValidator(SchemaValidator(SPEC.document)).check(OP, {}, query, headers, b"")
+
+
+def test_deep_object_and_delimited_arrays_are_checked() -> None:
+    assert _check("filter[age]=3&ids=1,2,3") is None
+    bad_age = _check("filter[age]=old")
+    assert bad_age.status == 400 and b"$.age" in bad_age.body
+    assert b"color" in _check("filter[color]=red").body
+    assert b"ids" in _check("ids=1,x").body
+
+
+def test_missing_required_header_is_named() -> None:
+    refused = _check("", headers={})
+    assert refused.status == 400
+    assert b"header parameter 'X-Trace' is required" in refused.body
+
+
+def test_warn_mode_lets_the_request_through() -> None:
+    validator = RequestValidator(SchemaValidator(SPEC.document), mode="warn")
+    assert validator.check(OP, {}, "filter[age]=old", {}, b"") is None
