@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import PETSTORE
 
@@ -43,7 +44,8 @@ def _serve(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_serve_prints_urls_and_flushes_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_serve_prints_urls_and_flushes_on_stop(tmp_path: Path, stop: signal.Signals) -> None:
     port, admin_port = _free_port(), _free_port()
     process = subprocess.Popen(
         [
@@ -71,7 +73,7 @@ def test_serve_prints_urls_and_flushes_on_sigterm(tmp_path: Path) -> None:
         for i in range(50):
             httpx.get(f"http://127.0.0.1:{port}/pets/{i}", headers={"X-API-Key": "k"})
     finally:
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop)
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert f"http://127.0.0.1:{port}" in output
