@@ -47,3 +47,8 @@ def test_default_status_is_the_lowest_documented_success() -> None:
     assert default_status(op("201", "400")) == "201"
     assert default_status(op("default")) == "default"
     assert default_status(op("404")) == "404"
+
+
+def test_a_value_orjson_refuses_is_still_served() -> None:
+    body = encode_body({"a": "x\ud800y"}, "application/json")
+    assert orjson.loads(body) == {"a": "x?y"}

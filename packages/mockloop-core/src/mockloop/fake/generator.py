@@ -549,6 +549,10 @@ def _snap(value: float, step: float, lo: float | None, hi: float | None) -> floa
     return value
 
 
+# Ranges such as [\u0020-\uFFFF] include lone surrogates, which no UTF-8 body can carry.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _search(pattern: str, text: str) -> bool:
     try:
         return re.search(pattern, text) is not None
@@ -565,7 +569,7 @@ def _string_for_pattern(
             text = generator.xeger(pattern)
         except Exception:  # unsupported syntax (lookarounds, backreferences ...)
             return None
-        if low <= len(text) <= high and _search(pattern, text):
+        if low <= len(text) <= high and _search(pattern, text) and not _SURROGATE.search(text):
             return text
     return None
 

@@ -9,6 +9,7 @@ their schema are skipped (real descriptions have many) unless asked for by name.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Mapping
@@ -122,7 +123,12 @@ def encode_body(value: Any, media: str) -> bytes:
     """Serialise a value for a media type (JSON unless the type says otherwise)."""
     base = media.split(";", 1)[0].strip().lower()
     if is_json_media(base):
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+        try:
+            return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+        except orjson.JSONEncodeError:
+            # A value orjson refuses (a lone surrogate in a description's example, say) is
+            # served with the offending characters replaced rather than failing the request.
+            return json.dumps(value, default=str, ensure_ascii=False).encode("utf-8", "replace")
     if isinstance(value, bytes):
         return value
     if base.endswith("/xml") or base.endswith("+xml"):
