@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-ROUTE = "/pets/{pet_id}"
+ROUTE = "/{collection}/{item_id}"  # any `/things/{id}` path the mock is measured on
 
 DEFAULT_BODY: dict[str, Any] = {
     "id": 7,
@@ -34,11 +34,11 @@ DEFAULT_BODY: dict[str, Any] = {
 
 
 def create_app(body: Any) -> FastAPI:
-    """A FastAPI app whose only route answers `body` for any pet id."""
+    """A FastAPI app whose only route answers `body` for any `/collection/id`."""
     app = FastAPI(title="bench baseline", docs_url=None, redoc_url=None)
 
     @app.get(ROUTE)
-    async def get_pet(pet_id: str) -> Any:
+    async def get_item(collection: str, item_id: str) -> Any:
         return body
 
     @app.get("/health")

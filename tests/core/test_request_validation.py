@@ -2,19 +2,43 @@ from mockloop.mock.validation import RequestValidator
 from mockloop.spec import load_spec
 from mockloop.spec.validation import SchemaValidator
 
-SPEC = load_spec({
-    "openapi": "3.0.3", "info": {"title": "t", "version": "1"},
-    "paths": {"/s": {"get": {
-        "parameters": [
-            {"name": "filter", "in": "query", "style": "deepObject", "schema": {
-                "type": "object", "properties": {"age": {"type": "integer"}},
-                "additionalProperties": False}},
-            {"name": "ids", "in": "query", "explode": False,
-             "schema": {"type": "array", "items": {"type": "integer"}}},
-            {"name": "X-Trace", "in": "header", "required": True, "schema": {"type": "string"}},
-        ],
-        "responses": {"200": {"description": "ok"}}}}},
-})
+SPEC = load_spec(
+    {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/s": {
+                "get": {
+                    "parameters": [
+                        {
+                            "name": "filter",
+                            "in": "query",
+                            "style": "deepObject",
+                            "schema": {
+                                "type": "object",
+                                "properties": {"age": {"type": "integer"}},
+                                "additionalProperties": False,
+                            },
+                        },
+                        {
+                            "name": "ids",
+                            "in": "query",
+                            "explode": False,
+                            "schema": {"type": "array", "items": {"type": "integer"}},
+                        },
+                        {
+                            "name": "X-Trace",
+                            "in": "header",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "responses": {"200": {"description": "ok"}},
+                }
+            }
+        },
+    }
+)
 OP = SPEC.operations[0]
 HEADERS = {"x-trace": "t1"}
 

@@ -543,16 +543,24 @@ def test_closing_the_store_while_another_thread_inserts_does_not_crash(tmp_path:
 def test_repeated_bodies_are_stored_once_and_read_back_whole(tmp_path: Path) -> None:
     big = "{" + '"k": "' + "v" * 2000 + '"}'
     other = "x" * 300
-    rows = [{"method": "GET", "path": f"/p/{i}", "response_body": big if i % 2 else other,
-             "request_body": "short"} for i in range(10)]
+    rows = [
+        {
+            "method": "GET",
+            "path": f"/p/{i}",
+            "response_body": big if i % 2 else other,
+            "request_body": "short",
+        }
+        for i in range(10)
+    ]
     with SQLiteStore(tmp_path / "b.db") as store:
         store.insert_log_rows(rows)
         store.insert_log_rows(rows)
         raw = sqlite3.connect(tmp_path / "b.db")
         try:
             assert raw.execute("SELECT COUNT(*) FROM log_bodies").fetchone() == (2,)
-            assert raw.execute("SELECT COUNT(*) FROM request_log WHERE response_body = ''"
-                               ).fetchone() == (20,)
+            assert raw.execute(
+                "SELECT COUNT(*) FROM request_log WHERE response_body = ''"
+            ).fetchone() == (20,)
         finally:
             raw.close()
         found = store.search_logs(limit=100)

@@ -345,7 +345,8 @@ class RequestLogWriter:
         body_limit: characters of each body kept; longer bodies are cut and flagged `truncated`.
         batch_size: records per transaction.
         flush_interval: seconds the idle writer waits before writing a partial batch.
-        max_records: rows kept in the log (oldest evicted first); 0 keeps everything.
+        max_records: rows kept in the log (oldest evicted first, in steps of 5% of it, so the
+            log may briefly hold up to 5% more); 0 keeps everything.
         max_queue: records waiting in memory; past it new records are dropped and counted.
         retries: further attempts for a batch the store refused, before it is dropped.
         retry_delay: seconds before the first retry, doubled for each later one.
@@ -395,7 +396,7 @@ class RequestLogWriter:
         # redacting each distinct one once keeps the writer's cost per row low. Only the writer
         # thread touches these, and each is bounded.
         self._body_memo: dict[tuple[bytes, str], tuple[str, bool]] = {}
-        self._header_memo: dict[tuple[Any, ...], dict[str, str]] = {}
+        self._header_memo: dict[tuple[Any, ...], tuple[dict[str, str], str]] = {}
 
         self._queue: deque[Any] = deque()
         self._accepting = True
@@ -413,6 +414,7 @@ class RequestLogWriter:
         self._failed = 0  # dropped by the writer: conversion failed or store kept refusing
         self._written = 0
         self._evicted = 0
+        self._since_eviction = 0
         self._errors = 0
         self._last_drop_warning = 0.0
         self._rejected_reported = 0
@@ -641,7 +643,12 @@ class RequestLogWriter:
                 break
         with self._lock:
             self._written += len(rows)
-        if self.max_records:
+        self._since_eviction += len(rows)
+        # Retention runs in steps of 5% of the bound (at most 5,000 rows), not after every
+        # batch: deleting thousands of rows at once costs little more than deleting ten.
+        step = min(5000, max(1, self.max_records // 20))
+        if self.max_records and (self._since_eviction >= step or self._stopping):
+            self._since_eviction = 0
             try:
                 evicted = self.store.evict_logs(self.max_records)
             except MockLoopError as exc:
@@ -653,13 +660,15 @@ class RequestLogWriter:
                     with self._lock:
                         self._evicted += evicted
 
-    def _headers(self, pairs: Any) -> dict[str, str]:
+    def _headers(self, pairs: Any) -> tuple[dict[str, str], str]:
         key = tuple(pairs)
         if sum(len(name) + len(value) for name, value in key) > _MEMO_MAX_BYTES:
-            return self.redactor.headers(pairs)
+            headers = self.redactor.headers(pairs)
+            return headers, orjson.dumps(headers).decode()
         found = self._header_memo.get(key)
         if found is None:
-            found = self.redactor.headers(pairs)
+            headers = self.redactor.headers(pairs)
+            found = (headers, orjson.dumps(headers).decode())
             if len(self._header_memo) >= _MEMO_LIMIT:
                 self._header_memo.clear()
             self._header_memo[key] = found
@@ -680,8 +689,8 @@ class RequestLogWriter:
     def to_row(self, record: LogRecord) -> dict[str, Any]:
         """Convert one record to a redacted, truncated store row (runs in the writer thread)."""
         limit = self.body_limit
-        request_headers = self._headers(record.request_headers)
-        response_headers = self._headers(record.response_headers)
+        request_headers, request_json = self._headers(record.request_headers)
+        response_headers, response_json = self._headers(record.response_headers)
         session = request_headers.get("x-session-id")
         # The client's id wins; else the one the server put on the response (so the log matches
         # what the client saw); else a fresh random one, so every row can be referred to.
@@ -712,8 +721,10 @@ class RequestLogWriter:
             "latency_ms": record.latency_ms,
             "request_size": len(request_body),
             "response_size": len(response_body),
-            "request_headers": request_headers,
-            "response_headers": response_headers,
+            # Already JSON text: the store keeps a string as given, so a repeated header set is
+            # encoded once, not once per row.
+            "request_headers": request_json,
+            "response_headers": response_json,
             "request_body": request_text,
             "response_body": response_text,
             "truncated": request_cut or response_cut or query_cut,

@@ -131,6 +131,7 @@ def _uvicorn_config(app: BusinessApp) -> uvicorn.Config:
         access_log=False,
         timeout_graceful_shutdown=10,
         server_header=False,
+        proxy_headers=False,  # a mock answers its direct client; no X-Forwarded-* rewriting
     )
 
 

@@ -246,6 +246,9 @@ class SQLiteStore:
             # NORMAL is durable across application crashes in WAL mode; only a power loss can
             # lose the last transactions, which is acceptable for a mock's logs and config.
             conn.execute("PRAGMA synchronous = NORMAL")
+            # Checkpoint the WAL every ~40 MB instead of ~4 MB: the request log writes
+            # continuously, and each checkpoint rewrites pages into the main file.
+            conn.execute("PRAGMA wal_autocheckpoint = 10000")
             conn.create_function("regexp", 2, _regexp, deterministic=True)
         except BaseException:
             conn.close()
@@ -493,8 +496,9 @@ class SQLiteStore:
             sql = f"SELECT ref, text FROM log_bodies WHERE ref IN ({', '.join('?' * len(chunk))})"
             texts.update(self._read("read request log bodies", sql, chunk))
         for record in records:
-            for column, ref_column in zip(("request_body", "response_body"), _REF_COLUMNS,
-                                          strict=True):
+            for column, ref_column in zip(
+                ("request_body", "response_body"), _REF_COLUMNS, strict=True
+            ):
                 ref = record.pop(ref_column, None)
                 if ref:
                     record[column] = texts.get(ref, "")
