@@ -239,7 +239,8 @@ def build_request(op: Any, spec: Any, faker: Any) -> BuiltRequest:
     from mockloop.mock.router import split_template
 
     template, discriminator = split_template(op.path)
-    fixed = dict(discriminator)
+    # Only discriminators with a value fix the parameter; a bare name just says "send it".
+    fixed = {name: value for name, value in discriminator if value is not None}
     headers, query, cookies = credentials_for(op, spec.security_schemes)
     path = template
     for param in op.parameters:
@@ -272,7 +273,7 @@ def build_request(op: Any, spec: Any, faker: Any) -> BuiltRequest:
             headers[param.name] = _header_value(value, bool(param.explode))
         else:
             cookies[param.name] = _scalar(value)
-    query.extend((k, v) for k, v in discriminator if (k, v) not in query)
+    query.extend((k, v) for k, v in fixed.items() if (k, v) not in query)
     return BuiltRequest(path, query, headers, cookies)
 
 

@@ -54,6 +54,16 @@ def test_query_discriminated_paths() -> None:
     assert split_template("/#Action=X&Version=2") == ("/", (("Action", "X"), ("Version", "2")))
 
 
+def test_bare_discriminator_names_require_presence_only() -> None:
+    router = Router(_ops(("get", "/events#from&to"), ("get", "/events")))
+    assert split_template("/events#from&to") == ("/events", (("from", None), ("to", None)))
+    assert (
+        router.match("GET", "/events", "from=2024-01-01&to=2024-02-01").operation.operation_id
+        == "op0"
+    )
+    assert router.match("GET", "/events", "from=2024-01-01").operation.operation_id == "op1"
+
+
 def test_discriminated_without_fallback_is_404() -> None:
     router = Router(_ops(("post", "/#Action=CreateThing")))
     assert router.match("POST", "/", "Action=Other").operation is None
@@ -72,3 +82,15 @@ def test_router_scales_to_many_operations() -> None:
     found = router.match("GET", "/r1999/abc/sub4")
     assert found.operation.operation_id == "op1999"
     assert found.path_params == {"id": "abc"}
+
+
+def test_bare_names_of_header_parameters_do_not_route() -> None:
+    from mockloop.spec.model import Parameter
+
+    op = Operation(
+        operation_id="me",
+        method="get",
+        path="/me#Authentication",
+        parameters=[Parameter(name="Authentication", location="header")],
+    )
+    assert Router([op]).match("GET", "/me").operation is op

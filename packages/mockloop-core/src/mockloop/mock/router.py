@@ -20,13 +20,21 @@ __all__ = ["Match", "Router", "split_template"]
 _PARAM = re.compile(r"\{([^{}]+)\}")
 
 
-def split_template(template: str) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """Split `/path#Action=X` or `/path?Action=X` into the path and its query discriminator."""
+def split_template(template: str) -> tuple[str, tuple[tuple[str, str | None], ...]]:
+    """Split `/path#Action=X` or `/path?Action=X` into the path and its query discriminator.
+
+    A bare name (`/events#fromTimeStamp&toTimeStamp`, as AWS descriptions write required
+    query parameters) gives `(name, None)`: the parameter must be present, with any value.
+    """
     for marker in ("#", "?"):
         if marker in template:
             path, _, rest = template.partition(marker)
-            pairs = tuple((k, v) for k, v in parse_qsl(rest, keep_blank_values=True) if k)
-            return (path or "/"), pairs
+            pairs: list[tuple[str, str | None]] = []
+            for part in rest.split("&"):
+                name, sep, value = part.partition("=")
+                if name:
+                    pairs.append((unquote(name), unquote(value) if sep else None))
+            return (path or "/"), tuple(pairs)
     return template, ()
 
 
@@ -36,7 +44,7 @@ class _Candidate:
     param_names: tuple[str | None, ...]  # per segment: a whole-segment parameter name or None
     # for mixed segments like `{id}.json`: the segment's regex and its parameter names in order
     segment_patterns: tuple[tuple[re.Pattern[str], tuple[str, ...]] | None, ...]
-    discriminator: tuple[tuple[str, str], ...]
+    discriminator: tuple[tuple[str, str | None], ...]
 
 
 @dataclass(slots=True)
@@ -74,6 +82,14 @@ class Router:
 
     def _add(self, op: Operation) -> None:
         path, discriminator = split_template(op.path)
+        # A bare name that the operation declares as a header (or cookie) parameter is not a
+        # query discriminator (`/me#Authentication`); request validation checks it instead.
+        elsewhere = {p.name for p in op.parameters if p.location != "query"}
+        discriminator = tuple(
+            (name, value)
+            for name, value in discriminator
+            if value is not None or name not in elsewhere
+        )
         node = self._root
         names: list[str | None] = []
         patterns: list[tuple[re.Pattern[str], tuple[str, ...]] | None] = []
@@ -180,7 +196,11 @@ def _choose(candidates: list[_Candidate], query: str) -> _Candidate | None:
     if len(candidates) == 1 and not candidates[0].discriminator:
         return candidates[0]
     pairs = set(parse_qsl(query, keep_blank_values=True)) if query else set()
+    names = {name for name, _ in pairs}
     for candidate in candidates:
-        if all(pair in pairs for pair in candidate.discriminator):
+        if all(
+            (name in names) if value is None else ((name, value) in pairs)
+            for name, value in candidate.discriminator
+        ):
             return candidate
     return None
