@@ -73,7 +73,7 @@ _SELECT_LOG = f"SELECT {', '.join((*LOG_COLUMNS, *_REF_COLUMNS))} FROM request_l
 _SHARED_BODY_MIN = 256
 _BODY_INDEXES = (LOG_COLUMNS.index("request_body") - 1, LOG_COLUMNS.index("response_body") - 1)
 _REF_MEMO_LIMIT = 1024
-_GC_EVERY = 10_000  # evicted rows between sweeps of unreferenced bodies
+_GC_EVERY = 100_000  # evicted rows between sweeps of unreferenced bodies (a full turnover)
 _JSON_COLUMNS = frozenset({"request_headers", "response_headers"})
 _STATUS_CLASS = re.compile(r"^([1-5])xx$", re.IGNORECASE)
 
@@ -504,7 +504,7 @@ class SQLiteStore:
                     record[column] = texts.get(ref, "")
 
     def _collect_bodies_now(self) -> None:
-        """Delete stored bodies no log row refers to (eviction does this every 10,000 rows)."""
+        """Delete stored bodies no log row refers to (eviction does this every 100,000 rows)."""
         with self._write("collect unreferenced request log bodies") as conn:
             self._collect_bodies(conn)
 
