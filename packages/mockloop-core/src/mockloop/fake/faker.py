@@ -1,72 +1,142 @@
 """`SchemaFaker`: deterministic, schema-valid data with realistic leaves.
 
-Schemas are JSON Schema 2020-12 with local `$ref`s into a document (what `mockloop.spec`
-produces); OpenAPI 3.0 leftovers (`nullable`, a single `example`) are tolerated. The RNG is
-seeded from (seed, key) through SHA-256, so the same request gives the same data in any process.
-Recursion is cut at `max_depth` (and a reference met twice on the way down counts as deep): past
-it only required properties and minimal arrays are generated, and null is chosen where allowed.
+Schemas are JSON Schema 2020-12 with local `$ref`s into a document; OpenAPI 3.0 leftovers
+(`nullable`, a single `example`, boolean `exclusiveMinimum`) are tolerated. The RNG is seeded from
+(seed, key) through SHA-256, so the same request gives the same data in any process.
+
+Each schema is first reduced to an "effective" schema: `$ref`s resolved and `allOf` branches
+merged (properties, required, bounds, types, enums), cached by object identity. Generation walks
+the effective schema; combinators and the few keywords it cannot construct (`not`, `if`, a
+second `pattern`) are checked with a validator and retried a bounded number of times.
+
+Recursion is cut at `max_depth`, and a `$ref` met twice on the way down counts as deep too: past
+it only required properties and `minItems` items are generated, null is chosen for nullable
+containers, and branches that do not recurse are preferred.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import math
 import random
 import re
-import sys
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote
 
-import rstr
+import orjson
+from jsonschema import Draft202012Validator, ValidationError, validators
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
-from mockloop.fake.values import WORDS, format_value, value_for_name
-from mockloop.spec.validation import SchemaValidator
+from mockloop.fake.values import (
+    FORMAT_CHECKER,
+    WORDS,
+    as_count,
+    as_number,
+    bounds,
+    number_value,
+    pattern_string,
+    search,
+    string_value,
+)
 
 __all__ = ["SchemaFaker"]
 
+_DOC_URI = "urn:mockloop:fake-document"
+_HARD = 8  # levels past max_depth that chains of required properties may still go
+_BUDGET = 3000  # values per call before everything counts as deep
+_RETRIES = 200  # validator-driven retries per call (oneOf, `not`...) before taking what comes
+_MAX_CACHED = 100_000
+_NUMERIC = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+_OBJECT_KEYS = ("properties", "required", "additionalProperties", "patternProperties")
+_OBJECT_KEYS += ("minProperties", "maxProperties", "propertyNames", "unevaluatedProperties")
+_ARRAY_KEYS = ("items", "prefixItems", "minItems", "maxItems", "uniqueItems", "contains")
+_STRING_KEYS = ("minLength", "maxLength", "pattern")
+_CHECKED = ("not", "if", "dependentSchemas", "\x00patterns")
+_PEOPLE = ("person", "user", "customer", "owner", "author", "contact", "employee", "member")
+_PEOPLE += ("account", "profile", "patient", "student", "client", "people", "staff", "agent")
+_MISSING = re.compile(r"^'(.+)' is a required property$")
 
-class _ShortXeger(rstr.Xeger):  # pyright: ignore[reportPrivateImportUsage]
-    """rstr, but `*`, `+` and `{n,}` repeat at most 8 times beyond their minimum (rstr allows
-    100), which keeps generated strings readable and within typical `maxLength`s. Explicit
-    counts such as `{32}` are untouched."""
 
-    def _handle_repeat(self, start_range: int, end_range: int, value: Any) -> str:
-        if end_range > 1000:  # unbounded: sre's MAXREPEAT
-            end_range = start_range + 8
-        return super()._handle_repeat(start_range, end_range, value)
+def _guard(keyword: Any) -> Any:
+    def guarded(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
+        try:
+            found = keyword(validator, value, instance, schema)
+            if found is not None:
+                yield from found
+        except Exception:  # an unusable keyword (bad regex, dangling $ref) checks nothing
+            return
+
+    return guarded
 
 
-_HARD_DEPTH = 12
-_INT32 = (-(2**31), 2**31 - 1)
-_INT64 = (-(2**63), 2**63 - 1)
-_NUMERIC_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+def _pattern(validator: Any, pattern: Any, instance: Any, schema: Any) -> Any:
+    """`pattern` that cannot hang on a catastrophic regex (see `values.risky`)."""
+    if validator.is_type(instance, "string") and not search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = validators.extend(
+    Draft202012Validator,
+    {name: _guard(fn) for name, fn in Draft202012Validator.VALIDATORS.items()}
+    | {"pattern": _guard(_pattern)},
+)
+
+
+class _NoValue:
+    def __repr__(self) -> str:
+        return "<no value>"
+
+
+_NONE: Any = _NoValue()
 
 
 class _Ctx:
-    __slots__ = ("for_response", "refs", "rng")
+    __slots__ = (
+        "for_response",
+        "nest",
+        "no_examples",
+        "nodes",
+        "refs",
+        "repeats",
+        "retries",
+        "rng",
+        "sparse",
+    )
 
     def __init__(self, rng: random.Random, for_response: bool) -> None:
         self.rng = rng
         self.for_response = for_response
         self.refs: dict[str, int] = {}
+        self.repeats = 0
+        self.nodes = 0
+        self.nest = 0
+        self.no_examples = False
+        self.sparse = False
+        self.retries = 0
 
 
 class SchemaFaker:
-    """Generates values for schemas of one document."""
+    """Generates values for the schemas of one document."""
 
     def __init__(
         self, document: dict[str, Any], *, seed: int = 0, max_depth: int = 5, max_items: int = 3
     ) -> None:
-        self.document = document
+        self.document = document if isinstance(document, dict) else {}
         self.seed = seed
-        self.max_depth = max_depth
-        self.max_items = max_items
-        self.validator = SchemaValidator(document)
+        self.max_depth = max(0, max_depth)
+        self.max_items = max(0, max_items)
+        self._hard = min(self.max_depth, 40) + _HARD
+        resource = Resource.from_contents(self.document, default_specification=DRAFT202012)
+        self._registry: Registry = Registry().with_resource(_DOC_URI, resource)
         self._refs: dict[str, Any] = {}
-        self._example_ok: dict[int, tuple[Any, Any]] = {}
-        self._merged: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self._eff: dict[Any, tuple[Any, dict[str, Any]]] = {}
+        self._validators: dict[int, tuple[Any, Any]] = {}
+        self._examples: dict[tuple[int, bool], tuple[Any, list[Any]]] = {}
+        self._enums: dict[int, tuple[Any, list[Any]]] = {}
+        self._marked: dict[str, set[str]] | None = None
+        self._ref_schemas: dict[str, dict[str, str]] = {}
 
     # -- public -----------------------------------------------------------------------------
 
@@ -78,17 +148,66 @@ class SchemaFaker:
         field_name: str | None = None,
         for_response: bool = True,
     ) -> Any:
-        """A value valid against `schema`, the same for the same seed and key."""
+        """A value valid against `schema`, the same for the same seed, key and schema."""
         digest = hashlib.sha256(f"{self.seed}\x00{key}".encode()).digest()
         ctx = _Ctx(random.Random(int.from_bytes(digest[:8], "big")), for_response)
-        limit = sys.getrecursionlimit()
         try:
-            return self._value(schema, ctx, field_name, 0)
-        except RecursionError:  # pragma: no cover - the depth bounds should prevent it
-            sys.setrecursionlimit(limit)
+            return self._gen(schema, ctx, field_name, 0)
+        except RecursionError:  # pragma: no cover - the depth guards should prevent it
+            return None
+        except Exception:  # pragma: no cover - never let a weird schema break a response
             return None
 
-    # -- dispatch ---------------------------------------------------------------------------
+    def is_valid(self, schema: Any, instance: Any, *, for_response: bool = True) -> bool:
+        """Whether `instance` matches `schema`, forgiving required writeOnly properties missing
+        from responses (readOnly ones from requests), as OpenAPI says."""
+        validator = self._validator(schema)
+        if validator is None:
+            return True
+        try:
+            for error in validator.iter_errors(instance):
+                if error.validator == "required" and self._forgiven(error, for_response):
+                    continue
+                return False
+        except Exception:
+            return True
+        return True
+
+    # -- validation helpers -----------------------------------------------------------------
+
+    def _validator(self, schema: Any) -> Any:
+        entry = self._validators.get(id(schema))
+        if entry is not None and entry[0] is schema:
+            return entry[1]
+        try:
+            validator = _Validator(
+                schema,
+                registry=self._registry,
+                format_checker=FORMAT_CHECKER,
+                _resolver=self._registry.resolver(base_uri=_DOC_URI),  # pyright: ignore[reportCallIssue]
+            )
+        except Exception:
+            validator = None
+        if len(self._validators) >= _MAX_CACHED:
+            self._validators.clear()
+        self._validators[id(schema)] = (schema, validator)
+        return validator
+
+    def _forgiven(self, error: Any, for_response: bool) -> bool:
+        found = _MISSING.match(error.message)
+        if not found:
+            return False
+        name = found.group(1)
+        flag = "writeOnly" if for_response else "readOnly"
+        holder = error.schema if isinstance(error.schema, dict) else {}
+        sub = self._effective(holder).get("properties", {}).get(name)
+        if sub is not None:
+            return self._hidden(sub, flag)
+        if self._marked is None:
+            self._marked = _marked_properties(self.document)
+        return name in self._marked[flag]
+
+    # -- effective schemas ------------------------------------------------------------------
 
     def _resolve(self, ref: str) -> Any:
         if ref in self._refs:
@@ -109,511 +228,655 @@ class SchemaFaker:
         self._refs[ref] = node
         return node
 
-    def _value(self, schema: Any, ctx: _Ctx, name: str | None, depth: int) -> Any:
+    def _effective(self, schema: Any, key: Any = None, parts: Any = None) -> dict[str, Any]:
+        """`schema` with `$ref`s resolved and `allOf` merged (cached; `parts` to compose)."""
+        cache_key = id(schema) if key is None else key
+        hit = self._eff.get(cache_key)
+        if hit is not None and hit[0] is schema:
+            return hit[1]
+        refs: list[str] = []
+        flat: list[dict[str, Any]] = []
+        seen: set[int] = set()
+        for part in parts if parts is not None else [schema]:
+            self._flatten(part, flat, refs, seen, 0)
+        merged: dict[str, Any] = {}
+        examples: list[Any] = []
+        for part in flat:
+            if parts is None:
+                if isinstance(part.get("examples"), list):
+                    examples.extend(part["examples"])
+                if "example" in part:
+                    examples.append(part["example"])
+            _merge_into(merged, part)
+        merged["\x00impossible"] = _impossible(merged)
+        merged["\x00refs"] = tuple(dict.fromkeys(refs))
+        merged["\x00examples"] = [e for e in examples if e is not None]
+        if len(self._eff) >= _MAX_CACHED:
+            self._eff.clear()
+        self._eff[cache_key] = (schema, merged)
+        return merged
+
+    def _flatten(
+        self, node: Any, out: list[dict[str, Any]], refs: list[str], seen: set[int], depth: int
+    ) -> None:
+        if node is False:
+            out.append({"not": {}})
+            return
+        if not isinstance(node, dict) or id(node) in seen or depth > 60:
+            return
+        seen.add(id(node))
+        own = {k: v for k, v in node.items() if k not in ("$ref", "allOf", "\x00refs")}
+        if own:
+            out.append(_normalise(own))
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            refs.append(ref)
+            self._flatten(self._resolve(ref), out, refs, seen, depth + 1)
+        branches = node.get("allOf")
+        if isinstance(branches, list):
+            for branch in branches:
+                self._flatten(branch, out, refs, seen, depth + 1)
+
+    def _hidden(self, schema: Any, flag: str) -> bool:
+        return isinstance(schema, dict) and self._effective(schema).get(flag) is True
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    def _gen(self, schema: Any, ctx: _Ctx, name: str | None, depth: int) -> Any:
         if schema is True or schema is None:
             schema = {}
-        if schema is False or not isinstance(schema, dict):
+        if not isinstance(schema, dict):
             return None
-        if depth > _HARD_DEPTH:
-            return _smallest(schema)
-        ref = schema.get("$ref")
-        if isinstance(ref, str):
-            target = self._resolve(ref)
-            siblings = {k: v for k, v in schema.items() if k != "$ref"}
-            ctx.refs[ref] = ctx.refs.get(ref, 0) + 1
-            try:
-                if siblings and any(k not in ("description", "title") for k in siblings):
-                    return self._value({"allOf": [target, siblings]}, ctx, name, depth)
-                return self._value(target, ctx, name, depth)
-            finally:
-                ctx.refs[ref] -= 1
-        example = self._example(schema)
-        if example is not _NO_EXAMPLE:
-            return example
-        if "const" in schema:
-            return copy.deepcopy(schema["const"])
-        if "allOf" in schema:
-            return self._value(self._merge(schema), ctx, name, depth)
-        for keyword in ("oneOf", "anyOf"):
-            if isinstance(schema.get(keyword), list) and schema[keyword]:
-                return self._choice(schema, keyword, ctx, name, depth)
-        if isinstance(schema.get("enum"), list) and schema["enum"]:
-            return self._enum(schema, ctx)
-        kind = self._kind(schema, ctx, depth)
-        if kind == "null":
-            return None
-        if kind == "object":
-            return self._object(schema, ctx, depth)
-        if kind == "array":
-            return self._array(schema, ctx, name, depth)
-        if kind == "integer":
-            return self._number(schema, ctx, name, integer=True)
-        if kind == "number":
-            return self._number(schema, ctx, name, integer=False)
-        if kind == "boolean":
-            return ctx.rng.random() < 0.5
-        return self._string(schema, ctx, name)
+        return self._from(self._effective(schema), schema, ctx, name, depth)
 
     def _deep(self, ctx: _Ctx, depth: int) -> bool:
-        return depth >= self.max_depth or any(count > 1 for count in ctx.refs.values())
+        return depth >= self.max_depth or ctx.repeats > 0 or ctx.nodes > _BUDGET
 
-    def _kind(self, schema: dict[str, Any], ctx: _Ctx, depth: int) -> str:
-        kind = schema.get("type")
-        nullable = schema.get("nullable") is True
-        if isinstance(kind, list):
-            options = [k for k in kind if isinstance(k, str)]
-            if "null" in options:
-                nullable = True
-            options = [k for k in options if k != "null"] or ["null"]
-            kind = options[0]
-        if nullable and self._deep(ctx, depth):
+    def _from(self, eff: dict[str, Any], original: Any, ctx: _Ctx, name: Any, depth: int) -> Any:
+        ctx.nodes += 1
+        if depth > self._hard or ctx.nest > 150 or ctx.nodes > _BUDGET * 3:
+            return _minimal(eff)
+        refs = eff["\x00refs"]
+        for ref in refs:
+            count = ctx.refs.get(ref, 0) + 1
+            ctx.refs[ref] = count
+            if count == 2:
+                ctx.repeats += 1
+        ctx.nest += 1
+        try:
+            if original is not None and not ctx.no_examples:
+                example = self._example(original, eff, ctx)
+                if example is not _NONE:
+                    return example
+            value = self._construct(eff, ctx, name, depth)
+            discriminator = eff.get("discriminator")
+            if isinstance(discriminator, dict) and isinstance(value, dict) and refs:
+                # A base schema's discriminator names the subtype being generated.
+                self._discriminate(value, self._ref_schema(refs[0]), discriminator, ctx)
+            if any(k in eff for k in _CHECKED):
+                target = original if original is not None else eff
+                for _ in range(40 if value is None or isinstance(value, (str, int, float)) else 8):
+                    if ctx.retries > _RETRIES or self.is_valid(
+                        target, value, for_response=ctx.for_response
+                    ):
+                        break
+                    ctx.retries += 1
+                    value = self._construct(eff, ctx, name, depth)
+            return value
+        finally:
+            ctx.nest -= 1
+            for ref in refs:
+                count = ctx.refs[ref] - 1
+                ctx.refs[ref] = count
+                if count == 1:
+                    ctx.repeats -= 1
+
+    def _construct(self, eff: dict[str, Any], ctx: _Ctx, name: Any, depth: int) -> Any:
+        if "const" in eff:
+            return copy.deepcopy(eff["const"])
+        for keyword in ("oneOf", "anyOf"):
+            if isinstance(eff.get(keyword), list) and eff[keyword]:
+                return self._choice(eff, keyword, ctx, name, depth)
+        if isinstance(eff.get("enum"), list) and eff["enum"]:
+            return self._enum(eff, ctx)
+        kind = self._kind(eff, ctx, depth)
+        if kind == "object":
+            return self._object(eff, ctx, depth)
+        if kind == "array":
+            return self._array(eff, ctx, name, depth)
+        if kind == "integer":
+            return number_value(eff, ctx.rng, name, integer=True)
+        if kind == "number":
+            return number_value(eff, ctx.rng, name, integer=False)
+        if kind == "boolean":
+            return ctx.rng.random() < 0.5
+        if kind == "string":
+            return string_value(eff, ctx.rng, name)
+        return None
+
+    def _kind(self, eff: dict[str, Any], ctx: _Ctx, depth: int) -> str:
+        raw = eff.get("type")
+        types = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+        types = [t for t in types if isinstance(t, str)]
+        nullable = "null" in types or eff.get("\x00nullable") is True
+        options = [t for t in types if t != "null"]
+        if not options:
+            if types:
+                return "null"
+            options = [_infer(eff)]
+            banned = eff.get("not") if isinstance(eff.get("not"), dict) else None
+            if banned is not None and not any(k in eff for k in (*_STRING_KEYS, "format")):
+                kinds = ["string", "integer", "boolean", "object", "array"]
+                options = [ctx.rng.choice([k for k in kinds if not _type_matches_kind(banned, k)])]
+        containers = any(t in ("object", "array") for t in options) or eff["\x00refs"]
+        if nullable and containers and self._deep(ctx, depth):
             return "null"
-        if isinstance(kind, str):
-            return kind
-        if any(
-            k in schema
-            for k in (
-                "properties",
-                "required",
-                "additionalProperties",
-                "patternProperties",
-                "minProperties",
-            )
-        ):
-            return "object"
-        if any(k in schema for k in ("items", "prefixItems", "minItems", "maxItems")):
-            return "array"
-        if any(k in schema for k in _NUMERIC_KEYS):
-            return "number"
-        return "string"
+        if len(options) > 1:
+            if "integer" in options and "number" in options:
+                options.remove("number")
+            if len(options) > 1:
+                return ctx.rng.choice(options)
+        return options[0]
 
     # -- examples, enums, combinators -------------------------------------------------------
 
-    def _example(self, schema: dict[str, Any]) -> Any:
-        cached = self._example_ok.get(id(schema))
-        if cached is not None and cached[0] is schema:
-            value = cached[1]
-            return copy.deepcopy(value) if value is not _NO_EXAMPLE else _NO_EXAMPLE
-        candidates = []
-        if isinstance(schema.get("examples"), list):
-            candidates.extend(schema["examples"])
-        if "example" in schema:
-            candidates.append(schema["example"])
-        chosen: Any = _NO_EXAMPLE
-        for candidate in candidates:
-            if candidate is not None and self.validator.is_valid(
-                schema, candidate, direction="response"
-            ):
-                chosen = candidate
-                break
-        self._example_ok[id(schema)] = (schema, chosen)
-        return copy.deepcopy(chosen) if chosen is not _NO_EXAMPLE else _NO_EXAMPLE
-
-    def _enum(self, schema: dict[str, Any], ctx: _Ctx) -> Any:
-        members = [m for m in schema["enum"] if m is not None] or schema["enum"]
-        kind = schema.get("type")
-        kinds = kind if isinstance(kind, list) else [kind] if isinstance(kind, str) else []
-        if kinds:
-            typed = [
-                m
-                for m in members
-                if _json_type(m) in kinds or (_json_type(m) == "integer" and "number" in kinds)
+    def _example(self, original: dict[str, Any], eff: dict[str, Any], ctx: _Ctx) -> Any:
+        """A valid example of `original`, or `_NONE`. Empty lists and objects, and objects
+        showing a property hidden in this direction, do not count: generated data is better."""
+        candidates = eff["\x00examples"]
+        if not candidates:
+            return _NONE
+        key = (id(original), ctx.for_response)
+        hit = self._examples.get(key)
+        if hit is None or hit[0] is not original:
+            props = _dict(eff.get("properties"))
+            flag = "writeOnly" if ctx.for_response else "readOnly"
+            hidden = [p for p, sub in props.items() if self._hidden(sub, flag)]
+            valid = [
+                c
+                for c in candidates
+                if c not in ([], {})
+                and not (isinstance(c, dict) and any(p in c for p in hidden))
+                and self.is_valid(original, c, for_response=ctx.for_response)
             ]
-            members = typed or members
-        return copy.deepcopy(ctx.rng.choice(members))
+            if len(self._examples) >= _MAX_CACHED:
+                self._examples.clear()
+            hit = self._examples[key] = (original, valid)
+        if not hit[1]:
+            return _NONE
+        return copy.deepcopy(hit[1][0] if len(hit[1]) == 1 else ctx.rng.choice(hit[1]))
 
-    def _choice(
-        self, schema: dict[str, Any], keyword: str, ctx: _Ctx, name: str | None, depth: int
-    ) -> Any:
-        branches = list(schema[keyword])
-        rest = {k: v for k, v in schema.items() if k not in (keyword, "discriminator")}
-        non_null = [b for b in branches if not (isinstance(b, dict) and b.get("type") == "null")]
-        if len(non_null) < len(branches) and self._deep(ctx, depth):
+    def _enum(self, eff: dict[str, Any], ctx: _Ctx) -> Any:
+        return copy.deepcopy(ctx.rng.choice(self._enum_pool(eff)))
+
+    def _enum_pool(self, eff: dict[str, Any]) -> list[Any]:
+        """The members to draw from: valid ones, non-null ones first."""
+        hit = self._enums.get(id(eff))
+        if hit is None or hit[0] is not eff:
+            members = eff["enum"]
+            valid = [m for m in members if self.is_valid(eff, m)]
+            kinds = eff.get("type")
+            kinds = [kinds] if isinstance(kinds, str) else kinds if isinstance(kinds, list) else []
+            typed = [m for m in members if not kinds or _type_matches(m, kinds)]
+            pool = valid or typed or list(members)
+            pool = [m for m in pool if m is not None] or pool
+            hit = self._enums[id(eff)] = (eff, pool)
+        return hit[1]
+
+    def _choice(self, eff: dict[str, Any], keyword: str, ctx: _Ctx, name: Any, depth: int) -> Any:
+        branches = eff[keyword]
+        rest = {
+            k: v
+            for k, v in eff.items()
+            if k not in (keyword, "discriminator", "\x00refs", "\x00examples")
+        }
+        indexed = [(i, b) for i, b in enumerate(branches)]
+        nulls = [(i, b) for i, b in indexed if _is_null_schema(self, b)]
+        order = [(i, b) for i, b in indexed if (i, b) not in nulls] or indexed
+        deep = self._deep(ctx, depth)
+        if nulls and deep:
             return None
-        order = non_null or branches
         ctx.rng.shuffle(order)
-        if self._deep(ctx, depth):  # prefer branches that do not recurse further
-            order.sort(key=lambda b: isinstance(b, dict) and b.get("$ref") in ctx.refs)
-        discriminator = (
-            schema.get("discriminator") if isinstance(schema.get("discriminator"), dict) else None
-        )
-        fallback: Any = _NO_EXAMPLE
-        # Overlapping branches may need a few draws before one value fits exactly one of them.
-        for branch in [b for _ in range(5) for b in order[:6]]:
-            candidate_schema = {"allOf": [rest, branch]} if rest else branch
-            value = self._value(candidate_schema, ctx, name, depth)
-            if discriminator and isinstance(value, dict) and isinstance(branch, dict):
-                self._discriminate(value, branch, discriminator)
-            if fallback is _NO_EXAMPLE:
+        # Branches that contradict themselves go last, and when deep, those that recurse.
+        order.sort(key=lambda ib: (self._doomed(ib[1]), deep and self._recursive(ib[1], ctx)))
+        discriminator = eff.get("discriminator")
+        discriminator = discriminator if isinstance(discriminator, dict) else None
+        fallback: Any = _NONE
+        order = order[:8]
+        for attempt in range(12 if keyword == "oneOf" else min(12, 2 * len(order))):
+            if attempt and ctx.retries > _RETRIES:
+                break
+            ctx.retries += attempt > 0
+            index, branch = order[attempt % len(order)]
+            # Later rounds leave optional properties out: overlapping branches often differ
+            # only in what they require.
+            saved = ctx.sparse
+            ctx.sparse = saved or attempt >= len(order)
+            try:
+                if rest:
+                    sub = self._effective(eff, (id(eff), keyword, index), [rest, branch])
+                    value = self._from(sub, None, ctx, name, depth)
+                else:
+                    value = self._gen(branch, ctx, name, depth)
+            finally:
+                ctx.sparse = saved
+            if discriminator and isinstance(value, dict):
+                self._discriminate(value, branch, discriminator, ctx)
+            if fallback is _NONE:
                 fallback = value
             if keyword == "anyOf":
-                return value
-            matches = sum(self.validator.is_valid(b, value, direction="response") for b in branches)
+                # With one candidate there is no other to try; otherwise make sure the branch
+                # was satisfiable before settling for it.
+                if len(order) == 1 or self.is_valid(branch, value, for_response=ctx.for_response):
+                    return value
+                continue
+            matches = 0
+            for other in branches:
+                matches += self.is_valid(other, value, for_response=ctx.for_response)
+                if matches > 1:
+                    break
             if matches == 1:
                 return value
-        return fallback
+        return None if fallback is _NONE else fallback
+
+    def _ref_schema(self, ref: str) -> dict[str, str]:
+        schema = self._ref_schemas.get(ref)
+        if schema is None:
+            schema = self._ref_schemas[ref] = {"$ref": ref}
+        return schema
+
+    def _doomed(self, branch: Any) -> bool:
+        return branch is False or (
+            isinstance(branch, dict) and self._effective(branch)["\x00impossible"]
+        )
+
+    def _recursive(self, branch: Any, ctx: _Ctx) -> bool:
+        if not isinstance(branch, dict):
+            return False
+        return any(ctx.refs.get(r, 0) > 0 for r in self._effective(branch)["\x00refs"])
 
     def _discriminate(
-        self, value: dict[str, Any], branch: dict[str, Any], discriminator: dict[str, Any]
+        self, value: dict[str, Any], branch: Any, discriminator: dict[str, Any], ctx: _Ctx
     ) -> None:
         prop = discriminator.get("propertyName")
-        ref = branch.get("$ref")
+        ref = branch.get("$ref") if isinstance(branch, dict) else None
         if not isinstance(prop, str) or not isinstance(ref, str):
             return
-        mapping = discriminator.get("mapping") or {}
-        label = next((k for k, v in mapping.items() if v == ref or v.endswith("/" + ref)), None)
+        mapping = discriminator.get("mapping")
+        mapping = mapping if isinstance(mapping, dict) else {}
+        label = next(
+            (k for k, v in mapping.items() if isinstance(v, str) and (v == ref or v.endswith(ref))),
+            None,
+        )
         if label is None:
             label = unquote(ref.rsplit("/", 1)[-1])
+        if value.get(prop) == label:
+            return
+        previous = value.get(prop, _NONE)
         value[prop] = label
-
-    def _merge(self, schema: dict[str, Any]) -> dict[str, Any]:
-        cached = self._merged.get(id(schema))
-        if cached is not None and cached[0] is schema:
-            return cached[1]
-        merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
-        for branch in self._flatten(schema, 0):
-            _merge_into(merged, branch)
-        self._merged[id(schema)] = (schema, merged)
-        return merged
-
-    def _flatten(self, schema: dict[str, Any], depth: int) -> list[dict[str, Any]]:
-        result = []
-        for branch in schema.get("allOf") or []:
-            seen = 0
-            while isinstance(branch, dict) and "$ref" in branch and seen < 20:
-                extra = {k: v for k, v in branch.items() if k != "$ref"}
-                branch = self._resolve(branch["$ref"])
-                if extra and isinstance(branch, dict):
-                    branch = {**branch, **extra}
-                seen += 1
-            if not isinstance(branch, dict):
-                continue
-            if "allOf" in branch and depth < 20:
-                result.extend(self._flatten(branch, depth + 1))
-                own = {k: v for k, v in branch.items() if k != "allOf"}
-                if own:
-                    result.append(own)
+        if not self.is_valid(branch, value, for_response=ctx.for_response):
+            if previous is _NONE:
+                del value[prop]
             else:
-                result.append(branch)
-        return result
+                value[prop] = previous
 
     # -- containers -------------------------------------------------------------------------
 
-    def _object(self, schema: dict[str, Any], ctx: _Ctx, depth: int) -> dict[str, Any]:
-        raw_properties = schema.get("properties")
-        properties: dict[str, Any] = raw_properties if isinstance(raw_properties, dict) else {}
-        required = [r for r in schema.get("required") or [] if isinstance(r, str)]
-        for trigger, needed in (schema.get("dependentRequired") or {}).items():
-            if trigger in required and isinstance(needed, list):
-                required.extend(n for n in needed if n not in required)
-        deep = self._deep(ctx, depth)
-        hidden = "writeOnly" if ctx.for_response else "readOnly"
-        names = list(required) + [p for p in properties if p not in required and not deep]
-        maximum = schema.get("maxProperties")
-        if isinstance(maximum, int):
-            names = names[: max(maximum, len(required))]
+    def _object(self, eff: dict[str, Any], ctx: _Ctx, depth: int) -> dict[str, Any]:
+        rng = ctx.rng
+        props = _dict(eff.get("properties"))
+        required = [r for r in eff.get("required") or [] if isinstance(r, str)]
+        deep = self._deep(ctx, depth) or ctx.sparse
+        wanted = list(dict.fromkeys(required + ([] if deep else list(props))))
+        dependent = eff.get("dependentRequired")
+        if isinstance(dependent, dict):
+            for trigger, needed in dependent.items():
+                if trigger in wanted and isinstance(needed, list):
+                    wanted.extend(n for n in needed if isinstance(n, str) and n not in wanted)
+        flag = "writeOnly" if ctx.for_response else "readOnly"
+        patterns = eff.get("patternProperties")
+        patterns = patterns if isinstance(patterns, dict) else {}
+        extra = eff.get("additionalProperties")
+        closed = extra is False or eff.get("unevaluatedProperties") is False
+        limit = as_count(eff.get("maxProperties"), None)
         result: dict[str, Any] = {}
-        for prop in names:
-            sub = properties.get(prop, schema.get("additionalProperties", {}))
-            if isinstance(sub, dict) and self._flag(sub, hidden):
-                continue
-            if sub is False:
-                continue
-            result[prop] = self._value(sub, ctx, prop, depth + 1)
-        minimum = schema.get("minProperties") or 0
-        extra_schema = schema.get("additionalProperties")
-        patterns = (
-            schema.get("patternProperties")
-            if isinstance(schema.get("patternProperties"), dict)
-            else {}
-        )
-        if not properties and not deep and (isinstance(extra_schema, dict) or patterns):
-            minimum = max(minimum, 1)
-        index = 0
-        while len(result) < minimum and index < 20:
-            index += 1
-            if patterns:
-                pattern, sub = next(iter(patterns.items()))
-                key = _string_for_pattern(pattern, ctx.rng) or f"key{index}"
-            elif extra_schema is not False:
-                sub = extra_schema if isinstance(extra_schema, dict) else {}
-                key = f"{ctx.rng.choice(WORDS)}{index}"
-            else:
+
+        def add(prop: str, optional: bool) -> None:
+            if optional and limit is not None and len(result) >= limit:
+                return
+            if optional and not self._allowed(eff, prop):
+                return
+            sub = props.get(prop)
+            if sub is None:
+                sub = next((s for p, s in patterns.items() if search(p, prop)), None)
+            if sub is None:
+                sub = extra if isinstance(extra, dict) else {}
+            if sub is False or self._hidden(sub, flag):
+                return
+            if optional and isinstance(sub, dict) and self._effective(sub)["\x00impossible"]:
+                return
+            hint = {"state": "region" if address else prop, "name": naming}.get(prop.lower(), prop)
+            result[prop] = self._gen(sub, ctx, hint, depth + 1)
+
+        # Context for two ambiguous names: an address's state, a non-person's name.
+        address = any(p.lower() in ("city", "zip", "zipcode", "postalcode") for p in props)
+        kind = eff["\x00refs"][0].rsplit("/", 1)[-1].lower() if eff["\x00refs"] else "person"
+        naming = "name" if any(w in kind for w in _PEOPLE) else "thing_name"
+        for prop in wanted:
+            add(prop, prop not in required)
+        minimum = as_count(eff.get("minProperties"), 0) or 0
+        if not deep and not props and (isinstance(extra, dict) or patterns):
+            minimum = max(minimum, rng.randint(1, max(1, self.max_items)))
+        if limit is not None:
+            minimum = min(minimum, limit)
+        spare = [p for p in props if p not in result]
+        names = eff.get("propertyNames")
+        for index in range(1, 30):
+            if len(result) >= minimum:
                 break
-            result.setdefault(key, self._value(sub, ctx, key, depth + 1))
+            if spare:
+                add(spare.pop(0), True)
+                continue
+            if patterns and (closed or index % 2):
+                pattern, sub = list(patterns.items())[index % len(patterns)]
+                key = pattern_string(pattern, rng, 1, 40)
+                if key is None or key in result:
+                    continue
+                if sub is not False:
+                    result[key] = self._gen(sub, ctx, key, depth + 1)
+                continue
+            if closed:
+                break
+            key = self._gen(names, ctx, None, depth + 1) if isinstance(names, dict) else None
+            if not isinstance(key, str):
+                key = rng.choice(WORDS) + ("" if index == 1 else str(index))
+            if key in result or any(search(p, key) for p in patterns):
+                continue
+            result[key] = self._gen(extra if isinstance(extra, dict) else {}, ctx, key, depth + 1)
         return result
 
-    def _flag(self, schema: dict[str, Any], flag: str) -> bool:
-        seen = 0
-        while "$ref" in schema and seen < 10 and schema.get(flag) is None:
-            schema = self._resolve(schema["$ref"])
-            if not isinstance(schema, dict):
+    def _allowed(self, eff: dict[str, Any], prop: str) -> bool:
+        for names, patterns in eff.get("\x00closed", ()):
+            if prop not in names and not any(search(p, prop) for p in patterns):
                 return False
-            seen += 1
-        return schema.get(flag) is True
+        return True
 
-    def _array(self, schema: dict[str, Any], ctx: _Ctx, name: str | None, depth: int) -> list:
-        low = _int(schema.get("minItems"), 0)
-        high = _int(schema.get("maxItems"), max(low, self.max_items))
-        high = max(low, min(high, max(low, self.max_items)))
-        deep = self._deep(ctx, depth)
-        count = low if deep else ctx.rng.randint(max(low, min(1, high)), high)
-        raw_prefix = schema.get("prefixItems")
-        prefix: list[Any] = raw_prefix if isinstance(raw_prefix, list) else []
-        items = schema.get("items", {})
-        singular = name[:-1] if name and name.endswith("s") else name
+    def _array(self, eff: dict[str, Any], ctx: _Ctx, name: Any, depth: int) -> list[Any]:
+        rng = ctx.rng
+        low = as_count(eff.get("minItems"), 0) or 0
+        high = as_count(eff.get("maxItems"), None)
+        if high is None or high < low:
+            high = max(low, self.max_items)
+        prefix = _list(eff.get("prefixItems"))
+        items = eff.get("items", {})
+        if self._doomed(items):  # no item can be valid: as few as allowed
+            items = False
+        if items is False:
+            high = min(high, max(low, len(prefix)))
+        cap = max(low, min(high, self.max_items))
+        count = low if self._deep(ctx, depth) else rng.randint(min(max(low, 1), cap), cap)
+        singular = _singular(name)
+        unique = eff.get("uniqueItems") is True
         result: list[Any] = []
-        unique = schema.get("uniqueItems") is True
-        seen: set[str] = set()
+        seen: set[bytes] = set()
+        contains = eff.get("contains")
+        if isinstance(contains, dict) and high > 0 and not prefix:
+            sub = self._effective(eff, (id(eff), "contains"), [contains, items])
+            value = self._from(sub, None, ctx, singular, depth + 1)
+            result.append(value)
+            seen.add(_marker(value))
+            count = max(count, 1)
+        sub_eff = self._effective(items) if isinstance(items, dict) else {}
+        if unique and not prefix and not result and _list(sub_eff.get("enum")):
+            pool = self._enum_pool(sub_eff)  # draw without replacement
+            picked = rng.sample(range(len(pool)), min(count, len(pool)))
+            return [copy.deepcopy(pool[i]) for i in picked]
         attempts = 0
-        while len(result) < count and attempts < count * 5 + 5:
+        while len(result) < count and attempts < count * 6 + 6:
             attempts += 1
             position = len(result)
             sub = prefix[position] if position < len(prefix) else items
             if sub is False:
                 break
-            value = self._value(sub, ctx, singular, depth + 1)
+            retry = unique and attempts > len(result) + 1
+            if retry:
+                ctx.no_examples, saved = True, ctx.no_examples
+            try:
+                value = self._gen(sub, ctx, singular, depth + 1)
+            finally:
+                if retry:
+                    ctx.no_examples = saved
             if unique:
-                marker = json.dumps(value, sort_keys=True, default=str)
+                marker = _marker(value)
                 if marker in seen:
                     continue
                 seen.add(marker)
             result.append(value)
         return result
 
-    # -- scalars ----------------------------------------------------------------------------
 
-    def _number(
-        self, schema: dict[str, Any], ctx: _Ctx, name: str | None, *, integer: bool
-    ) -> int | float:
-        fmt = schema.get("format")
-        bounds = _INT32 if fmt == "int32" else _INT64
-        low = _num(schema.get("minimum"))
-        high = _num(schema.get("maximum"))
-        ex_low = _num(schema.get("exclusiveMinimum"))
-        ex_high = _num(schema.get("exclusiveMaximum"))
-        step = _num(schema.get("multipleOf"))
-        if step is not None and step <= 0:
-            step = None
-        tiny = 1 if integer else 1e-6
-        lo = (
-            max(
-                x
-                for x in (low, None if ex_low is None else ex_low + tiny, bounds[0])
-                if x is not None
-            )
-            if integer
-            else max(
-                [x for x in (low, None if ex_low is None else ex_low + tiny) if x is not None],
-                default=None,
-            )
-        )
-        hi = (
-            min(
-                x
-                for x in (high, None if ex_high is None else ex_high - tiny, bounds[1])
-                if x is not None
-            )
-            if integer
-            else min(
-                [x for x in (high, None if ex_high is None else ex_high - tiny) if x is not None],
-                default=None,
-            )
-        )
-        proposal = value_for_name(name, "integer" if integer else "number", ctx.rng)
-        if proposal is None:
-            proposal = ctx.rng.randint(1, 1000) if integer else round(ctx.rng.uniform(1, 1000), 2)
-        value: float = proposal
-        if lo is not None and hi is not None and lo > hi:
-            return int(lo) if integer else lo  # contradictory bounds: the best we can do
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            a = lo if lo is not None else (hi - 1000 if hi is not None else 0)
-            b = hi if hi is not None else a + 1000
-            value = (
-                ctx.rng.uniform(a, b)
-                if not integer
-                else ctx.rng.randint(math.ceil(a), math.floor(b))
-                if math.ceil(a) <= math.floor(b)
-                else math.ceil(a)
-            )
-            if not integer:
-                rounded = round(value, 2)
-                value = (
-                    rounded
-                    if (lo is None or rounded >= lo) and (hi is None or rounded <= hi)
-                    else value
-                )
-        if step is not None:
-            value = _snap(value, step, lo, hi)
-        if integer:
-            return int(value)
-        return float(value)
-
-    def _string(self, schema: dict[str, Any], ctx: _Ctx, name: str | None) -> str:
-        fmt = schema.get("format") if isinstance(schema.get("format"), str) else None
-        pattern = schema.get("pattern") if isinstance(schema.get("pattern"), str) else None
-        low = _int(schema.get("minLength"), 0)
-        high = _int(schema.get("maxLength"), max(low, 64))
-        candidates: list[Any] = []
-        if pattern:
-            candidates.append(_string_for_pattern(pattern, ctx.rng, low, high))
-        if fmt:
-            candidates.append(format_value(fmt, ctx.rng))
-        candidates.append(value_for_name(name, "string", ctx.rng))
-        candidates.append(f"{ctx.rng.choice(WORDS)}-{ctx.rng.randint(1, 999)}")
-        for candidate in candidates:
-            if (
-                isinstance(candidate, str)
-                and low <= len(candidate) <= high
-                and (pattern is None or _search(pattern, candidate))
-                and (
-                    fmt is None
-                    or candidate is candidates[0]
-                    or self._fits_format(schema, candidate)
-                )
-            ):
-                return candidate
-        base = next((c for c in candidates if isinstance(c, str)), "x") or "x"
-        if len(base) < low:
-            base = base + "x" * (low - len(base))
-        return base[:high] if high >= low else base
-
-    def _fits_format(self, schema: dict[str, Any], candidate: str) -> bool:
-        return self.validator.is_valid({"type": "string", "format": schema["format"]}, candidate)
+# -- helpers ----------------------------------------------------------------------------------
 
 
-class _NoExample:
-    def __repr__(self) -> str:
-        return "<no example>"
-
-
-_NO_EXAMPLE: Any = _NoExample()
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-def _int(value: Any, default: int) -> int:
-    return (
-        value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
-    )
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return value
-
-
-def _is_multiple(value: float, step: float) -> bool:
-    if isinstance(step, float) or isinstance(value, float):
-        quotient = value / step
-        try:
-            return int(quotient) == quotient
-        except OverflowError:
-            return False
-    return value % step == 0
-
-
-def _snap(value: float, step: float, lo: float | None, hi: float | None) -> float:
-    first = math.ceil((lo if lo is not None else value) / step)
-    last = math.floor((hi if hi is not None else value + step * 100) / step)
-    if first > last:
-        return value
-    k = min(max(round(value / step), first), last)
-    for candidate_k in (k, first, last, *range(first, min(last, first + 50) + 1)):
-        candidate = candidate_k * step
-        if isinstance(step, float):
-            candidate = round(candidate, 10)
-            if candidate == int(candidate):
-                candidate = float(int(candidate))
-        if (
-            _is_multiple(candidate, step)
-            and (lo is None or candidate >= lo)
-            and (hi is None or candidate <= hi)
-        ):
-            return candidate
-    return value
-
-
-def _search(pattern: str, text: str) -> bool:
-    try:
-        return re.search(pattern, text) is not None
-    except re.error:
-        return True  # an unusable pattern constrains nothing we can check
-
-
-def _string_for_pattern(
-    pattern: str, rng: random.Random, low: int = 0, high: int = 64
-) -> str | None:
-    generator = _ShortXeger(rng, whitespace=" ")  # no vertical tabs or form feeds in data
-    for _ in range(12):
-        try:
-            text = generator.xeger(pattern)
-        except Exception:  # unsupported syntax (lookarounds, backreferences ...)
-            return None
-        if low <= len(text) <= high and _search(pattern, text):
-            return text
-    return None
+def _normalise(part: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI 3.0 leftovers in one schema object, in 2020-12 terms."""
+    if part.get("nullable") is True:
+        kind = part.get("type")
+        if isinstance(kind, str):
+            part["type"] = [kind, "null"]
+        elif isinstance(kind, list) and "null" not in kind:
+            part["type"] = [*kind, "null"]
+        elif kind is None:
+            part["\x00nullable"] = True
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(part.get(exclusive), bool):
+            flag = part.pop(exclusive)
+            if flag and as_number(part.get(bound)) is not None:
+                part[exclusive] = part.pop(bound)
+    if part.get("additionalProperties") is False and "\x00closed" not in part:
+        names = _dict(part.get("properties"))
+        patterns = part.get("patternProperties")
+        patterns = list(patterns) if isinstance(patterns, dict) else []
+        part["\x00closed"] = [(set(names), patterns)]
+    return part
 
 
 def _merge_into(target: dict[str, Any], branch: dict[str, Any]) -> None:
     for key, value in branch.items():
-        if key == "properties" and isinstance(value, dict):
-            properties = dict(target.get("properties") or {})
+        if key not in target:
+            if key in ("example", "examples", "\x00closed"):
+                target[key] = list(value) if key == "\x00closed" else value
+            else:
+                target[key] = value
+            continue
+        current: Any = target[key]
+        if key == "properties" and isinstance(value, dict) and isinstance(current, dict):
+            merged = dict(current)
             for prop, sub in value.items():
-                if prop in properties and properties[prop] != sub:
-                    properties[prop] = {"allOf": [properties[prop], sub]}
+                if prop in merged and merged[prop] is not sub and merged[prop] != sub:
+                    merged[prop] = {"allOf": [merged[prop], sub]}
                 else:
-                    properties[prop] = sub
-            target["properties"] = properties
-        elif key == "required" and isinstance(value, list):
-            target["required"] = list(dict.fromkeys([*(target.get("required") or []), *value]))
+                    merged[prop] = sub
+            target[key] = merged
+        elif key == "required" and isinstance(value, list) and isinstance(current, list):
+            target[key] = list(dict.fromkeys([*current, *value]))
         elif key in ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"):
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                current = target.get(key)
-                target[key] = value if current is None else max(current, value)
+            if as_number(value) is not None and as_number(current) is not None:
+                target[key] = max(current, value)
         elif key in ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties"):
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                current = target.get(key)
-                target[key] = value if current is None else min(current, value)
-        elif key == "type" and "type" in target and target["type"] != value:
-            mine = target["type"] if isinstance(target["type"], list) else [target["type"]]
+            if as_number(value) is not None and as_number(current) is not None:
+                target[key] = min(current, value)
+        elif key == "type":
+            mine = current if isinstance(current, list) else [current]
             theirs = value if isinstance(value, list) else [value]
-            common = [t for t in mine if t in theirs] or mine
-            target["type"] = common if len(common) > 1 else common[0]
-        elif key in ("example", "examples"):
-            continue  # an example of one branch is not an example of the whole
-        elif key not in target:
-            target[key] = value
+            common = [t for t in mine if t in theirs]
+            if ("integer" in mine and "number" in theirs) or (
+                "number" in mine and "integer" in theirs
+            ):
+                common.append("integer")
+            common = list(dict.fromkeys(common))
+            if not common:
+                target["\x00conflict"] = True
+            common = common or mine
+            target[key] = common if len(common) > 1 else common[0]
+        elif key == "enum" and isinstance(value, list) and isinstance(current, list):
+            common = [m for m in current if m in value]
+            if not common:
+                target["\x00conflict"] = True
+            target[key] = common or current
+        elif key == "pattern" and value != current:
+            target["\x00patterns"] = [*target.get("\x00patterns", []), value]
+        elif key in ("items", "additionalProperties", "propertyNames", "contains", "not"):
+            if isinstance(value, dict) and isinstance(current, dict) and value != current:
+                target[key] = {"allOf": [current, value]}
+            elif value is False:
+                target[key] = False
+        elif key == "\x00closed":
+            target[key] = [*current, *value]
+        elif key in ("oneOf", "anyOf"):
+            target["allOf"] = [*target.get("allOf", []), {key: value}]
+        elif key in ("readOnly", "writeOnly", "uniqueItems", "\x00nullable") and value is True:
+            target[key] = True
+        elif key == "multipleOf" and _positive_ints(value, current):
+            target[key] = math.lcm(current, cast(int, value))
+        # anything else: the first branch wins
 
 
-def _smallest(schema: dict[str, Any]) -> Any:
-    kind = schema.get("type")
+def _impossible(eff: dict[str, Any]) -> bool:
+    """Whether `eff` plainly contradicts itself (no value can match), so that an optional
+    property or a branch with it is better left out."""
+    if eff.get("\x00conflict") or eff.get("not") == {} or eff.get("enum") == []:
+        return True
+    for low, high in (("minItems", "maxItems"), ("minLength", "maxLength")):
+        if as_count(eff.get(low), 0) > as_count(eff.get(high), math.inf):
+            return True
+    limit = as_count(eff.get("maxProperties"), math.inf)
+    required = _list(eff.get("required"))
+    if max(as_count(eff.get("minProperties"), 0), len(set(map(str, required)))) > limit:
+        return True
+    if "const" in eff and isinstance(eff.get("enum"), list) and eff["const"] not in eff["enum"]:
+        return True
+    kind = eff.get("type")
     kinds = kind if isinstance(kind, list) else [kind]
-    if "null" in kinds:
+    if kinds and all(k in ("integer", "number") for k in kinds):
+        lo, lo_ex, hi, hi_ex = bounds(eff)
+        if lo is not None and hi is not None:
+            if "number" not in kinds:
+                return math.ceil(lo + lo_ex * 0.5) > math.floor(hi - hi_ex * 0.5)
+            return lo > hi or (lo == hi and (lo_ex or hi_ex))
+    return False
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _positive_ints(*values: Any) -> bool:
+    return all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)
+
+
+def _marked_properties(document: dict[str, Any]) -> dict[str, set[str]]:
+    marked: dict[str, set[str]] = {"readOnly": set(), "writeOnly": set()}
+    stack: list[Any] = [document.get("components", {})]
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, dict):
+            props = node.get("properties")
+            if isinstance(props, dict):
+                for name, sub in props.items():
+                    for flag in marked:
+                        if isinstance(sub, dict) and sub.get(flag) is True:
+                            marked[flag].add(name)
+            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, (dict, list)))
+    return marked
+
+
+def _infer(eff: dict[str, Any]) -> str:
+    if any(k in eff for k in _OBJECT_KEYS):
+        return "object"
+    if any(k in eff for k in _ARRAY_KEYS):
+        return "array"
+    fmt = eff.get("format")
+    if fmt in ("int32", "int64", "uint32", "uint64"):
+        return "integer"
+    if fmt in ("float", "double") or any(k in eff for k in _NUMERIC):
+        return "number"
+    return "string"
+
+
+def _is_null_schema(faker: SchemaFaker, branch: Any) -> bool:
+    if not isinstance(branch, dict):
+        return False
+    eff = faker._effective(branch)
+    kind = eff.get("type")
+    return kind == "null" or kind == ["null"] or eff.get("enum") == [None]
+
+
+def _type_matches_kind(schema: dict[str, Any], kind: str) -> bool:
+    """Whether `schema` names `kind` as a type it allows."""
+    raw = schema.get("type")
+    kinds = raw if isinstance(raw, list) else [raw]
+    return kind in kinds or (kind == "integer" and "number" in kinds)
+
+
+def _type_matches(value: Any, kinds: list[Any]) -> bool:
+    if value is None:
+        return "null" in kinds
+    if isinstance(value, bool):
+        return "boolean" in kinds
+    if isinstance(value, int):
+        return "integer" in kinds or "number" in kinds
+    if isinstance(value, float):
+        return "number" in kinds or ("integer" in kinds and value.is_integer())
+    if isinstance(value, str):
+        return "string" in kinds
+    if isinstance(value, list):
+        return "array" in kinds
+    return "object" in kinds
+
+
+def _minimal(eff: dict[str, Any]) -> Any:
+    if "const" in eff:
+        return copy.deepcopy(eff["const"])
+    kind = eff.get("type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    if "null" in kinds or eff.get("\x00nullable"):
         return None
-    for k, value in (
-        ("object", {}),
-        ("array", []),
-        ("string", ""),
-        ("integer", 0),
-        ("number", 0),
-        ("boolean", False),
-    ):
-        if k in kinds:
-            return value
-    return None
+    if isinstance(eff.get("enum"), list) and eff["enum"]:
+        return copy.deepcopy(eff["enum"][0])
+    kind = next((k for k in kinds if isinstance(k, str)), None) or _infer(eff)
+    if kind == "string":
+        return "x" * (as_count(eff.get("minLength"), 0) or 0)
+    if kind in ("integer", "number"):
+        lo = as_number(eff.get("minimum"))
+        return lo if lo is not None else 0
+    return {"object": {}, "array": [], "boolean": False}.get(kind)
+
+
+def _singular(name: Any) -> Any:
+    if not isinstance(name, str) or len(name) < 3:
+        return name
+    if name.endswith("ies"):
+        return name[:-3] + "y"
+    if name.endswith(("sses", "xes", "ches", "shes")):
+        return name[:-2]
+    if name.endswith("s") and not name.endswith("ss"):
+        return name[:-1]
+    return name
+
+
+def _marker(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        return repr(value).encode()

@@ -1,150 +1,114 @@
 """Realistic leaf values by field name and format, from small built-in word lists.
 
-Each function draws from the caller's RNG, so values stay deterministic. A value returned here is
-only a proposal: the generator keeps it when it fits the schema's constraints.
+Every function draws from the caller's RNG, so values stay deterministic. A value returned here
+is only a proposal: the faker keeps it when it fits the schema's constraints and falls back to
+constraint-driven values otherwise.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
+import importlib
+import math
 import random
 import re
+import string
 import uuid
+import warnings
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from itertools import chain
 from typing import Any
 
-__all__ = ["format_value", "normalise_name", "value_for_name"]
+import rstr
+from jsonschema import Draft202012Validator, FormatChecker
 
-FIRST = [
-    "Ana",
-    "Ben",
-    "Chloe",
-    "Diego",
-    "Emma",
-    "Farah",
-    "Goran",
-    "Hana",
-    "Ivan",
-    "Julia",
-    "Kenji",
-    "Lena",
-    "Mateo",
-    "Nora",
-    "Omar",
-    "Priya",
-    "Quinn",
-    "Rosa",
-    "Sven",
-    "Tara",
+__all__ = [
+    "WORDS",
+    "format_value",
+    "name_tokens",
+    "pattern_string",
+    "search",
+    "value_for_name",
 ]
-LAST = [
-    "Silva",
-    "Novak",
-    "Martin",
-    "Okafor",
-    "Schmidt",
-    "Rossi",
-    "Tanaka",
-    "Kowalski",
-    "Garcia",
-    "Nguyen",
-    "Jensen",
-    "Dubois",
-    "Haddad",
-    "Murphy",
-    "Larsen",
-    "Costa",
-]
-CITIES = [
-    "Lisbon",
-    "Berlin",
-    "Toronto",
-    "Osaka",
-    "Nairobi",
-    "Lyon",
-    "Austin",
-    "Krakow",
-    "Porto",
-    "Seattle",
-    "Melbourne",
-    "Bogota",
-    "Oslo",
-    "Dublin",
-]
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+FIRST = _words(
+    "Ana Ben Chloe Diego Emma Farah Goran Hana Ivan Julia Kenji Lena Mateo Nora Omar Priya Quinn "
+    "Rosa Sven Tara"
+)
+LAST = _words(
+    "Silva Novak Martin Okafor Schmidt Rossi Tanaka Kowalski Garcia Nguyen Jensen Dubois Haddad "
+    "Murphy Larsen Costa"
+)
+CITIES = _words(
+    "Lisbon Berlin Toronto Osaka Nairobi Lyon Austin Krakow Porto Seattle Melbourne Bogota Oslo "
+    "Dublin"
+)
+
+
+def _split(text: str) -> list[str]:
+    return text.split("|")
+
+
+# (name, ISO 3166 alpha-2, alpha-3)
 COUNTRIES = [
-    ("Portugal", "PT"),
-    ("Germany", "DE"),
-    ("Canada", "CA"),
-    ("Japan", "JP"),
-    ("Kenya", "KE"),
-    ("France", "FR"),
-    ("United States", "US"),
-    ("Poland", "PL"),
-    ("Australia", "AU"),
-    ("Colombia", "CO"),
-    ("Norway", "NO"),
-    ("Ireland", "IE"),
+    tuple(entry.split(":"))
+    for entry in _split(
+        "Portugal:PT:PRT|Germany:DE:DEU|Canada:CA:CAN|Japan:JP:JPN|Kenya:KE:KEN|France:FR:FRA|"
+        "United States:US:USA|Poland:PL:POL|Australia:AU:AUS|Colombia:CO:COL|Norway:NO:NOR|"
+        "Ireland:IE:IRL"
+    )
 ]
-STREETS = [
-    "Oak Street",
-    "Maple Avenue",
-    "Harbour Road",
-    "Station Square",
-    "Mill Lane",
-    "River Walk",
-    "Park Terrace",
-    "King Street",
+REGIONS = [
+    tuple(entry.split(":"))
+    for entry in _split("California:CA|Texas:TX|New York:NY|Oregon:OR|Ontario:ON|Bavaria:BY")
 ]
-COMPANIES = [
-    "Acme Corp",
-    "Globex",
-    "Initech",
-    "Umbrella Labs",
-    "Stark Industries",
-    "Wayne Enterprises",
-    "Hooli",
-    "Vandelay Imports",
-]
-WORDS = [
-    "alpha",
-    "bright",
-    "cedar",
-    "delta",
-    "ember",
-    "falcon",
-    "granite",
-    "harbor",
-    "iris",
-    "juniper",
-    "kestrel",
-    "lumen",
-    "meadow",
-    "nova",
-    "orbit",
-    "pioneer",
-    "quartz",
-    "river",
-    "summit",
-    "tundra",
-]
-SENTENCES = [
-    "A reliable choice for everyday use.",
-    "Updated with the latest changes.",
-    "Created during the spring release.",
-    "Handles the common cases well.",
-    "Reviewed and approved by the team.",
-    "Ready for the next step.",
-]
-CURRENCIES = ["USD", "EUR", "GBP", "JPY", "CAD", "CHF", "AUD", "BRL"]
-COLORS = ["red", "green", "blue", "orange", "purple", "teal", "black", "white"]
-LANGUAGES = ["en", "pt", "de", "fr", "ja", "es", "pl", "nb"]
-LOCALES = ["en-US", "pt-PT", "de-DE", "fr-FR", "ja-JP", "es-ES"]
-STATUSES = ["active", "pending", "completed", "archived"]
+STREETS = _split(
+    "Oak Street|Maple Avenue|Harbour Road|Station Square|Mill Lane|River Walk|Park Terrace|"
+    "King Street"
+)
+COMPANIES = _split(
+    "Acme Corp|Globex|Initech|Umbrella Labs|Stark Industries|Wayne Enterprises|Hooli|"
+    "Vandelay Imports"
+)
+WORDS = _words(
+    "alpha bright cedar delta ember falcon granite harbor iris juniper kestrel lumen meadow nova "
+    "orbit pioneer quartz river summit tundra"
+)
+SENTENCES = _split(
+    "A reliable choice for everyday use.|Updated with the latest changes.|Created during the "
+    "spring release.|Handles the common cases well.|Reviewed and approved by the team.|Ready for "
+    "the next step."
+)
+CURRENCIES = _words("USD EUR GBP JPY CAD CHF AUD BRL")
+COLORS = _words("red green blue orange purple teal black white")
+LANGUAGES = _words("en pt de fr ja es pl nb")
+LOCALES = _words("en-US pt-PT de-DE fr-FR ja-JP es-ES")
+STATUSES = _words("active pending completed archived")
+_HEX = "0123456789abcdef"
+_INT32 = (-(2**31), 2**31 - 1)
+_INT64 = (-(2**63), 2**63 - 1)
+_UINT32 = (0, 2**32 - 1)
+_UINT64 = (0, 2**64 - 1)
+_DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(?:\.\d+)?(?:[Zz]|[+-]\d\d:\d\d)$")
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]*$")
+_TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
-def normalise_name(name: str | None) -> str:
-    """`createdAt`, `created_at`, `Created-At` -> `createdat`."""
-    return re.sub(r"[^a-z0-9]", "", (name or "").lower())
+@functools.lru_cache(maxsize=4096)
+def name_tokens(name: str | None) -> tuple[str, ...]:
+    """`createdAt`, `created_at`, `Created-At`, `CREATED_AT` -> `("created", "at")`."""
+    if not name:
+        return ()
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", spaced)
+    return tuple(t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t)
 
 
 def _moment(rng: random.Random) -> datetime:
@@ -152,8 +116,13 @@ def _moment(rng: random.Random) -> datetime:
     return start + timedelta(seconds=rng.randrange(0, 5 * 365 * 24 * 3600))
 
 
+def _person(rng: random.Random) -> str:
+    return f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+
+
 def format_value(fmt: str, rng: random.Random) -> Any:
-    """A value for a string format, or None when the format is not known."""
+    """A string for a known `format`, or None when the format is not known; emails, URIs and
+    host names come as a tuple of alternatives, shorter ones later."""
     fmt = fmt.lower()
     if fmt == "date-time":
         return _moment(rng).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -162,13 +131,16 @@ def format_value(fmt: str, rng: random.Random) -> Any:
     if fmt == "time":
         return _moment(rng).strftime("%H:%M:%SZ")
     if fmt in ("email", "idn-email"):
-        return f"{rng.choice(FIRST).lower()}.{rng.choice(LAST).lower()}@example.com"
+        first, last = rng.choice(FIRST).lower(), rng.choice(LAST).lower()
+        return f"{first}.{last}@example.com", f"{first}@example.com", f"{first[0]}@ex.io"
     if fmt == "uuid":
         return str(uuid.UUID(int=rng.getrandbits(128), version=4))
     if fmt in ("uri", "url", "iri", "uri-reference", "iri-reference"):
-        return f"https://example.com/{rng.choice(WORDS)}/{rng.randint(1, 9999)}"
+        word = rng.choice(WORDS)
+        return f"https://example.com/{word}/{rng.randint(1, 9999)}", f"https://{word}.io", "a:b"
     if fmt in ("hostname", "idn-hostname"):
-        return f"{rng.choice(WORDS)}.example.com"
+        word = rng.choice(WORDS)
+        return f"{word}.example.com", f"{word}.io", word[:1]
     if fmt == "ipv4":
         return f"192.0.2.{rng.randint(1, 254)}"
     if fmt == "ipv6":
@@ -190,92 +162,523 @@ def format_value(fmt: str, rng: random.Random) -> Any:
     return None
 
 
+def _string_for_name(tokens: tuple[str, ...], rng: random.Random) -> Any:
+    """A string, or a tuple of alternatives best first (`PT`, `PRT`), or None."""
+    joined = "".join(tokens)
+    last = tokens[-1]
+    if last == "email" or joined.endswith("emailaddress"):
+        return format_value("email", rng)
+    if (
+        last == "at"
+        or joined.endswith(("timestamp", "datetime"))
+        or joined in ("created", "updated")
+    ):
+        return format_value("date-time", rng)
+    if last in ("birthday", "dob") or joined in ("birthdate", "dateofbirth"):
+        return f"{rng.randint(1950, 2005)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    if last == "date":
+        return format_value("date", rng)
+    if last == "id" or last in ("uuid", "guid"):
+        return format_value("uuid", rng), str(rng.randint(1, 100_000))
+    if joined in ("firstname", "givenname", "forename"):
+        return rng.choice(FIRST)
+    if joined in ("lastname", "surname", "familyname"):
+        return rng.choice(LAST)
+    if joined == "username" or joined in ("login", "handle", "nickname"):
+        return f"{rng.choice(FIRST).lower()}{rng.randint(1, 99)}"
+    if joined == "thingname":  # the name of something that is not a person
+        return rng.choice(WORDS).capitalize()
+    if last == "name":
+        if joined in ("name", "fullname", "displayname", "contactname", "personname") or (
+            tokens[0] in ("customer", "owner", "author", "user", "contact", "account", "holder")
+        ):
+            return _person(rng)
+        if joined in ("companyname", "organizationname", "organisationname", "businessname"):
+            return rng.choice(COMPANIES)
+        if joined in ("filename",):
+            return f"{rng.choice(WORDS)}-{rng.randint(1, 99)}.pdf"
+        if joined in ("hostname",):
+            return format_value("hostname", rng)
+        return f"{rng.choice(WORDS)}-{rng.choice(WORDS)}"
+    if last in ("phone", "mobile", "fax") or joined.endswith(("phonenumber", "telephone")):
+        middle, end = rng.randint(100, 999), rng.randint(1000, 9999)
+        return f"+1-555-{middle}-{end}", f"+1555{middle}{end}", f"555{middle}{end}"
+    if last == "city" or joined == "town":
+        return rng.choice(CITIES)
+    if last == "country" or joined.endswith(("countrycode", "countryiso")):
+        country, alpha2, alpha3 = rng.choice(COUNTRIES)
+        return (country, alpha2, alpha3) if last == "country" else (alpha2, alpha3)
+    if last in ("region", "province", "county") or joined in ("statecode", "stateprovince"):
+        return rng.choice(REGIONS)
+    if joined in ("street", "address", "streetaddress", "addressline", "addressline1", "line1"):
+        return f"{rng.randint(1, 250)} {rng.choice(STREETS)}"
+    if joined in ("addressline2", "line2", "street2", "address2"):
+        return f"Suite {rng.randint(1, 400)}"
+    if last in ("ext", "extension") and "phone" in tokens:
+        return str(rng.randint(10, 9999))
+    if joined in ("zip", "zipcode", "postalcode", "postcode"):
+        return f"{rng.randint(10000, 99999)}", f"{rng.randint(1000, 9999)}"
+    if joined in ("company", "organization", "organisation", "employer", "business"):
+        return rng.choice(COMPANIES)
+    if joined in ("title", "subject", "headline", "label", "caption"):
+        return f"{rng.choice(WORDS).capitalize()} {rng.choice(WORDS)}"
+    if last in ("description", "summary", "comment", "comments", "notes", "note", "bio"):
+        return rng.choice(SENTENCES)
+    if joined in ("message", "text", "detail", "details", "reason"):
+        return rng.choice(SENTENCES)
+    if last in ("url", "uri", "website", "homepage", "link", "href", "avatar", "image", "photo"):
+        return format_value("uri", rng)
+    if last in ("picture", "thumbnail", "icon", "logo") or joined.endswith("imageurl"):
+        return format_value("uri", rng)
+    if last == "currency" or joined.endswith("currencycode"):
+        return rng.choice(CURRENCIES)
+    if last in ("color", "colour"):
+        return rng.choice(COLORS) if rng.random() < 0.5 else f"#{rng.getrandbits(24):06x}"
+    if last in ("language", "lang", "locale"):
+        index = rng.randrange(len(LOCALES))
+        pair = (LOCALES[index], LANGUAGES[index])
+        return pair if last == "locale" else pair[::-1]
+    if joined in ("ip", "ipaddress", "clientip", "remoteip", "sourceip", "ipv4"):
+        return format_value("ipv4", rng)
+    if last in ("token", "secret") or joined in ("apikey", "accesskey"):
+        return "tok_" + "".join(rng.choice(_TOKEN_CHARS) for _ in range(24))
+    if last in ("status", "state"):
+        return rng.choice(STATUSES)
+    if joined == "slug":
+        return f"{rng.choice(WORDS)}-{rng.choice(WORDS)}"
+    if last in ("tag", "tags", "keyword", "category"):
+        return rng.choice(WORDS)
+    if last == "sha" or joined.endswith(("hash", "checksum", "etag")):
+        return "".join(rng.choice(_HEX) for _ in range(40))
+    return None
+
+
+def _number_for_name(tokens: tuple[str, ...], integer: bool, rng: random.Random) -> Any:
+    joined = "".join(tokens)
+    last = tokens[-1]
+    if last in ("id", "ids") or joined.endswith("id"):
+        return rng.randint(1, 100_000)
+    if last == "age":
+        return rng.randint(18, 90)
+    if last in ("status", "statuscode", "httpstatus") and integer:
+        return rng.choice((200, 201, 202, 204, 400, 404, 409, 422, 500))
+    if last == "year":
+        return rng.randint(2015, 2026)
+    if last in ("quantity", "qty", "count", "size", "number") or joined.startswith("num"):
+        return rng.randint(1, 50)
+    money = ("price", "amount", "cost", "total", "balance", "fee", "salary", "subtotal", "tax")
+    if last in money:
+        return rng.randint(1, 500) if integer else round(rng.uniform(1, 500), 2)
+    if last in ("latitude", "lat"):
+        return round(rng.uniform(-80, 80), 6)
+    if last in ("longitude", "lng", "lon", "long"):
+        return round(rng.uniform(-170, 170), 6)
+    if last in ("rating", "score", "stars"):
+        return rng.randint(1, 5) if integer else round(rng.uniform(1, 5), 1)
+    if last in ("percent", "percentage"):
+        return rng.randint(0, 100) if integer else round(rng.uniform(0, 100), 1)
+    if last in ("page", "limit", "perpage", "pagesize") or joined in ("perpage", "pagesize"):
+        return rng.randint(1, 50)
+    if last in ("timestamp", "epoch") or last == "at":
+        return int(_moment(rng).timestamp())
+    return None
+
+
 def value_for_name(name: str | None, kind: str, rng: random.Random) -> Any:
-    """A realistic value for a field of this name and JSON type, or None for no idea."""
-    n = normalise_name(name)
-    if not n:
+    """A realistic value for a field of this name and JSON type, or None for no idea; strings
+    may come as a tuple of alternatives, best first (`("Portugal", "PT", "PRT")`)."""
+    tokens = name_tokens(name)
+    if not tokens:
         return None
     if kind == "string":
-        if n in ("email", "emailaddress") or n.endswith("email"):
-            return format_value("email", rng)
-        if n.endswith(("createdat", "updatedat", "deletedat", "modifiedat", "timestamp")) or (
-            n.endswith("at")
-            and len(n) > 4
-            and n[:-2].endswith(
-                ("creat", "updat", "delet", "modifi", "publish", "expir", "start", "end", "sent")
-            )
-        ):
-            return format_value("date-time", rng)
-        if n.endswith(("date", "birthday", "dob")):
-            return format_value("date", rng)
-        if n in ("firstname", "givenname"):
-            return rng.choice(FIRST)
-        if n in ("lastname", "surname", "familyname"):
-            return rng.choice(LAST)
-        if n in ("fullname", "displayname", "name", "ownername", "customername", "username"):
-            if n == "username":
-                return f"{rng.choice(FIRST).lower()}{rng.randint(1, 99)}"
-            return f"{rng.choice(FIRST)} {rng.choice(LAST)}"
-        if n.endswith(("phone", "phonenumber", "mobile")):
-            return f"+1-555-{rng.randint(100, 999)}-{rng.randint(1000, 9999)}"
-        if n == "city" or n.endswith("city"):
-            return rng.choice(CITIES)
-        if n in ("countrycode", "country") or n.endswith("countrycode"):
-            country, code = rng.choice(COUNTRIES)
-            return code if n.endswith("code") else country
-        if n in ("street", "address", "addressline", "addressline1", "streetaddress"):
-            return f"{rng.randint(1, 250)} {rng.choice(STREETS)}"
-        if n in ("zip", "zipcode", "postalcode", "postcode"):
-            return f"{rng.randint(10000, 99999)}"
-        if n in ("company", "companyname", "organization", "organisation"):
-            return rng.choice(COMPANIES)
-        if n in ("title", "subject", "headline"):
-            return f"{rng.choice(WORDS).capitalize()} {rng.choice(WORDS)}"
-        if n in ("description", "summary", "comment", "notes", "note", "message", "bio"):
-            return rng.choice(SENTENCES)
-        if n.endswith(
-            ("url", "website", "homepage", "link", "avatar", "image", "picture", "photo", "href")
-        ):
-            return format_value("uri", rng)
-        if n in ("currency", "currencycode"):
-            return rng.choice(CURRENCIES)
-        if n in ("color", "colour"):
-            return rng.choice(COLORS)
-        if n in ("language", "lang"):
-            return rng.choice(LANGUAGES)
-        if n == "locale":
-            return rng.choice(LOCALES)
-        if n in ("ip", "ipaddress", "clientip"):
-            return format_value("ipv4", rng)
-        if n.endswith("token") or n in ("apikey", "secret"):
-            return "tok_" + "".join(rng.choice("abcdef0123456789") for _ in range(24))
-        if n == "status" or n == "state":
-            return rng.choice(STATUSES)
-        if n in ("id", "uuid", "guid") or n.endswith(("uuid", "guid")):
-            return format_value("uuid", rng)
-        if n == "slug":
-            return f"{rng.choice(WORDS)}-{rng.choice(WORDS)}"
-        if n == "tag" or n.endswith("tag"):
-            return rng.choice(WORDS)
-        return None
+        return _string_for_name(tokens, rng)
     if kind in ("integer", "number"):
-        if n == "id" or n.endswith("id") or n.endswith("ids"):
-            return rng.randint(1, 100_000)
-        if n in ("age",):
-            return rng.randint(18, 90)
-        if n in ("year",):
-            return rng.randint(2015, 2026)
-        if n.endswith(("quantity", "count", "qty", "total", "size")) and kind == "integer":
-            return rng.randint(1, 50)
-        if n.endswith(("price", "amount", "cost", "total", "balance", "fee", "salary")):
-            return round(rng.uniform(1, 500), 2) if kind == "number" else rng.randint(1, 500)
-        if n in ("latitude", "lat"):
-            return round(rng.uniform(-80, 80), 6)
-        if n in ("longitude", "lng", "lon", "long"):
-            return round(rng.uniform(-170, 170), 6)
-        if n.endswith(("rating", "score")):
-            return round(rng.uniform(1, 5), 1) if kind == "number" else rng.randint(1, 5)
-        if n in ("page", "limit", "perpage", "pagesize"):
-            return rng.randint(1, 50)
-        return None
+        return _number_for_name(tokens, kind == "integer", rng)
     return None
+
+
+# -- patterns -------------------------------------------------------------------------------
+
+
+sre_parse: Any = importlib.import_module("re._parser")
+sre_constants: Any = importlib.import_module("re._constants")
+_PRINTABLE = string.ascii_letters + string.digits + string.punctuation + " "
+
+
+class _ShortXeger(rstr.Xeger):  # pyright: ignore[reportPrivateImportUsage]
+    """rstr, but `*`, `+` and `{n,}` repeat at most `extra` times beyond their minimum (rstr
+    allows 100), which keeps strings readable and within typical `maxLength`s. With `exact`,
+    every repeat takes exactly `extra` more (as far as its maximum allows), which makes the
+    length grow with `extra` and so lets a length window be searched for. Character sets are
+    ordered (rstr builds some from Python sets, whose order changes between processes) and
+    free of control characters."""
+
+    def __init__(self, rng: random.Random, extra: int, exact: bool = False) -> None:
+        nonword = "".join(c for c in _PRINTABLE if not (c.isalnum() or c == "_"))
+        super().__init__(rng, whitespace=" ", nonword=nonword, nonwhitespace=_PRINTABLE[:-1])
+        self.extra = extra
+        self.exact = exact
+        self._cases = {
+            **self._cases,
+            "any": lambda x: rng.choice(_PRINTABLE),
+            "not_literal": lambda x: rng.choice(_PRINTABLE.replace(chr(x), "")),
+        }
+
+    def _handle_in(self, value: Any) -> Any:
+        candidates = list(chain(*(self._handle_state(i) for i in value)))
+        if candidates and candidates[0] is False:
+            excluded = set(candidates[1:])
+            candidates = [c for c in _PRINTABLE if c not in excluded] or ["~"]
+        return self._random.choice(candidates)
+
+    def _handle_repeat(self, start_range: int, end_range: int, value: Any) -> str:
+        end_range = min(end_range, start_range + self.extra)
+        if self.exact:
+            start_range = end_range
+        return super()._handle_repeat(start_range, end_range, value)
+
+
+_LOOKAROUND = re.compile(r"\(\?<?[=!][^()]*\)")
+_COMPILED: dict[str, Any] = {}
+_REPEATS = (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT)
+
+
+def _compile(pattern: str) -> Any:
+    compiled = _COMPILED.get(pattern)
+    if compiled is None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                compiled = re.compile(pattern)
+        except (re.error, TypeError, ValueError, OverflowError, RecursionError):
+            compiled = False
+        if len(_COMPILED) > 10_000:
+            _COMPILED.clear()
+        _COMPILED[pattern] = compiled
+    return compiled
+
+
+@functools.lru_cache(maxsize=4096)
+def risky(pattern: str) -> bool:
+    """Whether matching `pattern` may backtrack catastrophically (a repeat inside a repeat,
+    or an alternation inside one: `^(\\w+\\s?)+$`), so only strings generated from it are
+    checked against it."""
+
+    def walk(items: Any, repeated: bool) -> bool:
+        for op, av in items:
+            if op in _REPEATS:
+                # a variable count inside something repeated is what backtracks
+                found = (repeated and av[0] != av[1]) or walk(av[2], repeated or av[1] > 1)
+            elif op is sre_constants.SUBPATTERN:
+                found = walk(av[-1], repeated)
+            elif op is sre_constants.BRANCH:
+                found = repeated or any(walk(b, repeated) for b in av[1])
+            else:
+                found = False
+            if found:
+                return True
+        return False
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return walk(sre_parse.parse(pattern), False)
+    except Exception:
+        return True
+
+
+def search(pattern: str, text: str, *, generated: bool = False) -> bool:
+    """Whether `text` matches `pattern`; an unusable pattern constrains nothing we can check.
+    Against a `risky` pattern only `generated` strings (made from it) and short ones are
+    checked; anything else counts as not matching rather than risking a hang."""
+    compiled = _compile(pattern)
+    if compiled is False:
+        return True
+    if not generated and len(text) > 12 and risky(pattern):
+        return False
+    return compiled.search(text) is not None
+
+
+def pattern_string(
+    pattern: str, rng: random.Random, low: int = 0, high: int | None = None
+) -> str | None:
+    """A string matching `pattern` with `low <= len <= high`, or None when none was found.
+
+    rstr generates from the pattern; lookarounds, which it cannot handle, are dropped first and
+    the result is checked against the full pattern. A few bounded attempts, never a hang.
+    """
+    if _compile(pattern) is False:
+        return None
+    limit = high if high is not None else max(low, 64)
+    sources = [pattern]
+    stripped = _LOOKAROUND.sub("", pattern)
+    if stripped != pattern:
+        sources.append(stripped)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _generate(sources, pattern, rng, low, limit)
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _no_surrogates(text: str) -> str:
+    """Ranges like [\\u0020-\\uFFFF] include lone surrogates, which no UTF-8 body can carry;
+    they become "a" (the pattern is checked again by the caller)."""
+    return _SURROGATES.sub("a", text)
+
+
+def _generate(sources: list[str], pattern: str, rng: random.Random, low: int, limit: int) -> Any:
+    for source in sources:
+        try:
+            for extra in (8, 8, 3, 1, 0):
+                text = _no_surrogates(_ShortXeger(rng, extra).xeger(source))
+                if low <= len(text) <= limit and search(pattern, text, generated=True):
+                    return text
+            # Search the repeat count that lands the length in [low, limit].
+            first, last = 0, min(max(limit, low, 1), 512)
+            while first < last:
+                middle = (first + last) // 2
+                if len(_ShortXeger(rng, middle, exact=True).xeger(source)) < low:
+                    first = middle + 1
+                else:
+                    last = middle
+            for extra in (first, first, first + 1, max(0, first - 1)):
+                text = _no_surrogates(_ShortXeger(rng, extra, exact=True).xeger(source))
+                if low <= len(text) <= limit and search(pattern, text, generated=True):
+                    return text
+        except Exception:  # unsupported syntax (backreferences ...)
+            continue
+    return None
+
+
+# -- constraint-driven scalars ----------------------------------------------------------------
+
+
+def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not _DATE_TIME.match(value):
+        return False
+    try:
+        datetime.fromisoformat(value.upper().replace("Z", "+00:00").replace(":60", ":59", 1))
+    except ValueError:
+        return False
+    return True
+
+
+def _format_checker() -> FormatChecker:
+    checker = FormatChecker(formats=())
+    available = Draft202012Validator.FORMAT_CHECKER.checkers
+    for name in ("date", "email", "uuid", "ipv4", "ipv6"):
+        if name in available:
+            checker.checkers[name] = available[name]
+    checker.checks("date-time")(_is_date_time)
+    checker.checks("uri")(lambda v: not isinstance(v, str) or bool(_URI.match(v)))
+    return checker
+
+
+FORMAT_CHECKER = _format_checker()
+
+
+def number_value(eff: dict[str, Any], rng: random.Random, name: Any, *, integer: bool) -> Any:
+    """A number within the bounds and step of `eff`, realistic for `name` when that fits."""
+    lo, lo_ex, hi, hi_ex = bounds(eff)
+    step = as_number(eff.get("multipleOf"))
+    step = step if step is not None and step > 0 else None
+    if integer:
+        fmt = eff.get("format")
+        limits = {"int32": _INT32, "uint32": _UINT32, "uint64": _UINT64}.get(str(fmt), _INT64)
+        ilo = limits[0] if lo is None else max(limits[0], _int_above(lo, lo_ex))
+        ihi = limits[1] if hi is None else min(limits[1], _int_below(hi, hi_ex))
+        if ilo > ihi:
+            return ilo if lo is not None else ihi  # contradictory bounds: the best we can do
+
+        def fits(v: Any) -> bool:
+            return ilo <= v <= ihi and (step is None or _multiple(v, step))
+
+        proposal = value_for_name(name, "integer", rng)
+        if isinstance(proposal, (int, float)) and fits(int(proposal)):
+            return int(proposal)
+        a = ilo if lo is not None else (max(ilo, ihi - 1000) if hi is not None else 1)
+        b = ihi if hi is not None else min(ihi, max(a, 0) + 1000)
+        b = max(a, b)
+        if step is not None:
+            value = _pick_multiple(rng, a, b, step, integer=True)
+            return int(value) if value is not None else a
+        return rng.randint(a, b)
+
+    # numbers
+    def fits_float(v: float) -> bool:
+        return (
+            (lo is None or v > lo or (v == lo and not lo_ex))
+            and (hi is None or v < hi or (v == hi and not hi_ex))
+            and (step is None or _multiple(v, step))
+        )
+
+    proposal = value_for_name(name, "number", rng)
+    if (
+        isinstance(proposal, (int, float))
+        and not isinstance(proposal, bool)
+        and fits_float(proposal)
+    ):
+        return proposal
+    if lo is not None and hi is not None and (lo > hi or (lo == hi and (lo_ex or hi_ex))):
+        return lo  # contradictory bounds
+    a = lo if lo is not None else (hi - 1000 if hi is not None and hi <= 1 else 1.0)
+    b = hi if hi is not None else a + 1000
+    if step is not None:
+        value = _pick_multiple(rng, a, b, step, integer=False)
+        if value is not None and fits_float(value):
+            return value
+    for _ in range(8):
+        value = rng.uniform(a, b)
+        for digits in (2, 4, 8):
+            if fits_float(round(value, digits)):
+                return round(value, digits)
+        if fits_float(value):
+            return value
+    mid = (a + b) / 2
+    return mid if fits_float(mid) else a
+
+
+def string_value(eff: dict[str, Any], rng: random.Random, name: Any) -> str:
+    """A string for the format, patterns and lengths of `eff`, realistic for `name`."""
+    fmt = eff.get("format") if isinstance(eff.get("format"), str) else None
+    patterns = [eff["pattern"]] if isinstance(eff.get("pattern"), str) else []
+    patterns += [p for p in eff.get("\x00patterns", ()) if isinstance(p, str)]
+    low = as_count(eff.get("minLength"), 0) or 0
+    high = as_count(eff.get("maxLength"), None)
+    if high is not None and high < low:
+        high = low
+
+    def fits(text: Any, check_format: bool = True, source: Any = None) -> bool:
+        return (
+            isinstance(text, str)
+            and low <= len(text) <= (high if high is not None else len(text))
+            and all(search(p, text, generated=source in (p, "*")) for p in patterns)
+            and (not check_format or fmt is None or FORMAT_CHECKER.conforms(text, fmt))
+        )
+
+    formatted = _alternatives(format_value(fmt, rng) if fmt else None)
+    for candidate in formatted:
+        if fits(candidate, check_format=False):
+            return candidate
+    proposals = _alternatives(value_for_name(name, "string", rng))
+    for candidate in proposals:
+        if fits(candidate):
+            return candidate
+    generated = None
+    for source in patterns[:3] + ([_joined(patterns)] if len(patterns) > 1 else []):
+        text = pattern_string(source, rng, low, high)
+        generated = generated if text is None else text
+        if text is not None and fits(text, source=source if source in patterns else "*"):
+            return text
+    filler = _filler(rng, low, high, name)
+    if fits(filler):
+        return filler
+    for candidate in (generated, formatted[0], proposals[0]):
+        if isinstance(candidate, str):
+            return candidate
+    return filler
+
+
+def _alternatives(value: Any) -> tuple[Any, ...]:
+    return value if isinstance(value, tuple) else (value,)
+
+
+def as_count(value: Any, default: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        return default
+    return int(value)
+
+
+def as_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def bounds(eff: dict[str, Any]) -> tuple[Any, bool, Any, bool]:
+    lo, hi = as_number(eff.get("minimum")), as_number(eff.get("maximum"))
+    lo_ex = hi_ex = False
+    ex_lo, ex_hi = as_number(eff.get("exclusiveMinimum")), as_number(eff.get("exclusiveMaximum"))
+    if ex_lo is not None and (lo is None or ex_lo >= lo):
+        lo, lo_ex = ex_lo, True
+    if ex_hi is not None and (hi is None or ex_hi <= hi):
+        hi, hi_ex = ex_hi, True
+    return lo, lo_ex, hi, hi_ex
+
+
+def _int_above(bound: float, exclusive: bool) -> int:
+    value = math.ceil(bound)
+    return value + 1 if exclusive and value == bound else value
+
+
+def _int_below(bound: float, exclusive: bool) -> int:
+    value = math.floor(bound)
+    return value - 1 if exclusive and value == bound else value
+
+
+def _multiple(value: Any, step: Any) -> bool:
+    """jsonschema's own `multipleOf` test, so what passes here passes there."""
+    if isinstance(step, float):
+        try:
+            quotient = value / step
+            return int(quotient) == quotient
+        except OverflowError:
+            return (Fraction(value) / Fraction(step)).denominator == 1
+        except (ValueError, ZeroDivisionError):
+            return False
+    if isinstance(value, float):
+        return value.is_integer() and int(value) % step == 0
+    return value % step == 0
+
+
+def _pick_multiple(rng: random.Random, a: float, b: float, step: float, *, integer: bool) -> Any:
+    """A multiple of `step` in [a, b]; for numbers a fractional one when there is one (so a
+    number reads as a number, and differs from an integer branch of a oneOf)."""
+    first, last = math.ceil(a / step), math.floor(b / step)
+    if first > last:
+        return None
+    tries = [rng.randint(first, min(last, first + 1000)) for _ in range(6)]
+    tries += list(range(first, min(last, first + 40) + 1))
+    whole: Any = None
+    for k in tries:
+        value: Any = k * step
+        if isinstance(step, float):
+            value = round(value, 10)
+        if integer:
+            if not float(value).is_integer():
+                continue
+            value = int(value)
+        if not a <= value <= b or not _multiple(value, step):
+            continue
+        if integer or not float(value).is_integer():
+            return value
+        whole = whole if whole is not None else value
+    return whole
+
+
+def _joined(patterns: list[str]) -> str:
+    """Several patterns as one, best effort: `^a` and `z$` -> `^a.*z$`."""
+    head = [p for p in patterns if p.startswith("^")][:1]
+    tail = [p for p in patterns if p.endswith("$") and not p.endswith("\\$")][:1]
+    middle = [p for p in patterns if p not in head and p not in tail]
+    parts = [p.removesuffix("$") if p not in tail else p for p in head]
+    parts += [p.strip("^$") for p in middle]
+    parts += [p.removeprefix("^") for p in tail if p not in head]
+    return ".{0,3}".join(
+        f"(?:{p})" if i not in (0, len(parts) - 1) else p for i, p in enumerate(parts)
+    )
+
+
+def _filler(rng: random.Random, low: int, high: Any, name: Any) -> str:
+    text = f"{rng.choice(WORDS)}-{rng.randint(1, 999)}"
+    while len(text) < low:
+        text += " " + rng.choice(WORDS)
+    if high is not None and len(text) > high:
+        text = text[:high]
+    return text
