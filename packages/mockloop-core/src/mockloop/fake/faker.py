@@ -30,7 +30,6 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from mockloop.fake.values import (
-    FORMAT_CHECKER,
     WORDS,
     as_count,
     as_number,
@@ -40,6 +39,7 @@ from mockloop.fake.values import (
     search,
     string_value,
 )
+from mockloop.spec.validation import FORMAT_CHECKER, marked_properties
 
 __all__ = ["SchemaFaker"]
 
@@ -204,7 +204,8 @@ class SchemaFaker:
         if sub is not None:
             return self._hidden(sub, flag)
         if self._marked is None:
-            self._marked = _marked_properties(self.document)
+            read_only, write_only = marked_properties(self.document)
+            self._marked = {"readOnly": read_only, "writeOnly": write_only}
         return name in self._marked[flag]
 
     # -- effective schemas ------------------------------------------------------------------
@@ -777,28 +778,6 @@ def _list(value: Any) -> list[Any]:
 
 def _positive_ints(*values: Any) -> bool:
     return all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)
-
-
-def _marked_properties(document: dict[str, Any]) -> dict[str, set[str]]:
-    marked: dict[str, set[str]] = {"readOnly": set(), "writeOnly": set()}
-    stack: list[Any] = [document.get("components", {})]
-    seen: set[int] = set()
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, dict):
-            props = node.get("properties")
-            if isinstance(props, dict):
-                for name, sub in props.items():
-                    for flag in marked:
-                        if isinstance(sub, dict) and sub.get(flag) is True:
-                            marked[flag].add(name)
-            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
-        elif isinstance(node, list):
-            stack.extend(v for v in node if isinstance(v, (dict, list)))
-    return marked
 
 
 def _infer(eff: dict[str, Any]) -> str:

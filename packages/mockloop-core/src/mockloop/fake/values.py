@@ -22,7 +22,8 @@ from itertools import chain
 from typing import Any
 
 import rstr
-from jsonschema import Draft202012Validator, FormatChecker
+
+from mockloop.spec.validation import FORMAT_CHECKER
 
 __all__ = [
     "WORDS",
@@ -96,8 +97,6 @@ _INT32 = (-(2**31), 2**31 - 1)
 _INT64 = (-(2**63), 2**63 - 1)
 _UINT32 = (0, 2**32 - 1)
 _UINT64 = (0, 2**64 - 1)
-_DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(?:\.\d+)?(?:[Zz]|[+-]\d\d:\d\d)$")
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]*$")
 _TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
@@ -453,32 +452,6 @@ def _generate(sources: list[str], pattern: str, rng: random.Random, low: int, li
 
 
 # -- constraint-driven scalars ----------------------------------------------------------------
-
-
-def _is_date_time(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    if not _DATE_TIME.match(value):
-        return False
-    try:
-        datetime.fromisoformat(value.upper().replace("Z", "+00:00").replace(":60", ":59", 1))
-    except ValueError:
-        return False
-    return True
-
-
-def _format_checker() -> FormatChecker:
-    checker = FormatChecker(formats=())
-    available = Draft202012Validator.FORMAT_CHECKER.checkers
-    for name in ("date", "email", "uuid", "ipv4", "ipv6"):
-        if name in available:
-            checker.checkers[name] = available[name]
-    checker.checks("date-time")(_is_date_time)
-    checker.checks("uri")(lambda v: not isinstance(v, str) or bool(_URI.match(v)))
-    return checker
-
-
-FORMAT_CHECKER = _format_checker()
 
 
 def number_value(eff: dict[str, Any], rng: random.Random, name: Any, *, integer: bool) -> Any:

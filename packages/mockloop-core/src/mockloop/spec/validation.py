@@ -21,7 +21,7 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError, val
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-__all__ = ["CHECKED_FORMATS", "SchemaValidator"]
+__all__ = ["CHECKED_FORMATS", "FORMAT_CHECKER", "SchemaValidator", "marked_properties"]
 
 CHECKED_FORMATS = ("date-time", "date", "email", "uuid", "ipv4", "ipv6", "uri")
 
@@ -67,10 +67,11 @@ def _format_checker() -> FormatChecker:
     return checker
 
 
-_FORMAT_CHECKER = _format_checker()
+FORMAT_CHECKER = _format_checker()
+"""Checks exactly `CHECKED_FORMATS`; shared by the validator and the faker."""
 
 
-def _marked_properties(document: dict[str, Any]) -> tuple[set[str], set[str]]:
+def marked_properties(document: dict[str, Any]) -> tuple[set[str], set[str]]:
     """Names of properties marked readOnly / writeOnly anywhere in the document's schemas."""
     read_only: set[str] = set()
     write_only: set[str] = set()
@@ -152,7 +153,7 @@ class SchemaValidator:
             validator = self._cls(
                 schema,
                 registry=self._registry,
-                format_checker=_FORMAT_CHECKER,
+                format_checker=FORMAT_CHECKER,
                 # Resolve `#/...` against the whole document, not the schema alone.
                 _resolver=self._registry.resolver(base_uri=_DOC_URI),  # pyright: ignore[reportCallIssue]
             )
@@ -205,6 +206,6 @@ class SchemaValidator:
 
     def _forgiven(self, name: str, direction: str) -> bool:
         if self._marked is None:
-            self._marked = _marked_properties(self.document)
+            self._marked = marked_properties(self.document)
         read_only, write_only = self._marked
         return name in (read_only if direction == "request" else write_only)
