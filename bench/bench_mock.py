@@ -5,8 +5,10 @@ run this script
 
 1. starts `mockloop serve examples/specs/petstore.yaml --no-auth` (request log on, one
    process: the defaults) and the baseline of `baseline_fastapi.py` (one uvicorn worker, same
-   uvicorn defaults, answering the mock's own body for `/pets/{id}`);
-2. warms both up, then runs `wrk -t1 -c50 -d10s --latency` against `GET /pets/7` on each,
+   uvicorn defaults, answering the mock's own body for `/{collection}/{id}`);
+2. warms both up, then runs `wrk -t1 -c50 -d10s --latency` against `GET /owners/{uuid}` (an
+   object body generated from the schema: `/pets/{id}` answers the description's named
+   example instead; pass `--path /pets/7` to measure that) on each,
    alternating mock/baseline for `--rounds` rounds so machine noise hits both, and takes
    the median of each;
 3. stops the mock with SIGTERM (it flushes its log), counts the rows the mock logged for
@@ -52,6 +54,8 @@ from wrk_runner import WRK_INSTALL_HINT, WrkResult, find_wrk, run_wrk
 
 GOAL_RATIO = 2.0
 DEFAULT_SPEC = ROOT / "examples" / "specs" / "petstore.yaml"
+# getOwner documents no example, so its body is generated (and then cached per path).
+DEFAULT_PATH = "/owners/6f1c2d1e-0000-4000-8000-000000000001"
 
 
 def start_baseline(body_file: Path, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -130,7 +134,7 @@ def summarise(runs: list[WrkResult]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC)
-    parser.add_argument("--path", default="/pets/7", help="GET path with a generated object body")
+    parser.add_argument("--path", default=DEFAULT_PATH, help="GET path with an object body")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up per server")
     parser.add_argument("--rounds", type=int, default=2, help="measured runs per server")

@@ -103,7 +103,8 @@ class ServedMock:
         port: int = 0,
         admin_port: int = 0,
     ) -> None:
-        self.spec = str(spec)
+        # Absolute: the child runs in `data_dir`, where a relative path would not resolve.
+        self.spec = str(Path(spec).resolve()) if Path(spec).exists() else str(spec)
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.output_path = self.data_dir / "serve-output.txt"

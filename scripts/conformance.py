@@ -357,6 +357,13 @@ def judge(op: Any, response: httpx.Response, validator: Any) -> tuple[list[str],
             ElementTree.fromstring(response.content)
         except ElementTree.ParseError as exc:
             return [f"XML body is not well formed: {exc}"], False
+        return [], False
+    if base.startswith("text/") and schema is not None:
+        # Plain text is the string the schema describes (`type: string`, a pattern...).
+        errors = validator.errors(schema, response.text, direction="response")
+        if errors:
+            return [f"text body does not match the {key} {media} schema: {errors[0]}"], True
+        return [], id(schema) not in validator.broken
     return [], False
 
 
@@ -415,18 +422,26 @@ def own_check(report: DescriptionReport, spec: Any, base_url: str, deadline: flo
 # -- schemathesis ------------------------------------------------------------------------------
 
 
-def schemathesis_headers(spec: Any) -> dict[str, str]:
-    """One set of credential headers for the whole run: the most common per header name."""
-    seen: dict[str, Counter[str]] = {}
+def schemathesis_credentials(spec: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """One set of credentials for the whole run, the most common per name: headers (cookies
+    folded into a Cookie header) and query parameters (API keys sent in the query)."""
+    headers: dict[str, Counter[str]] = {}
+    query: dict[str, Counter[str]] = {}
     for op in spec.operations:
         if op.method.upper() != "GET":
             continue
-        headers, _, cookies = credentials_for(op, spec.security_schemes)
+        op_headers, op_query, cookies = credentials_for(op, spec.security_schemes)
         if cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
-        for name, value in headers.items():
-            seen.setdefault(name, Counter())[value] += 1
-    return {name: values.most_common(1)[0][0] for name, values in seen.items()}
+            op_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        for name, value in op_headers.items():
+            headers.setdefault(name, Counter())[value] += 1
+        for name, value in op_query:
+            query.setdefault(name, Counter())[value] += 1
+
+    def pick(seen: dict[str, Counter[str]]) -> dict[str, str]:
+        return {name: values.most_common(1)[0][0] for name, values in seen.items()}
+
+    return pick(headers), pick(query)
 
 
 def _schemathesis_binary() -> list[str]:
@@ -442,6 +457,7 @@ def run_schemathesis(
     base_url: str,
     headers: dict[str, str],
     *,
+    query: dict[str, str] | None = None,
     max_examples: int,
     timeout_s: float,
     workdir: Path,
@@ -449,8 +465,17 @@ def run_schemathesis(
 ) -> SchemathesisReport:
     report = SchemathesisReport()
     ndjson = workdir / "schemathesis.ndjson"
+    # Query credentials cannot be given on the command line: a config file fixes them (else
+    # schemathesis generates them, empty ones included, and gets 401s).
+    config = workdir / "schemathesis.toml"
+    lines = ["[parameters]"] + [
+        f"{json.dumps('query.' + k)} = {json.dumps(v)}" for k, v in (query or {}).items()
+    ]
+    config.write_text("\n".join(lines) + "\n")
     command = [
         *_schemathesis_binary(),
+        "--config-file",
+        str(config),
         "run",
         str(spec_path),
         "--url",
@@ -627,10 +652,12 @@ def check_description(
             # conforms vacuously (schemathesis would exit 2, "no operations matched").
             if schemathesis and report.get_operations:
                 remaining = max(10.0, deadline - time.monotonic())
+                headers, query = schemathesis_credentials(spec)
                 report.schemathesis = run_schemathesis(
                     path,
                     server.business_url + spec.base_path,
-                    schemathesis_headers(spec),
+                    headers,
+                    query=query,
                     max_examples=max_examples,
                     timeout_s=remaining,
                     workdir=folder,

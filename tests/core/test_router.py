@@ -42,6 +42,11 @@ def test_mixed_segments_and_original_parameter_names() -> None:
     assert found.path_params == {"report-id": "r1", "format": "json"}
 
 
+def test_mixed_segment_values_may_hold_a_newline() -> None:
+    router = Router(_ops(("get", "/division/{id}.{format}")))
+    assert router.match("GET", "/division/5.a%0Ab").path_params == {"id": "5", "format": "a\nb"}
+
+
 def test_query_discriminated_paths() -> None:
     router = Router(
         _ops(("get", "/#Action=DescribeAlarms"), ("get", "/?Action=ListMetrics"), ("get", "/"))

@@ -170,7 +170,7 @@ def _mixed_segment_regex(segment: str) -> re.Pattern[str]:
         parts.append("(.+?)")
         position = found.end()
     parts.append(re.escape(segment[position:]))
-    return re.compile("".join(parts))
+    return re.compile("".join(parts), re.DOTALL)  # a decoded %0A is still part of the value
 
 
 def _walk(node: _Node, segments: list[str], index: int) -> _Node | None:
