@@ -1,25 +1,96 @@
-"""Where MockLoop keeps its state, from `MOCKLOOP_*` environment variables or defaults."""
+"""Where MockLoop keeps its state and how the client behaves, from arguments or `MOCKLOOP_*`
+environment variables.
+
+| variable | meaning | default |
+| --- | --- | --- |
+| `MOCKLOOP_HOME` | folder for all state (registry, projects, mock data) | user data folder |
+| `MOCKLOOP_TIMEOUT` | seconds an HTTP call to a mock may take | 30 |
+| `MOCKLOOP_ADMIN_TOKEN` | bearer token sent to admin APIs that require one | none |
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import platformdirs
+from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["mockloop_home"]
+from mockloop.errors import ConfigError
+
+__all__ = ["ClientSettings", "mockloop_home", "using_home"]
+
+_HOME_OVERRIDE: ContextVar[Path | None] = ContextVar("mockloop_home", default=None)
 
 
 def mockloop_home() -> Path:
-    """The folder for MockLoop's state: `MOCKLOOP_HOME`, else the user data folder.
+    """The folder for MockLoop's state: the client's `home`, else `MOCKLOOP_HOME`, else the
+    user data folder.
 
     Never the current folder or site-packages. Created on first use.
     """
-    configured = os.environ.get("MOCKLOOP_HOME")
-    home = (
-        Path(configured).expanduser()
-        if configured
-        else Path(platformdirs.user_data_dir("mockloop"))
-    )
+    override = _HOME_OVERRIDE.get()
+    if override is not None:
+        home = override
+    else:
+        configured = os.environ.get("MOCKLOOP_HOME")
+        home = (
+            Path(configured).expanduser()
+            if configured
+            else Path(platformdirs.user_data_dir("mockloop"))
+        )
     home.mkdir(parents=True, exist_ok=True)
     return home
+
+
+@contextmanager
+def using_home(home: Path | None) -> Iterator[None]:
+    """Within the block (and threads started from it with its context), state lives in `home`."""
+    token = _HOME_OVERRIDE.set(home)
+    try:
+        yield
+    finally:
+        _HOME_OVERRIDE.reset(token)
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r} must be above 0")
+    return value
+
+
+class ClientSettings(BaseModel):
+    """The client's settings; `from_env` fills what the caller left out from `MOCKLOOP_*`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    home: Path | None = Field(default=None, description="state folder; None: MOCKLOOP_HOME")
+    timeout: float = Field(default=30.0, gt=0, description="seconds per HTTP call to a mock")
+    admin_token: str | None = Field(default=None, repr=False)
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        home: str | Path | None = None,
+        timeout: float | None = None,
+        admin_token: str | None = None,
+    ) -> ClientSettings:
+        """Arguments win; then `MOCKLOOP_HOME`, `MOCKLOOP_TIMEOUT`, `MOCKLOOP_ADMIN_TOKEN`."""
+        if timeout is not None and timeout <= 0:
+            raise ConfigError(f"timeout={timeout!r} must be above 0 seconds")
+        return cls(
+            home=Path(home).expanduser() if home is not None else None,
+            timeout=timeout if timeout is not None else _env_float("MOCKLOOP_TIMEOUT", 30.0),
+            admin_token=admin_token or os.environ.get("MOCKLOOP_ADMIN_TOKEN") or None,
+        )

@@ -38,6 +38,27 @@ class MockConfig(BaseModel):
     log_max_records: int = Field(default=100_000, ge=1)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
     redact_fields: list[str] = Field(default_factory=list)
+    storage: bool = Field(
+        default=True,
+        description="keep the store (log, scenarios, state, webhooks) on disk; False uses a "
+        "temporary folder removed when the mock stops",
+    )
+    admin_ui: bool = Field(default=True, description="serve the admin UI at the admin port's /")
+    stateful: bool = Field(
+        default=False, description="CRUD collections inferred from the description"
+    )
+    state_seed_items: int = Field(
+        default=3, ge=0, le=1000, description="generated items per collection at start"
+    )
+    state_isolation: Literal["shared", "session"] = Field(
+        default="shared",
+        description="'session' keeps separate data per X-Session-ID header value",
+    )
+    webhooks: bool = Field(default=True, description="serve /api/webhooks and fire webhooks")
+    webhook_allow_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost", "::1"],
+        description="hosts webhook targets may name (loopback only by default)",
+    )
 
     @classmethod
     def build(cls, **values: Any) -> MockConfig:

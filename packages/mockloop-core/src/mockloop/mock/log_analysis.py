@@ -13,6 +13,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from mockloop.mock.log_insights import recommendations, session_correlation, traffic_pattern
+
 __all__ = ["analyze_records", "percentile"]
 
 _STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
@@ -64,8 +66,12 @@ def _operation_key(record: dict[str, Any]) -> str:
     return f"{str(record.get('method') or '').upper()} {record.get('path') or ''}"
 
 
-def analyze_records(records: list[dict[str, Any]]) -> dict[str, Any]:
+def analyze_records(
+    records: list[dict[str, Any]], *, documented_operations: list[str] | None = None
+) -> dict[str, Any]:
     """Summarise request log rows (as `Store.search_logs` returns them).
+
+    `documented_operations` (operation ids), when given, adds coverage: which were never called.
 
     Returns a dict with:
         count: number of records.
@@ -81,6 +87,11 @@ def analyze_records(records: list[dict[str, Any]]) -> dict[str, Any]:
         slowest_operations: the five operations with the highest p95, with their figures.
         top_paths: the ten most requested paths with their counts.
         sessions: requests per session id (records without one are not counted).
+        traffic: requests over time, mean and peak rates, bursts, methods
+            (see `log_insights.traffic_pattern`).
+        session_correlation: per-session spans, errors and call flows.
+        operation_coverage: share of documented operations called (None when not given).
+        recommendations: advice, each citing the figure (and threshold) it comes from.
 
     Records lacking a field are tolerated: no ts leaves the time span out, no latency leaves
     the record out of the latency figures, no status counts as class "other".
@@ -129,7 +140,7 @@ def analyze_records(records: list[dict[str, Any]]) -> dict[str, Any]:
         str(r["session_id"]) for r in records if r.get("session_id") is not None
     )
 
-    return {
+    analysis: dict[str, Any] = {
         "count": count,
         "first_ts": first_ts,
         "last_ts": last_ts,
@@ -144,7 +155,15 @@ def analyze_records(records: list[dict[str, Any]]) -> dict[str, Any]:
         "slowest_operations": slowest,
         "top_paths": top_paths,
         "sessions": dict(sorted(sessions.items(), key=lambda item: (-item[1], item[0]))),
+        "traffic": traffic_pattern(records),
+        "session_correlation": session_correlation(records),
+        "operation_coverage": None,
     }
+    if documented_operations:
+        called = sum(1 for op in documented_operations if op in operations)
+        analysis["operation_coverage"] = called / len(documented_operations)
+    analysis["recommendations"] = recommendations(analysis, documented_operations)
+    return analysis
 
 
 def _latencies(records: Iterable[dict[str, Any]]) -> list[float]:

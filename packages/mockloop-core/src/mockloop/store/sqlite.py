@@ -552,9 +552,13 @@ class SQLiteStore:
         time_to: float | None,
         session_id: str | None,
         correlation_id: str | None,
+        exclude_mode: str | None = None,
     ) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
+        if exclude_mode is not None:
+            clauses.append("(mode IS NULL OR mode != ?)")
+            params.append(exclude_mode)
         if method is not None:
             clauses.append("method = ?")
             params.append(method.upper())
@@ -606,6 +610,7 @@ class SQLiteStore:
         time_to: float | None = None,
         session_id: str | None = None,
         correlation_id: str | None = None,
+        exclude_mode: str | None = None,
         limit: int = 100,
         offset: int = 0,
         newest_first: bool = True,
@@ -621,6 +626,7 @@ class SQLiteStore:
             time_to: latest ts, epoch seconds, inclusive.
             session_id: exact session id (from the X-Session-ID header).
             correlation_id: exact correlation id.
+            exclude_mode: leave out rows of this mode (e.g. "admin" for the admin port's own).
             limit: page size, at least 1.
             offset: rows to skip, at least 0.
             newest_first: order by ts descending (default) or ascending.
@@ -634,7 +640,15 @@ class SQLiteStore:
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise ConfigError(f"invalid log search offset {offset!r}: use an integer >= 0")
         where, params = self._where(
-            method, path_regex, status, operation_id, time_from, time_to, session_id, correlation_id
+            method,
+            path_regex,
+            status,
+            operation_id,
+            time_from,
+            time_to,
+            session_id,
+            correlation_id,
+            exclude_mode,
         )
         order = "DESC" if newest_first else "ASC"
         sql = f"{_SELECT_LOG}{where} ORDER BY ts {order}, id {order} LIMIT ? OFFSET ?"
@@ -654,10 +668,19 @@ class SQLiteStore:
         time_to: float | None = None,
         session_id: str | None = None,
         correlation_id: str | None = None,
+        exclude_mode: str | None = None,
     ) -> int:
         """How many log rows match every given filter (same filters as `search_logs`)."""
         where, params = self._where(
-            method, path_regex, status, operation_id, time_from, time_to, session_id, correlation_id
+            method,
+            path_regex,
+            status,
+            operation_id,
+            time_from,
+            time_to,
+            session_id,
+            correlation_id,
+            exclude_mode,
         )
         sql = f"SELECT COUNT(*) FROM request_log{where}"
         rows = self._read("count request log rows", sql, params)

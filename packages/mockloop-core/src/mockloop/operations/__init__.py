@@ -1,0 +1,1 @@
+"""The client's operations, one module per group; `mockloop.client` composes them."""

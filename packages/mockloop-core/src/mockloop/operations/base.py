@@ -1,0 +1,176 @@
+"""What every group of client operations shares: settings, running blocking work in a thread
+with the client's state folder, and talking to a running mock's admin API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from mockloop.errors import (
+    ConfigError,
+    MockLoopUserError,
+    ScenarioError,
+    ServerError,
+    SpecError,
+)
+from mockloop.settings import ClientSettings, using_home
+
+__all__ = ["AdminTarget", "OperationsBase", "normalise_url"]
+
+T = TypeVar("T")
+
+_USER_ERRORS: dict[str, type[MockLoopUserError]] = {
+    "ScenarioError": ScenarioError,
+    "ConfigError": ConfigError,
+    "SpecError": SpecError,
+}
+
+
+def normalise_url(url: str, what: str = "server_url") -> str:
+    """`url` with a scheme and without a trailing slash; ConfigError when it is no URL."""
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigError(f"{what} is empty: give the mock's URL, e.g. http://127.0.0.1:8000")
+    text = url.strip()
+    if "://" not in text:
+        text = f"http://{text}"
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{what}={url!r} is not an http(s) URL; give e.g. http://127.0.0.1:8000"
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise ConfigError(f"{what}={url!r} has an invalid port") from None
+    return text.rstrip("/")
+
+
+class AdminTarget:
+    """A running mock as the client reaches it: its admin URL and, if known, business URL."""
+
+    def __init__(self, admin_url: str, business_url: str | None, health: dict[str, Any]) -> None:
+        self.admin_url = admin_url
+        self.business_url = business_url
+        self.health = health
+
+
+class OperationsBase:
+    """Settings and shared plumbing; operations live in the subclasses."""
+
+    settings: ClientSettings
+
+    def __init__(
+        self,
+        *,
+        home: str | None = None,
+        timeout: float | None = None,
+        admin_token: str | None = None,
+    ) -> None:
+        self.settings = ClientSettings.from_env(home=home, timeout=timeout, admin_token=admin_token)
+
+    async def _in_thread(self, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run blocking work in a thread, with this client's state folder in force."""
+        with using_home(self.settings.home):
+            return await asyncio.to_thread(func, *args, **kwargs)
+
+    def _http(self, timeout: float | None = None) -> httpx.AsyncClient:
+        headers = {}
+        if self.settings.admin_token:
+            headers["Authorization"] = f"Bearer {self.settings.admin_token}"
+        return httpx.AsyncClient(
+            timeout=timeout or self.settings.timeout, headers=headers, trust_env=False
+        )
+
+    async def _admin_target(self, server_url: str) -> AdminTarget:
+        """Find the admin API of the mock at `server_url` (its business or its admin URL)."""
+        url = normalise_url(server_url)
+        async with self._http(timeout=min(self.settings.timeout, 10.0)) as http:
+            try:
+                response = await http.get(f"{url}/health")
+            except httpx.HTTPError as exc:
+                raise ServerError(
+                    f"nothing answers on {url} ({type(exc).__name__}): is the mock running? "
+                    "list_mock_servers() or discover_mock_servers() show what runs"
+                ) from None
+        health: dict[str, Any] = {}
+        if response.headers.get("content-type", "").startswith("application/json"):
+            try:
+                body = response.json()
+                health = body if isinstance(body, dict) else {}
+            except ValueError:
+                health = {}
+        service = health.get("service")
+        if service == "mockloop-admin":
+            return AdminTarget(url, health.get("business_url"), health)
+        if service == "mockloop":
+            admin = health.get("admin_url")
+            if not admin:
+                raise ServerError(
+                    f"the mock at {url} serves no admin port (it was started without one); "
+                    "restart it with an admin port to manage it"
+                )
+            return AdminTarget(str(admin).rstrip("/"), url, health)
+        registered = await self._registered_admin(url)
+        if registered is not None:
+            return registered
+        raise ServerError(
+            f"{url} answers, but not as a MockLoop mock (its /health says nothing of MockLoop); "
+            "give the URL of a mock started by MockLoop"
+        )
+
+    async def _registered_admin(self, url: str) -> AdminTarget | None:
+        """The registry's admin URL for a business URL whose own /health is the API's."""
+        from mockloop.servers import list_servers
+
+        for server in await self._in_thread(list_servers):
+            if server.business_url.rstrip("/") == url and server.admin_url:
+                return AdminTarget(server.admin_url.rstrip("/"), url, {})
+        return None
+
+    async def _admin_call(
+        self,
+        target: AdminTarget,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        """Call the admin API; its problem+json errors become MockLoop errors."""
+        url = f"{target.admin_url}{path}"
+        async with self._http() as http:
+            try:
+                response = await http.request(method, url, json=json, params=params)
+            except httpx.HTTPError as exc:
+                raise ServerError(
+                    f"{method} {url} failed ({type(exc).__name__}: {exc}); is the mock running?"
+                ) from None
+        if response.status_code < 400:
+            return response.json() if response.content else None
+        detail: Any = response.text
+        title = ""
+        try:
+            problem = response.json()
+            if isinstance(problem, dict):
+                detail = problem.get("detail", detail)
+                title = str(problem.get("title", ""))
+        except ValueError:
+            pass
+        if response.status_code == 401:
+            raise ConfigError(
+                f"the admin API at {target.admin_url} needs a token: pass admin_token= to the "
+                "client or set MOCKLOOP_ADMIN_TOKEN"
+            )
+        if isinstance(detail, list):  # FastAPI's validation errors
+            detail = "; ".join(
+                f"{'.'.join(str(p) for p in item.get('loc', []))}: {item.get('msg')}"
+                for item in detail
+                if isinstance(item, dict)
+            )
+        if 400 <= response.status_code < 500:
+            raise _USER_ERRORS.get(title, ConfigError)(str(detail))
+        raise ServerError(f"{method} {url} answered {response.status_code}: {detail}")

@@ -1,0 +1,280 @@
+"""Operations that create, start, stop and find mock servers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from mockloop.catalog import operation
+from mockloop.errors import ConfigError
+from mockloop.operations.base import OperationsBase
+from mockloop.results import Result
+
+__all__ = [
+    "DEFAULT_BUSINESS_PORT",
+    "GeneratedMock",
+    "MockServerList",
+    "MockServerOperations",
+]
+
+
+class _DefaultPort(int):
+    """A port the caller did not choose: when it is busy, the next free one is used."""
+
+    def __repr__(self) -> str:
+        return str(int(self))
+
+
+DEFAULT_BUSINESS_PORT = _DefaultPort(8000)
+
+
+def _explicit(port: int | None) -> bool:
+    return port is not None and not isinstance(port, _DefaultPort)
+
+
+def _check_port(value: int | None, name: str) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ConfigError(f"{name}={value!r} must be a TCP port between 1 and 65535")
+
+
+class GeneratedMock(Result):
+    """A generated mock project and, when started, where it serves."""
+
+    project_name: str
+    project_path: str = Field(description="the folder holding main.py, the description, config")
+    files: list[str] = Field(description="the files written, relative to project_path")
+    features: dict[str, bool] = Field(description="auth, webhooks, admin_ui, storage, stateful")
+    started: bool
+    business_url: str | None = None
+    admin_url: str | None = None
+    docs_url: str | None = None
+    pid: int | None = Field(default=None, description="the detached server process")
+    server_id: str | None = Field(default=None, description="its id in the server registry")
+    business_port: int | None = None
+    admin_port: int | None = None
+    notices: list[str] = Field(default_factory=list, description="e.g. a busy port was moved")
+
+
+class MockServerList(Result):
+    """Mock servers in the registry."""
+
+    servers: list[Any] = Field(description="ServerInfo records, newest first")
+    running: int
+    stale: int
+
+
+class MockServerOperations(OperationsBase):
+    """Generated projects and the detached mock server processes."""
+
+    @operation(group="mock")
+    async def generate_mock_api(
+        self,
+        spec_url_or_path: str,
+        output_dir_name: str | None = None,
+        auth_enabled: bool = True,
+        webhooks_enabled: bool = True,
+        admin_ui_enabled: bool = True,
+        storage_enabled: bool = True,
+        business_port: int = DEFAULT_BUSINESS_PORT,
+        admin_port: int | None = None,
+        start: bool = True,
+        stateful: bool = False,
+        overwrite: bool = False,
+    ) -> GeneratedMock:
+        """Generate a runnable mock API project from an OpenAPI description and start it.
+
+        Writes a standalone project (main.py over the MockLoop runtime, the description, a
+        mockloop.yaml config, requirements.txt, Dockerfile, docker-compose.yml) and, with
+        start=True, starts it as a background process serving the API on business_port and
+        the admin API and UI on admin_port. Returns the URLs, the project path and the pid.
+
+        Args:
+            spec_url_or_path: the OpenAPI/Swagger description: a file path or an http(s) URL (YAML
+                or JSON).
+            output_dir_name: project folder: a name (created under MOCKLOOP_HOME/projects) or a path
+                starting with /, ./ or ../; default: a name from the API title.
+            auth_enabled: simulate the description's security schemes (401 without credentials).
+            webhooks_enabled: serve /api/webhooks and fire webhooks on matching requests.
+            admin_ui_enabled: serve the admin UI at the admin port's /.
+            storage_enabled: keep the request log, scenarios and state on disk (False: a temporary
+                folder removed when the mock stops).
+            business_port: port of the mocked API; if left at its default 8000 and busy, the next
+                free port is used.
+            admin_port: port of the admin API and UI; default business_port + 1.
+            start: start the mock as a detached background process.
+            stateful: CRUD collections (POST creates, GET lists and fetches, DELETE removes).
+            overwrite: replace the files of an existing project folder of the same name.
+        """
+        from mockloop.generate import generate_project
+        from mockloop.servers import start_server
+
+        _check_port(business_port, "business_port")
+        _check_port(admin_port, "admin_port")
+        project = await self._in_thread(
+            generate_project,
+            spec_url_or_path,
+            output_dir_name=output_dir_name,
+            auth_enabled=auth_enabled,
+            webhooks_enabled=webhooks_enabled,
+            admin_ui_enabled=admin_ui_enabled,
+            storage_enabled=storage_enabled,
+            stateful=stateful,
+            business_port=int(business_port),
+            admin_port=admin_port,
+            overwrite=overwrite,
+        )
+        result: dict[str, Any] = {
+            "project_name": project.name,
+            "project_path": str(project.path),
+            "files": project.files,
+            "features": project.features,
+            "started": False,
+            "business_port": project.business_port,
+            "admin_port": project.admin_port,
+        }
+        if start:
+            server = await self._in_thread(
+                start_server,
+                project_path=Path(project.path),
+                business_port=int(business_port),
+                admin_port=admin_port,
+                port_explicit=_explicit(business_port),
+                admin_port_explicit=_explicit(admin_port),
+                timeout=max(self.settings.timeout, 30.0),
+            )
+            result.update(
+                started=True,
+                business_url=server.business_url,
+                admin_url=server.admin_url,
+                docs_url=server.docs_url,
+                pid=server.pid,
+                server_id=server.id,
+                notices=list(server.notices),
+                business_port=_port_of(server.business_url),
+                admin_port=_port_of(server.admin_url),
+            )
+        return GeneratedMock(**result)
+
+    @operation(group="mock")
+    async def start_mock_server(
+        self,
+        spec_url_or_path: str | None = None,
+        project_path: str | None = None,
+        business_port: int = DEFAULT_BUSINESS_PORT,
+        admin_port: int | None = None,
+        stateful: bool = False,
+        auth_enabled: bool = True,
+    ) -> Any:
+        """Start a mock server as a detached background process and register it.
+
+        Give either a description (served directly) or a generated project's folder. The
+        process outlives the caller until stop_mock_server (or `mockloop stop`) stops it.
+
+        Args:
+            spec_url_or_path: an OpenAPI/Swagger description (file path or http(s) URL).
+            project_path: a project folder written by generate_mock_api (instead of a description).
+            business_port: port of the mocked API; if left at its default 8000 and busy, the next
+                free port is used.
+            admin_port: port of the admin API and UI; default business_port + 1.
+            stateful: CRUD collections (only with spec_url_or_path; projects keep their config).
+            auth_enabled: simulate security schemes (only with spec_url_or_path).
+        """
+        from mockloop.servers import start_server
+
+        if (spec_url_or_path is None) == (project_path is None):
+            raise ConfigError(
+                "start_mock_server needs exactly one of spec_url_or_path (a description) or "
+                "project_path (a folder written by generate_mock_api)"
+            )
+        _check_port(business_port, "business_port")
+        _check_port(admin_port, "admin_port")
+        extra: list[str] = []
+        if spec_url_or_path is not None:
+            if stateful:
+                extra.append("--stateful")
+            if not auth_enabled:
+                extra.append("--no-auth")
+        return await self._in_thread(
+            start_server,
+            spec=spec_url_or_path,
+            project_path=Path(project_path) if project_path is not None else None,
+            business_port=int(business_port),
+            admin_port=admin_port,
+            port_explicit=_explicit(business_port),
+            admin_port_explicit=_explicit(admin_port),
+            extra_args=extra,
+            timeout=max(self.settings.timeout, 30.0),
+        )
+
+    @operation(group="mock", destructive=True)
+    async def stop_mock_server(self, server: str) -> Any:
+        """Stop a mock server started by MockLoop (flushing its request log) and mark it stopped.
+
+        Args:
+            server: the server's registry id, pid, port, or business or admin URL.
+        """
+        from mockloop.servers import stop_server
+
+        target: str | int = server
+        if isinstance(server, str) and server.strip().isdigit():
+            target = int(server.strip())
+        return await self._in_thread(stop_server, target)
+
+    @operation(group="mock", read_only=True)
+    async def list_mock_servers(self, include_stopped: bool = False) -> MockServerList:
+        """List the mock servers MockLoop started, with their URLs and whether each still runs.
+
+        A registered server whose process has died is reported as stale.
+
+        Args:
+            include_stopped: also servers stopped earlier (their history).
+        """
+        from mockloop.servers import list_servers
+
+        servers = await self._in_thread(list_servers, include_stopped=include_stopped)
+        return MockServerList(
+            servers=servers,
+            running=sum(1 for s in servers if s.status == "running"),
+            stale=sum(1 for s in servers if s.status == "stale"),
+        )
+
+    @operation(group="mock", read_only=True)
+    async def discover_mock_servers(
+        self,
+        ports: list[int] | None = None,
+        check_health: bool = True,
+        include_generated: bool = True,
+    ) -> Any:
+        """Find MockLoop servers on this machine, registered or not, and generated projects.
+
+        Reports each server's business and admin URLs and health (dual-port or single-port),
+        stale registry entries, and generated projects with whether they run.
+
+        Args:
+            ports: ports to scan on 127.0.0.1; default: registered ports plus common ones
+                (8000-8010, 3000, 5000, 8080, 8888).
+            check_health: ask each server's /health (otherwise only check processes and ports).
+            include_generated: also list generated projects and whether they run.
+        """
+        from mockloop.servers import discover_servers
+
+        for port in ports or ():
+            _check_port(port, "ports[]")
+        return await self._in_thread(
+            discover_servers,
+            ports=ports,
+            check_health=check_health,
+            include_generated=include_generated,
+        )
+
+
+def _port_of(url: str | None) -> int | None:
+    if not url:
+        return None
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).port

@@ -1,0 +1,47 @@
+"""The base of every operation's result: a pydantic model that also reads like a mapping.
+
+Results are typed (`result.business_url`) and serialise with `model_dump(mode="json")`; the
+call shapes users know from the documentation index them (`session["context_id"]`), so
+`result["field"]`, `"field" in result`, `result.get("field")` and `result.keys()` work too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["Result"]
+
+
+class Result(BaseModel):
+    """A typed operation result that also allows `result["field"]` item access."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
+
+    def __getitem__(self, key: str) -> Any:
+        if not isinstance(key, str) or key not in self._field_names():
+            fields = ", ".join(sorted(self._field_names()))
+            raise KeyError(f"{type(self).__name__} has no field {key!r} (fields: {fields})")
+        return getattr(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in self._field_names()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The field's value, or `default` when the result has no such field."""
+        return getattr(self, key) if key in self else default
+
+    def keys(self) -> list[str]:
+        """The names of the result's fields, in declaration order."""
+        return list(self._field_names())
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        """(name, value) pairs of the result's fields."""
+        for name in self._field_names():
+            yield name, getattr(self, name)
+
+    @classmethod
+    def _field_names(cls) -> dict[str, Any]:
+        return cls.model_fields
