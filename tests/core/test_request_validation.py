@@ -64,3 +64,50 @@ def test_missing_required_header_is_named() -> None:
 def test_warn_mode_lets_the_request_through() -> None:
     validator = RequestValidator(SchemaValidator(SPEC.document), mode="warn")
     assert validator.check(OP, {}, "filter[age]=old", {}, b"") is None
+
+
+def test_query_array_of_objects_is_checked_for_presence_only() -> None:
+    from mockloop.mock.validation import RequestValidator
+    from mockloop.spec import load_spec
+    from mockloop.spec.validation import SchemaValidator
+
+    spec = load_spec(
+        {
+            "openapi": "3.0.3",
+            "info": {"title": "dims", "version": "1"},
+            "paths": {
+                "/metrics": {
+                    "get": {
+                        "operationId": "getMetrics",
+                        "parameters": [
+                            {
+                                "name": "Dimensions",
+                                "in": "query",
+                                "required": True,
+                                "schema": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/Dimension"},
+                                },
+                            }
+                        ],
+                        "responses": {"200": {"description": "ok"}},
+                    }
+                }
+            },
+            "components": {
+                "schemas": {
+                    "Dimension": {
+                        "type": "object",
+                        "properties": {"Name": {"type": "string"}, "Value": {"type": "string"}},
+                    }
+                }
+            },
+        }
+    )
+    validator = RequestValidator(SchemaValidator(spec.document), "enforce")
+    [op] = spec.operations
+    sent = validator.check(op, {}, "Dimensions=Name%3Dregion", {}, b"")
+    assert sent is None
+    missing = validator.check(op, {}, "", {}, b"")
+    assert missing is not None and missing.status == 400
+    assert b"Dimensions" in missing.body

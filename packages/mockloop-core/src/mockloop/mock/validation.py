@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -40,6 +41,7 @@ class RequestValidator:
         # Clients repeat parameter values (the same id, the same page size): each distinct
         # (parameter, raw values) pair is checked by jsonschema once.
         self._checked: dict[tuple[int, tuple[str, ...]], list[str]] = {}
+        self._opaque: dict[int, bool] = {}
 
     def check(
         self,
@@ -99,7 +101,7 @@ class RequestValidator:
             return (
                 [f"{param.location} parameter {param.name!r} is required"] if param.required else []
             )
-        if not param.schema:
+        if not param.schema or self._presence_only(param):
             return []
         key = (id(param), tuple(raw))
         found = self._checked.get(key)
@@ -114,6 +116,35 @@ class RequestValidator:
                     self._checked.clear()
                 self._checked[key] = found
         return found
+
+    def _presence_only(self, param: Parameter) -> bool:
+        """True for an array of objects outside the body: OpenAPI defines no serialisation
+        for it, so clients send whatever their SDK does and only presence can be checked."""
+        verdict = self._opaque.get(id(param))
+        if verdict is None:
+            schema = self._resolve(param.schema)
+            items = self._resolve(schema.get("items")) if isinstance(schema, dict) else {}
+            verdict = (
+                isinstance(schema, dict)
+                and _types(schema) == {"array"}
+                and isinstance(items, dict)
+                and ("object" in _types(items) or "properties" in items)
+            )
+            self._opaque[id(param)] = verdict
+        return verdict
+
+    def _resolve(self, schema: Any) -> Any:
+        seen = 0
+        while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and seen < 32:
+            target: Any = self.validator.document
+            for part in schema["$ref"].lstrip("#/").split("/"):
+                target = (
+                    target.get(part.replace("~1", "/").replace("~0", "~"), {})
+                    if isinstance(target, dict)
+                    else {}
+                )
+            schema, seen = target, seen + 1
+        return schema
 
     def _check_body(
         self, op: Operation, headers: Mapping[str, str], body: bytes
@@ -177,3 +208,12 @@ def _match_media(content_type: str, documented: list[str]) -> str | None:
     if sent.endswith("+json") or sent == "application/json":
         return next((m for m in documented if is_json_media(m)), None)
     return None
+
+
+def _types(schema: dict[str, Any]) -> set[str]:
+    declared = schema.get("type")
+    if isinstance(declared, str):
+        return {declared}
+    if isinstance(declared, list):
+        return {t for t in declared if isinstance(t, str)} - {"null"}
+    return set()
