@@ -264,3 +264,14 @@ def test_result_item_access() -> None:
     assert result.model_dump(mode="json")["operation"] == "reset"
     with pytest.raises(KeyError, match="no field 'nope'"):
         result["nope"]
+
+
+def test_the_clients_own_health_probes_are_not_logged_but_user_health_calls_are(
+    server: MockServer, client: MockLoopClient
+) -> None:
+    for _ in range(3):
+        client.query_mock_logs(server.business_url, analyze=False)
+    probes = client.query_mock_logs(server.business_url, path_pattern="^/health$", analyze=False)
+    httpx.get(f"{server.business_url}/health")
+    after = client.query_mock_logs(server.business_url, path_pattern="^/health$", analyze=False)
+    assert after.total == probes.total + 1

@@ -14,6 +14,7 @@ from mockloop._sync_runner import LoopThread
 from mockloop.client import AsyncMockLoopClient
 from mockloop.operations.mock_data import MockDataAction, MockDataResult, MockLogsResult
 from mockloop.operations.mock_servers import DEFAULT_BUSINESS_PORT, GeneratedMock, MockServerList
+from mockloop.servers.models import Discovery, ServerInfo
 from mockloop.settings import ClientSettings
 
 __all__ = ["MockLoopClient"]
@@ -131,7 +132,7 @@ class MockLoopClient:
         admin_port: int | None = None,
         stateful: bool = False,
         auth_enabled: bool = True,
-    ) -> Any:
+    ) -> ServerInfo:
         """Start a mock server as a detached background process and register it.
 
         Give either a description (served directly) or a generated project's folder. The
@@ -157,7 +158,7 @@ class MockLoopClient:
             )
         )
 
-    def stop_mock_server(self, server: str) -> Any:
+    def stop_mock_server(self, server: str) -> ServerInfo:
         """Stop a mock server started by MockLoop (flushing its request log) and mark it stopped.
 
         Args:
@@ -180,7 +181,7 @@ class MockLoopClient:
         ports: list[int] | None = None,
         check_health: bool = True,
         include_generated: bool = True,
-    ) -> Any:
+    ) -> Discovery:
         """Find MockLoop servers on this machine, registered or not, and generated projects.
 
         Reports each server's business and admin URLs and health (dual-port or single-port),

@@ -35,6 +35,9 @@ def _serve(args: argparse.Namespace) -> int:
         scenarios_file=Path(args.scenarios) if args.scenarios else None,
         data_dir=Path(args.data_dir) if args.data_dir else None,
         log_requests=not args.no_log,
+        stateful=args.stateful,
+        state_isolation=args.state_isolation,
+        state_seed_items=args.seed_items,
     )
 
     def ready(runtime: object) -> None:
@@ -112,7 +115,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to keep the mock's database (default: under MOCKLOOP_HOME)",
     )
     serve.add_argument("--no-log", action="store_true", help="do not record requests")
+    serve.add_argument(
+        "--stateful",
+        action="store_true",
+        help="remember created, changed and deleted items of the described collections",
+    )
+    serve.add_argument(
+        "--state-isolation",
+        choices=["shared", "session"],
+        default="shared",
+        help="'session': separate data per X-Session-ID header value (default shared)",
+    )
+    serve.add_argument(
+        "--seed-items",
+        type=int,
+        default=3,
+        metavar="N",
+        help="generated items per collection at start in stateful mode (default 3)",
+    )
     serve.set_defaults(handler=_serve)
+
+    from mockloop.cli_servers import add_server_commands
+
+    add_server_commands(commands)
     return parser
 
 

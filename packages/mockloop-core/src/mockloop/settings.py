@@ -21,7 +21,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mockloop.errors import ConfigError
 
-__all__ = ["ClientSettings", "mockloop_home", "using_home"]
+__all__ = ["PROBE", "PROBE_HEADER", "ClientSettings", "mockloop_home", "using_home"]
+
+#: Sent by MockLoop's own /health probes (client, registry, discovery) so that a mock does not
+#: log them as traffic.
+PROBE_HEADER = "X-MockLoop-Probe"
+PROBE = {PROBE_HEADER: "1"}
 
 _HOME_OVERRIDE: ContextVar[Path | None] = ContextVar("mockloop_home", default=None)
 

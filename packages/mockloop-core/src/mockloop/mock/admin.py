@@ -16,6 +16,8 @@ from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from mockloop.errors import ConfigError, MockLoopUserError, ScenarioError
+from mockloop.mock.admin_log import AdminRequestLogger
+from mockloop.mock.admin_state import state_router
 from mockloop.mock.log_analysis import analyze_records
 from mockloop.mock.runtime import MockRuntime
 
@@ -150,6 +152,7 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
         time_to: str | None,
         session_id: str | None,
         operation_id: str | None,
+        include_admin: bool = False,
     ) -> dict[str, Any]:
         writer = runtime.log_writer
         if writer is not None:
@@ -162,6 +165,7 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
             "time_to": _parse_time(time_to, "time_to"),
             "session_id": session_id or None,
             "operation_id": operation_id or None,
+            "exclude_mode": None if include_admin else "admin",
         }
 
     @app.get("/api/logs/search", dependencies=guarded)
@@ -173,11 +177,14 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
         time_to: str | None = Query(None, description="epoch seconds or ISO 8601"),
         session_id: str | None = None,
         operation_id: str | None = None,
+        include_admin: bool = Query(False, description="also the admin port's own requests"),
         limit: int = Query(100, ge=1, le=10_000),
         offset: int = Query(0, ge=0),
     ) -> dict[str, Any]:
         """Search the request log, newest first."""
-        filters = await _filters(method, path, status, time_from, time_to, session_id, operation_id)
+        filters = await _filters(
+            method, path, status, time_from, time_to, session_id, operation_id, include_admin
+        )
         store = runtime._require_store()
         records = await asyncio.to_thread(store.search_logs, limit=limit, offset=offset, **filters)
         total = await asyncio.to_thread(store.count_logs, **filters)
@@ -192,14 +199,19 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
         time_to: str | None = None,
         session_id: str | None = None,
         operation_id: str | None = None,
+        include_admin: bool = False,
     ) -> dict[str, Any]:
-        """Statistics over the matching log records (the newest 100,000 at most)."""
-        filters = await _filters(method, path, status, time_from, time_to, session_id, operation_id)
+        """Statistics, traffic pattern, sessions and recommendations over the matching log
+        records (the newest 100,000 at most)."""
+        filters = await _filters(
+            method, path, status, time_from, time_to, session_id, operation_id, include_admin
+        )
         store = runtime._require_store()
         records = await asyncio.to_thread(
             store.search_logs, limit=_MAX_ANALYZE, offset=0, **filters
         )
-        return await asyncio.to_thread(analyze_records, records)
+        documented = [op.operation_id for op in runtime.spec.operations]
+        return await asyncio.to_thread(analyze_records, records, documented_operations=documented)
 
     # -- scenarios --------------------------------------------------------------------------
 
@@ -315,6 +327,8 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
             data["logs"] = await asyncio.to_thread(store.search_logs, limit=log_limit)
         return data
 
+    app.include_router(state_router(runtime, guarded))
+    app.add_middleware(AdminRequestLogger, runtime=runtime)
     return app
 
 

@@ -35,12 +35,7 @@ class AdminRequestLogger:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         writer = self.runtime.log_writer
         path: str = scope.get("path", "")
-        if (
-            scope["type"] != "http"
-            or writer is None
-            or path == "/"
-            or path.startswith(_NOT_LOGGED)
-        ):
+        if scope["type"] != "http" or writer is None or path == "/" or path.startswith(_NOT_LOGGED):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()

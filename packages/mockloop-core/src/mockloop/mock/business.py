@@ -19,6 +19,7 @@ import orjson
 from mockloop.mock.problem import PreparedResponse, problem
 from mockloop.mock.request_log import LogRecord
 from mockloop.mock.runtime import MockRuntime
+from mockloop.settings import PROBE_HEADER
 
 __all__ = ["BusinessApp"]
 
@@ -30,6 +31,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 _BODYLESS = {"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"}
 _JSON = [(b"content-type", b"application/json")]
+_PROBE_HEADER = PROBE_HEADER.lower().encode()
 
 
 class _BodyTooLarge(Exception):
@@ -126,7 +128,7 @@ class BusinessApp:
         await send({"type": "http.response.start", "status": prepared.status, "headers": headers})
         await send({"type": "http.response.body", "body": body_out})
         writer = runtime.log_writer
-        if writer is not None:
+        if writer is not None and not (prepared.source == "builtin" and _is_probe(scope)):
             client = scope.get("client")
             writer.submit(
                 LogRecord(
@@ -177,6 +179,11 @@ class BusinessApp:
                     prefer = value.decode("latin-1")
         ruled = runtime.rules.rule_for(op)
         if ruled is None:
+            state = runtime.state
+            if state is not None and not prefer:  # a rule or `Prefer` outranks stored data
+                stored = state.handle(op, path_params, query, scope["headers"], scope["path"], body)
+                if stored is not None:
+                    return stored
             return runtime.responder.respond(op, path_params, accept=accept, prefer=prefer)
         response, rule = ruled
         prepared = runtime.responder.respond(
@@ -255,6 +262,11 @@ Base path: <code>{html.escape(spec.base_path or "/")}</code>.</p>
 <table><tr><th>Method</th><th>Path</th><th>Operation</th><th>Summary</th><th>Responses</th></tr>
 {rows}</table></body></html>"""
         return page.encode()
+
+
+def _is_probe(scope: Scope) -> bool:
+    """MockLoop's own health probes (client, registry, discovery) are not traffic to log."""
+    return any(name == _PROBE_HEADER for name, _ in scope["headers"])
 
 
 def _has_body(scope: Scope) -> bool:

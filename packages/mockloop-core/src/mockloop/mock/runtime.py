@@ -4,6 +4,7 @@ force, the store and the request log. The business app and the admin app share o
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from mockloop.mock.scenarios import (
     parse_rule,
     parse_scenario,
 )
+from mockloop.mock.stateful import StateStore
 from mockloop.mock.validation import RequestValidator
 from mockloop.spec import ApiSpec, load_spec
 from mockloop.spec.validation import SchemaValidator
@@ -48,12 +50,26 @@ class MockRuntime:
         self.responder = Responder(self.spec, self.faker, self.schema_validator)
         self.rules = RuleEngine(self.spec.operations, seed=config.seed)
         self.auth = AuthSimulator(self.spec) if config.auth else None
+        self.state: StateStore | None = None  # stateful mode's data; None when off
+        if config.stateful:
+            self.state = StateStore(
+                self.spec,
+                seed=config.seed,
+                seed_items=config.state_seed_items,
+                isolation=config.state_isolation,
+                responder=self.responder,
+            )
         self.request_validator = (
             RequestValidator(self.schema_validator, config.validation)
             if config.validation != "off"
             else None
         )
-        self.data_dir = config.resolved_data_dir(self.spec.title)
+        self._temporary_dir: tempfile.TemporaryDirectory[str] | None = None
+        if config.storage:
+            self.data_dir = config.resolved_data_dir(self.spec.title)
+        else:
+            self._temporary_dir = tempfile.TemporaryDirectory(prefix="mockloop-mock-")
+            self.data_dir = Path(self._temporary_dir.name)
         self.store: SQLiteStore | None = None
         self.log_writer: RequestLogWriter | None = None
         self.business_url: str | None = None
@@ -65,6 +81,8 @@ class MockRuntime:
 
     def start(self) -> None:
         """Open the store, load persisted scenarios and overrides, start the log writer."""
+        if self.state is not None:
+            self.state.start()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = SQLiteStore(self.data_dir / "mock.db")
         if self.config.scenarios_file is not None:
@@ -95,6 +113,9 @@ class MockRuntime:
         if self.store is not None:
             self.store.close()
             self.store = None
+        if self._temporary_dir is not None:
+            self._temporary_dir.cleanup()
+            self._temporary_dir = None
 
     def _require_store(self) -> SQLiteStore:
         if self.store is None:

@@ -17,7 +17,7 @@ from mockloop.errors import (
     ServerError,
     SpecError,
 )
-from mockloop.settings import ClientSettings, using_home
+from mockloop.settings import PROBE, ClientSettings, using_home
 
 __all__ = ["AdminTarget", "OperationsBase", "normalise_url"]
 
@@ -39,9 +39,7 @@ def normalise_url(url: str, what: str = "server_url") -> str:
         text = f"http://{text}"
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"{what}={url!r} is not an http(s) URL; give e.g. http://127.0.0.1:8000"
-        )
+        raise ConfigError(f"{what}={url!r} is not an http(s) URL; give e.g. http://127.0.0.1:8000")
     try:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
@@ -90,7 +88,7 @@ class OperationsBase:
         url = normalise_url(server_url)
         async with self._http(timeout=min(self.settings.timeout, 10.0)) as http:
             try:
-                response = await http.get(f"{url}/health")
+                response = await http.get(f"{url}/health", headers=PROBE)
             except httpx.HTTPError as exc:
                 raise ServerError(
                     f"nothing answers on {url} ({type(exc).__name__}): is the mock running? "

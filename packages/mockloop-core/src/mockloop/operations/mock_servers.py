@@ -11,6 +11,7 @@ from mockloop.catalog import operation
 from mockloop.errors import ConfigError
 from mockloop.operations.base import OperationsBase
 from mockloop.results import Result
+from mockloop.servers.models import Discovery, ServerInfo
 
 __all__ = [
     "DEFAULT_BUSINESS_PORT",
@@ -62,7 +63,7 @@ class GeneratedMock(Result):
 class MockServerList(Result):
     """Mock servers in the registry."""
 
-    servers: list[Any] = Field(description="ServerInfo records, newest first")
+    servers: list[ServerInfo] = Field(description="newest first")
     running: int
     stale: int
 
@@ -168,7 +169,7 @@ class MockServerOperations(OperationsBase):
         admin_port: int | None = None,
         stateful: bool = False,
         auth_enabled: bool = True,
-    ) -> Any:
+    ) -> ServerInfo:
         """Start a mock server as a detached background process and register it.
 
         Give either a description (served directly) or a generated project's folder. The
@@ -211,7 +212,7 @@ class MockServerOperations(OperationsBase):
         )
 
     @operation(group="mock", destructive=True)
-    async def stop_mock_server(self, server: str) -> Any:
+    async def stop_mock_server(self, server: str) -> ServerInfo:
         """Stop a mock server started by MockLoop (flushing its request log) and mark it stopped.
 
         Args:
@@ -248,7 +249,7 @@ class MockServerOperations(OperationsBase):
         ports: list[int] | None = None,
         check_health: bool = True,
         include_generated: bool = True,
-    ) -> Any:
+    ) -> Discovery:
         """Find MockLoop servers on this machine, registered or not, and generated projects.
 
         Reports each server's business and admin URLs and health (dual-port or single-port),

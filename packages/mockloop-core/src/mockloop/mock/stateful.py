@@ -1,0 +1,565 @@
+"""Stateful mode: the mock remembers what clients create, change and delete.
+
+For each collection the description defines (see `state_collections`), `POST` stores an item
+and answers it with a new id, `GET` lists and fetches, `PUT` replaces, `PATCH` merges (JSON
+merge patch), `DELETE` removes, and a fetch after a delete is 404. Data lives in memory and is
+seeded at start with generated items (deterministic for the mock's seed). With session
+isolation each `X-Session-ID` value gets its own copy of the seed, so parallel agent runs do
+not see each other; requests without the header use the shared data.
+
+The business app calls `StateStore.handle` from its event loop while the admin API may seed or
+reset from a worker thread, so every read and write of the data holds one lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal
+from urllib.parse import parse_qsl, quote
+
+import orjson
+
+from mockloop.errors import ConfigError
+from mockloop.fake import SchemaFaker
+from mockloop.mock.problem import PreparedResponse, problem
+from mockloop.mock.responder import Responder, default_status, encode_body, is_json_media
+from mockloop.mock.state_collections import Collection, infer_collections
+from mockloop.spec.model import ApiSpec, Operation
+
+__all__ = ["MAX_SESSIONS", "StateListener", "StateStore"]
+
+logger = logging.getLogger("mockloop.mock")
+
+MAX_SESSIONS = 1000  # sessions kept; the least recently used one is dropped past this
+_SESSION_HEADER = b"x-session-id"
+_ENTRY_CACHE = 50_000
+_STRING_RULES = ("pattern", "format", "minLength", "maxLength", "enum", "const")
+_WRITES = frozenset({"create", "replace"})
+
+Items = dict[str, dict[str, Any]]  # id (as text) -> item, in insertion order
+Partitions = dict[tuple[str, ...], Items]  # parent path-parameter values -> items
+Data = dict[str, Partitions]  # collection name -> its partitions
+StateListener = Callable[[str, dict[str, Any]], None]
+
+
+class StateStore:
+    """The in-memory data of a stateful mock: collections, seed, sessions."""
+
+    def __init__(
+        self,
+        spec: ApiSpec,
+        *,
+        seed: int = 0,
+        seed_items: int = 3,
+        isolation: Literal["shared", "session"] = "shared",
+        responder: Responder | None = None,
+    ) -> None:
+        self.spec = spec
+        self.seed_items = seed_items
+        self.isolation = isolation
+        self.collections: dict[str, Collection] = {c.name: c for c in infer_collections(spec)}
+        self.listeners: list[StateListener] = []
+        self._faker = SchemaFaker(spec.document, seed=seed)
+        self._responder = responder
+        self._routes: dict[str, tuple[Collection, str]] = {
+            op.operation_id: (collection, action)
+            for collection in self.collections.values()
+            for action, op in collection.operations.items()
+        }
+        self._lock = threading.RLock()
+        self._template: Data = self._empty()
+        self._shared: Data = self._empty()
+        self._sessions: OrderedDict[str, Data] = OrderedDict()
+        self._serial = 0
+        self._list_bodies: dict[str, Any] = {}
+        self._entries: dict[tuple[str, str], dict[str, Any]] = {}
+
+    # -- seed, reset, read (the admin API's operations) -------------------------------------
+
+    def start(self) -> None:
+        """Generate the seed (`seed_items` per top-level collection) and load it as the shared
+        data; every new session starts from a copy of it."""
+        with self._lock:
+            template = self._empty()
+            for collection in self.collections.values():
+                if not collection.parent_params:
+                    items = template[collection.name].setdefault((), {})
+                    for index in range(self.seed_items):
+                        self._add_generated(collection, items, f"seed|{index}")
+            self._template = template
+            self._shared = copy.deepcopy(template)
+            self._sessions.clear()
+
+    def sessions(self) -> list[str]:
+        """Session ids that have their own data, least recently used first."""
+        with self._lock:
+            return list(self._sessions)
+
+    def counts(self, session_id: str | None = None) -> dict[str, int]:
+        """Items per collection in the shared data or a session's (the seed if it has none)."""
+        with self._lock:
+            data = self._view(session_id)
+            return {
+                name: sum(len(items) for items in partitions.values())
+                for name, partitions in data.items()
+            }
+
+    def items(self, name: str, session_id: str | None = None) -> list[dict[str, Any]]:
+        """Copies of a collection's items; ConfigError naming the collections if unknown."""
+        self.collection(name)
+        with self._lock:
+            partitions = self._view(session_id)[name]
+            return [copy.deepcopy(i) for items in partitions.values() for i in items.values()]
+
+    def collection(self, name: str) -> Collection:
+        """The collection called `name`; ConfigError naming the known ones otherwise."""
+        found = self.collections.get(name)
+        if found is None:
+            known = ", ".join(self.collections) or "none: the description defines no collection"
+            raise ConfigError(f"unknown collection {name!r} (collections: {known})")
+        return found
+
+    def seed(
+        self,
+        collection: str | None = None,
+        *,
+        count: int | None = None,
+        items: list[Any] | None = None,
+        session_id: str | None = None,
+    ) -> dict[str, int]:
+        """Add `count` generated items (or the explicit `items`) to one top-level collection or
+        all of them; returns how many were added per collection."""
+        if items is not None and collection is None:
+            raise ConfigError("explicit items need a collection: give 'collection' too")
+        if items is not None and not all(isinstance(i, dict) for i in items):
+            raise ConfigError("explicit items must be JSON objects")
+        targets = [self.collection(collection)] if collection else list(self.collections.values())
+        for target in targets:
+            if collection and target.parent_params:
+                raise ConfigError(
+                    f"collection {target.name!r} is nested under {target.collection_path}; "
+                    "its items belong to a parent: create them through the business API"
+                )
+        number = self.seed_items if count is None else count
+        added: dict[str, int] = {}
+        with self._lock:
+            data = self._data(session_id)
+            for target in targets:
+                if target.parent_params:
+                    continue
+                stored = data[target.name].setdefault((), {})
+                if items is None:
+                    for _ in range(number):
+                        self._serial += 1
+                        self._add_generated(target, stored, f"admin|{self._serial}")
+                else:
+                    for item in items:
+                        self._put_explicit(target, stored, dict(item))
+                added[target.name] = number if items is None else len(items)
+        return added
+
+    def reset(self, session_id: str | None = None, *, reseed: bool = True) -> dict[str, int]:
+        """Back to a copy of the seed (or to empty collections); returns the counts after."""
+        with self._lock:
+            fresh = copy.deepcopy(self._template) if reseed else self._empty()
+            if session_id is None:
+                self._shared = fresh
+            else:
+                self._check_session(session_id)
+                self._sessions[session_id] = fresh
+                self._sessions.move_to_end(session_id)
+                self._bound_sessions()
+            counts = self.counts(session_id)
+        self._emit("state.reset", {"session_id": session_id, "collections": counts})
+        return counts
+
+    # -- business requests ------------------------------------------------------------------
+
+    def handle(
+        self,
+        op: Operation,
+        path_params: Mapping[str, str],
+        query: str,
+        headers: Iterable[tuple[bytes, bytes]],
+        path: str,
+        body: bytes,
+    ) -> PreparedResponse | None:
+        """Answer a request from the store, or None when `op` is not part of a collection."""
+        route = self._routes.get(op.operation_id)
+        if route is None:
+            return None
+        collection, action = route
+        session_id = None
+        if self.isolation == "session":
+            for name, value in headers:
+                if name.lower() == _SESSION_HEADER:
+                    session_id = value.decode("latin-1").strip() or None
+                    break
+        parent = tuple(path_params.get(p, "") for p in collection.parent_params)
+        events: list[tuple[str, dict[str, Any]]] = []
+        with self._lock:
+            data = self._data(session_id)
+            partitions = data[collection.name]
+            items = partitions.get(parent)
+            if items is None:  # only writes make a partition: reads of any parent stay free
+                items = partitions.setdefault(parent, {}) if action in _WRITES else {}
+            if action == "list":
+                return self._list(collection, op, items, query)
+            if action == "create":
+                prepared = self._create(collection, op, items, body, path, events)
+            else:
+                raw_id = path_params.get(collection.id_param, "")
+                key = self._key(collection, raw_id)
+                current = items.get(key)
+                if current is None:
+                    if action != "replace" or "create" in collection.operations:
+                        return self._missing(collection, raw_id)
+                    # Without a POST the API creates by PUT to the item's URL (RFC 9110 9.3.4).
+                    prepared = self._put_new(collection, op, items, raw_id, body, events)
+                elif action == "read":
+                    return self._answer(op, current)
+                elif action == "delete":
+                    del items[key]
+                    events.append(("state.deleted", {"id": current[collection.id_field]}))
+                    prepared = self._answer(op, current)
+                else:
+                    prepared = self._change(collection, op, items, current, action, body)
+                    if prepared.status < 300:
+                        events.append(("state.updated", {"id": current[collection.id_field]}))
+        for event, details in events:
+            self._emit(event, {"collection": collection.name, "session_id": session_id, **details})
+        return prepared
+
+    def _list(
+        self, collection: Collection, op: Operation, items: Items, query: str
+    ) -> PreparedResponse:
+        pairs = parse_qsl(query, keep_blank_values=True) if query else []
+        values: dict[str, list[str]] = {}
+        for name, value in pairs:
+            values.setdefault(name, []).append(value)
+        chosen = list(items.values())
+        for name in collection.filter_params:
+            wanted = values.get(name)
+            if wanted:
+                chosen = [i for i in chosen if _matches(i.get(name), wanted)]
+        total = len(chosen)
+        limit = _number(values, collection.limit_param)
+        offset = _number(values, collection.offset_param) or 0
+        page = _number(values, collection.page_param)
+        if page is not None and limit is not None and offset == 0:
+            offset = max(page - 1, 0) * limit
+        chosen = chosen[offset:] if limit is None else chosen[offset : offset + limit]
+        if collection.entry_schema is not None:
+            chosen = [self._entry(collection, item) for item in chosen]
+        shape = collection.list_shape
+        value: Any = chosen
+        if shape is not None and shape.array_property is not None:
+            template = self._list_bodies.get(collection.name)
+            if template is None:
+                template = self._faker.generate(shape.schema, key=f"state|{collection.name}|list")
+                template = template if isinstance(template, dict) else {}
+                self._list_bodies[collection.name] = template
+            value = {**template, shape.array_property: chosen}
+            for name in shape.total_fields:
+                value[name] = total
+            for name, used in ((collection.limit_param, limit), (collection.offset_param, offset)):
+                if name is not None and isinstance(template.get(name), int) and used is not None:
+                    value[name] = used
+        return self._answer(op, value)
+
+    def _entry(self, collection: Collection, item: dict[str, Any]) -> dict[str, Any]:
+        """A listed entry when the list shows a summary: generated for the entry schema once
+        per id, with the item's own values for the properties both share."""
+        cache_key = (collection.name, str(item.get(collection.id_field)))
+        base = self._entries.get(cache_key)
+        if base is None:
+            value = self._faker.generate(
+                collection.entry_schema, key=f"state|{collection.name}|entry|{cache_key[1]}"
+            )
+            base = value if isinstance(value, dict) else {}
+            if len(self._entries) >= _ENTRY_CACHE:
+                self._entries.clear()
+            self._entries[cache_key] = base
+        return {**base, **{k: v for k, v in item.items() if k in collection.entry_fields}}
+
+    def _create(
+        self,
+        collection: Collection,
+        op: Operation,
+        items: Items,
+        body: bytes,
+        path: str,
+        events: list[tuple[str, dict[str, Any]]],
+    ) -> PreparedResponse:
+        sent = _json_object(body)
+        if sent is None:
+            return _not_object(collection, op)
+        id_field = collection.id_field
+        given = sent.pop(id_field, None)
+        if given is not None and id_field not in collection.read_only:
+            if self._key(collection, str(given)) in items:
+                return problem(
+                    409,
+                    f"{collection.name} already holds an item with {id_field} {given!r}",
+                    collection=collection.name,
+                    id=given,
+                )
+        else:
+            given = None
+        self._serial += 1
+        item = self._generated(collection, f"new|{self._serial}")
+        item.update(sent)
+        item_id = given if given is not None else self._new_id(collection, items)
+        stored = self._store(collection, items, item_id, item)
+        events.append(("state.created", {"id": item_id}))
+        prepared = self._answer(op, stored)
+        if prepared.status == 201:
+            location = f"{path.rstrip('/')}/{quote(str(item_id), safe='')}"
+            prepared.headers.append((b"location", location.encode("latin-1", "replace")))
+        return prepared
+
+    def _put_new(
+        self,
+        collection: Collection,
+        op: Operation,
+        items: Items,
+        raw_id: str,
+        body: bytes,
+        events: list[tuple[str, dict[str, Any]]],
+    ) -> PreparedResponse:
+        sent = _json_object(body)
+        if sent is None:
+            return _not_object(collection, op)
+        sent.pop(collection.id_field, None)
+        self._serial += 1
+        item = self._generated(collection, f"new|{self._serial}")
+        item.update(sent)
+        item_id: Any = raw_id
+        if collection.id_kind == "integer":
+            with contextlib.suppress(ValueError):
+                item_id = int(raw_id)
+        stored = self._store(collection, items, item_id, item)
+        events.append(("state.created", {"id": item_id}))
+        return self._answer(op, stored, "201" if "201" in op.responses else None)
+
+    def _change(
+        self,
+        collection: Collection,
+        op: Operation,
+        items: Items,
+        current: dict[str, Any],
+        action: str,
+        body: bytes,
+    ) -> PreparedResponse:
+        sent = _json_object(body)
+        if sent is None:
+            return _not_object(collection, op)
+        sent.pop(collection.id_field, None)  # the id is the URL's: a body cannot move an item
+        if action == "replace":
+            item = self._generated(collection, f"replace|{current[collection.id_field]}")
+            item.update({k: v for k, v in current.items() if k in collection.read_only})
+            item.update(sent)
+        else:
+            item = _merge_patch(copy.deepcopy(current), sent)
+        stored = self._store(collection, items, current[collection.id_field], item)
+        return self._answer(op, stored)
+
+    # -- pieces -----------------------------------------------------------------------------
+
+    def _empty(self) -> Data:
+        return {name: {} for name in self.collections}
+
+    def _view(self, session_id: str | None) -> Data:
+        """Data to read without creating a session (its seed copy would look the same)."""
+        if session_id is None:
+            return self._shared
+        self._check_session(session_id)
+        return self._sessions.get(session_id, self._template)
+
+    def _data(self, session_id: str | None) -> Data:
+        if session_id is None:
+            return self._shared
+        self._check_session(session_id)
+        data = self._sessions.get(session_id)
+        if data is None:
+            data = self._sessions[session_id] = copy.deepcopy(self._template)
+            self._bound_sessions()
+        else:
+            self._sessions.move_to_end(session_id)
+        return data
+
+    def _check_session(self, session_id: str) -> None:
+        if self.isolation != "session":
+            raise ConfigError(
+                f"session_id {session_id!r} given, but this mock shares one state between "
+                "all clients; start it with state_isolation='session'"
+            )
+
+    def _bound_sessions(self) -> None:
+        while len(self._sessions) > MAX_SESSIONS:
+            dropped, _ = self._sessions.popitem(last=False)
+            logger.info("stateful mock: session %r dropped (over %s)", dropped, MAX_SESSIONS)
+
+    def _key(self, collection: Collection, raw: str) -> str:
+        if collection.id_kind == "integer":
+            try:
+                return str(int(raw))
+            except ValueError:
+                return raw
+        return raw
+
+    def _generated(self, collection: Collection, key: str) -> dict[str, Any]:
+        if collection.item_schema is None:
+            return {}
+        value = self._faker.generate(collection.item_schema, key=f"state|{collection.name}|{key}")
+        return value if isinstance(value, dict) else {}
+
+    def _add_generated(self, collection: Collection, items: Items, key: str) -> None:
+        item = self._generated(collection, key)
+        candidate = item.get(collection.id_field)
+        usable = collection.id_kind != "integer" and isinstance(candidate, str) and candidate
+        if not usable or self._key(collection, str(candidate)) in items:
+            candidate = None  # integer ids count up from 1; others keep a distinct generated id
+        item_id = candidate if candidate is not None else self._new_id(collection, items, key)
+        self._store(collection, items, item_id, item)
+
+    def _put_explicit(self, collection: Collection, items: Items, item: dict[str, Any]) -> None:
+        item_id = item.get(collection.id_field)
+        if item_id is None:
+            item_id = self._new_id(collection, items)
+        self._store(collection, items, item_id, item)
+
+    def _new_id(self, collection: Collection, items: Items, key: str | None = None) -> Any:
+        if collection.id_kind == "integer":
+            numbers = [v[collection.id_field] for v in items.values()]
+            numbers = [n for n in numbers if isinstance(n, int) and not isinstance(n, bool)]
+            minimum = collection.id_schema.get("minimum", 1)
+            start = int(minimum) if isinstance(minimum, int | float) else 1
+            return max([*numbers, start - 1]) + 1
+        if collection.id_kind == "uuid":
+            if key is not None:  # seeded items keep the same ids from run to run
+                return str(uuid.uuid5(uuid.NAMESPACE_URL, f"mockloop:{collection.name}:{key}"))
+            return str(uuid.uuid4())
+        if any(k in collection.id_schema for k in _STRING_RULES):
+            # A constrained id (`^HS[0-9a-f]{32}$`, a length) is made by the faker so it keeps
+            # matching its schema; a few draws find one not taken yet.
+            for attempt in range(20):
+                self._serial += 1
+                value = self._faker.generate(
+                    collection.id_schema, key=f"state|{collection.name}|id|{self._serial}|{attempt}"
+                )
+                if isinstance(value, str) and value and value not in items:
+                    return value
+        number = len(items) + 1
+        while f"{collection.singular}-{number}" in items:
+            number += 1
+        return f"{collection.singular}-{number}"
+
+    def _store(
+        self, collection: Collection, items: Items, item_id: Any, item: dict[str, Any]
+    ) -> dict[str, Any]:
+        for name in collection.write_only:  # never answered, so never kept
+            item.pop(name, None)
+        item[collection.id_field] = item_id
+        items[self._key(collection, str(item_id))] = item
+        return item
+
+    def _answer(self, op: Operation, value: Any, wanted: str | None = None) -> PreparedResponse:
+        status_key = wanted or default_status(op)
+        status = int(status_key) if status_key.isdigit() else 200
+        response = op.responses.get(status_key)
+        media = None
+        if response is not None and response.content:
+            media = next((m for m in response.content if is_json_media(m)), None)
+            media = media or next(iter(response.content))
+        if status == 204 or response is None or media is None:
+            return PreparedResponse(status, [], b"", source="state")
+        if self._responder is not None:
+            # The documented response headers, made as for any other response.
+            headers = self._responder._headers(op, response, media, {})
+        else:
+            content_type = "application/json" if media == "*/*" else media
+            headers = [(b"content-type", content_type.encode("latin-1"))]
+        return PreparedResponse(status, headers, encode_body(value, media), source="state")
+
+    def _missing(self, collection: Collection, raw_id: str) -> PreparedResponse:
+        prepared = problem(
+            404,
+            f"{collection.name} has no item with {collection.id_field} {raw_id!r}",
+            title="Not Found",
+            collection=collection.name,
+            id=raw_id,
+        )
+        prepared.source = "state"
+        return prepared
+
+    def _emit(self, event: str, data: dict[str, Any]) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(event, data)
+            except Exception:  # a listener must never fail a request
+                logger.exception("stateful mock: listener failed on %s", event)
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    if not body.strip():
+        return {}
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _not_object(collection: Collection, op: Operation) -> PreparedResponse:
+    prepared = problem(
+        400,
+        f"{op.operation_id} on the stateful collection {collection.name!r} needs a JSON object "
+        "body",
+    )
+    prepared.source = "state"
+    return prepared
+
+
+def _merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7396: objects merge recursively, null removes a member, anything else replaces."""
+    for name, value in patch.items():
+        if value is None:
+            target.pop(name, None)
+        elif isinstance(value, dict) and isinstance(target.get(name), dict):
+            target[name] = _merge_patch(target[name], value)
+        else:
+            target[name] = value
+    return target
+
+
+def _matches(value: Any, wanted: list[str]) -> bool:
+    texts = set()
+    for part in wanted:
+        texts.update(p for p in part.split(",") if p)
+    candidates = value if isinstance(value, list) else [value]
+    for candidate in candidates:
+        if isinstance(candidate, bool):
+            text = "true" if candidate else "false"
+        elif candidate is None or isinstance(candidate, dict | list):
+            continue
+        else:
+            text = str(candidate)
+        if text in texts:
+            return True
+    return False
+
+
+def _number(values: dict[str, list[str]], name: str | None) -> int | None:
+    if name is None or not values.get(name):
+        return None
+    try:
+        return max(int(values[name][0]), 0)
+    except ValueError:
+        return None
