@@ -29,6 +29,8 @@ setup: $(VENV)/.synced
 
 demo: setup
 	$(PY) examples/demo.py
+	@echo
+	$(PY) examples/client_quickstart.py
 
 test: setup
 	CREWAI_DISABLE_TELEMETRY=true CREWAI_TRACING_ENABLED=false OTEL_SDK_DISABLED=true \

@@ -98,8 +98,9 @@ def parse_docstring(doc: str | None) -> tuple[str, str, dict[str, str]]:
         indent = len(line) - len(line.lstrip())
         match = _ARG.match(stripped)
         if match and indent <= 4:
-            current = match.group(1).lstrip("*")
-            args[current] = match.group(2).strip()
+            name = match.group(1).lstrip("*")
+            args[name] = match.group(2).strip()
+            current = name
         elif current is not None and stripped:
             args[current] = f"{args[current]} {stripped}".strip()
     return summary, "\n".join(body).strip(), args

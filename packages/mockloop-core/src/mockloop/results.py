@@ -42,6 +42,24 @@ class Result(BaseModel):
         for name in self._field_names():
             yield name, getattr(self, name)
 
+    def summary(self, limit: int = 600) -> str:
+        """A short text an agent can read: scalar fields as they are, lists and mappings as
+        sizes. Results with a better story to tell override it."""
+        parts = []
+        for name, value in self.items():
+            if value is None or name.startswith("_"):
+                continue
+            if isinstance(value, list | tuple):
+                parts.append(f"{name}: {len(value)} item(s)")
+            elif isinstance(value, dict):
+                parts.append(f"{name}: {len(value)} key(s)")
+            elif isinstance(value, BaseModel):
+                parts.append(f"{name}: {type(value).__name__}")
+            else:
+                parts.append(f"{name}: {value}")
+        text = f"{type(self).__name__}(" + "; ".join(parts) + ")"
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+
     @classmethod
     def _field_names(cls) -> dict[str, Any]:
         return cls.model_fields

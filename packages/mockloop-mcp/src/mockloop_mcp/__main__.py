@@ -1,17 +1,77 @@
-"""`mockloop-mcp` / `python -m mockloop_mcp` entry point."""
+"""`mockloop-mcp` and `python -m mockloop_mcp`: serve MockLoop over MCP.
+
+stdio (the default) keeps stdout for the protocol alone: logs go to stderr, or to a file with
+`--log-file`. `--transport streamable-http` serves on `--host`/`--port` (127.0.0.1:8765 by
+default) at the path `/mcp`.
+"""
+
+from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
 
 from mockloop_mcp import __version__
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mockloop-mcp", description="MockLoop MCP server.")
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mockloop-mcp",
+        description="MockLoop MCP server: every MockLoop operation as an MCP tool.",
+    )
     parser.add_argument("--version", action="version", version=f"mockloop-mcp {__version__}")
-    parser.parse_args(argv)
-    print("mockloop-mcp: the MCP server is not available in this release yet.", file=sys.stderr)
-    return 2
+    parser.add_argument(
+        "--transport",
+        choices=("stdio", "streamable-http", "sse"),
+        default="stdio",
+        help="stdio (default; for Claude Desktop, Cline, ...) or streamable-http",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP host (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
+    parser.add_argument("--log-file", help="write logs to this file instead of stderr")
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="log level (default WARNING)",
+    )
+    parser.add_argument(
+        "--include", help="comma-separated operation names to expose (default: all)"
+    )
+    parser.add_argument("--exclude", help="comma-separated operation names to hide")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: logging.Handler = (
+        logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(sys.stderr)
+    )
+    logging.basicConfig(
+        level=args.log_level,
+        handlers=[handler],
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        force=True,
+    )
+    from mockloop import MockLoopError
+    from mockloop_mcp.server import build_server
+
+    split = lambda text: [n.strip() for n in text.split(",") if n.strip()] if text else None  # noqa: E731
+    try:
+        server = build_server(
+            include=split(args.include),
+            exclude=split(args.exclude),
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+        )
+    except MockLoopError as exc:
+        print(f"mockloop-mcp: {exc}", file=sys.stderr)
+        return 2
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(transport=args.transport)
+    return 0
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from pydantic import Field
 from mockloop.catalog import operation
 from mockloop.errors import ConfigError
 from mockloop.operations.base import OperationsBase
+from mockloop.progress import report_progress
 from mockloop.results import Result
 from mockloop.servers.models import Discovery, ServerInfo
 
@@ -38,8 +39,10 @@ def _explicit(port: int | None) -> bool:
 def _check_port(value: int | None, name: str) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        raise ConfigError(f"{name}={value!r} must be a TCP port between 1 and 65535")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        raise ConfigError(
+            f"{name}={value!r} must be a TCP port between 1 and 65535 (0: any free port)"
+        )
 
 
 class GeneratedMock(Result):
@@ -71,7 +74,7 @@ class MockServerList(Result):
 class MockServerOperations(OperationsBase):
     """Generated projects and the detached mock server processes."""
 
-    @operation(group="mock")
+    @operation(group="mock", long_running=True)
     async def generate_mock_api(
         self,
         spec_url_or_path: str,
@@ -115,6 +118,8 @@ class MockServerOperations(OperationsBase):
 
         _check_port(business_port, "business_port")
         _check_port(admin_port, "admin_port")
+        steps = 2 if start else 1
+        await report_progress(0, steps, "loading the description and writing the project")
         project = await self._in_thread(
             generate_project,
             spec_url_or_path,
@@ -137,7 +142,9 @@ class MockServerOperations(OperationsBase):
             "business_port": project.business_port,
             "admin_port": project.admin_port,
         }
+        await report_progress(1, steps, f"project written to {project.path}")
         if start:
+            await report_progress(1, steps, "starting the mock server")
             server = await self._in_thread(
                 start_server,
                 project_path=Path(project.path),
@@ -158,6 +165,7 @@ class MockServerOperations(OperationsBase):
                 business_port=_port_of(server.business_url),
                 admin_port=_port_of(server.admin_url),
             )
+            await report_progress(2, steps, f"serving on {server.business_url}")
         return GeneratedMock(**result)
 
     @operation(group="mock")

@@ -1,0 +1,254 @@
+"""The MCP server over in-memory sessions, and as a real process over stdio and HTTP."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mcp import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.memory import create_connected_server_and_client_session
+from mcp.types import TextContent
+
+from mockloop import AsyncMockLoopClient
+from mockloop.catalog import build_catalog, get_catalog, operation
+from mockloop.results import Result
+from mockloop_mcp import build_server
+from tests.conftest import PETSTORE, ROOT
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@asynccontextmanager
+async def session_for(**kwargs: Any) -> AsyncIterator[ClientSession]:
+    server = build_server(**kwargs)
+    async with create_connected_server_and_client_session(server._mcp_server) as session:
+        yield session
+
+
+def _text(result: Any) -> str:
+    return "\n".join(c.text for c in result.content if isinstance(c, TextContent))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_list_tools_equals_the_catalog() -> None:
+    async with session_for() as session:
+        listed = (await session.list_tools()).tools
+    catalog = [op for op in get_catalog() if op.kind == "tool"]
+    assert [tool.name for tool in listed] == [op.name for op in catalog]
+    for tool, op in zip(listed, catalog, strict=True):
+        assert tool.inputSchema == op.parameters_schema
+        assert tool.description and tool.description.startswith(op.description)
+        assert tool.outputSchema is not None and tool.outputSchema["type"] == "object"
+        assert tool.annotations is not None
+        assert tool.annotations.readOnlyHint == op.read_only
+
+
+async def test_a_tool_call_drives_a_real_mock_end_to_end(tmp_path: Path) -> None:
+    reports: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reports.append((progress, total, message))
+
+    client = AsyncMockLoopClient(home=str(tmp_path))
+    async with session_for(client=client) as session:
+        generated = await session.call_tool(
+            "generate_mock_api",
+            {
+                "spec_url_or_path": str(PETSTORE),
+                "business_port": _free_port(),
+                "admin_port": _free_port(),
+                "auth_enabled": False,
+            },
+            progress_callback=on_progress,
+        )
+        assert not generated.isError, _text(generated)
+        data = generated.structuredContent
+        assert data is not None and data["started"] is True
+        assert "business_url" in _text(generated)
+        try:
+            async with httpx.AsyncClient() as http:
+                answer = await http.get(f"{data['business_url']}/v1/pets/3")
+            assert answer.status_code == 200
+            logs = await session.call_tool("query_mock_logs", {"server_url": data["business_url"]})
+            assert not logs.isError, _text(logs)
+            assert logs.structuredContent is not None
+            assert logs.structuredContent["total"] == 1
+            assert logs.structuredContent["records"][0]["path"] == "/v1/pets/3"
+            assert logs.structuredContent["analysis"]["count"] == 1
+        finally:
+            stopped = await session.call_tool("stop_mock_server", {"server": data["server_id"]})
+        assert not stopped.isError, _text(stopped)
+        assert stopped.structuredContent is not None
+        assert stopped.structuredContent["status"] == "stopped"
+    assert reports, "generate_mock_api reported no progress"
+    assert reports[-1][0] == reports[-1][1] == 2
+
+
+async def test_bad_calls_are_errors_and_the_next_call_works(tmp_path: Path) -> None:
+    async with session_for(client=AsyncMockLoopClient(home=str(tmp_path))) as session:
+        wrong_type = await session.call_tool(
+            "query_mock_logs", {"server_url": "http://127.0.0.1:1", "limit": "many"}
+        )
+        assert wrong_type.isError and "limit" in _text(wrong_type)
+
+        missing = await session.call_tool("manage_mock_data", {"operation": "reset"})
+        assert missing.isError and "server_url" in _text(missing)
+
+        port = _free_port()
+        unknown_server = await session.call_tool(
+            "query_mock_logs", {"server_url": f"http://127.0.0.1:{port}"}
+        )
+        assert unknown_server.isError
+        assert f"nothing answers on http://127.0.0.1:{port}" in _text(unknown_server)
+
+        bad_spec = await session.call_tool(
+            "generate_mock_api", {"spec_url_or_path": str(tmp_path / "missing.yaml")}
+        )
+        assert bad_spec.isError and "SpecError" in _text(bad_spec)
+
+        unknown_tool = await session.call_tool("no_such_tool", {})
+        assert unknown_tool.isError and "list_mock_servers" in _text(unknown_tool)
+
+        works = await session.call_tool("list_mock_servers", {})
+        assert not works.isError
+        assert works.structuredContent == {"servers": [], "running": 0, "stale": 0}
+
+
+class _PromptAndResourceResult(Result):
+    text: str
+    messages: list[dict[str, Any]] | None = None
+
+
+class _FakeClient(AsyncMockLoopClient):
+    @operation(group="demo", read_only=True, kind="prompt")
+    async def explain_api(self, topic: str) -> _PromptAndResourceResult:
+        """Explain an API topic.
+
+        Args:
+            topic: what to explain.
+        """
+        return _PromptAndResourceResult(text=topic, messages=None)
+
+    @operation(group="demo", read_only=True, kind="resource")
+    async def error_pack(self) -> _PromptAndResourceResult:
+        """A pack of error scenarios."""
+        return _PromptAndResourceResult(text="errors")
+
+
+async def test_prompts_and_resources_come_from_the_catalog() -> None:
+    catalog = build_catalog(_FakeClient)
+    async with session_for(client=_FakeClient(), catalog=catalog) as session:
+        prompts = (await session.list_prompts()).prompts
+        resources = (await session.list_resources()).resources
+        tools = (await session.list_tools()).tools
+        assert [p.name for p in prompts] == ["explain_api"]
+        assert [a.name for a in prompts[0].arguments or []] == ["topic"]
+        assert [r.name for r in resources] == ["error_pack"]
+        assert "explain_api" not in {t.name for t in tools}
+        rendered = await session.get_prompt("explain_api", {"topic": "pagination"})
+        assert "pagination" in str(rendered.messages[0].content)
+        read = await session.read_resource(resources[0].uri)
+        assert '"text": "errors"' in read.contents[0].text  # type: ignore[union-attr]
+
+
+def _server_command() -> list[str]:
+    script = shutil.which("mockloop-mcp", path=str(Path(sys.executable).parent))
+    assert script is not None, "mockloop-mcp is not installed in this environment"
+    return [script]
+
+
+async def test_a_real_client_over_stdio_as_configured_in_the_readme(tmp_path: Path) -> None:
+    # README: {"mcpServers": {"mockloop": {"command": "mockloop-mcp", "args": []}}}
+    env = {**os.environ, "MOCKLOOP_HOME": str(tmp_path)}
+    params = StdioServerParameters(command=_server_command()[0], args=[], env=env)
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        info = await session.initialize()
+        assert info.serverInfo.name == "mockloop"
+        names = [tool.name for tool in (await session.list_tools()).tools]
+        assert names == [op.name for op in get_catalog() if op.kind == "tool"]
+        listed = await session.call_tool("list_mock_servers", {})
+        assert not listed.isError and listed.structuredContent is not None
+        discovered = await session.call_tool(
+            "discover_mock_servers", {"ports": [_free_port()], "include_generated": False}
+        )
+        assert not discovered.isError, _text(discovered)
+
+
+async def test_python_dash_m_over_streamable_http(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "MOCKLOOP_HOME": str(tmp_path)}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mockloop_mcp",
+            "--transport",
+            "streamable-http",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "the HTTP server did not come up"
+            time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}/mcp"
+        async with (
+            streamable_http_client(url) as (read, write, _),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            tools = (await session.list_tools()).tools
+            assert {"generate_mock_api", "query_mock_logs"} <= {t.name for t in tools}
+            bad = await session.call_tool("manage_mock_data", {"server_url": "x"})
+            assert bad.isError and "operation" in _text(bad)
+            good = await session.call_tool("list_mock_servers", {})
+            assert not good.isError
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_version_and_module_entry_point() -> None:
+    from mockloop_mcp import __version__
+
+    for command in (_server_command(), [sys.executable, "-m", "mockloop_mcp"]):
+        out = subprocess.run([*command, "--version"], capture_output=True, text=True, cwd=ROOT)
+        assert out.returncode == 0 and out.stdout.strip() == f"mockloop-mcp {__version__}"
+
+
+def test_old_import_path_still_works() -> None:
+    from mockloop import MockLoopClient as Core
+    from mockloop_mcp import MockLoopClient
+
+    assert MockLoopClient is Core
