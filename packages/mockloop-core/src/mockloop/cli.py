@@ -38,6 +38,14 @@ def _serve(args: argparse.Namespace) -> int:
         stateful=args.stateful,
         state_isolation=args.state_isolation,
         state_seed_items=args.seed_items,
+        webhooks=not args.no_webhooks,
+        admin_ui=not args.no_admin_ui,
+        storage=not args.no_storage,
+        **(
+            {"webhook_allow_hosts": ["127.0.0.1", "localhost", "::1", *args.webhook_allow_host]}
+            if args.webhook_allow_host
+            else {}
+        ),
     )
 
     def ready(runtime: object) -> None:
@@ -133,11 +141,30 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="generated items per collection at start in stateful mode (default 3)",
     )
+    serve.add_argument(
+        "--no-webhooks", action="store_true", help="no /api/webhooks and no webhook deliveries"
+    )
+    serve.add_argument(
+        "--webhook-allow-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="also allow webhook targets on HOST (repeatable; loopback is always allowed)",
+    )
+    serve.add_argument("--no-admin-ui", action="store_true", help="no admin UI at the admin /")
+    serve.add_argument(
+        "--no-storage",
+        action="store_true",
+        help="keep the log, scenarios and state in a temporary folder removed at stop",
+    )
     serve.set_defaults(handler=_serve)
 
     from mockloop.cli_servers import add_server_commands
 
     add_server_commands(commands)
+    from mockloop.cli_load import add_load_command
+
+    add_load_command(commands)
     return parser
 
 

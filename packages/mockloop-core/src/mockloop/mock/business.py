@@ -99,6 +99,7 @@ class BusinessApp:
         query = scope["query_string"].decode("latin-1")
         body = b""
         operation_id = None
+        op: Any = None
         prepared: PreparedResponse
         try:
             if method not in _BODYLESS or _has_body(scope):
@@ -147,6 +148,16 @@ class BusinessApp:
                     scenario=runtime.rules.active_scenario,
                     mode="mock",
                 )
+            )
+        hooks = runtime.webhooks
+        if hooks is not None and hooks.active:
+            hooks.notify(
+                method=method,
+                path=scope["path"],
+                query=query,
+                operation_id=operation_id,
+                template=op.path if op is not None else None,
+                status=prepared.status,
             )
 
     async def _answer(

@@ -28,6 +28,8 @@ from mockloop.mock.scenarios import (
 )
 from mockloop.mock.stateful import StateStore
 from mockloop.mock.validation import RequestValidator
+from mockloop.mock.webhook_delivery import WebhookDispatcher
+from mockloop.mock.webhook_store import WebhookStore
 from mockloop.spec import ApiSpec, load_spec
 from mockloop.spec.validation import SchemaValidator
 from mockloop.store import SQLiteStore
@@ -72,6 +74,7 @@ class MockRuntime:
             self.data_dir = Path(self._temporary_dir.name)
         self.store: SQLiteStore | None = None
         self.log_writer: RequestLogWriter | None = None
+        self.webhooks: WebhookDispatcher | None = None  # None when webhooks are off
         self.business_url: str | None = None
         self.admin_url: str | None = None
         self.defines_health = any(op.path.rstrip("/") == "/health" for op in self.spec.operations)
@@ -96,9 +99,22 @@ class MockRuntime:
                 max_records=self.config.log_max_records,
             )
             self.log_writer.start()
+        if self.config.webhooks:
+            self.webhooks = WebhookDispatcher(
+                WebhookStore(self.data_dir / "webhooks.db"),
+                allow_hosts=self.config.webhook_allow_hosts,
+                mock_title=self.spec.title,
+            )
+            self.webhooks.start()
+            if self.state is not None:
+                self.state.listeners.append(self.webhooks.notify_event)
 
     def stop(self) -> None:
         """Flush the request log and close the store; safe to call twice."""
+        if self.webhooks is not None:
+            self.webhooks.stop()
+            self.webhooks.store.close()
+            self.webhooks = None
         if self.log_writer is not None:
             self.log_writer.close()
             stats = self.log_writer.stats()
@@ -190,12 +206,16 @@ class MockRuntime:
         scenario = parse_scenario(stored["config"], name=name)
         store.set_active_scenario(name)
         self.rules.set_scenario(scenario)
+        if self.webhooks is not None:
+            self.webhooks.notify_event("scenario.activated", {"scenario": name})
         return scenario
 
     def deactivate_scenario(self) -> str | None:
         previous = self.rules.active_scenario
         self._require_store().set_active_scenario(None)
         self.rules.set_scenario(None)
+        if self.webhooks is not None and previous is not None:
+            self.webhooks.notify_event("scenario.deactivated", {"scenario": previous})
         return previous
 
     def _unknown(self, name: str) -> str:
