@@ -7,19 +7,20 @@ and is persisted in the mock's store, so it survives a restart.
 from __future__ import annotations
 
 import asyncio
-import html
 import time
 from datetime import datetime
 from typing import Any
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from mockloop.errors import ConfigError, MockLoopUserError, ScenarioError
 from mockloop.mock.admin_log import AdminRequestLogger
 from mockloop.mock.admin_state import state_router
+from mockloop.mock.admin_ui import ui_router
 from mockloop.mock.log_analysis import analyze_records
 from mockloop.mock.runtime import MockRuntime
+from mockloop.mock.webhook_routes import webhooks_router
 
 __all__ = ["create_admin_app"]
 
@@ -96,19 +97,7 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
             media_type="application/problem+json",
         )
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def index() -> str:
-        spec = runtime.spec
-        return (
-            "<!doctype html><html><head><meta charset=utf-8><title>MockLoop admin</title></head>"
-            f"<body><h1>MockLoop admin: {html.escape(spec.title)}</h1><ul>"
-            f"<li>Business API: <a href='{runtime.business_url or ''}'>"
-            f"{html.escape(runtime.business_url or '')}</a></li>"
-            "<li><a href='/docs'>Admin API reference</a></li>"
-            "<li><a href='/api/logs/search'>Request log</a> and "
-            "<a href='/api/logs/analyze'>its analysis</a></li>"
-            "<li><a href='/api/mock-data/scenarios'>Scenarios</a></li></ul></body></html>"
-        )
+    app.include_router(ui_router(runtime))
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -328,6 +317,7 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
         return data
 
     app.include_router(state_router(runtime, guarded))
+    app.include_router(webhooks_router(runtime, guarded))
     app.add_middleware(AdminRequestLogger, runtime=runtime)
     return app
 
