@@ -228,10 +228,7 @@ class MockServerOperations(OperationsBase):
         """
         from mockloop.servers import stop_server
 
-        target: str | int = server
-        if isinstance(server, str) and server.strip().isdigit():
-            target = int(server.strip())
-        return await self._in_thread(stop_server, target)
+        return await self._in_thread(stop_server, server)
 
     @operation(group="mock", read_only=True)
     async def list_mock_servers(self, include_stopped: bool = False) -> MockServerList:

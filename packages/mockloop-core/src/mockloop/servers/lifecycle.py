@@ -342,6 +342,10 @@ def _matches(row: dict[str, Any], target: str | int) -> bool:
 
 def _find(target: str | int, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     if isinstance(target, str) and target.strip().isdigit():
+        # Registry ids are hex and may be all digits: an exact id wins over a port or pid.
+        exact = [r for r in rows if r["id"] == target.strip()]
+        if exact:
+            return exact[0]
         target = int(target.strip())
     if isinstance(target, int):
         # A number names a port first (what users see in URLs), then a pid.
