@@ -65,6 +65,7 @@ format: setup
 bench: setup
 	$(PY) bench/bench_mock.py
 	$(PY) bench/bench_startup.py
+	$(PY) bench/bench_load.py
 
 conformance: setup
 	$(PY) scripts/conformance.py

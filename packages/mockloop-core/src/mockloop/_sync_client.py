@@ -12,6 +12,9 @@ from typing import Any
 
 from mockloop._sync_runner import LoopThread
 from mockloop.client import AsyncMockLoopClient
+from mockloop.load.metrics import PerformanceMetricsResult
+from mockloop.load.report import LoadTestResult
+from mockloop.operations.load import Aggregation, LoadEngine, LoadMonitorResult
 from mockloop.operations.mock_data import MockDataAction, MockDataResult, MockLogsResult
 from mockloop.operations.mock_servers import DEFAULT_BUSINESS_PORT, GeneratedMock, MockServerList
 from mockloop.servers.models import Discovery, ServerInfo
@@ -281,4 +284,128 @@ class MockLoopClient:
                 scenario_name=scenario_name,
                 scenario_config=scenario_config,
             )
+        )
+
+    def run_load_test(
+        self,
+        server_url: str,
+        scenario_name: str | None = None,
+        duration: float = 60,
+        concurrent_users: int = 10,
+        target_rps: float | None = None,
+        ramp_up: float = 0,
+        endpoints: list[str | dict[str, Any]] | None = None,
+        spec: str | dict[str, Any] | None = None,
+        think_time: float = 0,
+        timeout: float = 10,
+        processes: int | None = None,
+        engine: LoadEngine = "native",
+        thresholds: dict[str, float] | None = None,
+        background: bool = False,
+    ) -> LoadTestResult:
+        """Send real load to an HTTP API and measure it: throughput, latency percentiles, errors.
+
+        Closed model by default (concurrent_users each send a request, wait for the answer,
+        think, repeat); with target_rps the open model (requests arrive at that rate whatever
+        the server does, latency counted from each request's scheduled time, so a stalled
+        server shows in the tail). The request mix is, in this order: `endpoints`; the GET
+        operations of `spec` with generated parameters; the operations the scenario's rules
+        select (a MockLoop mock); the GET operations of a MockLoop mock's description; else
+        GET of the URL itself. Latencies come from HDR histograms (min, mean, p50, p90, p95,
+        p99, p99.9, max), overall and per operation, with status counts, errors by kind, a
+        per-second time series and the generator's own CPU use. Load goes only to loopback
+        hosts unless MOCKLOOP_ALLOWED_HOSTS lists the host. Each run is stored for
+        get_performance_metrics and monitor_test_progress.
+
+        Args:
+            server_url: the API to load, e.g. http://127.0.0.1:8000 (paths are relative to it).
+            scenario_name: a scenario of the MockLoop mock at server_url to activate for the
+                run (the previously active one comes back after); its operations form the mix
+                when no endpoints or spec are given.
+            duration: seconds of load, above 0.
+            concurrent_users: closed model: users (one keep-alive connection each); open
+                model: the most connections to open.
+            target_rps: requests per second to send (open model); None: closed model.
+            ramp_up: seconds over which users start (closed) or the rate climbs to target_rps
+                (open).
+            endpoints: the mix: "GET /pets?limit=5" strings or {"path", "method", "weight",
+                "headers", "body", "name"} objects.
+            spec: an OpenAPI description (path, URL or dict) whose GET operations form the
+                mix, parameters generated from their schemas.
+            think_time: seconds each user waits between an answer and its next request
+                (closed model).
+            timeout: seconds a request may take before it counts as a timeout error.
+            processes: worker processes generating load (default 1); more use more cores.
+            engine: "native" (this engine); "locust" (distributed) is not available yet.
+            thresholds: pass/fail limits, e.g. {"p95_ms": 200, "error_rate": 0.01,
+                "min_rps": 100}; the result says which passed.
+            background: return at once with the run id (status "running"); follow it with
+                monitor_test_progress.
+        """
+        return self._runner.run(
+            self._client.run_load_test(
+                server_url=server_url,
+                scenario_name=scenario_name,
+                duration=duration,
+                concurrent_users=concurrent_users,
+                target_rps=target_rps,
+                ramp_up=ramp_up,
+                endpoints=endpoints,
+                spec=spec,
+                think_time=think_time,
+                timeout=timeout,
+                processes=processes,
+                engine=engine,
+                thresholds=thresholds,
+                background=background,
+            )
+        )
+
+    def get_performance_metrics(
+        self,
+        test_results: list[dict[str, Any]] | dict[str, Any] | None = None,
+        run_ids: list[str] | None = None,
+        metric_types: list[str] | None = None,
+        aggregation_method: Aggregation = "average",
+    ) -> PerformanceMetricsResult:
+        """Aggregate load test results across runs: per metric and per operation.
+
+        Aggregates each run's figures (requests, achieved rate, error rate, latency
+        percentiles, generator CPU) by the chosen method, per operation too, and gives the
+        exact latency percentiles of all the runs' requests together (from their HDR
+        histograms). Without test_results or run_ids it takes the stored completed runs,
+        newest first (up to 20).
+
+        Args:
+            test_results: results returned by run_load_test (one or a list).
+            run_ids: ids of stored runs to aggregate.
+            metric_types: metrics to report: total_requests, failed_requests, achieved_rps,
+                error_rate, min_ms, mean_ms, p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, max_ms,
+                cpu_percent; default all.
+            aggregation_method: average, median, p95, max, min or sum over the runs.
+        """
+        return self._runner.run(
+            self._client.get_performance_metrics(
+                test_results=test_results,
+                run_ids=run_ids,
+                metric_types=metric_types,
+                aggregation_method=aggregation_method,
+            )
+        )
+
+    def monitor_test_progress(
+        self, session_id: str | None = None, run_id: str | None = None
+    ) -> LoadMonitorResult:
+        """Report a load run's progress: elapsed and remaining time, requests, rate, errors, p95.
+
+        While the run goes on (started with background=True, from any process) the figures
+        are those of its last complete second; once it is done, the final result is included.
+        Without an id, the newest run is reported.
+
+        Args:
+            session_id: the id of the run to follow (load runs are their own sessions).
+            run_id: the run id run_load_test returned (same as session_id; either one).
+        """
+        return self._runner.run(
+            self._client.monitor_test_progress(session_id=session_id, run_id=run_id)
         )

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from mockloop.operations.load import LoadTestOperations
 from mockloop.operations.mock_data import MockDataOperations
 from mockloop.operations.mock_servers import MockServerOperations
 
 __all__ = ["AsyncMockLoopClient"]
 
 
-class AsyncMockLoopClient(MockServerOperations, MockDataOperations):
+class AsyncMockLoopClient(MockServerOperations, MockDataOperations, LoadTestOperations):
     """MockLoop's operations as async methods.
 
     Args:
