@@ -135,6 +135,11 @@ async def test_bad_calls_are_errors_and_the_next_call_works(tmp_path: Path) -> N
         assert not works.isError
         assert works.structuredContent == {"servers": [], "running": 0, "stale": 0}
 
+        audit = await session.call_tool("query_audit_log", {"face": "mcp"})
+        records = (audit.structuredContent or {})["records"]
+        assert [r["operation"] for r in records][:2] == ["list_mock_servers", "generate_mock_api"]
+        assert records[0]["session_id"] and records[1]["outcome"] == "error"
+
 
 class _PromptAndResourceResult(Result):
     text: str

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from mockloop._sync_runner import LoopThread
 from mockloop.client import AsyncMockLoopClient
 from mockloop.load.metrics import PerformanceMetricsResult
 from mockloop.load.report import LoadTestResult
+from mockloop.operations.audit import (
+    AuditExport,
+    AuditLogPage,
+    AuditRetention,
+    AuditVerificationResult,
+    Outcome,
+)
 from mockloop.operations.load import Aggregation, LoadEngine, LoadMonitorResult
 from mockloop.operations.mock_data import MockDataAction, MockDataResult, MockLogsResult
 from mockloop.operations.mock_servers import DEFAULT_BUSINESS_PORT, GeneratedMock, MockServerList
@@ -408,4 +415,90 @@ class MockLoopClient:
         """
         return self._runner.run(
             self._client.monitor_test_progress(session_id=session_id, run_id=run_id)
+        )
+
+    def query_audit_log(
+        self,
+        operation: str | None = None,
+        face: str | None = None,
+        outcome: Outcome | None = None,
+        session_id: str | None = None,
+        time_from: str | float | datetime | None = None,
+        time_to: str | float | datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> AuditLogPage:
+        """Read the audit trail of MockLoop operation calls, newest first, with filters.
+
+        Args:
+            operation: only calls of this operation (e.g. generate_mock_api).
+            face: only calls made through python, mcp, langchain or crewai.
+            outcome: only ok, error or cancelled calls.
+            session_id: only calls of this session or client id.
+            time_from: earliest call time: epoch seconds, ISO 8601 or a datetime.
+            time_to: latest call time: epoch seconds, ISO 8601 or a datetime.
+            limit: records to return, 1 to 10000.
+            offset: matching records to skip (for paging).
+        """
+        return self._runner.run(
+            self._client.query_audit_log(
+                operation=operation,
+                face=face,
+                outcome=outcome,
+                session_id=session_id,
+                time_from=time_from,
+                time_to=time_to,
+                limit=limit,
+                offset=offset,
+            )
+        )
+
+    def export_audit_log(
+        self,
+        format: Literal["jsonl", "csv"] = "jsonl",
+        path: str | None = None,
+        operation: str | None = None,
+        face: str | None = None,
+        time_from: str | float | datetime | None = None,
+        time_to: str | float | datetime | None = None,
+    ) -> AuditExport:
+        """Export the audit trail (oldest first) as JSON Lines or CSV, to a file or as text.
+
+        Args:
+            format: jsonl (one JSON record per line) or csv.
+            path: a file to write; without it the export is returned as text.
+            operation: only calls of this operation.
+            face: only calls made through python, mcp, langchain or crewai.
+            time_from: earliest call time: epoch seconds, ISO 8601 or a datetime.
+            time_to: latest call time: epoch seconds, ISO 8601 or a datetime.
+        """
+        return self._runner.run(
+            self._client.export_audit_log(
+                format=format,
+                path=path,
+                operation=operation,
+                face=face,
+                time_from=time_from,
+                time_to=time_to,
+            )
+        )
+
+    def verify_audit_log(self) -> AuditVerificationResult:
+        """Check the audit trail's hash chain; names the first record that was altered.
+
+        Also reports how many audit records this process failed to write.
+        """
+        return self._runner.run(self._client.verify_audit_log())
+
+    def apply_audit_retention(
+        self, max_age_days: float | None = None, max_records: int | None = None
+    ) -> AuditRetention:
+        """Delete old audit records by age and/or count; the remaining chain still verifies.
+
+        Args:
+            max_age_days: delete records older than this many days.
+            max_records: keep at most this many of the newest records.
+        """
+        return self._runner.run(
+            self._client.apply_audit_retention(max_age_days=max_age_days, max_records=max_records)
         )

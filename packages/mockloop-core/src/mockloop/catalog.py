@@ -8,8 +8,11 @@ model. Adapters (MCP, LangChain, CrewAI) loop over this catalog; nothing is copi
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import inspect
 import re
+import time
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -68,10 +71,54 @@ def operation(
     def mark(func: F) -> F:
         if not inspect.iscoroutinefunction(func):
             raise TypeError(f"operation {func.__name__} must be an async method")
-        setattr(func, _MARK, _Mark(group, read_only, kind, destructive, long_running))
-        return func
+        audited = _audited(func)
+        setattr(audited, _MARK, _Mark(group, read_only, kind, destructive, long_running))
+        return audited  # type: ignore[return-value]
 
     return mark
+
+
+def _audited(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap an operation so that every call, ok or not, appends an audit record."""
+    signature = inspect.signature(func)
+    name = func.__name__
+
+    @functools.wraps(func)
+    async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        from mockloop.audit import record_call
+        from mockloop.settings import using_home
+
+        started = time.perf_counter()
+        error: BaseException | None = None
+        cancelled = False
+        try:
+            return await func(self, *args, **kwargs)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            try:
+                bound = signature.bind(self, *args, **kwargs)
+                arguments = {k: v for k, v in bound.arguments.items() if k != "self"}
+            except TypeError:
+                arguments = {"args": list(args), **kwargs}
+            settings = getattr(self, "settings", None)
+            with using_home(getattr(settings, "home", None)):
+                await asyncio.shield(
+                    asyncio.to_thread(
+                        record_call,
+                        name,
+                        arguments,
+                        error=error,
+                        cancelled=cancelled,
+                        duration_ms=(time.perf_counter() - started) * 1000.0,
+                    )
+                )
+
+    return call
 
 
 def parse_docstring(doc: str | None) -> tuple[str, str, dict[str, str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from mockloop.operations.audit import AuditOperations
 from mockloop.operations.load import LoadTestOperations
 from mockloop.operations.mock_data import MockDataOperations
 from mockloop.operations.mock_servers import MockServerOperations
@@ -17,7 +18,9 @@ from mockloop.operations.mock_servers import MockServerOperations
 __all__ = ["AsyncMockLoopClient"]
 
 
-class AsyncMockLoopClient(MockServerOperations, MockDataOperations, LoadTestOperations):
+class AsyncMockLoopClient(
+    MockServerOperations, MockDataOperations, LoadTestOperations, AuditOperations
+):
     """MockLoop's operations as async methods.
 
     Args:

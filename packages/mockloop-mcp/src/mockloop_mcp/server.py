@@ -30,6 +30,7 @@ from mcp.types import Tool as MCPTool
 from pydantic import BaseModel
 
 from mockloop import AsyncMockLoopClient, MockLoopError, MockLoopUserError
+from mockloop.audit import using_face
 from mockloop.catalog import Catalog, OperationSpec, get_catalog
 from mockloop.progress import progress_to
 
@@ -133,7 +134,7 @@ class MockLoopMCP(FastMCP):
             raise ToolError(_error_text(name, exc)) from None
         context = self.get_context()
         try:
-            with progress_to(_progress_sender(context)):
+            with using_face("mcp", _session_id(context)), progress_to(_progress_sender(context)):
                 result = await getattr(self.client, name)(**kwargs)
         except Exception as exc:
             if not isinstance(exc, MockLoopError):
@@ -182,6 +183,16 @@ class MockLoopMCP(FastMCP):
             mime_type="application/json",
             fn=read,
         )
+
+
+def _session_id(context: Context[Any, Any, Any]) -> str | None:
+    """The MCP client's id when it sent one, else one id per connected session."""
+    try:
+        client_id = context.client_id
+        session = context.request_context.session
+    except (LookupError, ValueError):
+        return None
+    return client_id or f"mcp-session-{id(session):x}"
 
 
 def _progress_sender(context: Context[Any, Any, Any]) -> Any:

@@ -67,6 +67,13 @@ SECRET_WORDS: tuple[str, ...] = (
 )
 
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
+_SCHEME_CREDENTIAL = re.compile(r"(?i)\b(bearer|basic|digest)\s+[A-Za-z0-9\-._~+/=]{4,}")
+
+
+def _redact_credential(match: re.Match[str]) -> str:
+    return f"{match.group(1)} {REDACTED}"
+
+
 _ALNUM_BYTES = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _NON_ALNUM_BYTES = bytes(b for b in range(256) if b not in _ALNUM_BYTES)
 _LOWER_ALNUM = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
@@ -252,6 +259,9 @@ class Redactor:
             }
         if isinstance(value, list):
             return [self.json_value(item) for item in value]
+        if isinstance(value, str) and len(value) <= 65536:
+            # A credential inside a free-text field ("Authorization: Bearer abc").
+            return _SCHEME_CREDENTIAL.sub(_redact_credential, self.text(value))
         return value
 
     def text(self, text: str) -> str:

@@ -44,7 +44,9 @@ def normalise_url(url: str, what: str = "server_url") -> str:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
         raise ConfigError(f"{what}={url!r} has an invalid port") from None
-    return text.rstrip("/")
+    # A server URL names a server: its query and fragment (which may hold a key) are dropped.
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return f"{parts.scheme}://{netloc}{parts.path}".rstrip("/")
 
 
 class AdminTarget:

@@ -1,0 +1,68 @@
+"""Writing one audit record per operation call, without ever failing the call."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from mockloop.audit.context import current_face
+from mockloop.audit.redaction import redact_arguments, redact_text
+from mockloop.audit.store import AuditStore
+from mockloop.settings import mockloop_home
+
+__all__ = ["audit_failures", "audit_store", "record_call"]
+
+logger = logging.getLogger("mockloop.audit")
+
+_stores: dict[Path, AuditStore] = {}
+_stores_lock = threading.Lock()
+_failures = {"count": 0, "last_error": None}
+
+
+def audit_store() -> AuditStore:
+    """The trail of the state folder in force (one open store per folder and process)."""
+    path = mockloop_home() / "audit.db"
+    with _stores_lock:
+        store = _stores.get(path)
+        if store is None:
+            store = _stores[path] = AuditStore(path)
+        return store
+
+
+def audit_failures() -> dict[str, Any]:
+    """How many audit records could not be written in this process, and the last reason."""
+    return dict(_failures)
+
+
+def record_call(
+    operation: str,
+    arguments: dict[str, Any],
+    *,
+    error: BaseException | None,
+    cancelled: bool = False,
+    duration_ms: float,
+) -> None:
+    """Append the record of one call; a failure is logged and counted, never raised."""
+    face, session_id = current_face()
+    try:
+        outcome = "cancelled" if cancelled else ("error" if error is not None else "ok")
+        audit_store().append(
+            {
+                "ts": time.time(),
+                "operation": operation,
+                "face": face,
+                "session_id": session_id,
+                "arguments": redact_arguments(arguments),
+                "outcome": outcome,
+                "error_class": type(error).__name__ if error is not None else None,
+                "error": redact_text(str(error))[:2000] if error is not None else None,
+                "duration_ms": duration_ms,
+            }
+        )
+    except Exception as exc:  # the audit must never break the operation it records
+        _failures["count"] = int(_failures["count"] or 0) + 1
+        _failures["last_error"] = f"{type(exc).__name__}: {exc}"
+        logger.warning("audit record of %s not written: %s", operation, exc)

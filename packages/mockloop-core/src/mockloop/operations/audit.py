@@ -1,0 +1,202 @@
+"""Operations on the audit trail: query, export, verify, retention."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from mockloop.audit.recorder import audit_failures, audit_store
+from mockloop.catalog import operation
+from mockloop.errors import ConfigError
+from mockloop.operations.base import OperationsBase
+from mockloop.results import Result
+
+__all__ = [
+    "AuditExport",
+    "AuditLogPage",
+    "AuditOperations",
+    "AuditRetention",
+    "AuditVerificationResult",
+]
+
+Outcome = Literal["ok", "error", "cancelled"]
+
+
+class AuditLogPage(Result):
+    """Audit records, newest first."""
+
+    total: int = Field(description="records matching the filters, all pages")
+    count: int
+    limit: int
+    offset: int
+    records: list[dict[str, Any]] = Field(
+        description="time, operation, face, session_id, redacted arguments, outcome, "
+        "error_class, error, duration_ms, hash"
+    )
+
+
+class AuditExport(Result):
+    """An export of the audit trail."""
+
+    format: str
+    records: int
+    path: str | None = Field(default=None, description="the file written, if a path was given")
+    content: str | None = Field(default=None, description="the export, when no path was given")
+
+
+class AuditVerificationResult(Result):
+    """Whether the hash chain holds, and where it breaks."""
+
+    ok: bool
+    checked: int
+    first_id: int | None = None
+    last_id: int | None = None
+    broken_id: int | None = Field(default=None, description="the first record that fails")
+    reason: str | None = None
+    write_failures: int = Field(description="audit records this process could not write")
+    last_write_error: str | None = None
+
+
+class AuditRetention(Result):
+    """What a retention policy removed."""
+
+    deleted: int
+    remaining: int
+    verification_ok: bool = Field(description="the chain still verifies after the deletion")
+
+
+def _epoch(value: str | float | datetime | None, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{name}={value!r}: give epoch seconds or ISO 8601") from None
+
+
+class AuditOperations(OperationsBase):
+    """The audit trail every operation call appends to."""
+
+    @operation(group="audit", read_only=True)
+    async def query_audit_log(
+        self,
+        operation: str | None = None,
+        face: str | None = None,
+        outcome: Outcome | None = None,
+        session_id: str | None = None,
+        time_from: str | float | datetime | None = None,
+        time_to: str | float | datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> AuditLogPage:
+        """Read the audit trail of MockLoop operation calls, newest first, with filters.
+
+        Args:
+            operation: only calls of this operation (e.g. generate_mock_api).
+            face: only calls made through python, mcp, langchain or crewai.
+            outcome: only ok, error or cancelled calls.
+            session_id: only calls of this session or client id.
+            time_from: earliest call time: epoch seconds, ISO 8601 or a datetime.
+            time_to: latest call time: epoch seconds, ISO 8601 or a datetime.
+            limit: records to return, 1 to 10000.
+            offset: matching records to skip (for paging).
+        """
+        if not 1 <= limit <= 10_000:
+            raise ConfigError(f"limit={limit} must be between 1 and 10000")
+        if offset < 0:
+            raise ConfigError(f"offset={offset} must be 0 or more")
+        filters = {
+            "operation": operation,
+            "face": face,
+            "outcome": outcome,
+            "session_id": session_id,
+            "time_from": _epoch(time_from, "time_from"),
+            "time_to": _epoch(time_to, "time_to"),
+        }
+        store = await self._in_thread(audit_store)
+        total, records = await self._in_thread(store.query, limit=limit, offset=offset, **filters)
+        return AuditLogPage(
+            total=total, count=len(records), limit=limit, offset=offset, records=records
+        )
+
+    @operation(group="audit", read_only=True)
+    async def export_audit_log(
+        self,
+        format: Literal["jsonl", "csv"] = "jsonl",
+        path: str | None = None,
+        operation: str | None = None,
+        face: str | None = None,
+        time_from: str | float | datetime | None = None,
+        time_to: str | float | datetime | None = None,
+    ) -> AuditExport:
+        """Export the audit trail (oldest first) as JSON Lines or CSV, to a file or as text.
+
+        Args:
+            format: jsonl (one JSON record per line) or csv.
+            path: a file to write; without it the export is returned as text.
+            operation: only calls of this operation.
+            face: only calls made through python, mcp, langchain or crewai.
+            time_from: earliest call time: epoch seconds, ISO 8601 or a datetime.
+            time_to: latest call time: epoch seconds, ISO 8601 or a datetime.
+        """
+        store = await self._in_thread(audit_store)
+        text, count = await self._in_thread(
+            store.export,
+            format,
+            operation=operation,
+            face=face,
+            time_from=_epoch(time_from, "time_from"),
+            time_to=_epoch(time_to, "time_to"),
+        )
+        if path is None:
+            return AuditExport(format=format, records=count, content=text)
+        target = Path(path).expanduser()
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot write the export to {target}: {exc.strerror}") from None
+        return AuditExport(format=format, records=count, path=str(target.resolve()))
+
+    @operation(group="audit", read_only=True)
+    async def verify_audit_log(self) -> AuditVerificationResult:
+        """Check the audit trail's hash chain; names the first record that was altered.
+
+        Also reports how many audit records this process failed to write.
+        """
+        store = await self._in_thread(audit_store)
+        found = await self._in_thread(store.verify)
+        failures = audit_failures()
+        return AuditVerificationResult(
+            **found.model_dump(),
+            write_failures=int(failures["count"] or 0),
+            last_write_error=failures["last_error"],
+        )
+
+    @operation(group="audit", destructive=True)
+    async def apply_audit_retention(
+        self, max_age_days: float | None = None, max_records: int | None = None
+    ) -> AuditRetention:
+        """Delete old audit records by age and/or count; the remaining chain still verifies.
+
+        Args:
+            max_age_days: delete records older than this many days.
+            max_records: keep at most this many of the newest records.
+        """
+        store = await self._in_thread(audit_store)
+        deleted = await self._in_thread(
+            store.apply_retention, max_age_days=max_age_days, max_records=max_records
+        )
+        total, _ = await self._in_thread(store.query, limit=1)
+        check = await self._in_thread(store.verify)
+        return AuditRetention(deleted=deleted, remaining=total, verification_ok=check.ok)
