@@ -30,9 +30,9 @@ def process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     # A stopped child of ours would linger as a zombie; the server is detached, so it is not.
-    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(
-        f"/proc/{pid}/status"
-    ).read_text(encoding="utf-8", errors="replace").lower().replace(" ", "")
+    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text(
+        encoding="utf-8", errors="replace"
+    ).lower().replace(" ", "")
 
 
 def main() -> None:
@@ -58,8 +58,10 @@ def main() -> None:
 
             logs = mockloop.query_mock_logs(api)
             analysis = logs.analysis or {}
-            print(f"Request log: {logs.total} records; p95 {analysis['latency']['p95']:.2f} ms; "
-                  f"error rate {analysis['error_rate']:.0%}")
+            print(
+                f"Request log: {logs.total} records; p95 {analysis['latency']['p95']:.2f} ms; "
+                f"error rate {analysis['error_rate']:.0%}"
+            )
             for advice in analysis["recommendations"]:
                 print(f"  [{advice['severity']}] {advice['message']}")
 
@@ -70,8 +72,10 @@ def main() -> None:
                 scenario_config={"rules": [{"operation": "getPet", "status": 404}]},
             )
             mockloop.manage_mock_data(api, "switch_scenario", scenario_name="pet_missing")
-            print("After switching to 'pet_missing': GET /v1/pets/1 ->",
-                  http.get("/v1/pets/1").status_code)
+            print(
+                "After switching to 'pet_missing': GET /v1/pets/1 ->",
+                http.get("/v1/pets/1").status_code,
+            )
 
         try:
             mockloop.manage_mock_data(api, "switch_scenario", scenario_name="no_such_scenario")

@@ -202,9 +202,7 @@ def test_a_non_mockloop_server_is_refused(client: MockLoopClient, tmp_path: Path
     import http.server
     import threading
 
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler
-    )
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:

@@ -67,7 +67,7 @@ def test_flags_on_serve_auth_webhooks_ui_and_storage(tmp_path: Path) -> None:
 
 def test_missing_spec_is_a_spec_error_and_nothing_starts(tmp_path: Path) -> None:
     with MockLoopClient(home=str(tmp_path)) as client:
-        with pytest.raises(SpecError, match="missing.yaml"):
+        with pytest.raises(SpecError, match=r"missing\.yaml"):
             client.generate_mock_api(str(tmp_path / "missing.yaml"))
         assert client.list_mock_servers(include_stopped=True).servers == []
         assert not (tmp_path / "projects").exists() or not any((tmp_path / "projects").iterdir())

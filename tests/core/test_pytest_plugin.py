@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.conftest import PETSTORE
 
-USER_TESTS = '''
+USER_TESTS = """
 import httpx
 import pytest
 
@@ -45,7 +45,7 @@ def test_factory_serves_two_mocks_with_controls(mockloop_serve):
 
 def test_without_a_spec_the_fixture_says_what_to_do(mockloop_mock):
     pass
-'''
+"""
 
 
 def test_plugin_serves_a_mock_inside_a_users_tests(tmp_path: Path) -> None:

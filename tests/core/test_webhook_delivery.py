@@ -27,7 +27,7 @@ class Receiver:
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 receiver.received.append({"headers": dict(self.headers), "body": body})
                 status = receiver.script.pop(0) if receiver.script else 200
@@ -100,9 +100,7 @@ def test_matching_request_fires_a_signed_post(tmp_path: Path, receiver: Receiver
         assert signature == sign("shh-123", body)
         assert verify_signature("shh-123", body, signature)
         assert not verify_signature("wrong", body, signature)
-        history = wait_for(
-            lambda: httpx.get(f"{admin}/api/webhooks/history").json()["deliveries"]
-        )
+        history = wait_for(lambda: httpx.get(f"{admin}/api/webhooks/history").json()["deliveries"])
         assert history[0]["status"] == "delivered" and history[0]["attempts"] == 1
         assert "shh-123" not in httpx.get(f"{admin}/api/export").text
 
