@@ -184,10 +184,19 @@ def _server_command() -> list[str]:
     return [script]
 
 
-async def test_a_real_client_over_stdio_as_configured_in_the_readme(tmp_path: Path) -> None:
-    # README: {"mcpServers": {"mockloop": {"command": "mockloop-mcp", "args": []}}}
+@pytest.mark.parametrize("how", ["console script", "venv python -m"])
+async def test_a_real_client_over_stdio_as_configured_in_the_readme(
+    tmp_path: Path, how: str
+) -> None:
+    # README: {"mcpServers": {"mockloop": {"command": "mockloop-mcp", "args": []}}} and
+    # {"command": "/path/to/venv/bin/python", "args": ["-m", "mockloop_mcp"]}
     env = {**os.environ, "MOCKLOOP_HOME": str(tmp_path)}
-    params = StdioServerParameters(command=_server_command()[0], args=[], env=env)
+    command, args = (
+        (_server_command()[0], [])
+        if how == "console script"
+        else (sys.executable, ["-m", "mockloop_mcp"])
+    )
+    params = StdioServerParameters(command=command, args=args, env=env)
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         info = await session.initialize()
         assert info.serverInfo.name == "mockloop"
@@ -257,3 +266,63 @@ def test_old_import_path_still_works() -> None:
     from mockloop_mcp import MockLoopClient
 
     assert MockLoopClient is Core
+
+
+async def test_a_long_tool_reports_progress_and_stops_when_cancelled(tmp_path: Path) -> None:
+    import anyio
+    from mcp.types import CancelledNotification, CancelledNotificationParams, ClientNotification
+
+    from mockloop.mock import MockConfig, MockServer
+
+    config = MockConfig.build(
+        spec=str(PETSTORE), port=0, admin_port=0, auth=False, data_dir=tmp_path / "mock"
+    )
+    with MockServer(config) as mock:
+        store, writer = mock.runtime.store, mock.runtime.log_writer
+        assert store is not None and writer is not None
+
+        def logged() -> int:
+            writer.flush(5)
+            return store.count_logs()
+
+        client = AsyncMockLoopClient(home=str(tmp_path))
+        async with session_for(client=client) as session:
+            progressed = anyio.Event()
+            outcome: list[BaseException] = []
+
+            async def on_progress(progress: float, total: float | None, message: str | None):
+                progressed.set()
+
+            async def call() -> None:
+                try:
+                    await session.call_tool(
+                        "run_load_test",
+                        {
+                            "server_url": mock.business_url,
+                            "duration": 30,
+                            "concurrent_users": 2,
+                            "endpoints": ["GET /v1/pets"],
+                        },
+                        progress_callback=on_progress,
+                    )
+                except Exception as exc:  # the cancelled request answers with an error
+                    outcome.append(exc)
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(call)
+                with anyio.fail_after(20):
+                    await progressed.wait()
+                # The initialize request is id 0 and this call id 1 on a fresh session.
+                cancel = CancelledNotification(
+                    params=CancelledNotificationParams(requestId=1, reason="test")
+                )
+                await session.send_notification(ClientNotification(cancel))
+                with anyio.fail_after(20):
+                    while not outcome:
+                        await anyio.sleep(0.05)
+            assert "cancelled" in str(outcome[0]).lower()
+            before = logged()
+            await anyio.sleep(1.0)
+            assert logged() == before, "load kept flowing after the call was cancelled"
+            audit = await client.query_audit_log(operation="run_load_test")
+            assert audit.records[0]["outcome"] == "cancelled"
