@@ -309,6 +309,8 @@ class MockLoopClient:
         engine: LoadEngine = "native",
         thresholds: dict[str, float] | None = None,
         background: bool = False,
+        remote_workers: int = 0,
+        master_bind: str | None = None,
     ) -> LoadTestResult:
         """Send real load to an HTTP API and measure it: throughput, latency percentiles, errors.
 
@@ -342,12 +344,20 @@ class MockLoopClient:
             think_time: seconds each user waits between an answer and its next request
                 (closed model).
             timeout: seconds a request may take before it counts as a timeout error.
-            processes: worker processes generating load (default 1); more use more cores.
-            engine: "native" (this engine); "locust" (distributed) is not available yet.
+            processes: worker processes generating load on this machine (default 1; with
+                engine="locust" its local workers, default 2, 0 with remote_workers only).
+            engine: "native" (this engine) or "locust": the same plan as a locustfile run by
+                Locust's master and workers (pip install 'mockloop[locust]'), its statistics
+                read back into the same result.
             thresholds: pass/fail limits, e.g. {"p95_ms": 200, "error_rate": 0.01,
                 "min_rps": 100}; the result says which passed.
             background: return at once with the run id (status "running"); follow it with
                 monitor_test_progress.
+            remote_workers: engine="locust": workers on other machines to wait for before
+                the load starts (each runs `locust -f - --worker --master-host THIS_HOST
+                --master-port PORT`); needs master_bind.
+            master_bind: engine="locust": HOST:PORT the Locust master listens on for workers,
+                e.g. 0.0.0.0:5557 (default: a free loopback port, local workers only).
         """
         return self._runner.run(
             self._client.run_load_test(
@@ -365,6 +375,8 @@ class MockLoopClient:
                 engine=engine,
                 thresholds=thresholds,
                 background=background,
+                remote_workers=remote_workers,
+                master_bind=master_bind,
             )
         )
 

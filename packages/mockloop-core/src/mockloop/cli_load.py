@@ -120,6 +120,13 @@ def _load(args: argparse.Namespace) -> int:
     spec = args.spec
     endpoints = list(args.endpoint) if args.endpoint else None
     progress = _ProgressLine()
+    if args.remote_workers and args.master_bind:
+        port = args.master_bind.rpartition(":")[2]
+        print(
+            f"waiting for {args.remote_workers} Locust worker(s); on each worker machine run: "
+            f"locust -f - --worker --master-host THIS_HOST --master-port {port}",
+            file=sys.stderr,
+        )
 
     async def go() -> Any:
         async with AsyncMockLoopClient() as client:
@@ -137,6 +144,8 @@ def _load(args: argparse.Namespace) -> int:
                     timeout=args.timeout,
                     processes=args.processes,
                     engine=args.engine,
+                    remote_workers=args.remote_workers,
+                    master_bind=args.master_bind,
                     thresholds=dict(args.threshold) if args.threshold else None,
                 )
 
@@ -188,9 +197,31 @@ def add_load_command(commands: Any) -> None:
     )
     load.add_argument("--scenario", metavar="NAME", help="activate a mock's scenario for the run")
     load.add_argument(
-        "--processes", type=int, default=None, metavar="N", help="worker processes (default 1)"
+        "--processes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes on this machine (default 1; locust: 2)",
     )
-    load.add_argument("--engine", choices=["native", "locust"], default="native")
+    load.add_argument(
+        "--engine",
+        choices=["native", "locust"],
+        default="native",
+        help="locust: run the plan with Locust's master and workers (mockloop[locust])",
+    )
+    load.add_argument(
+        "--remote-workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="locust: workers on other machines to wait for (needs --master-bind)",
+    )
+    load.add_argument(
+        "--master-bind",
+        default=None,
+        metavar="HOST:PORT",
+        help="locust: where the master listens for workers, e.g. 0.0.0.0:5557",
+    )
     load.add_argument(
         "--threshold",
         action="append",

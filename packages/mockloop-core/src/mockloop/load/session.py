@@ -18,14 +18,20 @@ from typing import Any
 from mockloop.errors import MockLoopError
 from mockloop.load.plan import LoadPlan
 from mockloop.load.report import LoadProgress, LoadTestResult, SecondStats
-from mockloop.load.runner import execute_plan
+from mockloop.load.runner import ProgressHook, execute_plan
 from mockloop.load.store import LoadRunStore
 from mockloop.load.thresholds import evaluate_thresholds
 from mockloop.progress import progress_to, report_progress
 
-__all__ = ["LoadSession", "new_run_id", "pid_alive", "running_runs"]
+__all__ = ["LoadSession", "PlanExecutor", "new_run_id", "pid_alive", "running_runs"]
 
 logger = logging.getLogger("mockloop.load")
+
+#: Runs a plan: (plan, base result, per-second hook, stop event) -> the completed result.
+PlanExecutor = Callable[
+    [LoadPlan, LoadTestResult, ProgressHook | None, asyncio.Event | None],
+    Awaitable[LoadTestResult],
+]
 
 _RUNNING: dict[str, tuple[asyncio.Task[LoadTestResult], asyncio.Event]] = {}
 
@@ -68,6 +74,8 @@ class LoadSession:
         store: where runs are kept.
         thresholds: {metric: limit} to judge the result by.
         before: awaited before the load starts (e.g. activate a scenario); returns an undo.
+        execute: runs the plan (the native engine's `execute_plan`, or another engine's
+            function with the same arguments).
     """
 
     def __init__(
@@ -77,12 +85,14 @@ class LoadSession:
         store: LoadRunStore,
         thresholds: dict[str, float],
         before: Callable[[], Awaitable[Callable[[], Awaitable[None]] | None]] | None = None,
+        execute: PlanExecutor = execute_plan,
     ) -> None:
         self.plan = plan
         self.base = base
         self.store = store
         self.thresholds = thresholds
         self.before = before
+        self.execute = execute
         self.stop = asyncio.Event()
 
     async def _save(self, result: LoadTestResult, progress: LoadProgress | None = None) -> None:
@@ -114,7 +124,7 @@ class LoadSession:
         try:
             if self.before is not None:
                 undo = await self.before()
-            result = await execute_plan(self.plan, self.base, self._on_second, self.stop)
+            result = await self.execute(self.plan, self.base, self._on_second, self.stop)
         except BaseException as exc:
             failed = self.base.model_copy(
                 update={

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -13,11 +14,12 @@ from pydantic import BaseModel, Field
 
 from mockloop.catalog import operation
 from mockloop.errors import ConfigError, ScenarioError, ServerError
+from mockloop.load.locust_engine import LocustOptions, require_locust, run_locust
 from mockloop.load.metrics import Aggregation, PerformanceMetricsResult, aggregate_runs
 from mockloop.load.mix import templates_from_endpoints, templates_from_spec
 from mockloop.load.plan import LoadPlan, RequestTemplate, Target, check_allowed, parse_target
 from mockloop.load.report import LoadProgress, LoadTestResult
-from mockloop.load.runner import probe_target
+from mockloop.load.runner import execute_plan, probe_target
 from mockloop.load.session import LoadSession, new_run_id, pid_alive
 from mockloop.load.store import LoadRunStore
 from mockloop.load.thresholds import check_thresholds
@@ -61,7 +63,7 @@ class _Mix(BaseModel):
 
 
 class LoadTestOperations(OperationsBase):
-    """Load tests with the native engine, their stored runs and their progress."""
+    """Load tests (the native engine, or Locust), their stored runs and their progress."""
 
     def _runs(self) -> LoadRunStore:
         with using_home(self.settings.home):
@@ -84,6 +86,8 @@ class LoadTestOperations(OperationsBase):
         engine: LoadEngine = "native",
         thresholds: dict[str, float] | None = None,
         background: bool = False,
+        remote_workers: int = 0,
+        master_bind: str | None = None,
     ) -> LoadTestResult:
         """Send real load to an HTTP API and measure it: throughput, latency percentiles, errors.
 
@@ -117,21 +121,29 @@ class LoadTestOperations(OperationsBase):
             think_time: seconds each user waits between an answer and its next request
                 (closed model).
             timeout: seconds a request may take before it counts as a timeout error.
-            processes: worker processes generating load (default 1); more use more cores.
-            engine: "native" (this engine); "locust" (distributed) is not available yet.
+            processes: worker processes generating load on this machine (default 1; with
+                engine="locust" its local workers, default 2, 0 with remote_workers only).
+            engine: "native" (this engine) or "locust": the same plan as a locustfile run by
+                Locust's master and workers (pip install 'mockloop[locust]'), its statistics
+                read back into the same result.
             thresholds: pass/fail limits, e.g. {"p95_ms": 200, "error_rate": 0.01,
                 "min_rps": 100}; the result says which passed.
             background: return at once with the run id (status "running"); follow it with
                 monitor_test_progress.
+            remote_workers: engine="locust": workers on other machines to wait for before
+                the load starts (each runs `locust -f - --worker --master-host THIS_HOST
+                --master-port PORT`); needs master_bind.
+            master_bind: engine="locust": HOST:PORT the Locust master listens on for workers,
+                e.g. 0.0.0.0:5557 (default: a free loopback port, local workers only).
         """
         if engine not in _ENGINES:
-            raise ConfigError(f"unknown engine {engine!r}; use 'native' (or 'locust' later)")
+            raise ConfigError(f"unknown engine {engine!r}; use 'native' or 'locust'")
+        locust: LocustOptions | None = None
         if engine == "locust":
-            raise ConfigError(
-                "engine='locust' (distributed runs with Locust master and workers) is not "
-                "available yet in this version; use engine='native', with processes=N to use "
-                "N cores of this machine"
-            )
+            require_locust()
+            locust = _locust_options(processes, remote_workers, master_bind)
+        elif remote_workers or master_bind is not None:
+            raise ConfigError("remote_workers and master_bind apply to engine='locust' only")
         url = normalise_url(server_url)
         target = parse_target(url)
         check_allowed(target)
@@ -147,7 +159,7 @@ class LoadTestOperations(OperationsBase):
             ramp_up=ramp_up,
             think_time=think_time,
             timeout=timeout,
-            processes=1 if processes is None else processes,
+            processes=locust.workers if locust else 1 if processes is None else processes,
         )
         plan.check(mix=False)
         mix = await self._load_mix(url, target, scenario_name, endpoints, spec)
@@ -166,13 +178,21 @@ class LoadTestOperations(OperationsBase):
             target_rps=plan.rate,
             processes=plan.processes,
             plan={**plan.describe(), "thresholds": limits, "scenario": mix.scenario},
+            engine=engine,
             warnings=mix.notes,
         )
         before = None
         if mix.scenario is not None:
             before = self._scenario_switch(mix.admin, mix.scenario)
         with using_home(self.settings.home):
-            session = LoadSession(plan, base, LoadRunStore(), limits, before)
+            session = LoadSession(
+                plan,
+                base,
+                LoadRunStore(),
+                limits,
+                before,
+                execute=partial(run_locust, options=locust) if locust else execute_plan,
+            )
         if background:
             return await session.start_background()
         return await session.run()
@@ -400,6 +420,33 @@ class LoadTestOperations(OperationsBase):
                 raise ConfigError("no load run is stored yet: start one with run_load_test")
             row = rows[0]
         return _monitor(row)
+
+
+def _locust_options(
+    processes: int | None, remote_workers: int, master_bind: str | None
+) -> LocustOptions:
+    local = 2 if processes is None else processes
+    if local < 0 or remote_workers < 0:
+        raise ConfigError("processes and remote_workers must be 0 or more")
+    if local + remote_workers == 0:
+        raise ConfigError(
+            "engine='locust' needs at least one worker: processes=N local workers and/or "
+            "remote_workers=N on other machines"
+        )
+    if remote_workers and master_bind is None:
+        raise ConfigError(
+            "remote_workers need an address to connect to: give master_bind, e.g. "
+            "'0.0.0.0:5557', and start each worker with `locust -f - --worker "
+            "--master-host THIS_HOST --master-port 5557`"
+        )
+    options = LocustOptions(
+        local_workers=local,
+        remote_workers=remote_workers,
+        master_bind=master_bind,
+        wait_for_workers=300 if remote_workers else 60,
+    )
+    options.bind()  # a malformed address is an error before any load
+    return options
 
 
 def _monitor(row: dict[str, Any]) -> LoadMonitorResult:
