@@ -2,13 +2,15 @@
 
 Events are business requests (`*`, an operationId, or `METHOD /path/template`) and run-time
 changes (`scenario.activated`, `scenario.deactivated`, `state.created`, `state.updated`,
-`state.deleted`, `state.reset`). Deliveries run in one background thread, never on the
-request path: `notify` only matches (a set lookup per webhook) and queues. Each delivery is
-retried with exponential backoff (tenacity) on connection errors, timeouts, 429 and 5xx, and
-its outcome lands in the delivery history.
+`state.deleted`, `state.reset`), which other parts of the mock report through
+`WebhookDispatcher.notify_event`. Deliveries never run on the request path: `notify` only
+matches (a set intersection per registered webhook) and queues. Each webhook has its own lane
+(a bounded FIFO and one thread), so a slow or dead target delays only its own deliveries. Each
+delivery is retried with exponential backoff (tenacity) on connection errors, timeouts, 429 and
+5xx, and its outcome lands in the delivery history.
 
 Targets are limited to an allow-list of hosts (loopback by default), checked when a webhook
-is registered and again before every delivery. Secrets sign the body
+is registered and again before every attempt. Secrets sign the body
 (`X-MockLoop-Signature: sha256=<hex HMAC-SHA256 of the raw body>`) and are never returned.
 """
 
@@ -17,10 +19,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import queue
 import secrets as token_source
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,13 +34,14 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
+    stop_when_event_set,
     wait_exponential,
 )
 
-from mockloop.errors import ConfigError
+from mockloop.errors import ConfigError, StoreError
 from mockloop.mock.webhook_store import WebhookStore
 
-__all__ = ["SIGNATURE_HEADER", "WebhookDispatcher", "sign", "verify_signature"]
+__all__ = ["RUNTIME_EVENTS", "SIGNATURE_HEADER", "WebhookDispatcher", "sign", "verify_signature"]
 
 logger = logging.getLogger("mockloop.webhooks")
 
@@ -51,7 +54,12 @@ RUNTIME_EVENTS = (
     "state.deleted",
     "state.reset",
 )
-_QUEUE_BOUND = 10_000
+_LANE_BOUND = 10_000  # deliveries waiting per webhook before new ones are dropped (and counted)
+_MAX_WAIT = 30.0  # cap of one backoff wait, in seconds
+_REMOVED = "not delivered: the webhook was removed first"
+_STOPPED = "not delivered: the mock stopped first"
+
+_Item = tuple[dict[str, Any], str, bytes]  # the hook (with its secret), event name, body
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -61,33 +69,89 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
-    """True when `header` is the signature of the exact raw `body` (constant-time compare)."""
+    """True when `header` is the signature of the exact raw `body` (constant-time compare).
+
+    Args:
+        secret: the secret given when the webhook was registered.
+        body: the request body exactly as received (before any JSON parsing).
+        header: the `X-MockLoop-Signature` header value, e.g. `sha256=3f0a…`.
+    """
     if not header:
         return False
-    return hmac.compare_digest(sign(secret, body), header.strip())
+    return hmac.compare_digest(sign(secret, body).encode(), header.strip().encode())
 
 
 class _Retryable(Exception):
     """A delivery attempt worth repeating (connection trouble, 429, 5xx)."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def _host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
+class _Lane:
+    """One webhook's pending deliveries, in order, and the thread that works through them.
+
+    `close()` lets the thread finish what is queued with one attempt each (no more backoff
+    waits); `close(abandon=reason)` records whatever is still queued as failed with `reason`.
+    """
+
+    def __init__(self, dispatcher: WebhookDispatcher, webhook_id: str) -> None:
+        self.dispatcher = dispatcher
+        self.items: deque[_Item] = deque()
+        self.condition = threading.Condition()
+        self.closing = False
+        self.abandon: str | None = None
+        self.cancel = threading.Event()  # cuts retry waits short once the lane closes
+        self.thread = threading.Thread(
+            target=self._run, name=f"mockloop-webhook-{webhook_id}", daemon=True
+        )
+
+    def put(self, item: _Item) -> bool:
+        """Queue a delivery; False when the lane is closed or full."""
+        with self.condition:
+            if self.closing or len(self.items) >= _LANE_BOUND:
+                return False
+            self.items.append(item)
+            self.condition.notify()
+            return True
+
+    def close(self, abandon: str | None = None) -> None:
+        with self.condition:
+            self.closing = True
+            if abandon is not None:
+                self.abandon = abandon
+            self.condition.notify()
+        self.cancel.set()
+
+    def _run(self) -> None:
+        while True:
+            with self.condition:
+                while not self.items and not self.closing:
+                    self.condition.wait()
+                if self.abandon is not None:
+                    left, reason = list(self.items), self.abandon
+                    self.items.clear()
+                    break
+                if not self.items:
+                    return
+                hook, event, body = self.items.popleft()
+            try:
+                self.dispatcher.deliver(hook, event, body, cancel=self.cancel)
+            except Exception:  # the lane must outlive any one delivery (a closed store, a bug)
+                logger.exception("webhook delivery to %s failed unexpectedly", hook["url"])
+        self.dispatcher.record_unsent(left, reason)
+
+
 class WebhookDispatcher:
-    """Webhook registry, matcher and delivery thread of one mock.
+    """Webhook registry, matcher and delivery lanes of one mock.
 
     Args:
         store: persistence of webhooks and delivery history.
         allow_hosts: hosts a target URL may name.
         max_attempts: tries per delivery (first try included).
         backoff: first retry wait in seconds, doubling each retry (capped at 30 s).
-        timeout: seconds one attempt may take.
+        timeout: seconds one attempt may take (connect, send and each read).
         mock_title: the API title put in every payload.
     """
 
@@ -107,13 +171,14 @@ class WebhookDispatcher:
         self.backoff = backoff
         self.timeout = timeout
         self.mock_title = mock_title
-        self._hooks: list[dict[str, Any]] = []
-        self._queue: queue.Queue[tuple[dict[str, Any], str, bytes] | None] = queue.Queue(
-            _QUEUE_BOUND
-        )
-        self._thread: threading.Thread | None = None
+        self.dropped = 0  # deliveries refused because their webhook's lane was full
+        self._lock = threading.Lock()  # guards the registry and the lanes
+        self._lanes: dict[str, _Lane] = {}
+        # Active webhooks with their event sets and lanes; replaced whole (never mutated) so
+        # the request path reads it without a lock.
+        self._hooks: list[tuple[dict[str, Any], frozenset[str], _Lane]] = []
+        self._running = False
         self._http: httpx.Client | None = None
-        self.dropped = 0
         self._reload()
 
     # -- life cycle -------------------------------------------------------------------------
@@ -124,17 +189,34 @@ class WebhookDispatcher:
         return bool(self._hooks)
 
     def start(self) -> None:
-        """Start the delivery thread."""
+        """Start delivering (one thread per active webhook)."""
         self._http = httpx.Client(timeout=self.timeout, trust_env=False, follow_redirects=False)
-        self._thread = threading.Thread(target=self._run, name="mockloop-webhooks", daemon=True)
-        self._thread.start()
+        with self._lock:
+            self._running = True
+            for lane in self._lanes.values():
+                lane.thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Deliver what is queued (within `timeout`), then stop the thread."""
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout)
-            self._thread = None
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop delivering: what is queued gets one attempt each within `timeout` seconds;
+        what is left after that is recorded as failed. Safe to call twice."""
+        with self._lock:
+            if not self._running:
+                return
+            self._running = False
+            lanes = list(self._lanes.values())
+        for lane in lanes:
+            lane.close()
+        deadline = time.monotonic() + timeout
+        for lane in lanes:
+            lane.thread.join(max(0.0, deadline - time.monotonic()))
+        # An attempt in flight ends within the HTTP timeout; then its lane records the rest.
+        deadline = time.monotonic() + self.timeout + 1.0
+        for lane in lanes:
+            if lane.thread.is_alive():
+                lane.close(abandon=_STOPPED)
+                lane.thread.join(max(0.0, deadline - time.monotonic()))
+                if lane.thread.is_alive():
+                    logger.warning("a webhook delivery was still running when the mock stopped")
         if self._http is not None:
             self._http.close()
             self._http = None
@@ -142,11 +224,20 @@ class WebhookDispatcher:
     # -- registry ---------------------------------------------------------------------------
 
     def _reload(self) -> None:
-        self._hooks = [
-            {**hook, "event_set": frozenset(hook["events"])}
-            for hook in self.store.list_webhooks(include_secret=True)
-            if hook["active"]
-        ]
+        with self._lock:
+            hooks = [h for h in self.store.list_webhooks(include_secret=True) if h["active"]]
+            wanted = {hook["id"] for hook in hooks}
+            for webhook_id in [known for known in self._lanes if known not in wanted]:
+                self._lanes.pop(webhook_id).close(abandon=_REMOVED)
+            entries = []
+            for hook in hooks:
+                lane = self._lanes.get(hook["id"])
+                if lane is None:
+                    lane = self._lanes[hook["id"]] = _Lane(self, hook["id"])
+                    if self._running:
+                        lane.thread.start()
+                entries.append((hook, frozenset(hook["events"]), lane))
+            self._hooks = entries
 
     def check_target(self, url: str) -> None:
         """ConfigError unless `url` is http(s) on an allowed host."""
@@ -164,9 +255,14 @@ class WebhookDispatcher:
     def register(
         self, url: str, events: list[str] | None, secret: str | None, active: bool = True
     ) -> dict[str, Any]:
-        """Store a webhook; the result never holds the secret."""
+        """Store a webhook; the result never holds the secret.
+
+        Raises:
+            ConfigError: the URL is not http(s), its host is not allowed, or no event is named.
+        """
         self.check_target(url)
-        names = [str(e).strip() for e in (events or ["*"]) if str(e).strip()]
+        names = [str(e).strip() for e in (events if events is not None else ["*"])]
+        names = list(dict.fromkeys(name for name in names if name))
         if not names:
             raise ConfigError('webhook events must name at least one event (or "*")')
         hook = self.store.add_webhook(
@@ -180,7 +276,8 @@ class WebhookDispatcher:
         return hook
 
     def delete(self, webhook_id: str) -> bool:
-        """Remove a webhook; False when there is none with that id."""
+        """Remove a webhook; False when there is none with that id. Its queued deliveries are
+        recorded as failed, not sent."""
         removed = self.store.delete_webhook(webhook_id)
         self._reload()
         return removed
@@ -197,60 +294,112 @@ class WebhookDispatcher:
         template: str | None,
         status: int,
     ) -> None:
-        """A business request was answered: queue deliveries to the webhooks it matches."""
+        """A business request was answered: queue deliveries to the webhooks it matches.
+
+        Called on the request path: it matches and queues, nothing more.
+        """
+        verb = method.upper()
         names = {"*"}
         if operation_id:
             names.add(operation_id)
         if template:
-            names.add(f"{method.upper()} {template}")
-        request = {"method": method, "path": path, "query": query, "operation_id": operation_id}
-        for hook in self._hooks:
-            if hook["event_set"] & names:
-                event = operation_id or f"{method.upper()} {path}"
-                self._enqueue(hook, event, {"request": request, "response": {"status": status}})
+            names.add(f"{verb} {template}")
+        event = operation_id or f"{verb} {template or path}"
+        body: bytes | None = None
+        for hook, events, lane in self._hooks:
+            if not events.isdisjoint(names):
+                if body is None:  # one body for every matching webhook
+                    body = self._payload(
+                        event,
+                        request={
+                            "method": verb,
+                            "path": path,
+                            "query": query,
+                            "operation_id": operation_id,
+                        },
+                        response={"status": status},
+                    )
+                self._enqueue(hook, lane, event, body)
 
     def notify_event(self, name: str, data: dict[str, Any] | None = None) -> None:
-        """A run-time event (scenario.*, state.*) happened: queue matching deliveries."""
-        for hook in self._hooks:
-            if name in hook["event_set"] or "*" in hook["event_set"]:
-                self._enqueue(hook, name, {"data": data or {}})
+        """Report a run-time event; queues a delivery to each webhook listing `name`.
 
-    def _payload(self, event: str, extra: dict[str, Any]) -> bytes:
+        This is how the rest of the mock feeds webhooks: the runtime reports
+        `scenario.activated` / `scenario.deactivated`, the stateful store `state.created`,
+        `state.updated`, `state.deleted` and `state.reset`. It is cheap, never blocks and never
+        raises for delivery trouble, so it may be called from the request path. `"*"` covers
+        business requests only: a webhook receives run-time events it lists by name.
+
+        Args:
+            name: the event name, e.g. "state.created".
+            data: JSON-serialisable details, delivered as the payload's `data`.
+        """
+        body: bytes | None = None
+        for hook, events, lane in self._hooks:
+            if name in events:
+                if body is None:
+                    body = self._payload(name, data=data or {})
+                self._enqueue(hook, lane, name, body)
+
+    def _payload(
+        self,
+        event: str,
+        *,
+        request: dict[str, Any] | None = None,
+        response: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> bytes:
         return orjson.dumps(
-            {"event": event, "timestamp": time.time(), "mock": {"title": self.mock_title}, **extra},
+            {
+                "event": event,
+                "timestamp": time.time(),
+                "mock": {"title": self.mock_title},
+                "request": request,
+                "response": response,
+                "data": data if data is not None else {},
+            },
             default=str,
         )
 
-    def _enqueue(self, hook: dict[str, Any], event: str, extra: dict[str, Any]) -> None:
-        try:
-            self._queue.put_nowait((hook, event, self._payload(event, extra)))
-        except queue.Full:
-            self.dropped += 1
-            logger.warning("webhook queue full: delivery of %s to %s dropped", event, hook["url"])
+    def _enqueue(self, hook: dict[str, Any], lane: _Lane, event: str, body: bytes) -> None:
+        if lane.put((hook, event, body)) or lane.closing:
+            return  # queued, or the webhook is being removed / the mock is stopping
+        self.dropped += 1
+        if self.dropped == 1 or self.dropped % 1000 == 0:
+            logger.warning(
+                "webhook %s has %d deliveries waiting: %s delivery dropped (%d so far)",
+                hook["id"],
+                _LANE_BOUND,
+                event,
+                self.dropped,
+            )
 
     # -- delivery ---------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            hook, event, body = item
-            try:
-                self.deliver(hook, event, body)
-            except Exception:  # the thread must outlive any one delivery
-                logger.exception("webhook delivery to %s failed unexpectedly", hook["url"])
-
     def test(self, webhook_id: str) -> dict[str, Any]:
-        """Deliver a `webhook.test` event now and return its delivery record."""
+        """Deliver a `webhook.test` event now (with retries) and return its delivery record.
+
+        Raises:
+            KeyError: there is no webhook `webhook_id`.
+        """
         hook = self.store.get_webhook(webhook_id, include_secret=True)
         if hook is None:
             raise KeyError(webhook_id)
-        body = self._payload("webhook.test", {"data": {"webhook_id": webhook_id}})
+        body = self._payload("webhook.test", data={"webhook_id": webhook_id})
         return self.deliver(hook, "webhook.test", body)
 
-    def deliver(self, hook: dict[str, Any], event: str, body: bytes) -> dict[str, Any]:
-        """POST `body` to the hook's URL with retries; record and return the outcome."""
+    def deliver(
+        self,
+        hook: dict[str, Any],
+        event: str,
+        body: bytes,
+        *,
+        cancel: threading.Event | None = None,
+    ) -> dict[str, Any]:
+        """POST `body` to the hook's URL with retries; record and return the outcome.
+
+        Once `cancel` is set no further attempt starts (the attempt in flight completes).
+        """
         delivery_id = f"dl_{token_source.token_hex(8)}"
         started = time.time()
         clock = time.perf_counter()
@@ -265,32 +414,49 @@ class WebhookDispatcher:
         }
         if hook.get("secret"):
             headers[SIGNATURE_HEADER] = sign(hook["secret"], body)
-        http = self._http or httpx.Client(timeout=self.timeout, trust_env=False)
+        http = self._http or httpx.Client(
+            timeout=self.timeout, trust_env=False, follow_redirects=False
+        )
 
         def attempt() -> int:
             nonlocal attempts, status
             attempts += 1
-            self.check_target(hook["url"])
+            self.check_target(hook["url"])  # the allow-list may have narrowed since
             try:
-                response = http.post(hook["url"], content=body, headers=headers)
+                response = http.post(
+                    hook["url"], content=body, headers=headers, timeout=self.timeout
+                )
             except httpx.HTTPError as exc:
                 raise _Retryable(f"{type(exc).__name__}: {exc}") from None
             status = response.status_code
             if response.status_code == 429 or response.status_code >= 500:
-                raise _Retryable(f"target answered {response.status_code}", response.status_code)
+                raise _Retryable(f"target answered {response.status_code}")
             return response.status_code
 
+        stop = stop_after_attempt(self.max_attempts)
+        if cancel is not None:
+            stop = stop | stop_when_event_set(cancel)
+
+        def sleep(seconds: float) -> None:
+            # A closing lane sets `cancel`: the backoff wait ends at once.
+            if cancel is None:
+                time.sleep(seconds)
+            else:
+                cancel.wait(seconds)
+
         retrying = Retrying(
-            stop=stop_after_attempt(self.max_attempts),
-            wait=wait_exponential(multiplier=self.backoff, max=30),
+            stop=stop,
+            wait=wait_exponential(multiplier=self.backoff, max=_MAX_WAIT),
             retry=retry_if_exception_type(_Retryable),
+            sleep=sleep,
             reraise=False,
         )
         outcome = "failed"
         try:
             final = retrying(attempt)
-            outcome = "delivered" if 200 <= final < 300 else "failed"
-            if outcome == "failed":
+            if 200 <= final < 300:
+                outcome = "delivered"
+            else:
                 error = f"target answered {final}"
         except RetryError as exc:
             last = exc.last_attempt.exception()
@@ -314,3 +480,28 @@ class WebhookDispatcher:
         }
         self.store.add_delivery(record)
         return record
+
+    def record_unsent(self, items: list[_Item], reason: str) -> None:
+        """Record queued deliveries that were never attempted as failed with `reason`."""
+        if not items:
+            return
+        now = time.time()
+        records = [
+            {
+                "id": f"dl_{token_source.token_hex(8)}",
+                "webhook_id": hook["id"],
+                "event": event,
+                "url": hook["url"],
+                "status": "failed",
+                "attempts": 0,
+                "response_status": None,
+                "error": reason,
+                "ts": now,
+                "duration_ms": 0.0,
+            }
+            for hook, event, _ in items
+        ]
+        try:
+            self.store.add_deliveries(records)
+        except StoreError as exc:
+            logger.warning("%d unsent webhook deliveries not recorded: %s", len(records), exc)

@@ -1,4 +1,9 @@
-"""The admin API's `/api/webhooks`: register, list, read, delete, test, history."""
+"""The admin API's `/api/webhooks`: register, list, read, delete, test, history.
+
+Every error is `application/problem+json`: 404 for an unknown webhook or when webhooks are off
+for this mock, 400 (through the admin app's `MockLoopUserError` handler) for a bad body or a
+target the allow-list refuses.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +11,25 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, Body, HTTPException, Query
-from fastapi.params import Depends
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mockloop.errors import ConfigError
 from mockloop.mock.runtime import MockRuntime
-from mockloop.mock.webhook_delivery import WebhookDispatcher
 
 __all__ = ["WebhookRegistration", "webhooks_router"]
 
+_DISABLED = (
+    "webhooks are disabled for this mock; start it with webhooks on (drop --no-webhooks, "
+    "MockConfig(webhooks=True), or webhooks_enabled=True in generate_mock_api)"
+)
+
 
 class WebhookRegistration(BaseModel):
-    """A webhook to register."""
+    """Body of `POST /api/webhooks`."""
+
+    model_config = ConfigDict(extra="forbid")
 
     url: str = Field(description="http(s) URL on an allowed host (loopback by default)")
     events: list[str] = Field(
@@ -28,64 +40,97 @@ class WebhookRegistration(BaseModel):
     active: bool = True
 
 
-def webhooks_router(runtime: MockRuntime, dependencies: Sequence[Depends]) -> APIRouter:
-    """The `/api/webhooks` routes over the runtime's dispatcher."""
+def _problem(status: int, detail: str) -> JSONResponse:
+    return JSONResponse(
+        {
+            "type": "about:blank",
+            "title": "Not Found" if status == 404 else "Error",
+            "status": status,
+            "detail": detail,
+        },
+        status_code=status,
+        media_type="application/problem+json",
+    )
+
+
+def _unknown(webhook_id: str) -> JSONResponse:
+    return _problem(404, f"no webhook {webhook_id!r}; GET /api/webhooks lists them")
+
+
+def _registration(body: Any) -> WebhookRegistration:
+    try:
+        return WebhookRegistration.model_validate(body if body is not None else {})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(
+            f'invalid webhook: {problems} (expected {{"url": "http://127.0.0.1:9000/hook", '
+            '"events": ["*"], "secret": "...", "active": true}})'
+        ) from None
+
+
+def webhooks_router(runtime: MockRuntime, dependencies: Sequence[Any]) -> APIRouter:
+    """The `/api/webhooks` routes over the runtime's dispatcher, behind `dependencies`."""
     router = APIRouter(prefix="/api/webhooks", dependencies=list(dependencies), tags=["webhooks"])
 
-    def dispatcher() -> WebhookDispatcher:
+    @router.get("", response_model=None)
+    async def list_webhooks() -> dict[str, Any] | JSONResponse:
+        """Every registered webhook (secrets are never returned)."""
         hooks = runtime.webhooks
         if hooks is None:
-            raise HTTPException(
-                404,
-                "webhooks are disabled for this mock (start it with webhooks enabled, e.g. "
-                "without --no-webhooks / webhooks_enabled=True)",
-            )
-        return hooks
+            return _problem(404, _DISABLED)
+        return {"webhooks": hooks.store.list_webhooks()}
 
-    def unknown(webhook_id: str) -> HTTPException:
-        return HTTPException(404, f"no webhook {webhook_id!r}; GET /api/webhooks lists them")
-
-    @router.get("")
-    async def list_webhooks() -> dict[str, Any]:
-        """Every registered webhook (secrets are never returned)."""
-        return {"webhooks": dispatcher().store.list_webhooks()}
-
-    @router.post("", status_code=201)
-    async def register(registration: WebhookRegistration = Body(...)) -> dict[str, Any]:
-        """Register a webhook; 400 when the URL's host is not allowed."""
-        return dispatcher().register(
+    @router.post("", status_code=201, response_model=None)
+    async def register(body: Any = Body(None)) -> dict[str, Any] | JSONResponse:
+        """Register a webhook; 400 when the body is invalid or the URL's host is not allowed."""
+        hooks = runtime.webhooks
+        if hooks is None:
+            return _problem(404, _DISABLED)
+        registration = _registration(body)
+        return hooks.register(
             registration.url, registration.events, registration.secret, registration.active
         )
 
-    @router.get("/history")
+    @router.get("/history", response_model=None)
     async def history(
         webhook_id: str | None = None, limit: int = Query(100, ge=1, le=10_000)
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | JSONResponse:
         """Delivery outcomes, newest first."""
-        return {"deliveries": dispatcher().store.deliveries(webhook_id=webhook_id, limit=limit)}
+        hooks = runtime.webhooks
+        if hooks is None:
+            return _problem(404, _DISABLED)
+        return {"deliveries": hooks.store.deliveries(webhook_id=webhook_id, limit=limit)}
 
-    @router.get("/{webhook_id}")
-    async def get_webhook(webhook_id: str) -> dict[str, Any]:
+    @router.get("/{webhook_id}", response_model=None)
+    async def get_webhook(webhook_id: str) -> dict[str, Any] | JSONResponse:
         """One webhook."""
-        hook = dispatcher().store.get_webhook(webhook_id)
-        if hook is None:
-            raise unknown(webhook_id)
-        return hook
+        hooks = runtime.webhooks
+        if hooks is None:
+            return _problem(404, _DISABLED)
+        hook = hooks.store.get_webhook(webhook_id)
+        return hook if hook is not None else _unknown(webhook_id)
 
-    @router.delete("/{webhook_id}")
-    async def delete(webhook_id: str) -> dict[str, Any]:
+    @router.delete("/{webhook_id}", response_model=None)
+    async def delete(webhook_id: str) -> dict[str, Any] | JSONResponse:
         """Remove a webhook (its delivery history stays)."""
-        if not dispatcher().delete(webhook_id):
-            raise unknown(webhook_id)
+        hooks = runtime.webhooks
+        if hooks is None:
+            return _problem(404, _DISABLED)
+        if not hooks.delete(webhook_id):
+            return _unknown(webhook_id)
         return {"deleted": webhook_id}
 
-    @router.post("/{webhook_id}/test")
-    async def test(webhook_id: str) -> dict[str, Any]:
+    @router.post("/{webhook_id}/test", response_model=None)
+    async def test(webhook_id: str) -> dict[str, Any] | JSONResponse:
         """Deliver a `webhook.test` event now (with retries) and return the delivery record."""
-        hooks = dispatcher()
+        hooks = runtime.webhooks
+        if hooks is None:
+            return _problem(404, _DISABLED)
         try:
             return await asyncio.to_thread(hooks.test, webhook_id)
         except KeyError:
-            raise unknown(webhook_id) from None
+            return _unknown(webhook_id)
 
     return router

@@ -133,15 +133,28 @@ class WebhookStore:
 
     def add_delivery(self, record: dict[str, Any]) -> None:
         """Append a delivery outcome, keeping the newest `history_limit`."""
-        self._run(
-            f"INSERT INTO deliveries ({', '.join(_DELIVERY_COLUMNS)}) VALUES "
-            f"({', '.join('?' for _ in _DELIVERY_COLUMNS)})",
-            tuple(record[column] for column in _DELIVERY_COLUMNS),
-        )
-        self._run(
-            "DELETE FROM deliveries WHERE seq <= (SELECT MAX(seq) FROM deliveries) - ?",
-            (self.history_limit,),
-        )
+        self.add_deliveries([record])
+
+    def add_deliveries(self, records: list[dict[str, Any]]) -> None:
+        """Append delivery outcomes in one transaction, keeping the newest `history_limit`."""
+        with self._lock:
+            try:
+                with self._conn:  # one transaction (BEGIN ... COMMIT, ROLLBACK on error)
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    self._conn.executemany(
+                        f"INSERT INTO deliveries ({', '.join(_DELIVERY_COLUMNS)}) VALUES "
+                        f"({', '.join('?' for _ in _DELIVERY_COLUMNS)})",
+                        [
+                            tuple(record[column] for column in _DELIVERY_COLUMNS)
+                            for record in records
+                        ],
+                    )
+                    self._conn.execute(
+                        "DELETE FROM deliveries WHERE seq <= (SELECT MAX(seq) FROM deliveries) - ?",
+                        (self.history_limit,),
+                    )
+            except sqlite3.Error as exc:
+                raise StoreError(f"webhook store {self.path}: {exc}") from None
 
     def deliveries(
         self, *, webhook_id: str | None = None, limit: int = 100
