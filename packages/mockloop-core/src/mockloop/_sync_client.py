@@ -311,6 +311,7 @@ class MockLoopClient:
         background: bool = False,
         remote_workers: int = 0,
         master_bind: str | None = None,
+        session_id: str | None = None,
     ) -> LoadTestResult:
         """Send real load to an HTTP API and measure it: throughput, latency percentiles, errors.
 
@@ -358,6 +359,8 @@ class MockLoopClient:
                 --master-port PORT`); needs master_bind.
             master_bind: engine="locust": HOST:PORT the Locust master listens on for workers,
                 e.g. 0.0.0.0:5557 (default: a free loopback port, local workers only).
+            session_id: the test session the run lands in (default: the session this client
+                opened with create_test_session, if any).
         """
         return self._runner.run(
             self._client.run_load_test(
@@ -377,6 +380,7 @@ class MockLoopClient:
                 background=background,
                 remote_workers=remote_workers,
                 master_bind=master_bind,
+                session_id=session_id,
             )
         )
 

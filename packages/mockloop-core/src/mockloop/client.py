@@ -14,12 +14,23 @@ from mockloop.operations.audit import AuditOperations
 from mockloop.operations.load import LoadTestOperations
 from mockloop.operations.mock_data import MockDataOperations
 from mockloop.operations.mock_servers import MockServerOperations
+from mockloop.operations.scenarios import ScenarioToolOperations
+from mockloop.operations.security import SecurityOperations
+from mockloop.operations.sessions import TestSessionOperations
+from mockloop.operations.testing import TestPlanOperations
 
 __all__ = ["AsyncMockLoopClient"]
 
 
 class AsyncMockLoopClient(
-    MockServerOperations, MockDataOperations, LoadTestOperations, AuditOperations
+    MockServerOperations,
+    MockDataOperations,
+    ScenarioToolOperations,
+    TestPlanOperations,
+    LoadTestOperations,
+    SecurityOperations,
+    TestSessionOperations,
+    AuditOperations,
 ):
     """MockLoop's operations as async methods.
 

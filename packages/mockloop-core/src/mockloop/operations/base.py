@@ -18,6 +18,7 @@ from mockloop.errors import (
     SpecError,
 )
 from mockloop.settings import PROBE, ClientSettings, using_home
+from mockloop.testing.runs import RunKind, TestRunStore
 
 __all__ = ["AdminTarget", "OperationsBase", "normalise_url"]
 
@@ -71,6 +72,45 @@ class OperationsBase:
         admin_token: str | None = None,
     ) -> None:
         self.settings = ClientSettings.from_env(home=home, timeout=timeout, admin_token=admin_token)
+        # The test session opened by create_test_session and not yet ended: runs made by this
+        # client land in it unless a call names another session.
+        self.current_session_id: str | None = None
+
+    async def _record_run(
+        self,
+        *,
+        run_id: str,
+        kind: RunKind,
+        status: str,
+        server_url: str,
+        started_at: float,
+        finished_at: float | None = None,
+        summary: dict[str, Any] | None = None,
+        result: dict[str, Any] | None = None,
+        session_id: str | None = None,
+        context_id: str | None = None,
+    ) -> str | None:
+        """Keep a testing run in `test_runs.db`; return the session it landed in (or None).
+
+        The run lands in `session_id` when given, else in the client's open test session.
+        """
+        session = session_id or self.current_session_id
+        with using_home(self.settings.home):
+            store = TestRunStore()
+        await self._in_thread(
+            store.save,
+            run_id=run_id,
+            kind=kind,
+            status=status,
+            server_url=server_url,
+            started_at=started_at,
+            finished_at=finished_at,
+            summary=summary,
+            result=result,
+            session_id=session,
+            context_id=context_id,
+        )
+        return session
 
     async def _in_thread(self, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run blocking work in a thread, with this client's state folder in force."""

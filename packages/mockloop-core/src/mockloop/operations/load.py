@@ -88,6 +88,7 @@ class LoadTestOperations(OperationsBase):
         background: bool = False,
         remote_workers: int = 0,
         master_bind: str | None = None,
+        session_id: str | None = None,
     ) -> LoadTestResult:
         """Send real load to an HTTP API and measure it: throughput, latency percentiles, errors.
 
@@ -135,6 +136,8 @@ class LoadTestOperations(OperationsBase):
                 --master-port PORT`); needs master_bind.
             master_bind: engine="locust": HOST:PORT the Locust master listens on for workers,
                 e.g. 0.0.0.0:5557 (default: a free loopback port, local workers only).
+            session_id: the test session the run lands in (default: the session this client
+                opened with create_test_session, if any).
         """
         if engine not in _ENGINES:
             raise ConfigError(f"unknown engine {engine!r}; use 'native' or 'locust'")
@@ -194,8 +197,35 @@ class LoadTestOperations(OperationsBase):
                 execute=partial(run_locust, options=locust) if locust else execute_plan,
             )
         if background:
-            return await session.start_background()
-        return await session.run()
+            started = await session.start_background()
+            await self._record_load_run(started, session_id)
+            return started
+        finished = await session.run()
+        await self._record_load_run(finished, session_id)
+        return finished
+
+    async def _record_load_run(self, result: LoadTestResult, session_id: str | None) -> None:
+        """Keep the run in test_runs.db (for sessions and analysis), without its histogram."""
+        await self._record_run(
+            run_id=result.run_id,
+            kind="load",
+            status=result.status,
+            server_url=result.server_url,
+            started_at=result.started_at,
+            finished_at=result.finished_at,
+            summary={
+                "requests": result.total_requests,
+                "achieved_rps": round(result.achieved_rps, 2),
+                "error_rate": result.error_rate,
+                "p50_ms": result.latency.p50_ms,
+                "p95_ms": result.latency.p95_ms,
+                "p99_ms": result.latency.p99_ms,
+                "passed": result.passed,
+                "scenario": result.plan.get("scenario"),
+            },
+            result=result.model_dump(mode="json", exclude={"histogram", "time_series"}),
+            session_id=session_id,
+        )
 
     # -- the request mix --------------------------------------------------------------------
 
