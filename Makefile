@@ -45,6 +45,8 @@ demo: setup
 	$(PY) examples/demo.py
 	@echo
 	$(PY) examples/client_quickstart.py
+	@echo
+	$(PY) examples/testing_workflow.py --out mockloop-reports
 
 test: setup browser
 	CREWAI_DISABLE_TELEMETRY=true CREWAI_TRACING_ENABLED=false OTEL_SDK_DISABLED=true \

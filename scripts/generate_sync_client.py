@@ -31,7 +31,9 @@ not edit by hand; change the async operation and run the script again.
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from types import TracebackType
+from typing import TypeVar
 
 from mockloop._sync_runner import LoopThread
 from mockloop.client import AsyncMockLoopClient
@@ -39,6 +41,8 @@ from mockloop.settings import ClientSettings
 {imports}
 
 __all__ = ["MockLoopClient"]
+
+T = TypeVar("T")
 
 
 class MockLoopClient:
@@ -51,6 +55,8 @@ class MockLoopClient:
         home: folder for MockLoop's state; default MOCKLOOP_HOME, else the user data folder.
         timeout: seconds an HTTP call to a mock may take; default MOCKLOOP_TIMEOUT or 30.
         admin_token: bearer token for admin APIs that require one; default MOCKLOOP_ADMIN_TOKEN.
+        llm: optional model the prompts refine their results with: a LangChain chat model or
+            any callable taking a list of {{"role", "content"}} messages and returning text.
     """
 
     def __init__(
@@ -59,8 +65,11 @@ class MockLoopClient:
         home: str | None = None,
         timeout: float | None = None,
         admin_token: str | None = None,
+        llm: Any = None,
     ) -> None:
-        self._client = AsyncMockLoopClient(home=home, timeout=timeout, admin_token=admin_token)
+        self._client = AsyncMockLoopClient(
+            home=home, timeout=timeout, admin_token=admin_token, llm=llm
+        )
         self._runner = LoopThread()
 
     @property
@@ -72,6 +81,15 @@ class MockLoopClient:
     def async_client(self) -> AsyncMockLoopClient:
         """The async client this one drives."""
         return self._client
+
+    @property
+    def loop_thread(self) -> LoopThread:
+        """The event-loop thread the operations run on (where background schedules live)."""
+        return self._runner
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on this client's event loop thread and return its result."""
+        return self._runner.run(coroutine)
 
     def close(self) -> None:
         """Release the client's resources; started mock servers keep running."""

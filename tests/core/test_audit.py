@@ -192,3 +192,13 @@ def test_an_unwritable_trail_never_breaks_the_operation(
     failures = audit_recorder.audit_failures()
     assert (failures["count"] or 0) == before + 1
     assert "disk full" in str(failures["last_error"])
+
+
+def test_long_arguments_are_shortened_in_the_trail() -> None:
+    from mockloop.audit.redaction import redact_arguments
+
+    shortened = redact_arguments({"histogram": "A" * 10_000, "ids": list(range(150))})
+    assert shortened["histogram"] == "A" * 256 + "[... 10000 chars]"
+    assert shortened["ids"][:100] == list(range(100))
+    assert shortened["ids"][100] == "[... 50 more items]"
+    assert redact_arguments("token=abc " + "x" * 3000).startswith("token=[REDACTED] ")

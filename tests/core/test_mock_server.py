@@ -239,6 +239,29 @@ def test_scenario_switch_takes_effect_on_next_request(
     assert admin.get("/api/mock-data/scenarios/outage").status_code == 404
 
 
+def test_a_rule_naming_an_unknown_example_answers_422(
+    api: httpx.Client, admin: httpx.Client
+) -> None:
+    scenario = {
+        "name": "examples",
+        "rules": [
+            {"operation": "getPet", "example": "rex"},
+            {"operation": "listPets", "status": 200, "example": "nosuch"},
+        ],
+    }
+    assert admin.post("/api/mock-data/scenarios", json=scenario).status_code == 201
+    assert admin.post("/api/mock-data/scenarios/examples/activate").status_code == 200
+    try:
+        assert api.get("/pets/7", headers=AUTH).json()["name"] == "Rex"
+        unknown = api.get("/pets", headers=AUTH)
+        assert unknown.status_code == 422
+        assert unknown.headers["content-type"] == "application/problem+json"
+        assert "no example named 'nosuch'" in unknown.json()["detail"]
+    finally:
+        admin.post("/api/mock-data/scenarios/deactivate")
+        admin.delete("/api/mock-data/scenarios/examples")
+
+
 def test_invalid_scenarios_are_refused_with_the_field(admin: httpx.Client) -> None:
     bad = admin.post(
         "/api/mock-data/scenarios",

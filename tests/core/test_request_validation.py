@@ -111,3 +111,13 @@ def test_query_array_of_objects_is_checked_for_presence_only() -> None:
     missing = validator.check(op, {}, "", {}, b"")
     assert missing is not None and missing.status == 400
     assert b"Dimensions" in missing.body
+
+
+def test_the_most_specific_documented_media_type_checks_the_body() -> None:
+    from mockloop.mock.validation import _match_media
+
+    documented = ["*/*", "application/json", "application/*"]
+    assert _match_media("application/json; charset=utf-8", documented) == "application/json"
+    assert _match_media("application/xml", documented) == "application/*"
+    assert _match_media("text/plain", documented) == "*/*"
+    assert _match_media("text/plain", ["application/json"]) is None

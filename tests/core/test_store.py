@@ -53,22 +53,25 @@ def test_open_creates_parent_folders_and_uses_wal(tmp_path: Path) -> None:
         raw.close()
 
 
+_NEXT = len(MIGRATIONS) + 1  # the version a test's extra migration takes
+
+
 def test_migrations_apply_once_and_reopen_is_idempotent(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
     first = SQLiteStore(path)
-    assert first.applied_migrations == [1, 2]
+    assert first.applied_migrations == [1, 2, 3]
     first.put_scenario("kept", {"rules": []})
     first.close()
 
     second = SQLiteStore(path)
     assert second.applied_migrations == []
-    assert second.schema_version() == 2
+    assert second.schema_version() == 3
     assert second.get_scenario("kept") is not None
     second.close()
 
     raw = sqlite3.connect(path)
     try:
-        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(1,), (2,)]
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(1,), (2,), (3,)]
     finally:
         raw.close()
 
@@ -78,11 +81,11 @@ def test_a_new_migration_is_applied_once_on_reopen(tmp_path: Path) -> None:
     SQLiteStore(path).close()
     extended = (
         *MIGRATIONS,
-        Migration(3, "add a notes table", ("CREATE TABLE notes (id INTEGER PRIMARY KEY)",)),
+        Migration(_NEXT, "add a notes table", ("CREATE TABLE notes (id INTEGER PRIMARY KEY)",)),
     )
     upgraded = SQLiteStore(path, migrations=extended)
-    assert upgraded.applied_migrations == [3]
-    assert upgraded.schema_version() == 3
+    assert upgraded.applied_migrations == [_NEXT]
+    assert upgraded.schema_version() == _NEXT
     upgraded.close()
     again = SQLiteStore(path, migrations=extended)
     assert again.applied_migrations == []
@@ -94,12 +97,12 @@ def test_a_failing_migration_leaves_the_database_unchanged(tmp_path: Path) -> No
     SQLiteStore(path).close()
     broken = (
         *MIGRATIONS,
-        Migration(3, "broken", ("CREATE TABLE fine (id INTEGER)", "THIS IS NOT SQL")),
+        Migration(_NEXT, "broken", ("CREATE TABLE fine (id INTEGER)", "THIS IS NOT SQL")),
     )
     with pytest.raises(StoreError, match=r"m\.db"):
         SQLiteStore(path, migrations=broken)
     with SQLiteStore(path) as store:
-        assert store.schema_version() == 2
+        assert store.schema_version() == _NEXT - 1
     raw = sqlite3.connect(path)
     try:
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -110,7 +113,7 @@ def test_a_failing_migration_leaves_the_database_unchanged(tmp_path: Path) -> No
 
 def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
-    extended = (*MIGRATIONS, Migration(3, "future", ("CREATE TABLE future (id INTEGER)",)))
+    extended = (*MIGRATIONS, Migration(_NEXT, "future", ("CREATE TABLE future (id INTEGER)",)))
     SQLiteStore(path, migrations=extended).close()
     with pytest.raises(StoreError, match="newer"):
         SQLiteStore(path)
@@ -578,3 +581,28 @@ def test_repeated_bodies_are_stored_once_and_read_back_whole(tmp_path: Path) -> 
             raw.close()
         store.clear_logs()
         assert store.search_logs() == []
+
+
+def test_many_first_openers_of_a_new_database_all_succeed(tmp_path: Path) -> None:
+    """Turning WAL on for a fresh file races: SQLite says "locked" without waiting."""
+    from mockloop.store.registry import Registry
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def first_use(index: int) -> None:
+        try:
+            start.wait()
+            Registry(tmp_path / "registry.db").servers()
+        except BaseException as exc:
+            errors.append(exc)
+
+    for _round in range(5):
+        (tmp_path / "registry.db").unlink(missing_ok=True)
+        threads = [threading.Thread(target=first_use, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        start.reset()
+    assert errors == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -20,6 +21,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.memory import create_connected_server_and_client_session
 from mcp.types import TextContent
+from pydantic import AnyUrl
 
 from mockloop import AsyncMockLoopClient
 from mockloop.catalog import build_catalog, get_catalog, operation
@@ -55,7 +57,8 @@ def _free_port() -> int:
 async def test_list_tools_equals_the_catalog() -> None:
     async with session_for() as session:
         listed = (await session.list_tools()).tools
-    catalog = [op for op in get_catalog() if op.kind == "tool"]
+    # Prompts are tools too: agent frameworks call them as tools.
+    catalog = [op for op in get_catalog() if op.kind in ("tool", "prompt")]
     assert [tool.name for tool in listed] == [op.name for op in catalog]
     for tool, op in zip(listed, catalog, strict=True):
         assert tool.inputSchema == op.parameters_schema
@@ -168,13 +171,15 @@ async def test_prompts_and_resources_come_from_the_catalog() -> None:
         prompts = (await session.list_prompts()).prompts
         resources = (await session.list_resources()).resources
         tools = (await session.list_tools()).tools
-        assert [p.name for p in prompts] == ["explain_api"]
+        # The client's own prompts follow the demo one.
+        assert [p.name for p in prompts] == ["explain_api", *PROMPT_ARGUMENTS]
         assert [a.name for a in prompts[0].arguments or []] == ["topic"]
-        assert [r.name for r in resources] == ["error_pack"]
-        assert "explain_api" not in {t.name for t in tools}
+        [pack] = [r for r in resources if r.name == "error_pack"]
+        assert str(pack.uri) == "mockloop://demo/error_pack"
+        assert "explain_api" in {t.name for t in tools}  # a prompt is a tool as well
         rendered = await session.get_prompt("explain_api", {"topic": "pagination"})
         assert "pagination" in str(rendered.messages[0].content)
-        read = await session.read_resource(resources[0].uri)
+        read = await session.read_resource(pack.uri)
         assert '"text": "errors"' in read.contents[0].text  # type: ignore[union-attr]
 
 
@@ -201,7 +206,7 @@ async def test_a_real_client_over_stdio_as_configured_in_the_readme(
         info = await session.initialize()
         assert info.serverInfo.name == "mockloop"
         names = [tool.name for tool in (await session.list_tools()).tools]
-        assert names == [op.name for op in get_catalog() if op.kind == "tool"]
+        assert names == [op.name for op in get_catalog() if op.kind in ("tool", "prompt")]
         listed = await session.call_tool("list_mock_servers", {})
         assert not listed.isError and listed.structuredContent is not None
         discovered = await session.call_tool(
@@ -326,3 +331,101 @@ async def test_a_long_tool_reports_progress_and_stops_when_cancelled(tmp_path: P
             assert logged() == before, "load kept flowing after the call was cancelled"
             audit = await client.query_audit_log(operation="run_load_test")
             assert audit.records[0]["outcome"] == "cancelled"
+
+
+# -- the five prompts and the scenario packs --------------------------------------------------
+
+
+PROMPT_ARGUMENTS: dict[str, dict[str, str]] = {
+    # As a real MCP client sends them: every value a string.
+    "analyze_openapi_for_testing": {
+        "api_spec": str(PETSTORE),
+        "analysis_depth": "comprehensive",
+        "include_security_tests": "true",
+        "testing_focus": "security, performance",
+        "ai_optimization": "false",
+    },
+    "generate_scenario_config": {
+        "api_spec": str(PETSTORE),
+        "scenario_types": '["load", "error", "security"]',
+        "test_parameters": '{"concurrent_users": 5}',
+    },
+    "optimize_scenario_for_load": {
+        "base_scenario": '{"name": "slow", "rules": [{"operation": "listPets", "delay_ms": 50}]}',
+        "target_load": "40",
+        "performance_requirements": '{"p95_ms": 300}',
+        "api_spec": str(PETSTORE),
+    },
+    "generate_error_scenarios": {
+        "api_endpoints": "GET /pets, POST /pets",
+        "error_types": '["5xx", "timeout"]',
+        "severity_level": "high",
+    },
+    "generate_security_test_scenarios": {
+        "api_spec": str(PETSTORE),
+        "security_focus": "API2,injection",
+        "compliance_requirements": "",  # a blank optional field: not given
+        "ai_optimization": "",
+    },
+}
+
+
+async def test_every_prompt_renders_with_string_arguments() -> None:
+    async with session_for() as session:
+        prompts = {p.name: p for p in (await session.list_prompts()).prompts}
+        assert set(PROMPT_ARGUMENTS) <= set(prompts)
+        for name, arguments in PROMPT_ARGUMENTS.items():
+            declared = {a.name for a in prompts[name].arguments or []}
+            assert set(arguments) <= declared and all(
+                a.description for a in prompts[name].arguments or []
+            )
+            rendered = await session.get_prompt(name, arguments)
+            text = rendered.messages[0].content.text  # type: ignore[union-attr]
+            assert rendered.messages[0].role == "user"
+            embedded = json.loads(text.split("```json\n", 1)[1].rsplit("\n```", 1)[0])
+            assert embedded["prompt"] == name and embedded["summary"]
+        bad = PROMPT_ARGUMENTS["analyze_openapi_for_testing"] | {"analysis_depth": "deep"}
+        with pytest.raises(Exception, match="analysis_depth"):
+            await session.get_prompt("analyze_openapi_for_testing", bad)
+
+
+async def test_prompts_are_callable_as_tools() -> None:
+    async with session_for() as session:
+        called = await session.call_tool(
+            "generate_scenario_config",
+            {"api_spec": str(PETSTORE), "scenario_types": ["load", "error", "security"]},
+        )
+    assert not called.isError
+    structured = called.structuredContent or {}
+    assert [s["scenario_type"] for s in structured["scenarios"]].count("security") == 2
+    assert all(s["test_plan"]["steps"] for s in structured["scenarios"])
+    assert "scenario(s) of type(s) load, error, security" in _text(called)
+
+
+async def test_scenario_packs_are_resources_with_an_index() -> None:
+    async with session_for() as session:
+        resources = {str(r.uri): r for r in (await session.list_resources()).resources}
+        templates = (await session.list_resource_templates()).resourceTemplates
+        index = json.loads(
+            (await session.read_resource(AnyUrl("scenario-pack://index"))).contents[0].text  # type: ignore[union-attr]
+        )
+        listed = [pack["uri"] for pack in index["packs"]]
+        assert len(listed) == 15 and set(listed) <= set(resources)
+        one = await session.read_resource(AnyUrl("scenario-pack://security/csrf-attacks"))
+        pack = json.loads(one.contents[0].text)  # type: ignore[union-attr]
+        assert pack["uri"] == "scenario-pack://security/csrf-attacks"
+        assert pack["pack"]["scenarios"][0]["name"] == "missing-csrf-token"
+    assert [t.uriTemplate for t in templates] == ["scenario-pack://{category}/{name}"]
+
+
+def test_prompt_arguments_are_converted_per_type() -> None:
+    from mockloop_mcp.server import coerce_argument
+
+    assert coerce_argument(bool, "true") is True and coerce_argument(bool, "No") is False
+    assert coerce_argument(list[str] | None, "a, b") == ["a", "b"]
+    assert coerce_argument(list[str] | None, '["a"]') == ["a"]
+    assert coerce_argument(list[str] | None, "") is None
+    assert coerce_argument(int | float | dict[str, Any], "40") == 40
+    assert coerce_argument(int | float | dict[str, Any], '{"users": 3}') == {"users": 3}
+    assert coerce_argument(str | dict[str, Any], '{"openapi": "3.0.3"}') == '{"openapi": "3.0.3"}'
+    assert coerce_argument(dict[str, Any] | None, '{"p95_ms": 1}') == {"p95_ms": 1}

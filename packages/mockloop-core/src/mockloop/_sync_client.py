@@ -6,14 +6,32 @@ not edit by hand; change the async operation and run the script again.
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from mockloop._sync_runner import LoopThread
 from mockloop.client import AsyncMockLoopClient
+from mockloop.context.models import (
+    AgentContext,
+    ContextData,
+    ContextList,
+    ContextSnapshot,
+    ContextUpdate,
+    GlobalContextData,
+    RestoredContext,
+    TestSessionContext,
+    WorkflowContext,
+)
 from mockloop.load.metrics import PerformanceMetricsResult
 from mockloop.load.report import LoadTestResult
+from mockloop.mock.scenario_results import (
+    ActiveScenarioList,
+    ScenarioDeployResult,
+    ScenarioSwitchResult,
+    ScenarioValidationResult,
+)
 from mockloop.operations.audit import (
     AuditExport,
     AuditLogPage,
@@ -21,13 +39,42 @@ from mockloop.operations.audit import (
     AuditVerificationResult,
     Outcome,
 )
+from mockloop.operations.contexts import ContextStatus, ContextType, StoredStatus
 from mockloop.operations.load import Aggregation, LoadEngine, LoadMonitorResult
 from mockloop.operations.mock_data import MockDataAction, MockDataResult, MockLogsResult
 from mockloop.operations.mock_servers import DEFAULT_BUSINESS_PORT, GeneratedMock, MockServerList
+from mockloop.operations.proxy import PluginMode
+from mockloop.operations.reports import OutputFormat, ReportFormat, TestReportResult
+from mockloop.operations.sessions import ScheduleListStatus, SessionListStatus
+from mockloop.operations.testing import SavedTestPlan, TestFocus, TestIterationResult, TestPlanList
+from mockloop.packs.results import PackApplication, PackDetail, ScenarioPackList
+from mockloop.prompts.models import (
+    ErrorScenarioSet,
+    LoadOptimization,
+    OpenApiTestingAnalysis,
+    ScenarioConfigSet,
+    SecurityTestSelection,
+)
+from mockloop.proxy.results import (
+    ApiCallResult,
+    ApiToolList,
+    ComparisonReport,
+    McpPlugin,
+    ProxyStatus,
+    RecordingResult,
+)
+from mockloop.security.findings import SecurityTestResult
 from mockloop.servers.models import Discovery, ServerInfo
 from mockloop.settings import ClientSettings
+from mockloop.testing.analysis import AnalysisResult
+from mockloop.testing.compare import ComparisonResult
+from mockloop.testing.plan import TestPlanResult
+from mockloop.testing.schedules import TestSchedule, TestScheduleList
+from mockloop.testing.sessions import TestSession, TestSessionList
 
 __all__ = ["MockLoopClient"]
+
+T = TypeVar("T")
 
 
 class MockLoopClient:
@@ -40,6 +87,8 @@ class MockLoopClient:
         home: folder for MockLoop's state; default MOCKLOOP_HOME, else the user data folder.
         timeout: seconds an HTTP call to a mock may take; default MOCKLOOP_TIMEOUT or 30.
         admin_token: bearer token for admin APIs that require one; default MOCKLOOP_ADMIN_TOKEN.
+        llm: optional model the prompts refine their results with: a LangChain chat model or
+            any callable taking a list of {"role", "content"} messages and returning text.
     """
 
     def __init__(
@@ -48,8 +97,11 @@ class MockLoopClient:
         home: str | None = None,
         timeout: float | None = None,
         admin_token: str | None = None,
+        llm: Any = None,
     ) -> None:
-        self._client = AsyncMockLoopClient(home=home, timeout=timeout, admin_token=admin_token)
+        self._client = AsyncMockLoopClient(
+            home=home, timeout=timeout, admin_token=admin_token, llm=llm
+        )
         self._runner = LoopThread()
 
     @property
@@ -61,6 +113,15 @@ class MockLoopClient:
     def async_client(self) -> AsyncMockLoopClient:
         """The async client this one drives."""
         return self._client
+
+    @property
+    def loop_thread(self) -> LoopThread:
+        """The event-loop thread the operations run on (where background schedules live)."""
+        return self._runner
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on this client's event loop thread and return its result."""
+        return self._runner.run(coroutine)
 
     def close(self) -> None:
         """Release the client's resources; started mock servers keep running."""
@@ -293,6 +354,537 @@ class MockLoopClient:
             )
         )
 
+    def validate_scenario_config(
+        self,
+        scenario_config: dict[str, Any] | str,
+        strict_validation: bool = True,
+        check_endpoints: bool = True,
+        api_spec: str | dict[str, Any] | None = None,
+        server_url: str | None = None,
+    ) -> ScenarioValidationResult:
+        """Check a scenario field by field and against an API description; list every problem.
+
+        Each problem names its location (rules[2].delay.mean_ms), what is wrong and how to fix
+        it. An invalid scenario is reported (valid=False), never raised. Strict validation is
+        the published format docs/scenario.schema.json: exact JSON types, no unknown fields,
+        and at the top level only name, description, rules, metadata, the metadata keys
+        (type, scenario_type, test_plan, tags, version, source, created_at, expected_outcomes,
+        load_profile, notes) and x-* keys. Without it, convertible values ("200") and unknown
+        top-level keys are warnings. With check_endpoints and a description, every rule must
+        select an operation; rules that never apply, undocumented statuses and unknown
+        example names are reported too.
+
+        Args:
+            scenario_config: the scenario: {"name", "description", "rules": [...]} (see
+                docs/scenarios.md), or the same as JSON/YAML text.
+            strict_validation: validate against the strict format; False turns conversions and
+                unknown top-level keys into warnings.
+            check_endpoints: check that each rule selects an operation of the description given
+                by api_spec or server_url (a warning says so when neither is given).
+            api_spec: the description to check against: a path, an http(s) URL, a dict or
+                YAML/JSON text.
+            server_url: a running MockLoop mock (business or admin URL) whose description to
+                check against, instead of api_spec.
+        """
+        return self._runner.run(
+            self._client.validate_scenario_config(
+                scenario_config=scenario_config,
+                strict_validation=strict_validation,
+                check_endpoints=check_endpoints,
+                api_spec=api_spec,
+                server_url=server_url,
+            )
+        )
+
+    def deploy_scenario(
+        self,
+        server_url: str,
+        scenario_config: dict[str, Any] | str,
+        validate_before_deploy: bool = True,
+        force_deploy: bool = False,
+        activate: bool = False,
+        strict_validation: bool = True,
+    ) -> ScenarioDeployResult:
+        """Store a scenario on a running mock (create or replace it), after validating it.
+
+        Validation runs against the mock's own description; any problem stops the deployment
+        with a ScenarioError listing every problem with its location, unless force_deploy.
+        Metadata keys (type, test_plan, ...) are kept under the scenario's metadata. The
+        scenario is not activated unless activate=True (or switch_scenario later); replacing
+        the active scenario takes effect on the next request.
+
+        Args:
+            server_url: the mock's business or admin URL, e.g. http://127.0.0.1:8000.
+            scenario_config: the scenario: {"name", "description", "rules": [...]} (see
+                docs/scenarios.md), or the same as JSON/YAML text.
+            validate_before_deploy: validate first (as validate_scenario_config does, against the
+                mock's description).
+            force_deploy: deploy despite validation problems, reporting them as warnings; the
+                mock still refuses a scenario it cannot serve.
+            activate: also make it the mock's active scenario.
+            strict_validation: validate against the strict format (see validate_scenario_config).
+        """
+        return self._runner.run(
+            self._client.deploy_scenario(
+                server_url=server_url,
+                scenario_config=scenario_config,
+                validate_before_deploy=validate_before_deploy,
+                force_deploy=force_deploy,
+                activate=activate,
+                strict_validation=strict_validation,
+            )
+        )
+
+    def switch_scenario(
+        self, server_url: str, scenario_name: str, verify_switch: bool = True
+    ) -> ScenarioSwitchResult:
+        """Activate a stored scenario on a running mock and confirm it with one real request.
+
+        Verification sends one request to the business port for an operation the scenario's
+        rules answer (path, query and body generated from the description, placeholder
+        credentials) and compares the answer with the rule: status, the headers and body it
+        sets, and elapsed time against a fixed delay. The request is real: the mock logs it
+        (with an X-MockLoop-Verification header) and it draws from the mock's seeded random
+        stream; when it consumed a sequence's first entry the scenario is activated again so
+        real traffic starts that sequence from its first entry. Rules answering at random
+        (0 < error_rate < 1) cannot be confirmed: verified is then None with the reason.
+
+        Args:
+            server_url: the mock's business or admin URL, e.g. http://127.0.0.1:8000.
+            scenario_name: the stored scenario to activate (deploy_scenario stores one).
+            verify_switch: send the verification request and report its evidence.
+        """
+        return self._runner.run(
+            self._client.switch_scenario(
+                server_url=server_url, scenario_name=scenario_name, verify_switch=verify_switch
+            )
+        )
+
+    def list_active_scenarios(
+        self,
+        server_urls: list[str] | None = None,
+        discover_servers: bool = True,
+        ports: list[int] | None = None,
+    ) -> ActiveScenarioList:
+        """List the active scenario of each running mock, with its rule count.
+
+        Asks the mocks at server_urls or, when none are given, every running mock in the
+        registry (started by MockLoop) plus, with discover_servers, the MockLoop mocks found
+        on this machine's ports. A mock that cannot be reached is listed with its error; it
+        does not fail the call.
+
+        Args:
+            server_urls: mocks to ask (business or admin URLs); default: the registry and
+                discovery.
+            discover_servers: when no server_urls are given, also scan local ports for MockLoop
+                mocks that are not in the registry.
+            ports: ports to scan when discovering; default: registered ports plus common ones
+                (8000-8010, 3000, 5000, 8080, 8888).
+        """
+        return self._runner.run(
+            self._client.list_active_scenarios(
+                server_urls=server_urls, discover_servers=discover_servers, ports=ports
+            )
+        )
+
+    def analyze_openapi_for_testing(
+        self,
+        api_spec: str | dict[str, Any],
+        analysis_depth: Literal["standard", "comprehensive"] = "standard",
+        include_security_tests: bool = True,
+        testing_focus: list[str] | None = None,
+        ai_optimization: bool = True,
+    ) -> OpenApiTestingAnalysis:
+        """Analyse an OpenAPI description for testing: risks, auth, dependencies, scenarios, plan.
+
+        Deterministic, no model needed: every operation with its risk (low to critical) and
+        the reasons (writes, object ids, URL inputs, money or privileged fields, unbounded
+        lists, sensitive response fields...), authentication coverage (schemes, public
+        operations, unprotected writes), data dependencies (ids one operation produces and
+        another consumes, OpenAPI links), scenarios ready for deploy_scenario (each with a
+        test_plan expecting what it makes the mock do), a test plan for execute_test_plan,
+        run_security_test arguments and a summary. Iterating the result yields the scenarios.
+        As an MCP prompt its message embeds this result for the host's model.
+
+        Args:
+            api_spec: the description: a path, an http(s) URL (a running mock's URL reads its
+                /openapi.json), a dict or YAML/JSON text.
+            analysis_depth: standard (one telling scenario per focus area, happy-path plan) or
+                comprehensive (stress, spike, timeouts, injection, XSS, CSRF, edge cases,
+                workflows; happy-path plus negative plan).
+            include_security_tests: include security scenarios and run_security_test arguments.
+            testing_focus: areas to cover: functional, performance, security, reliability;
+                None: all.
+            ai_optimization: refine the result with the client's llm when one is set (what it
+                adds is validated; without an llm the result is deterministic and says so).
+        """
+        return self._runner.run(
+            self._client.analyze_openapi_for_testing(
+                api_spec=api_spec,
+                analysis_depth=analysis_depth,
+                include_security_tests=include_security_tests,
+                testing_focus=testing_focus,
+                ai_optimization=ai_optimization,
+            )
+        )
+
+    def generate_scenario_config(
+        self,
+        api_spec: str | dict[str, Any] | None = None,
+        scenario_type: str | None = None,
+        scenario_types: list[str] | None = None,
+        endpoints: list[str] | None = None,
+        test_parameters: dict[str, Any] | None = None,
+        scenario_name: str | None = None,
+        ai_optimization: bool = True,
+    ) -> ScenarioConfigSet:
+        """Generate valid, deployable scenarios of the given types, each with name and test_plan.
+
+        Types: functional, load, stress, spike, endurance, error, client_error, server_error,
+        timeout, rate_limit, security, injection, xss, csrf, edge_cases, validation, workflow
+        (aliases such as performance, 4xx, 5xx, auth are accepted). Each scenario is built
+        from the matching scenario pack, validated strictly against the description, and
+        carries a test_plan that expects what it makes the mock answer: deploy it with
+        deploy_scenario(activate=True) (or switch_scenario) and run the plan with
+        execute_test_plan. Load types carry a load_profile for run_load_test. Iterating the
+        result yields the scenarios.
+
+        Args:
+            api_spec: the description (path, URL, dict or text); the URL of a running mock
+                works (its /openapi.json is read). Without it, endpoints are needed and only
+                error, timeout and rate_limit types can be built.
+            scenario_type: one type (see above); combined with scenario_types.
+            scenario_types: several types, e.g. ["load", "error", "security"]; default: load,
+                error and security (or edge_cases when nothing requires credentials).
+            endpoints: limit the scenarios to these operations (operationIds or "METHOD /path").
+            test_parameters: tune them: concurrent_users, duration, ramp_up, target_rps,
+                think_time, thresholds (load profiles), error_rate (error rules).
+            scenario_name: the name of a single scenario, else the prefix of every name.
+            ai_optimization: refine with the client's llm when one is set (what it adds is
+                validated; without an llm the result is deterministic and says so).
+        """
+        return self._runner.run(
+            self._client.generate_scenario_config(
+                api_spec=api_spec,
+                scenario_type=scenario_type,
+                scenario_types=scenario_types,
+                endpoints=endpoints,
+                test_parameters=test_parameters,
+                scenario_name=scenario_name,
+                ai_optimization=ai_optimization,
+            )
+        )
+
+    def optimize_scenario_for_load(
+        self,
+        base_scenario: dict[str, Any] | str,
+        target_load: int | float | dict[str, Any],
+        performance_requirements: dict[str, Any] | None = None,
+        api_spec: str | dict[str, Any] | None = None,
+        ai_optimization: bool = True,
+    ) -> LoadOptimization:
+        """Compute a load profile for a scenario (users or rate, ramp, mix, duration, thresholds).
+
+        Reads the latency and errors the scenario's rules add, applies Little's law to turn a
+        target rate into users (or users into the reachable rate), picks the ramp-up, the
+        request mix and thresholds from the performance requirements (or from the scenario's
+        own figures), and explains each figure. The profile is in run_load_test terms; the
+        returned scenario is the base one with the profile under load_profile, ready for
+        deploy_scenario.
+
+        Args:
+            base_scenario: the scenario (dict, or JSON/YAML text), or the name of one already
+                deployed (its rules are then unknown).
+            target_load: users (a number) or {"concurrent_users", "requests_per_second",
+                "duration", "ramp_up", "pattern": steady|spike|stress|endurance, "think_time"}.
+            performance_requirements: limits such as {"p95_ms": 200, "error_rate": 0.01,
+                "min_rps": 100} (also max_response_time_ms, max_error_rate, throughput_rps).
+            api_spec: the description, to build the request mix from the scenario's operations.
+            ai_optimization: refine with the client's llm when one is set (what it adds is
+                validated; without an llm the result is deterministic and says so).
+        """
+        return self._runner.run(
+            self._client.optimize_scenario_for_load(
+                base_scenario=base_scenario,
+                target_load=target_load,
+                performance_requirements=performance_requirements,
+                api_spec=api_spec,
+                ai_optimization=ai_optimization,
+            )
+        )
+
+    def generate_error_scenarios(
+        self,
+        api_endpoints: list[str | dict[str, Any]] | None = None,
+        error_types: list[str] | None = None,
+        severity_level: Literal["low", "medium", "high", "critical"] = "medium",
+        api_spec: str | dict[str, Any] | None = None,
+        ai_optimization: bool = True,
+    ) -> ErrorScenarioSet:
+        """Generate error scenarios for endpoints: 4xx, 5xx, timeouts, rate limits, bad bodies.
+
+        One scenario per error type, each rule on one endpoint: the client error that fits
+        its method (404 item reads, 409 creates, 422 updates, 400 otherwise), 500/502/503,
+        delays past client timeouts, 429 with Retry-After after N calls, bodies that break the
+        contract. Severity sets the share of failing calls (low 5%, medium 20%, high 50%,
+        critical all), the delays and the calls allowed before 429. Each scenario has a
+        test_plan expecting what it makes the mock answer.
+
+        Args:
+            api_endpoints: endpoints as "METHOD /path" (e.g. "GET /pets/{petId}"),
+                operationIds (with api_spec) or {"method", "path"} objects; None or empty:
+                every operation of api_spec.
+            error_types: client_error, server_error, timeout, rate_limit, malformed_response
+                (or 4xx, 5xx, timeouts, rate_limiting, malformed); None: all.
+            severity_level: low, medium, high or critical.
+            api_spec: the description the endpoints belong to: rules then name operationIds
+                and plans send valid requests.
+            ai_optimization: refine with the client's llm when one is set (what it adds is
+                validated; without an llm the result is deterministic and says so).
+        """
+        return self._runner.run(
+            self._client.generate_error_scenarios(
+                api_endpoints=api_endpoints,
+                error_types=error_types,
+                severity_level=severity_level,
+                api_spec=api_spec,
+                ai_optimization=ai_optimization,
+            )
+        )
+
+    def generate_security_test_scenarios(
+        self,
+        api_spec: str | dict[str, Any],
+        security_focus: list[str] | None = None,
+        compliance_requirements: list[str] | None = None,
+        ai_optimization: bool = True,
+    ) -> SecurityTestSelection:
+        """Choose the security probes for an API and build mock scenarios of auth failures.
+
+        Selects run_security_test's probe families from what the description has (secured
+        operations with object ids, URL-valued inputs, writes with bodies, string inputs...),
+        each with its reason and OWASP API 2023 category, plus those a compliance framework
+        needs; families left out say why. Returns the run_security_test arguments (add
+        server_url) and mock scenarios that exercise a client's handling of expired tokens,
+        missing scopes, revoked sessions, CSRF refusals, injection leaks, XSS payloads and
+        rate limits.
+
+        Args:
+            api_spec: the description (path, URL, dict or text; a running mock's URL works).
+            security_focus: limit to these categories: "API1".."API10", family names
+                (object_authorization, authentication, property_authorization,
+                resource_consumption, function_authorization, ssrf, misconfiguration,
+                inventory, injection) or aliases (bola, sqli, cors...); None: what applies.
+            compliance_requirements: frameworks whose controls to cover: OWASP-API-2023,
+                PCI-DSS-4.0, SOC2, ISO-27001-2022, NIST-800-53.
+            ai_optimization: refine with the client's llm when one is set (what it adds is
+                validated; without an llm the result is deterministic and says so).
+        """
+        return self._runner.run(
+            self._client.generate_security_test_scenarios(
+                api_spec=api_spec,
+                security_focus=security_focus,
+                compliance_requirements=compliance_requirements,
+                ai_optimization=ai_optimization,
+            )
+        )
+
+    def list_scenario_packs(self, category: str | None = None) -> ScenarioPackList:
+        """List the scenario packs (15 built in, plus the user's) with their scenarios and URIs.
+
+        Packs: error simulation (4xx client errors, 5xx server errors, network timeouts, rate
+        limiting), performance (load, stress, spike, endurance testing), security (auth bypass,
+        injection, XSS, CSRF attacks) and business logic (edge cases, data validation,
+        workflow testing). User packs are read from MOCKLOOP_PACKS_DIR, else
+        MOCKLOOP_HOME/packs; a file that does not validate is listed under invalid with its
+        problems and is not loaded.
+
+        Args:
+            category: only this category: error-simulation, performance, security or
+                business-logic; None: all.
+        """
+        return self._runner.run(self._client.list_scenario_packs(category=category))
+
+    def get_scenario_pack(self, uri: str) -> PackDetail:
+        """Read one scenario pack in full: status mixes, fault and load profiles, payload lists.
+
+        Args:
+            uri: the pack's URI, scenario-pack://CATEGORY/NAME (list_scenario_packs lists
+                them), e.g. scenario-pack://error-simulation/5xx-server-errors.
+        """
+        return self._runner.run(self._client.get_scenario_pack(uri=uri))
+
+    def apply_scenario_pack(
+        self,
+        pack_uri: str,
+        server_url: str | None = None,
+        api_spec: str | dict[str, Any] | None = None,
+        operations: list[str] | None = None,
+        activate: str | None = None,
+        name_prefix: str | None = None,
+    ) -> PackApplication:
+        """Turn a scenario pack into concrete scenarios for an API and deploy them to a mock.
+
+        Each scenario template of the pack picks operations of the description (writes for
+        CSRF, secured operations for auth failures, lists for empty collections...) and
+        becomes a scenario of docs/scenarios.md, validated strictly against the description,
+        with a test_plan that expects what the scenario makes the mock answer, tags, source and
+        expected outcomes (performance packs: a load_profile in run_load_test terms). With
+        server_url the description is the mock's own and every scenario is deployed there
+        (not activated unless activate names one); with only api_spec nothing is deployed.
+
+        Args:
+            pack_uri: the pack, scenario-pack://CATEGORY/NAME (see list_scenario_packs).
+            server_url: a running MockLoop mock (business or admin URL) to deploy to; its
+                description is used unless api_spec is given.
+            api_spec: the description (path, URL, dict or YAML/JSON text); needed without
+                server_url.
+            operations: limit the scenarios to these operations (operationIds or
+                "METHOD /path"); None: the pack chooses from all.
+            activate: the scenario to activate after deploying: its template name
+                ("internal-errors") or full name ("5xx-server-errors-internal-errors").
+            name_prefix: prefix of the scenario names (default: the pack name; "" for none).
+        """
+        return self._runner.run(
+            self._client.apply_scenario_pack(
+                pack_uri=pack_uri,
+                server_url=server_url,
+                api_spec=api_spec,
+                operations=operations,
+                activate=activate,
+                name_prefix=name_prefix,
+            )
+        )
+
+    def execute_test_plan(
+        self,
+        server_url: str,
+        test_plan: str | dict[str, Any] | None = None,
+        openapi_spec: str | dict[str, Any] | None = None,
+        test_focus: TestFocus = "comprehensive",
+        context_id: str | None = None,
+        operations: list[str] | None = None,
+        headers: dict[str, str] | None = None,
+        variables: dict[str, Any] | None = None,
+        server_validates: bool | None = None,
+        timeout: float | None = None,
+        seed: int = 0,
+        session_id: str | None = None,
+    ) -> TestPlanResult:
+        """Run a functional test plan against an HTTP API: each step's outcome with evidence.
+
+        The plan is given (an object, a plan name from MOCKLOOP_HOME/plans, or a .yaml/.json
+        file path) or generated from the description: every operation's happy path (valid
+        generated input, a documented 2xx status, a body that conforms to the schema) plus
+        negative cases that must be refused with a 4xx. The description is openapi_spec, else
+        the one a MockLoop mock at server_url serves. Steps check status, schema
+        conformance, headers, JSONPath assertions and latency, and capture values for later
+        steps (${name}). Each step is passed, failed, skipped (a dependency did not pass) or
+        error (no response), with the request sent, a response excerpt and every assertion's
+        expected and actual value. Plan format: docs/test-plans.md. Any host may be tested.
+
+        Args:
+            server_url: the API to test, e.g. http://127.0.0.1:8000; step paths are relative
+                to it (include a base path such as /v1 here for a live API).
+            test_plan: a plan object ({"name", "steps": [...]}), the name of a saved plan,
+                or a .yaml/.json plan file path; None generates one from the description.
+            openapi_spec: the description (path, URL or dict) steps are resolved and
+                responses checked against; default: the one a MockLoop mock serves.
+            test_focus: for a generated plan: happy_path, negative or comprehensive (both).
+            context_id: a workflow or session context this run belongs to (recorded).
+            operations: for a generated plan: only these operationIds or "METHOD /path".
+            headers: headers sent with every step (e.g. real credentials); they replace
+                generated placeholder credentials.
+            variables: values for ${name} references, beside the plan's own variables.
+            server_validates: for a generated plan: whether the server refuses invalid
+                requests with 4xx (negative steps need it); None: a MockLoop mock's own
+                setting, else assumed.
+            timeout: seconds per request (default: the plan's timeout_s, 10).
+            seed: seed of the generated input values (same seed, same plan).
+            session_id: the test session the run lands in (default: the open one).
+        """
+        return self._runner.run(
+            self._client.execute_test_plan(
+                server_url=server_url,
+                test_plan=test_plan,
+                openapi_spec=openapi_spec,
+                test_focus=test_focus,
+                context_id=context_id,
+                operations=operations,
+                headers=headers,
+                variables=variables,
+                server_validates=server_validates,
+                timeout=timeout,
+                seed=seed,
+                session_id=session_id,
+            )
+        )
+
+    def save_test_plan(
+        self, name: str, test_plan: str | dict[str, Any], overwrite: bool = True
+    ) -> SavedTestPlan:
+        """Store a test plan under a name, for execute_test_plan(test_plan=NAME) later.
+
+        The plan is validated first (a bad field is an error naming it) and written as
+        MOCKLOOP_HOME/plans/NAME.yaml.
+
+        Args:
+            name: the plan's name: letters, digits, '_', '-', '.'.
+            test_plan: the plan object, or a .yaml/.json plan file path to copy.
+            overwrite: replace a plan of that name (False: error if one exists).
+        """
+        return self._runner.run(
+            self._client.save_test_plan(name=name, test_plan=test_plan, overwrite=overwrite)
+        )
+
+    def list_test_plans(self) -> TestPlanList:
+        """List the named test plans stored in MOCKLOOP_HOME/plans, with their step counts."""
+        return self._runner.run(self._client.list_test_plans())
+
+    def run_test_iteration(
+        self,
+        server_url: str,
+        scenario_name: str,
+        duration_seconds: float = 10,
+        concurrent_users: int = 4,
+        target_rps: float | None = None,
+        endpoints: list[str | dict[str, Any]] | None = None,
+        context_id: str | None = None,
+        session_id: str | None = None,
+    ) -> TestIterationResult:
+        """Run one test iteration: switch a mock to a scenario, drive real traffic, measure it.
+
+        Activates the scenario on the MockLoop mock at server_url, sends real requests for
+        duration_seconds with the load engine (the scenario's operations, or endpoints), puts
+        the previously active scenario back, then reads the mock's request log for the
+        iteration's time window. Returns the client-side metrics (requests, rate, error rate,
+        latency percentiles, status counts), the mock's own view of the window, the newest
+        log records and the log analysis.
+
+        Args:
+            server_url: the mock's business or admin URL, e.g. http://127.0.0.1:8000.
+            scenario_name: a scenario stored on the mock (see manage_mock_data).
+            duration_seconds: seconds of traffic, above 0.
+            concurrent_users: users sending requests concurrently (closed model).
+            target_rps: requests per second instead (open model); None: closed model.
+            endpoints: the request mix ("GET /pets" strings or objects); default: the
+                scenario's operations.
+            context_id: a workflow or session context this iteration belongs to (recorded).
+            session_id: the test session the run lands in (default: the open one).
+        """
+        return self._runner.run(
+            self._client.run_test_iteration(
+                server_url=server_url,
+                scenario_name=scenario_name,
+                duration_seconds=duration_seconds,
+                concurrent_users=concurrent_users,
+                target_rps=target_rps,
+                endpoints=endpoints,
+                context_id=context_id,
+                session_id=session_id,
+            )
+        )
+
     def run_load_test(
         self,
         server_url: str,
@@ -433,6 +1025,538 @@ class MockLoopClient:
             self._client.monitor_test_progress(session_id=session_id, run_id=run_id)
         )
 
+    def run_security_test(
+        self,
+        server_url: str,
+        api_spec: str | dict[str, Any] | None = None,
+        security_focus: list[str] | None = None,
+        compliance_requirements: list[str] | None = None,
+        allow_hosts: list[str] | None = None,
+        max_requests: int = 500,
+        rate_limit_rps: float = 50,
+        auth: dict[str, Any] | None = None,
+        allow_writes: bool = True,
+        burst: int = 30,
+        timing_delay: float = 1.0,
+        timeout: float = 10,
+        session_id: str | None = None,
+    ) -> SecurityTestResult:
+        """Probe an HTTP API for the OWASP API Security Top 10 (2023) and report proven flaws.
+
+        Real requests, each judged against a legitimate baseline: object-level authorization
+        (another user's ids), broken authentication (no, malformed, expired and alg:none
+        tokens), property-level authorization (sensitive and undocumented response fields,
+        mass assignment), resource consumption (burst without 429, page sizes, huge bodies),
+        function-level authorization (admin paths, undocumented methods), SSRF (URL-typed
+        parameters pointed at a loopback canary), misconfiguration (security headers, CORS
+        with credentials, stack traces, TRACE), inventory (undocumented versions and shadow
+        descriptions) and injection (SQL, NoSQL, command, path traversal, template). Each
+        finding has its OWASP category, CWE, severity, operation, evidence (request and
+        response excerpts, secrets redacted, and the comparison that proved it) and the fix;
+        every probe is listed as tested, not tested (why) or skipped (budget). Only loopback
+        targets unless allow_hosts or MOCKLOOP_ALLOWED_HOSTS lists the host: nothing is sent
+        to any other. Probes send writes (POST/PUT/PATCH/DELETE) unless allow_writes=False:
+        run it against a test deployment, never production data.
+
+        Args:
+            server_url: the API to test, e.g. http://127.0.0.1:8000 (paths are relative to it).
+            api_spec: its OpenAPI description (path, URL or dict); None: fetched from
+                server_url/openapi.json (a MockLoop mock serves it), else spec-free probes only.
+            security_focus: categories to run, e.g. ["API1", "API2", "injection"]; None: all.
+                Accepts "API1".."API10", family names (object_authorization,
+                authentication, property_authorization, resource_consumption,
+                function_authorization, ssrf, misconfiguration, inventory, injection) and
+                aliases (bola, bfla, sqli, cors...).
+            compliance_requirements: frameworks to map findings to: "OWASP-API-2023",
+                "PCI-DSS-4.0", "SOC2", "ISO-27001-2022", "NIST-800-53"; each control is
+                reported failed, passed, partially tested or not tested, with what probes
+                cannot establish.
+            allow_hosts: hosts besides loopback that may be probed (names, '*.domain', IPs,
+                CIDR); only list APIs you own or are authorised to test.
+            max_requests: the request budget; probes it cannot pay for are reported skipped.
+            rate_limit_rps: the most requests per second sent to the target.
+            auth: principals to act as: {"users": [{"name", "headers" or "token", "query",
+                "ids": {path parameter: id of an object the user owns}}, ...], "admin":
+                {...}}; two users with ids make object-level authorization testable.
+            allow_writes: send the probes that write (mass assignment, huge bodies,
+                undocumented PUT/PATCH/DELETE, body injection); False: reads only.
+            burst: requests in the rate-limit burst (one probe, sent last).
+            timing_delay: seconds of the sleep payloads of the timing-based command injection
+                probe (a hit must be slower than the baseline by most of it, twice).
+            timeout: seconds a probe request may take.
+            session_id: the test session the run lands in (default: the session this client
+                opened with create_test_session, if any).
+        """
+        return self._runner.run(
+            self._client.run_security_test(
+                server_url=server_url,
+                api_spec=api_spec,
+                security_focus=security_focus,
+                compliance_requirements=compliance_requirements,
+                allow_hosts=allow_hosts,
+                max_requests=max_requests,
+                rate_limit_rps=rate_limit_rps,
+                auth=auth,
+                allow_writes=allow_writes,
+                burst=burst,
+                timing_delay=timing_delay,
+                timeout=timeout,
+                session_id=session_id,
+            )
+        )
+
+    def create_test_session(
+        self,
+        session_name: str,
+        test_plan: str | dict[str, Any] | None = None,
+        session_config: dict[str, Any] | None = None,
+    ) -> TestSession:
+        """Open a test session that groups the testing runs made while it is open.
+
+        The new session becomes this client's current session: every later run of
+        execute_test_plan, run_test_iteration, run_security_test and run_load_test made by
+        this client lands in it unless the call names another session_id (opening a second
+        session makes the new one current). end_test_session ends it with a final report
+        computed from its runs. Sessions are stored in MOCKLOOP_HOME/sessions.db.
+
+        Args:
+            session_name: a name for the session, e.g. "checkout_regression".
+            test_plan: the plan (or the name of the plan) the session is about, kept with it.
+            session_config: free-form settings to keep with the session, e.g.
+                {"environment": "staging", "build": "1.4.2"} (JSON).
+        """
+        return self._runner.run(
+            self._client.create_test_session(
+                session_name=session_name, test_plan=test_plan, session_config=session_config
+            )
+        )
+
+    def end_test_session(self, session_id: str, generate_final_report: bool = True) -> TestSession:
+        """End a test session and compute its final report from the runs stored in it.
+
+        The report counts runs by kind and status, adds up test plan and iteration results
+        (pass rates), gives load figures across runs (requests per second, p95 latency and
+        error rate as min/mean/max), security findings by severity and the failing runs with
+        their reasons, and a verdict (pass, warn, fail, inconclusive) with what decided it.
+        Schedules whose runs land in the session are cancelled. Ending a session that is
+        already ended changes nothing and returns it with its stored report.
+
+        Args:
+            session_id: the id create_test_session returned.
+            generate_final_report: compute and store the final report (False: just end it).
+        """
+        return self._runner.run(
+            self._client.end_test_session(
+                session_id=session_id, generate_final_report=generate_final_report
+            )
+        )
+
+    def get_test_session(self, session_id: str) -> TestSession:
+        """Show a test session: its settings, its latest runs and a live report of them.
+
+        Read-only. For an active session the report is computed now from the runs stored so
+        far; for an ended one the final report stored when it ended is shown.
+
+        Args:
+            session_id: the id create_test_session (or schedule_test_suite) returned.
+        """
+        return self._runner.run(self._client.get_test_session(session_id=session_id))
+
+    def list_test_sessions(
+        self, status: SessionListStatus | None = None, limit: int = 50
+    ) -> TestSessionList:
+        """List stored test sessions, newest first, with their run counts and verdicts.
+
+        Args:
+            status: only "active" or only "ended" sessions; None: both.
+            limit: the most sessions to list (1 to 1000).
+        """
+        return self._runner.run(self._client.list_test_sessions(status=status, limit=limit))
+
+    def schedule_test_suite(
+        self,
+        test_suite: dict[str, Any],
+        schedule_config: dict[str, Any],
+        notification_config: dict[str, Any] | None = None,
+    ) -> TestSchedule:
+        """Run a test suite on a schedule (every N seconds or by cron) in the background.
+
+        The schedule runs in this process, as long as it lives (the MCP server, or a script
+        using MockLoopClient); it is stored in MOCKLOOP_HOME/sessions.db, so any process can
+        list or cancel it. Each suite run calls the tests in order through this client's
+        operations; their runs land in the schedule's session. A failing test (a target
+        down) is recorded on the schedule and the schedule goes on. Runs never overlap: a
+        slot missed while a suite run lasts is skipped.
+
+        Args:
+            test_suite: {"name": "smoke", "tests": [{"operation": "run_load_test",
+                "arguments": {"server_url": "http://127.0.0.1:8000", "duration": 5}}, ...]};
+                operations: execute_test_plan, run_test_iteration, run_load_test,
+                run_security_test, with their own arguments (session_id comes from the
+                schedule). With schedule_config.resume pass {} to keep the stored suite.
+            schedule_config: {"interval_seconds": 60} (1 or more) or {"cron": "*/5 * * * *"}
+                (read in "timezone", default UTC), plus optional "start_at" and "end_at"
+                (epoch seconds or ISO 8601), "max_runs", "run_immediately" (true: first run
+                now), "session_id" (the session runs land in; default a new session named
+                after the suite). {"resume": schedule_id} restarts an orphaned schedule here.
+            notification_config: after each suite run, {"webhook_url": URL} gets a POST of
+                its JSON summary and/or {"file": path} gets it appended as a JSON line; "on":
+                "failure" (default) or "always". Delivery errors are recorded, never fatal.
+        """
+        return self._runner.run(
+            self._client.schedule_test_suite(
+                test_suite=test_suite,
+                schedule_config=schedule_config,
+                notification_config=notification_config,
+            )
+        )
+
+    def list_test_schedules(self, status: ScheduleListStatus | None = None) -> TestScheduleList:
+        """List schedules, newest first: timing, next run, runs done, last outcome, who runs it.
+
+        A schedule lives in the process that created it; one still marked active whose
+        process is gone (or whose client was closed) shows as "orphaned", with the reason.
+
+        Args:
+            status: only schedules in this state: active, orphaned, cancelled, completed or
+                failed; None: all.
+        """
+        return self._runner.run(self._client.list_test_schedules(status=status))
+
+    def cancel_test_schedule(self, schedule_id: str) -> TestSchedule:
+        """Cancel a schedule: no further suite run starts, from whichever process runs it.
+
+        A test in progress gets a few seconds to finish (its run is kept), then it is
+        interrupted. Cancelling a schedule that already ended changes nothing.
+
+        Args:
+            schedule_id: the id schedule_test_suite returned.
+        """
+        return self._runner.run(self._client.cancel_test_schedule(schedule_id=schedule_id))
+
+    def analyze_test_results(
+        self,
+        test_results: Any = None,
+        run_ids: list[str] | None = None,
+        analysis_type: str = "comprehensive",
+        include_recommendations: bool = True,
+        context_id: str | None = None,
+        slo: dict[str, float] | None = None,
+    ) -> AnalysisResult:
+        """Analyse test runs: statistics, SLO checks, anomalies, bottlenecks, recommendations.
+
+        Works on load runs (rates, latency percentiles merged exactly from their histograms,
+        error rates, per operation), test iterations (their load), test plans (step outcomes
+        by operation) and security tests (findings by severity and category). Anomalies are
+        found in each load run's per-second series (latency spikes, error bursts, throughput
+        drops, with the seconds they happened); each recommendation cites the figure it rests
+        on; `summary` is a paragraph to quote and `verdict` is pass, warn or fail with reasons.
+
+        Args:
+            test_results: results of run_load_test, execute_test_plan, run_test_iteration or
+                run_security_test (one, a list, their JSON, or run id strings).
+            run_ids: ids of stored runs to analyse (as well as test_results).
+            analysis_type: comprehensive (everything), performance (load figures only),
+                functional (test plan steps only) or security (findings only).
+            include_recommendations: add recommendations, each citing its figure.
+            context_id: analyse every run recorded with this context id (as well as any given).
+            slo: service level objectives to check every load run against, e.g.
+                {"p95_ms": 200, "error_rate": 0.01, "min_rps": 50}.
+        """
+        return self._runner.run(
+            self._client.analyze_test_results(
+                test_results=test_results,
+                run_ids=run_ids,
+                analysis_type=analysis_type,
+                include_recommendations=include_recommendations,
+                context_id=context_id,
+                slo=slo,
+            )
+        )
+
+    def compare_test_runs(
+        self,
+        baseline_results: Any,
+        comparison_results: Any,
+        comparison_metrics: list[str] | None = None,
+        threshold_pct: float = 20.0,
+        min_latency_delta_ms: float = 2.0,
+        min_error_rate_delta: float = 0.01,
+        alpha: float = 0.05,
+    ) -> ComparisonResult:
+        """Compare test runs with a baseline: each metric improved, regressed or unchanged.
+
+        Load runs (and iterations) compare throughput, mean/p50/p95/p99 latency and error rate,
+        overall and per operation: a change counts only when it exceeds threshold_pct (and
+        min_latency_delta_ms for latency, min_error_rate_delta for errors) and a test says it is
+        not chance (Mann-Whitney U over every latency with an effect size, distribution-free
+        quantile intervals for p95/p99, a two-proportion z-test for error rates); the p-value or
+        intervals are in the result. Test plans compare step outcomes; security tests compare
+        findings (new ones are regressions).
+
+        Args:
+            baseline_results: the baseline: a result, a list of results, their JSON or run ids.
+            comparison_results: the runs to compare with it, in the same forms.
+            comparison_metrics: any of throughput, latency_mean, latency_p50, latency_p95,
+                latency_p99, error_rate; default all.
+            threshold_pct: smallest relative change (percent of the baseline) that counts;
+                p95/p99 latency need twice as much.
+            min_latency_delta_ms: smallest latency change (ms) that counts.
+            min_error_rate_delta: smallest error rate change (absolute, 0.01 = 1 point) that
+                counts.
+            alpha: significance level of the tests: 0.1, 0.05, 0.01 or 0.001.
+        """
+        return self._runner.run(
+            self._client.compare_test_runs(
+                baseline_results=baseline_results,
+                comparison_results=comparison_results,
+                comparison_metrics=comparison_metrics,
+                threshold_pct=threshold_pct,
+                min_latency_delta_ms=min_latency_delta_ms,
+                min_error_rate_delta=min_error_rate_delta,
+                alpha=alpha,
+            )
+        )
+
+    def generate_test_report(
+        self,
+        test_results: Any = None,
+        report_format: ReportFormat = "comprehensive",
+        include_charts: bool = True,
+        output_format: OutputFormat = "json",
+        run_ids: list[str] | None = None,
+        output_path: str | None = None,
+        title: str | None = None,
+    ) -> TestReportResult:
+        """Write a report of test runs: HTML with charts, Markdown for pull requests, JUnit XML.
+
+        Reports load runs, test plan runs, test iterations and security tests, from their
+        results or their stored run ids. Every figure, chart and verdict comes from the runs'
+        own numbers. html: one self-contained page (no script, nothing fetched, works
+        offline) with SVG charts of latency over time, the latency histogram, throughput,
+        status codes, security findings by severity and plan step outcomes. markdown: a
+        pull-request summary (headline figures, thresholds with ✅/❌, slowest operations,
+        failed steps, findings by severity). junit: one testsuite per run, one testcase per
+        check (a load run's thresholds, a plan's steps, a security test's probes; failures
+        and errors with their evidence) for CI. json: the report's data.
+
+        Args:
+            test_results: what to report: a result of run_load_test, execute_test_plan,
+                run_test_iteration or run_security_test, its JSON, a run id, or a list of
+                these.
+            report_format: "comprehensive" (every table, chart and check with its evidence),
+                "summary" (headline figures, charts, thresholds, failing checks, the main
+                tables) or "executive" (the overall verdict, one line per run and the top
+                issues; no charts).
+            include_charts: draw the charts (html: SVG; markdown: sparklines and text bars;
+                json: chart data); False leaves them out.
+            output_format: "json", "markdown", "html" or "junit".
+            run_ids: stored run ids to report as well (load runs and the runs in test
+                sessions, from MOCKLOOP_HOME).
+            output_path: also write the report to this file (folders are created).
+            title: the report's title (default: the run's title, or "MockLoop test report:
+                N runs").
+        """
+        return self._runner.run(
+            self._client.generate_test_report(
+                test_results=test_results,
+                report_format=report_format,
+                include_charts=include_charts,
+                output_format=output_format,
+                run_ids=run_ids,
+                output_path=output_path,
+                title=title,
+            )
+        )
+
+    def create_test_session_context(
+        self,
+        session_name: str,
+        configuration: dict[str, Any] | None = None,
+        ttl_seconds: float | None = None,
+    ) -> TestSessionContext:
+        """Create a test session context: the root that workflow and agent contexts hang off.
+
+        Its data starts empty (update_context_data fills it); the configuration is kept as
+        the context's attributes. Returns the new context_id.
+
+        Args:
+            session_name: a name for the session, e.g. "ecommerce_integration_test".
+            configuration: free-form settings of the session, e.g. {"environment": "staging"}.
+            ttl_seconds: seconds until the context expires (then read-only); None: never.
+        """
+        return self._runner.run(
+            self._client.create_test_session_context(
+                session_name=session_name, configuration=configuration, ttl_seconds=ttl_seconds
+            )
+        )
+
+    def create_workflow_context(
+        self,
+        workflow_name: str,
+        parent_context: str | None = None,
+        steps: list[str] | None = None,
+        ttl_seconds: float | None = None,
+    ) -> WorkflowContext:
+        """Create a workflow context with named steps, optionally under a session context.
+
+        Testing runs made with its context_id (execute_test_plan(context_id=...)) become its
+        `results`; get_context_data lists them as they are recorded.
+
+        Args:
+            workflow_name: a name for the workflow, e.g. "user_journey_test".
+            parent_context: the context_id of a parent context (usually a test session).
+            steps: the workflow's step names, in order, each once.
+            ttl_seconds: seconds until the context expires (then read-only); None: never.
+        """
+        return self._runner.run(
+            self._client.create_workflow_context(
+                workflow_name=workflow_name,
+                parent_context=parent_context,
+                steps=steps,
+                ttl_seconds=ttl_seconds,
+            )
+        )
+
+    def create_agent_context(
+        self,
+        agent_name: str,
+        capabilities: list[str] | None = None,
+        parent_context: str | None = None,
+        ttl_seconds: float | None = None,
+    ) -> AgentContext:
+        """Create an agent's own context (its capabilities and working data).
+
+        Args:
+            agent_name: the agent's name, e.g. "performance_analyst".
+            capabilities: what the agent can do, e.g. ["load_testing", "analysis"].
+            parent_context: the context_id of a parent context (a session or a workflow).
+            ttl_seconds: seconds until the context expires (then read-only); None: never.
+        """
+        return self._runner.run(
+            self._client.create_agent_context(
+                agent_name=agent_name,
+                capabilities=capabilities,
+                parent_context=parent_context,
+                ttl_seconds=ttl_seconds,
+            )
+        )
+
+    def get_context_data(
+        self, context_id: str, keys: list[str] | None = None, include_history: bool = False
+    ) -> ContextData:
+        """Read a context: its data, status, version, parent and children, snapshots and runs.
+
+        `results` lists the testing runs recorded with this context id (run id, kind, status,
+        key figures), read from the run store as they are now.
+
+        Args:
+            context_id: the id a create_*_context call returned ("global" for global data).
+            keys: only these top-level keys of the data; absent ones are listed in
+                missing_keys. None: all of it.
+            include_history: add the newest changes (version, keys, old and new values with
+                secrets redacted, who made them).
+        """
+        return self._runner.run(
+            self._client.get_context_data(
+                context_id=context_id, keys=keys, include_history=include_history
+            )
+        )
+
+    def update_context_data(
+        self,
+        context_id: str,
+        data: dict[str, Any],
+        merge: bool = True,
+        status: StoredStatus | None = None,
+        expected_version: int | None = None,
+    ) -> ContextUpdate:
+        """Change a context's data (merge keys in, or replace it) and optionally its status.
+
+        Each change is one transaction that bumps the version and records a history entry;
+        concurrent writers never lose each other's changes. Expired contexts are read-only;
+        archived ones refuse data changes until set back to active.
+
+        Args:
+            context_id: the id a create_*_context call returned ("global" for global data).
+            data: JSON values (datetimes allowed) by top-level key.
+            merge: True sets the given keys and keeps the others; False replaces the data.
+            status: set the status too: active, completed, failed or archived.
+            expected_version: refuse the change (VersionConflictError) unless the context is
+                still at this version, for a safe read-modify-write; None: no check.
+        """
+        return self._runner.run(
+            self._client.update_context_data(
+                context_id=context_id,
+                data=data,
+                merge=merge,
+                status=status,
+                expected_version=expected_version,
+            )
+        )
+
+    def list_contexts_by_type(
+        self, context_type: ContextType, status: ContextStatus | None = None
+    ) -> ContextList:
+        """List contexts of one type, newest first, optionally only those of one status.
+
+        Args:
+            context_type: test_session, workflow, agent or global.
+            status: only contexts that are active, completed, failed, archived or expired.
+        """
+        return self._runner.run(
+            self._client.list_contexts_by_type(context_type=context_type, status=status)
+        )
+
+    def create_context_snapshot(
+        self, context_id: str, snapshot_name: str | None = None
+    ) -> ContextSnapshot:
+        """Snapshot a context: a full copy of its data at its current version, to restore later.
+
+        Args:
+            context_id: the context to copy.
+            snapshot_name: a name for the snapshot, e.g. "checkout_process_completion";
+                default "version_N".
+        """
+        return self._runner.run(
+            self._client.create_context_snapshot(context_id=context_id, snapshot_name=snapshot_name)
+        )
+
+    def restore_context_snapshot(
+        self, snapshot_id: str, context_id: str | None = None
+    ) -> RestoredContext:
+        """Restore a snapshot: the context's data becomes exactly the snapshot's copy.
+
+        The restore is a new version with a history entry (the replaced values stay in the
+        history). An unknown snapshot id is an error that lists the context's snapshots.
+
+        Args:
+            snapshot_id: the id create_context_snapshot returned.
+            context_id: restore into this context instead of the snapshot's own; it must be
+                of the same type (e.g. carry an expired workflow on in a new one).
+        """
+        return self._runner.run(
+            self._client.restore_context_snapshot(snapshot_id=snapshot_id, context_id=context_id)
+        )
+
+    def get_global_context_data(self, keys: list[str] | None = None) -> GlobalContextData:
+        """Read the global context: data shared by every session, workflow and agent.
+
+        Args:
+            keys: only these top-level keys; absent ones are listed in missing_keys.
+                None: all of it.
+        """
+        return self._runner.run(self._client.get_global_context_data(keys=keys))
+
+    def update_global_context_data(self, data: dict[str, Any], merge: bool = True) -> ContextUpdate:
+        """Change the global context's data, shared by every session, workflow and agent.
+
+        Args:
+            data: JSON values (datetimes allowed) by top-level key.
+            merge: True sets the given keys and keeps the others; False replaces the data.
+        """
+        return self._runner.run(self._client.update_global_context_data(data=data, merge=merge))
+
     def query_audit_log(
         self,
         operation: str | None = None,
@@ -517,4 +1641,243 @@ class MockLoopClient:
         """
         return self._runner.run(
             self._client.apply_audit_retention(max_age_days=max_age_days, max_records=max_records)
+        )
+
+    def create_mcp_plugin(
+        self,
+        spec_url_or_path: str,
+        mode: PluginMode = "mock",
+        plugin_name: str | None = None,
+        target_url: str | None = None,
+        auth_config: dict[str, Any] | None = None,
+        routing_rules: list[dict[str, Any]] | None = None,
+        proxy_config: dict[str, Any] | None = None,
+        business_port: int = 0,
+        admin_port: int | None = None,
+        auth_enabled: bool = False,
+    ) -> McpPlugin:
+        """Start a plugin for an API: a server in mock, proxy or hybrid mode, and its API tools.
+
+        Mock mode answers from the description, proxy mode forwards every request to the live
+        API at target_url (with the credentials of auth_config), hybrid mode routes by rules
+        (highest priority match wins; unmatched requests go to default_mode, "mock" unless
+        proxy_config says otherwise). The mode and rules change later with configure_proxy,
+        without a restart. Each operation of the description becomes a tool (list_api_tools,
+        call_api_tool). Secrets never appear in the result, the request log or the audit trail.
+
+        Args:
+            spec_url_or_path: the OpenAPI/Swagger description: a file path or an http(s) URL.
+            mode: "mock", "proxy" or "hybrid".
+            plugin_name: name to find the plugin by (letters, digits, _ or -); default from the
+                API title. An existing plugin of that name is replaced.
+            target_url: the live API's base URL (needed for proxy and hybrid), e.g.
+                http://127.0.0.1:9000; request paths are appended to it as received.
+            auth_config: upstream credentials: {"auth_type": "api_key" | "bearer_token" |
+                "basic" | "oauth2_client_credentials" | "custom_headers", "credentials":
+                {...}} (see docs/proxy.md for each type's fields).
+            routing_rules: hybrid mode's rules: [{"pattern": "/api/critical/*", "mode": "proxy",
+                "priority": 10, "methods": ["GET"], "headers": {...}, "query": {...}}]; the
+                pattern is a glob (* spans /) or a regex starting with ^.
+            proxy_config: more settings: default_mode, timeout_s, connect_timeout_s, retries,
+                retry_backoff_s, retry_statuses, circuit_breaker {failure_threshold,
+                reset_timeout_s}, fallback_to_mock, fallback_statuses.
+            business_port: port of the plugin's API; 0 (default) picks a free port.
+            admin_port: port of its admin API; default the port above the business port.
+            auth_enabled: also simulate the description's security schemes when the mock
+                answers (401 without credentials); off by default.
+        """
+        return self._runner.run(
+            self._client.create_mcp_plugin(
+                spec_url_or_path=spec_url_or_path,
+                mode=mode,
+                plugin_name=plugin_name,
+                target_url=target_url,
+                auth_config=auth_config,
+                routing_rules=routing_rules,
+                proxy_config=proxy_config,
+                business_port=business_port,
+                admin_port=admin_port,
+                auth_enabled=auth_enabled,
+            )
+        )
+
+    def configure_proxy(
+        self,
+        plugin_name: str | None = None,
+        server_url: str | None = None,
+        mode: Literal["mock", "proxy", "hybrid", "replay"] | None = None,
+        routing_rules: list[dict[str, Any]] | None = None,
+        target_url: str | None = None,
+        auth_config: dict[str, Any] | None = None,
+        proxy_config: dict[str, Any] | None = None,
+    ) -> ProxyStatus:
+        """Change a running plugin's or mock's mode, routing rules or upstream, without restart.
+
+        The change takes effect on the next request; requests in flight finish under the old
+        settings. Only the arguments given change. A pure mock becomes a proxy when given a
+        target_url and mode.
+
+        Args:
+            plugin_name: the plugin (from create_mcp_plugin); or give server_url.
+            server_url: a running MockLoop mock's business or admin URL.
+            mode: "mock", "proxy", "hybrid", or "replay" (serve a recording; set
+                proxy_config.replay_scenario or stop a recording with replay=True).
+            routing_rules: the new rules (replacing the old ones): [{"pattern", "mode",
+                "priority", "methods", "headers", "query"}].
+            target_url: the live API's base URL.
+            auth_config: new upstream credentials (see create_mcp_plugin).
+            proxy_config: other settings: default_mode, timeout_s, retries, circuit_breaker,
+                fallback_to_mock, fallback_statuses, replay_scenario, ...
+        """
+        return self._runner.run(
+            self._client.configure_proxy(
+                plugin_name=plugin_name,
+                server_url=server_url,
+                mode=mode,
+                routing_rules=routing_rules,
+                target_url=target_url,
+                auth_config=auth_config,
+                proxy_config=proxy_config,
+            )
+        )
+
+    def get_proxy_status(
+        self, plugin_name: str | None = None, server_url: str | None = None
+    ) -> ProxyStatus:
+        """Show a plugin's mode, routing rules, upstream auth (no secrets), circuit and counts.
+
+        Args:
+            plugin_name: the plugin (from create_mcp_plugin); or give server_url.
+            server_url: a running MockLoop mock's business or admin URL.
+        """
+        return self._runner.run(
+            self._client.get_proxy_status(plugin_name=plugin_name, server_url=server_url)
+        )
+
+    def start_recording(
+        self, scenario_name: str, plugin_name: str | None = None, server_url: str | None = None
+    ) -> RecordingResult:
+        """Start capturing the live API's answers (secrets stripped) into a scenario.
+
+        Every request answered by the live API from now on (proxy mode, or hybrid rules that
+        proxy) is kept; stop_recording saves them as a normal scenario for replay.
+
+        Args:
+            scenario_name: the scenario to record into (replaced when it exists).
+            plugin_name: the plugin (from create_mcp_plugin); or give server_url.
+            server_url: a running MockLoop mock's business or admin URL.
+        """
+        return self._runner.run(
+            self._client.start_recording(
+                scenario_name=scenario_name, plugin_name=plugin_name, server_url=server_url
+            )
+        )
+
+    def stop_recording(
+        self, plugin_name: str | None = None, server_url: str | None = None, replay: bool = False
+    ) -> RecordingResult:
+        """Stop the recording and save it as a scenario; optionally replay it from now on.
+
+        Replay mode answers each request with the recorded answer to the same method, path
+        and query (in recorded order when repeated), then from the scenario's per-operation
+        rules, with the live API not needed at all.
+
+        Args:
+            plugin_name: the plugin (from create_mcp_plugin); or give server_url.
+            server_url: a running MockLoop mock's business or admin URL.
+            replay: switch to replay mode on the saved recording.
+        """
+        return self._runner.run(
+            self._client.stop_recording(
+                plugin_name=plugin_name, server_url=server_url, replay=replay
+            )
+        )
+
+    def compare_mock_and_live(
+        self,
+        spec_url_or_path: str | None = None,
+        target_url: str | None = None,
+        plugin_name: str | None = None,
+        server_url: str | None = None,
+        auth_config: dict[str, Any] | None = None,
+        operations: list[str] | None = None,
+        methods: list[str] | None = None,
+        requests: list[dict[str, Any]] | None = None,
+        ignore_paths: list[str] | None = None,
+    ) -> ComparisonReport:
+        """Send the same requests to the mock and to the live API and report where they drift.
+
+        Per operation: both statuses and whether they agree, whether each body conforms to
+        the description's response schema (with the violations), structural differences
+        (keys on one side only, other JSON types) and value differences, minus ignore_paths.
+        The mock side is the plugin or server (answering as a mock), or an in-process mock of
+        spec_url_or_path; the live side is target_url (with auth_config) or the plugin's own
+        live API (with its configured credentials).
+
+        Args:
+            spec_url_or_path: the description (default: the plugin's or server's own).
+            target_url: the live API's base URL (default: the plugin's or server's target).
+            plugin_name: a plugin from create_mcp_plugin to compare through.
+            server_url: a running MockLoop mock (business or admin URL) to compare through.
+            auth_config: credentials for target_url (see create_mcp_plugin).
+            operations: operationIds to compare (any method); default every GET operation.
+            methods: HTTP methods compared when operations is not given (default ["GET"];
+                adding POST, PUT or DELETE changes data on the live API).
+            requests: explicit requests: [{"operation_id": "getPet", "arguments": {"petId":
+                1}}] (arguments as list_api_tools describes them).
+            ignore_paths: body paths to leave out: "$.id", "$[*].created_at", or a bare field
+                name like "created_at" (any depth).
+        """
+        return self._runner.run(
+            self._client.compare_mock_and_live(
+                spec_url_or_path=spec_url_or_path,
+                target_url=target_url,
+                plugin_name=plugin_name,
+                server_url=server_url,
+                auth_config=auth_config,
+                operations=operations,
+                methods=methods,
+                requests=requests,
+                ignore_paths=ignore_paths,
+            )
+        )
+
+    def list_api_tools(
+        self, plugin_name: str | None = None, server_url: str | None = None
+    ) -> ApiToolList:
+        """List the API's operations as tools: name, description and JSON schema of arguments.
+
+        Tool names come from operationIds (prefixed with the plugin name for a plugin);
+        arguments are the operation's parameters by name plus "body" for the request body.
+
+        Args:
+            plugin_name: the plugin (from create_mcp_plugin); or give server_url.
+            server_url: a running MockLoop mock's business or admin URL.
+        """
+        return self._runner.run(
+            self._client.list_api_tools(plugin_name=plugin_name, server_url=server_url)
+        )
+
+    def call_api_tool(
+        self,
+        tool_name: str,
+        arguments: dict[str, Any] | None = None,
+        plugin_name: str | None = None,
+        server_url: str | None = None,
+    ) -> ApiCallResult:
+        """Call one of the API's operations through a plugin; its mode decides who answers.
+
+        Args:
+            tool_name: the tool's name from list_api_tools, or the operationId.
+            arguments: the operation's parameters by name, and "body" for the request body.
+            plugin_name: the plugin (from create_mcp_plugin); or give server_url.
+            server_url: a running MockLoop mock's business or admin URL.
+        """
+        return self._runner.run(
+            self._client.call_api_tool(
+                tool_name=tool_name,
+                arguments=arguments,
+                plugin_name=plugin_name,
+                server_url=server_url,
+            )
         )

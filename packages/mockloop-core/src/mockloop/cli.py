@@ -165,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mockloop.cli_load import add_load_command
 
     add_load_command(commands)
+    from mockloop.cli_report import add_report_command
+
+    add_report_command(commands)
     return parser
 
 

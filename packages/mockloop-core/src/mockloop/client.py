@@ -10,10 +10,16 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from mockloop.operations.analysis import AnalysisOperations
 from mockloop.operations.audit import AuditOperations
+from mockloop.operations.contexts import ContextOperations
 from mockloop.operations.load import LoadTestOperations
 from mockloop.operations.mock_data import MockDataOperations
 from mockloop.operations.mock_servers import MockServerOperations
+from mockloop.operations.packs import ScenarioPackOperations
+from mockloop.operations.prompts import PromptOperations
+from mockloop.operations.proxy import ProxyOperations
+from mockloop.operations.reports import ReportOperations
 from mockloop.operations.scenarios import ScenarioToolOperations
 from mockloop.operations.security import SecurityOperations
 from mockloop.operations.sessions import TestSessionOperations
@@ -26,11 +32,17 @@ class AsyncMockLoopClient(
     MockServerOperations,
     MockDataOperations,
     ScenarioToolOperations,
+    PromptOperations,
+    ScenarioPackOperations,
     TestPlanOperations,
     LoadTestOperations,
     SecurityOperations,
     TestSessionOperations,
+    AnalysisOperations,
+    ReportOperations,
+    ContextOperations,
     AuditOperations,
+    ProxyOperations,
 ):
     """MockLoop's operations as async methods.
 
@@ -38,6 +50,8 @@ class AsyncMockLoopClient(
         home: folder for MockLoop's state; default MOCKLOOP_HOME, else the user data folder.
         timeout: seconds an HTTP call to a mock may take; default MOCKLOOP_TIMEOUT or 30.
         admin_token: bearer token for admin APIs that require one; default MOCKLOOP_ADMIN_TOKEN.
+        llm: optional model the prompts refine their results with: a LangChain chat model or
+            any callable taking a list of {"role", "content"} messages and returning text.
     """
 
     async def __aenter__(self) -> AsyncMockLoopClient:
@@ -52,4 +66,6 @@ class AsyncMockLoopClient(
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Release the client's resources (it holds no connection between calls)."""
+        """Release the client's resources: schedules it runs stop here (they stay stored and
+        show as orphaned, resumable by another client); it holds no connection between calls."""
+        await self._stop_schedule_runners()

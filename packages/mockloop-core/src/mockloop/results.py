@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Result"]
+__all__ = ["Result", "summary_of"]
 
 
 class Result(BaseModel):
@@ -63,3 +63,14 @@ class Result(BaseModel):
     @classmethod
     def _field_names(cls) -> dict[str, Any]:
         return cls.model_fields
+
+
+def summary_of(result: Any, limit: int = 600) -> str:
+    """The short text of a result: its `summary()`, or its `summary` field for results that
+    carry one (an analysis's quotable paragraph)."""
+    summary = getattr(result, "summary", None)
+    if isinstance(summary, str):
+        return summary if len(summary) <= limit * 4 else summary[: limit * 4 - 3] + "..."
+    if callable(summary):
+        return str(summary(limit))
+    return str(result)

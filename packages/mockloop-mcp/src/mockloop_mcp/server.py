@@ -1,10 +1,13 @@
 """The MCP server: every operation of the MockLoop catalog, exposed by one loop.
 
 `build_server()` returns a FastMCP server whose tools are the catalog's operations of kind
-"tool" (input schema = the catalog's parameter schema, output schema = the result model's
-schema), whose prompts are its operations of kind "prompt" and whose resources are its
-operations of kind "resource". There is no per-tool code: an operation added to the client
-appears here.
+"tool" and "prompt" (input schema = the catalog's parameter schema, output schema = the result
+model's schema), whose prompts are its operations of kind "prompt" (their messages embed the
+operation's result for the host's model; arguments arrive as strings and are converted per
+parameter type) and whose resources are its operations of kind "resource", plus the scenario
+packs: `scenario-pack://CATEGORY/NAME` (a resource per pack and a template for packs added
+later) and the discovery resource `scenario-pack://index`. There is no per-tool code: an
+operation added to the client appears here.
 
 A tool call validates its arguments, runs the operation on the async client (blocking work
 runs in threads, so the event loop never stalls), forwards progress as MCP progress
@@ -18,8 +21,10 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import types
+import typing
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
@@ -27,16 +32,24 @@ from mcp.server.fastmcp.prompts import Prompt
 from mcp.server.fastmcp.resources import FunctionResource
 from mcp.types import ContentBlock, TextContent, ToolAnnotations
 from mcp.types import Tool as MCPTool
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from mockloop import AsyncMockLoopClient, MockLoopError, MockLoopUserError
 from mockloop.audit import using_face
 from mockloop.catalog import Catalog, OperationSpec, get_catalog
 from mockloop.progress import progress_to
+from mockloop.results import Result, summary_of
+from mockloop_mcp.plugin_tools import install_plugin_tools
 
-__all__ = ["MockLoopMCP", "build_server"]
+__all__ = ["MockLoopMCP", "build_server", "coerce_argument"]
 
 logger = logging.getLogger("mockloop_mcp")
+
+PACK_INDEX_URI = "scenario-pack://index"
+PACK_TEMPLATE_URI = "scenario-pack://{category}/{name}"
+_TOOL_KINDS = ("tool", "prompt")
+_TRUE = {"true", "yes", "1", "on", "y"}
+_FALSE = {"false", "no", "0", "off", "n"}
 
 INSTRUCTIONS = (
     "MockLoop turns OpenAPI descriptions into running mock APIs and tests APIs. Start with "
@@ -101,12 +114,17 @@ class MockLoopMCP(FastMCP):
                 self.add_prompt(self._prompt(op))
             elif op.kind == "resource":
                 self.add_resource(self._resource(op))
+        if "get_scenario_pack" in self.operations and "list_scenario_packs" in self.operations:
+            self._add_pack_resources()
+        # Last: it wraps list_tools/call_tool above to add the API tools of running plugins.
+        install_plugin_tools(self)
 
     # -- tools ------------------------------------------------------------------------------
 
     def tool_operations(self) -> list[OperationSpec]:
-        """The operations served as tools, in catalog order."""
-        return [op for op in self.operations.values() if op.kind == "tool"]
+        """The operations served as tools, in catalog order: tools and prompts (agents call
+        the prompts as tools too)."""
+        return [op for op in self.operations.values() if op.kind in _TOOL_KINDS]
 
     async def list_tools(self) -> list[MCPTool]:
         return [
@@ -125,7 +143,7 @@ class MockLoopMCP(FastMCP):
         self, name: str, arguments: dict[str, Any]
     ) -> Sequence[ContentBlock] | dict[str, Any] | tuple[list[ContentBlock], dict[str, Any]]:
         op = self.operations.get(name)
-        if op is None or op.kind != "tool":
+        if op is None or op.kind not in _TOOL_KINDS:
             known = ", ".join(op.name for op in self.tool_operations())
             raise ToolError(f"unknown tool {name!r}; the tools are: {known}")
         try:
@@ -141,31 +159,48 @@ class MockLoopMCP(FastMCP):
                 logger.exception("tool %s failed", name)
             raise ToolError(_error_text(name, exc)) from None
         structured = result.model_dump(mode="json")
-        summary = result.summary() if hasattr(result, "summary") else json.dumps(structured)
+        summary = summary_of(result) if isinstance(result, Result) else json.dumps(structured)
         return [TextContent(type="text", text=summary)], structured
 
     # -- prompts and resources --------------------------------------------------------------
 
     def _prompt(self, op: OperationSpec) -> Prompt:
         method = getattr(self.client, op.name)
+        by_name = {p.name: p for p in op.parameters}
 
         async def render(**kwargs: Any) -> Any:
-            result = await method(**op.validate_arguments(kwargs))
+            # Hosts send optional fields left blank as "": that is "not given".
+            given = {
+                name: coerce_argument(by_name[name].annotation, value)
+                for name, value in kwargs.items()
+                if name in by_name
+                and value is not None
+                and (by_name[name].required or not (isinstance(value, str) and not value.strip()))
+            }
+            try:
+                with using_face("mcp", None):
+                    result = await method(**op.validate_arguments(given))
+            except MockLoopError as exc:
+                raise ValueError(_error_text(op.name, exc)) from None
             messages = getattr(result, "messages", None)
-            return messages if messages is not None else result.summary()
+            return messages if messages else summary_of(result)
 
+        # MCP prompt arguments are strings: the function takes strings (validate_call keeps
+        # them) and each is converted to its parameter's type before the operation runs.
         render.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             [
                 inspect.Parameter(
                     p.name,
                     inspect.Parameter.KEYWORD_ONLY,
-                    default=inspect.Parameter.empty if p.required else p.default,
-                    annotation=p.annotation,
+                    default=inspect.Parameter.empty if p.required else None,
+                    annotation=_string_argument(p.description, p.required),
                 )
                 for p in op.parameters
             ]
         )
-        render.__annotations__ = {p.name: p.annotation for p in op.parameters}
+        render.__annotations__ = {
+            p.name: _string_argument(p.description, p.required) for p in op.parameters
+        }
         render.__name__ = op.name
         return Prompt.from_function(render, name=op.name, description=op.description)
 
@@ -183,6 +218,107 @@ class MockLoopMCP(FastMCP):
             mime_type="application/json",
             fn=read,
         )
+
+    def _add_pack_resources(self) -> None:
+        """`scenario-pack://index`, one resource per pack, and the template for the rest."""
+        from mockloop.packs.loader import load_packs
+
+        client = self.client
+
+        async def index() -> str:
+            listing = await client.list_scenario_packs()
+            return json.dumps(listing.model_dump(mode="json"), indent=2)
+
+        self.add_resource(
+            FunctionResource(
+                uri=PACK_INDEX_URI,  # type: ignore[arg-type]
+                name="scenario_packs",
+                description="Every scenario pack with its URI, scenarios and data; invalid user "
+                "pack files with their problems",
+                mime_type="application/json",
+                fn=index,
+            )
+        )
+
+        def reader(uri: str) -> Any:
+            async def read() -> str:
+                detail = await client.get_scenario_pack(uri)
+                return json.dumps(detail.model_dump(mode="json"), indent=2)
+
+            return read
+
+        for uri, loaded in sorted(load_packs(client.settings.home).packs.items()):
+            self.add_resource(
+                FunctionResource(
+                    uri=uri,  # type: ignore[arg-type]
+                    name=f"{loaded.pack.category}/{loaded.pack.name}",
+                    title=loaded.pack.title,
+                    description=loaded.pack.description,
+                    mime_type="application/json",
+                    fn=reader(uri),
+                )
+            )
+
+        async def pack(category: str, name: str) -> str:
+            detail = await client.get_scenario_pack(f"scenario-pack://{category}/{name}")
+            return json.dumps(detail.model_dump(mode="json"), indent=2)
+
+        self.resource(
+            PACK_TEMPLATE_URI,
+            name="scenario_pack",
+            description="A scenario pack by category and name (see scenario-pack://index)",
+            mime_type="application/json",
+        )(pack)
+
+
+def _string_argument(description: str, required: bool) -> Any:
+    text = Annotated[str, Field(description=description)]
+    return text if required else Annotated[str | None, Field(description=description)]
+
+
+def _flatten(annotation: Any) -> list[Any]:
+    """The alternatives of a union (Optional, X | Y), Annotated unwrapped."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _flatten(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [alt for arg in typing.get_args(annotation) for alt in _flatten(arg)]
+    return [annotation]
+
+
+def coerce_argument(annotation: Any, value: Any) -> Any:
+    """An MCP prompt argument (a string) as the parameter's type: "true" -> True, "5" -> 5,
+    JSON text or "a, b" -> a list, JSON text -> a dict; strings stay strings where allowed."""
+    if not isinstance(value, str):
+        return value
+    alternatives = _flatten(annotation)
+    origins = {typing.get_origin(alt) or alt for alt in alternatives}
+    text = value.strip()
+    if type(None) in origins and text.lower() in ("", "null", "none"):
+        return None
+    takes_str = str in origins or Literal in origins or Any in origins
+    if list in origins and text.startswith("["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    if dict in origins and text.startswith("{") and not takes_str:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return value
+    if bool in origins and text.lower() in _TRUE | _FALSE:
+        return text.lower() in _TRUE
+    if int in origins or float in origins:
+        try:
+            number = float(text)
+        except ValueError:
+            pass
+        else:
+            return int(number) if int in origins and number.is_integer() else number
+    if list in origins and not takes_str:
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
 
 
 def _session_id(context: Context[Any, Any, Any]) -> str | None:

@@ -1,5 +1,8 @@
 """Secrets out of audit records: by name (the request log's secret words) and by shape.
 
+Long values are shortened (strings past 2 KiB keep their first 256 characters and their
+length, lists past 100 items their first 100 and a count).
+
 A value is replaced by "[REDACTED]" when its key looks secret (`password`, `token`, `api_key`,
 `authorization`, ...). Strings are also scanned: `Bearer <credential>` / `Basic <credential>`
 lose the credential, URLs lose their `user:password@` part and the values of secret-looking
@@ -20,9 +23,18 @@ __all__ = ["redact_arguments", "redact_text"]
 
 _REDACTOR = Redactor()
 _SCHEME_CREDENTIAL = re.compile(r"(?i)\b(bearer|basic|token|digest)\s+[A-Za-z0-9\-._~+/=:]+")
-_PAIR = re.compile(r"(?P<name>[A-Za-z0-9_\-.]+)(?P<sep>\s*[:=]\s*)(?P<value>[^\s,&;]+)")
+# The look-behind anchors a name at its start: without it a long run of word characters
+# is retried from every position (quadratic time).
+_PAIR = re.compile(
+    r"(?<![A-Za-z0-9_\-.])(?P<name>[A-Za-z0-9_\-.]+)(?P<sep>\s*[:=]\s*)(?P<value>[^\s,&;]+)"
+)
 _URL = re.compile(r"\bhttps?://[^\s\"'<>]+")
 _MAX_DEPTH = 20
+# Arguments can carry whole results (a report of a load run holds its HDR histograms): the
+# trail keeps what identifies the call, not megabytes of data.
+_MAX_TEXT = 2048
+_KEEP_TEXT = 256
+_MAX_ITEMS = 100
 
 
 def _redact_url(url: str) -> str:
@@ -71,8 +83,14 @@ def redact_arguments(value: Any, _depth: int = 0) -> Any:
             for key, item in value.items()
         }
     if isinstance(value, list | tuple | set | frozenset):
-        return [redact_arguments(item, _depth + 1) for item in value]
+        items = list(value)
+        kept = [redact_arguments(item, _depth + 1) for item in items[:_MAX_ITEMS]]
+        if len(items) > _MAX_ITEMS:
+            kept.append(f"[... {len(items) - _MAX_ITEMS} more items]")
+        return kept
     if isinstance(value, str):
+        if len(value) > _MAX_TEXT:
+            return redact_text(value[:_KEEP_TEXT]) + f"[... {len(value)} chars]"
         return redact_text(value)
     if value is None or isinstance(value, bool | int | float):
         return value

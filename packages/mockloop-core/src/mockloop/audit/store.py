@@ -22,6 +22,7 @@ import orjson
 from pydantic import BaseModel
 
 from mockloop.errors import ConfigError, StoreError
+from mockloop.store.migrations import enable_wal
 
 __all__ = ["FIELDS", "AuditStore", "AuditVerification"]
 
@@ -85,7 +86,7 @@ class AuditStore:
             self._conn = sqlite3.connect(
                 self.path, check_same_thread=False, isolation_level=None, timeout=10
             )
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            enable_wal(self._conn)
             self._conn.executescript(_SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the audit store {self.path}: {exc}") from None

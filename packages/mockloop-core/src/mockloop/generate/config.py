@@ -37,6 +37,7 @@ _COMMENTS = {
     "data_dir": "relative to this file",
     "seed": "seed of generated data: same seed, same responses",
     "validation": "request validation: off, warn or enforce",
+    "proxy": "mock, proxy, hybrid or replay mode and the live API (docs/proxy.md)",
 }
 
 
@@ -47,6 +48,12 @@ def render_config(values: dict[str, Any], *, title: str, version: str) -> str:
         "# Each key is a `mockloop serve` setting (mockloop.mock.MockConfig).",
     ]
     for key, value in values.items():
+        if isinstance(value, dict) and value:
+            # A nested mapping (the proxy settings) reads better as a block.
+            comment = _COMMENTS.get(key)
+            lines.append(f"# {key}: {comment}" if comment else f"# {key}")
+            lines.append(yaml.safe_dump({key: value}, sort_keys=False, width=100).rstrip())
+            continue
         text = yaml.safe_dump({key: value}, default_flow_style=True, width=1_000)
         line = text.strip()[1:-1]  # "{key: value}" -> "key: value"
         comment = _COMMENTS.get(key)

@@ -200,6 +200,7 @@ def generate_project(
     business_port: int = 8000,
     admin_port: int | None = None,
     overwrite: bool = False,
+    proxy: dict[str, Any] | None = None,
 ) -> GeneratedProject:
     """Write a standalone mock project for a description and record it in the registry.
 
@@ -216,6 +217,9 @@ def generate_project(
         admin_port: the admin port; default `business_port + 1`.
         overwrite: rewrite the generated files of an existing, non-empty project folder
             (other files in it are left alone).
+        proxy: proxy settings (`mockloop.proxy.ProxySettings` as a dict) written to the
+            `proxy:` block of mockloop.yaml; the file is then readable by its owner only when
+            they hold upstream credentials.
 
     Raises:
         SpecError: the description cannot be loaded (nothing is written).
@@ -230,6 +234,10 @@ def generate_project(
         admin_port = business_port + 1 if business_port < 65535 else business_port - 1
     if admin_port == business_port:
         raise ConfigError(f"admin_port={admin_port} is the business port: choose another")
+    if proxy is not None:
+        from mockloop.proxy.settings import parse_proxy_settings
+
+        proxy = parse_proxy_settings(proxy).model_dump(mode="json", exclude_defaults=True)
     spec = load_spec(spec_url_or_path)
     folder = _project_folder(output_dir_name, spec.title)
     if folder.exists() and not folder.is_dir():
@@ -258,6 +266,8 @@ def generate_project(
         "seed": 0,
         "validation": "enforce",
     }
+    if proxy is not None:
+        settings["proxy"] = proxy
     values = {
         "title": spec.title,
         "version": __version__,
@@ -293,6 +303,8 @@ def generate_project(
         old_spec = _old_spec_file(folder) if overwrite else None
         for name, data in files.items():
             _write(folder / name, data)
+        if proxy is not None and proxy.get("auth"):
+            (folder / CONFIG_FILE).chmod(0o600)  # it holds upstream credentials
         if old_spec is not None and old_spec.name not in files and old_spec.is_file():
             old_spec.unlink()  # the previous generation's description, now replaced
     except OSError as exc:

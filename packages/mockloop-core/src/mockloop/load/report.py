@@ -12,7 +12,12 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from mockloop.load.histogram import decode_histogram, latency_summary, merge_encoded
+from mockloop.load.histogram import (
+    decode_histogram,
+    encode_histogram,
+    latency_summary,
+    merge_encoded,
+)
 from mockloop.load.plan import LoadPlan
 from mockloop.results import Result
 
@@ -60,6 +65,9 @@ class OperationStats(Result):
     latency: LatencyStats
     status_counts: dict[str, int]
     errors_by_kind: dict[str, int]
+    histogram: str = Field(
+        default="", description="this operation's latency HDR histogram (µs), base64 encoded"
+    )
 
 
 class SecondStats(Result):
@@ -228,6 +236,7 @@ def build_result(
                 latency=LatencyStats(**latency_summary(histogram)),
                 status_counts=dict(sorted(statuses.items())),
                 errors_by_kind=dict(sorted(errors.items())),
+                histogram=encode_histogram(histogram),
             )
         )
         responses += op_responses

@@ -12,15 +12,14 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from mockloop.errors import StoreError
 from mockloop.settings import mockloop_home
-from mockloop.store.migrations import Migration, apply_migrations
+from mockloop.store.connection import sqlite_connection
+from mockloop.store.migrations import Migration
 
 __all__ = ["LOAD_MIGRATIONS", "LoadRunStore"]
 
@@ -61,22 +60,14 @@ class LoadRunStore:
         self.path = path if path is not None else mockloop_home() / "load_runs.db"
         self.busy_timeout = busy_timeout
 
-    @contextlib.contextmanager
-    def _connect(self, what: str) -> Iterator[sqlite3.Connection]:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"{self.path}: could not open the load run store: {exc}") from exc
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            apply_migrations(conn, LOAD_MIGRATIONS)
-            yield conn
-        except (sqlite3.Error, RuntimeError) as exc:
-            raise StoreError(f"{self.path}: could not {what}: {exc}") from exc
-        finally:
-            conn.close()
+    def _connect(self, what: str) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return sqlite_connection(
+            self.path,
+            LOAD_MIGRATIONS,
+            busy_timeout=self.busy_timeout,
+            store="load run store",
+            what=what,
+        )
 
     def save(self, result: dict[str, Any], progress: dict[str, Any] | None = None) -> None:
         """Insert or replace a run from its result's JSON form."""

@@ -17,6 +17,7 @@ second's latencies) on its queue; at the end, a report with every operation's hi
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import time
 from collections import deque
@@ -30,6 +31,9 @@ from mockloop.load.plan import LoadPlan, arrival_time
 __all__ = ["Worker", "new_event_loop", "weighted_cycle"]
 
 _BACKOFF_MIN = 0.05
+#: Tracked objects allocated and not freed since the last collection before the worker, which
+#: runs with automatic garbage collection off, collects the young generations itself.
+_GC_BACKLOG = 200_000
 _BACKOFF_MAX = 1.0
 
 
@@ -358,6 +362,20 @@ class Worker:
     async def run(self, start_in: float) -> None:
         """Wait `start_in` seconds, run the plan, then emit the final report."""
         self.loop = asyncio.get_running_loop()
+        # The cyclic garbage collector would pause the loop at moments of its choosing and put
+        # those pauses into the measured tail (at 50 connections it pushed p99 about 25% above
+        # wrk's): the hot path makes (almost) no cycles, so automatic collection stays off for
+        # the run; the loop below collects only if garbage really piles up.
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+        try:
+            await self._run(start_in)
+        finally:
+            gc.enable()
+            gc.unfreeze()
+
+    async def _run(self, start_in: float) -> None:
         plan = self.plan
         await asyncio.sleep(max(0.0, start_in))
         self.t0 = time.perf_counter()
@@ -387,6 +405,8 @@ class Worker:
             self._sweep(now)
             # Small, frequent flushes: one big flush a second would stall the loop for ms.
             self.recorder.flush()
+            if gc.get_count()[0] > _GC_BACKLOG:  # cyclic garbage piling up: collect it now
+                gc.collect(1)
             await asyncio.sleep(sweep_every)
         elapsed = self.end - self.t0
         self._tick(max(second, math.ceil(elapsed)), cpu, wall)

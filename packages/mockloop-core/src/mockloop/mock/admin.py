@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from mockloop.errors import ConfigError, MockLoopUserError, ScenarioError
 from mockloop.mock.admin_log import AdminRequestLogger
+from mockloop.mock.admin_proxy import proxy_router
 from mockloop.mock.admin_state import state_router
 from mockloop.mock.admin_ui import ui_router
 from mockloop.mock.log_analysis import analyze_records
@@ -116,6 +117,7 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
             "validation": runtime.config.validation,
             "auth": runtime.config.auth,
             "request_log": writer.stats() if writer is not None else None,
+            "proxy_mode": runtime.proxy.settings.mode if runtime.proxy is not None else None,
         }
 
     @app.get("/api/operations", dependencies=guarded)
@@ -307,9 +309,13 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
                 "source": runtime.spec.source,
                 "operations": len(runtime.spec.operations),
             },
-            "config": runtime.config.model_dump(mode="json", exclude={"admin_token", "spec"}),
+            "config": runtime.config.model_dump(
+                mode="json", exclude={"admin_token", "spec", "proxy"}
+            ),
             **store.export(),
         }
+        if runtime.proxy is not None:
+            data["config"]["proxy"] = runtime.proxy.settings.public()
         if include_logs:
             if runtime.log_writer is not None:
                 await asyncio.to_thread(runtime.log_writer.flush, 5.0)
@@ -318,6 +324,7 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
 
     app.include_router(state_router(runtime, guarded))
     app.include_router(webhooks_router(runtime, guarded))
+    app.include_router(proxy_router(runtime, guarded))
     app.add_middleware(AdminRequestLogger, runtime=runtime)
     return app
 

@@ -12,7 +12,7 @@ import html
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -20,6 +20,9 @@ from mockloop.mock.problem import PreparedResponse, problem
 from mockloop.mock.request_log import LogRecord
 from mockloop.mock.runtime import MockRuntime
 from mockloop.settings import PROBE_HEADER
+
+if TYPE_CHECKING:
+    from mockloop.proxy.engine import ProxyEngine
 
 __all__ = ["BusinessApp"]
 
@@ -83,6 +86,8 @@ class BusinessApp:
                 try:
                     if self.on_shutdown is not None:
                         await self.on_shutdown()
+                    if self.runtime.proxy is not None:
+                        await self.runtime.proxy.aclose()
                 finally:
                     await asyncio.to_thread(self.runtime.stop)
                 await send({"type": "lifespan.shutdown.complete"})
@@ -93,6 +98,9 @@ class BusinessApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         runtime = self.runtime
+        if runtime.proxy is not None:  # the one check a pure mock pays
+            await self._proxied(scope, receive, send, runtime.proxy, started)
+            return
         method: str = scope["method"]
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
         path = raw_path.decode("latin-1")
@@ -147,6 +155,140 @@ class BusinessApp:
                     client=f"{client[0]}:{client[1]}" if client else "",
                     scenario=runtime.rules.active_scenario,
                     mode="mock",
+                )
+            )
+        hooks = runtime.webhooks
+        if hooks is not None and hooks.active:
+            hooks.notify(
+                method=method,
+                path=scope["path"],
+                query=query,
+                operation_id=operation_id,
+                template=op.path if op is not None else None,
+                status=prepared.status,
+            )
+
+    async def _proxied(
+        self, scope: Scope, receive: Receive, send: Send, engine: ProxyEngine, started: float
+    ) -> None:
+        """A request under proxy settings: routed to the mock, the live API or the recording,
+        with fallback to the mock when the live API fails and that is on."""
+        runtime = self.runtime
+        method: str = scope["method"]
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+        path = raw_path.decode("latin-1")
+        query = scope["query_string"].decode("latin-1")
+        body = b""
+        op: Any = None
+        operation_id = None
+        mode = "mock"
+        upstream = None
+        upstream_error = None
+        prepared: PreparedResponse
+        try:
+            if method not in _BODYLESS or _has_body(scope):
+                body = await _read_body(receive, runtime.config.max_body_bytes)
+            match = runtime.router.match(method, path, query)
+            op = match.operation
+            operation_id = op.operation_id if op is not None else None
+            local = None if op is not None else self._unrouted(method, path, match.allowed)
+            if local is not None and (local.source == "builtin" or _is_probe(scope)):
+                prepared = local  # /health, /docs and MockLoop's probes stay local
+            else:
+                mode = engine.decide(method, scope["path"], scope["headers"], query).mode
+                if mode == "proxy":
+                    upstream = await engine.forward(method, path, query, scope["headers"], body)
+                    upstream_error = upstream.error
+                    if engine.should_fall_back(upstream):
+                        mode = "fallback"
+                        prepared = local or await self._answer(
+                            scope, op, match.path_params, query, body
+                        )
+                    elif upstream.status is None:
+                        prepared = problem(
+                            upstream.failure_status,
+                            f"proxy mode: {engine.scrub_text(upstream.error or '')}; start the "
+                            "live API, fix target_url, or turn on fallback_to_mock",
+                            title="Upstream unavailable",
+                            upstream=engine.settings.target_url,
+                        )
+                    else:
+                        # The live API's body, minus any credential it echoes back: clients of
+                        # the proxy never see the upstream secrets.
+                        prepared = PreparedResponse(
+                            upstream.status,
+                            upstream.headers,
+                            engine.scrub(upstream.body),
+                            source="proxy",
+                        )
+                        recorder = engine.recorder
+                        if recorder is not None:
+                            recorder.capture(
+                                method=method,
+                                path=scope["path"],
+                                query=query,
+                                operation_id=operation_id,
+                                request_body=body,
+                                status=upstream.status,
+                                headers=upstream.headers,
+                                body=prepared.body,
+                            )
+                elif mode == "replay":
+                    replay = engine.replay
+                    found = replay.answer(method, scope["path"], query, body) if replay else None
+                    prepared = (
+                        found
+                        or local
+                        or await self._answer(scope, op, match.path_params, query, body)
+                    )
+                else:
+                    prepared = local or await self._answer(
+                        scope, op, match.path_params, query, body
+                    )
+                engine.count(mode)
+        except _BodyTooLarge:
+            prepared = problem(
+                413,
+                f"the request body exceeds the mock's limit of {runtime.config.max_body_bytes} "
+                "bytes (raise it with max_body_bytes)",
+            )
+        except Exception as exc:  # the mock answers, whatever went wrong inside it
+            logger.exception("error while answering %s %s", method, path)
+            prepared = problem(
+                500,
+                f"the mock failed to answer: {type(exc).__name__}: {exc}",
+                title="Mock internal error",
+            )
+        body_out = b"" if method == "HEAD" else prepared.body
+        headers = [
+            *prepared.headers,
+            (b"content-length", str(len(prepared.body)).encode()),
+            (b"x-mockloop-mode", mode.encode()),
+        ]
+        await send({"type": "http.response.start", "status": prepared.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body_out})
+        writer = runtime.log_writer
+        if writer is not None and not (prepared.source == "builtin" and _is_probe(scope)):
+            client = scope.get("client")
+            writer.submit(
+                LogRecord(
+                    ts=time.time(),
+                    method=method,
+                    path=scope["path"],
+                    query=query,
+                    operation_id=operation_id,
+                    status=prepared.status,
+                    latency_ms=(time.perf_counter() - started) * 1000.0,
+                    request_headers=scope["headers"],
+                    response_headers=headers,
+                    request_body=body,
+                    response_body=body_out,
+                    client=f"{client[0]}:{client[1]}" if client else "",
+                    scenario=runtime.rules.active_scenario,
+                    mode=mode,
+                    upstream_status=upstream.status if upstream is not None else None,
+                    upstream_latency_ms=upstream.latency_ms if upstream is not None else None,
+                    upstream_error=engine.scrub_text(upstream_error) if upstream_error else None,
                 )
             )
         hooks = runtime.webhooks

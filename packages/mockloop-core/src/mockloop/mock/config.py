@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mockloop.errors import ConfigError
+from mockloop.proxy.settings import ProxySettings
 from mockloop.settings import mockloop_home
 
 __all__ = ["MockConfig", "ValidationMode"]
@@ -58,6 +59,11 @@ class MockConfig(BaseModel):
     webhook_allow_hosts: list[str] = Field(
         default_factory=lambda: ["127.0.0.1", "localhost", "::1"],
         description="hosts webhook targets may name (loopback only by default)",
+    )
+    proxy: ProxySettings | None = Field(
+        default=None,
+        description="mock, proxy, hybrid or replay mode: target_url, routing_rules, auth, "
+        "retries, circuit breaker, fallback (see docs/proxy.md); None: a pure mock",
     )
 
     @classmethod

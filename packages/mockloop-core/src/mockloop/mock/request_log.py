@@ -106,7 +106,11 @@ class LogRecord:
         response_body: the response body bytes.
         client: the client address ("host:port").
         scenario: the active scenario's name, if any.
-        mode: how the response was produced ("mock", "proxy", ...).
+        mode: which side answered: "mock", "proxy" (the live API), "fallback" (the mock, after
+            the live API failed) or "replay" (a recording); "admin" for the admin port.
+        upstream_status: the live API's status, when the request went upstream.
+        upstream_latency_ms: the upstream call's time including retries, milliseconds.
+        upstream_error: why the upstream call failed (secrets scrubbed), if it did.
     """
 
     __slots__ = (
@@ -124,6 +128,9 @@ class LogRecord:
         "scenario",
         "status",
         "ts",
+        "upstream_error",
+        "upstream_latency_ms",
+        "upstream_status",
     )
 
     def __init__(
@@ -142,6 +149,9 @@ class LogRecord:
         client: str = "",
         scenario: str | None = None,
         mode: str = "mock",
+        upstream_status: int | None = None,
+        upstream_latency_ms: float | None = None,
+        upstream_error: str | None = None,
     ) -> None:
         self.ts = ts
         self.method = method
@@ -157,6 +167,9 @@ class LogRecord:
         self.client = client
         self.scenario = scenario
         self.mode = mode
+        self.upstream_status = upstream_status
+        self.upstream_latency_ms = upstream_latency_ms
+        self.upstream_error = upstream_error
 
     def __repr__(self) -> str:
         return f"LogRecord({self.method} {self.path} -> {self.status} at {self.ts})"
@@ -743,4 +756,9 @@ class RequestLogWriter:
             "correlation_id": correlation,
             "scenario": record.scenario,
             "mode": record.mode,
+            "upstream_status": record.upstream_status,
+            "upstream_latency_ms": record.upstream_latency_ms,
+            "upstream_error": self.redactor.text(record.upstream_error)
+            if record.upstream_error
+            else None,
         }

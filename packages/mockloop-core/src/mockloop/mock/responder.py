@@ -227,6 +227,10 @@ class Responder:
             prepared = self._documented(
                 op, status_key, path_params, accept, example=rule.example, dynamic=rule.generate
             )
+            if prepared.status == 422 and rule.example is not None and status != 422:
+                # The rule names an example the description lacks: say so, with its own
+                # status, rather than serve the problem under the rule's (success) status.
+                return prepared
             if prepared.status != status:
                 prepared = PreparedResponse(
                     status, prepared.headers, prepared.body, source="scenario"

@@ -7,7 +7,7 @@ import logging
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -33,6 +33,9 @@ from mockloop.mock.webhook_store import WebhookStore
 from mockloop.spec import ApiSpec, load_spec
 from mockloop.spec.validation import SchemaValidator
 from mockloop.store import SQLiteStore
+
+if TYPE_CHECKING:
+    from mockloop.proxy.engine import ProxyEngine
 
 __all__ = ["MockRuntime"]
 
@@ -79,6 +82,12 @@ class MockRuntime:
         self.admin_url: str | None = None
         self.defines_health = any(op.path.rstrip("/") == "/health" for op in self.spec.operations)
         self.defines_docs = any(op.path.rstrip("/") == "/docs" for op in self.spec.operations)
+        # None for a pure mock: the business app's hot path then skips proxying entirely.
+        self.proxy: ProxyEngine | None = None
+        if config.proxy is not None:
+            from mockloop.proxy.engine import ProxyEngine
+
+            self.proxy = ProxyEngine(self, config.proxy)
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -91,6 +100,8 @@ class MockRuntime:
         if self.config.scenarios_file is not None:
             self.import_scenarios_file(self.config.scenarios_file)
         self._reload_rules()
+        if self.proxy is not None:
+            self.proxy.start()
         if self.config.log_requests:
             self.log_writer = RequestLogWriter(
                 self.store,
@@ -157,6 +168,20 @@ class MockRuntime:
                 except ScenarioError as exc:
                     logger.warning("stored scenario %r not activated: %s", active, exc)
         self.rules.set_scenario(scenario)
+
+    # -- proxy ------------------------------------------------------------------------------
+
+    def configure_proxy(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Change the proxy settings at run time (a pure mock becomes a proxy here)."""
+        if self.proxy is None:
+            from mockloop.proxy.engine import ProxyEngine
+            from mockloop.proxy.settings import ProxySettings
+
+            engine = ProxyEngine(self, ProxySettings())
+            status = engine.configure(changes)
+            self.proxy = engine  # only once the settings are valid
+            return status
+        return self.proxy.configure(changes)
 
     # -- scenarios --------------------------------------------------------------------------
 

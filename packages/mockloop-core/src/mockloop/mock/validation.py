@@ -199,11 +199,16 @@ def _match_media(content_type: str, documented: list[str]) -> str | None:
     if not sent:
         # No Content-Type: accept when JSON is documented (curl -d without -H is common).
         return next((m for m in documented if is_json_media(m)), None)
-    for media in documented:
-        base = media.split(";", 1)[0].strip().lower()
-        if base == sent or base == "*/*":
+    bases = [(media, media.split(";", 1)[0].strip().lower()) for media in documented]
+    # The most specific documented type wins: exact, then "type/*", then "*/*".
+    for media, base in bases:
+        if base == sent:
             return media
-        if base.endswith("/*") and sent.startswith(base[:-1]):
+    for media, base in bases:
+        if base.endswith("/*") and base != "*/*" and sent.startswith(base[:-1]):
+            return media
+    for media, base in bases:
+        if base == "*/*":
             return media
     if sent.endswith("+json") or sent == "application/json":
         return next((m for m in documented if is_json_media(m)), None)

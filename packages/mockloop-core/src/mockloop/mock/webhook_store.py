@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from mockloop.errors import StoreError
+from mockloop.store.migrations import enable_wal
 
 __all__ = ["WebhookStore"]
 
@@ -66,7 +67,7 @@ class WebhookStore:
         self._lock = threading.Lock()
         try:
             self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            enable_wal(self._conn)
             self._conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the webhook store {self.path}: {exc}") from None

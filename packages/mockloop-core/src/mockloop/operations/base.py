@@ -70,8 +70,11 @@ class OperationsBase:
         home: str | None = None,
         timeout: float | None = None,
         admin_token: str | None = None,
+        llm: Any = None,
     ) -> None:
         self.settings = ClientSettings.from_env(home=home, timeout=timeout, admin_token=admin_token)
+        # An optional model the prompts refine their deterministic results with.
+        self.llm = llm
         # The test session opened by create_test_session and not yet ended: runs made by this
         # client land in it unless a call names another session.
         self.current_session_id: str | None = None

@@ -2,10 +2,563 @@
 
 from __future__ import annotations
 
-from mockloop.operations.base import OperationsBase
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit
 
-__all__ = ["TestPlanOperations"]
+import httpx
+from pydantic import BaseModel, Field
+
+from mockloop.catalog import operation
+from mockloop.errors import ConfigError, ServerError
+from mockloop.operations.base import AdminTarget, OperationsBase, normalise_url
+from mockloop.progress import report_progress
+from mockloop.results import Result
+from mockloop.settings import PROBE
+from mockloop.spec.model import ApiSpec
+from mockloop.testing.plan import StepOutcome, TestPlan, TestPlanResult, parse_plan
+from mockloop.testing.plan_generate import TargetTraits, TestFocus, generate_plan
+from mockloop.testing.plan_library import list_plans, read_plan, save_plan
+from mockloop.testing.plan_runner import PlanRunner, prepare_steps
+
+__all__ = [
+    "SavedTestPlan",
+    "TestIterationResult",
+    "TestPlanList",
+    "TestPlanOperations",
+]
+
+_LOG_EXCERPT = 20
+_RECORD_FIELDS = ("ts", "method", "path", "status", "latency_ms", "operation_id", "scenario")
+
+
+class SavedTestPlan(Result):
+    """A test plan stored under a name for execute_test_plan(test_plan=NAME)."""
+
+    name: str
+    path: str = Field(description="the plan file")
+    steps: int
+    replaced: bool = Field(description="a plan of that name was replaced")
+
+    def summary(self, limit: int = 600) -> str:
+        verb = "replaced" if self.replaced else "saved"
+        return f"test plan {self.name!r} {verb} ({self.steps} steps) at {self.path}"
+
+
+class TestPlanList(Result):
+    """The named test plans stored in MOCKLOOP_HOME/plans."""
+
+    __test__ = False
+    folder: str
+    plans: list[dict[str, Any]] = Field(description="name, path, steps, description")
+
+    def summary(self, limit: int = 600) -> str:
+        names = ", ".join(p["name"] for p in self.plans) or "none"
+        return f"{len(self.plans)} named test plan(s) in {self.folder}: {names}"[:limit]
+
+
+class TestIterationResult(Result):
+    """One test iteration: a scenario under real traffic, its metrics and its request log."""
+
+    __test__ = False
+    kind: Literal["iteration"] = "iteration"
+    run_id: str
+    server_url: str
+    scenario_name: str
+    status: str = Field(description="the load run's status: completed, stopped or failed")
+    started_at: float
+    finished_at: float
+    duration_s: float
+    load_run_id: str = Field(description="the load run that drove the traffic")
+    metrics: dict[str, Any] = Field(
+        description="as the client measured: requests, rps, error_rate, latency ms, statuses"
+    )
+    server_metrics: dict[str, Any] | None = Field(
+        default=None, description="as the mock logged the window: requests, latency, statuses"
+    )
+    excerpt_in_scenario: int = Field(
+        default=0, description="records of the log excerpt answered under the scenario"
+    )
+    log_total: int = Field(default=0, description="requests the mock logged in the window")
+    log_records: list[dict[str, Any]] = Field(
+        default_factory=list, description="the newest logged requests of the window"
+    )
+    analysis: dict[str, Any] | None = Field(default=None, description="the log analysis")
+    warnings: list[str] = Field(default_factory=list)
+    session_id: str | None = None
+    context_id: str | None = None
+
+    def summary(self, limit: int = 600) -> str:
+        m = self.metrics
+        text = (
+            f"iteration of scenario {self.scenario_name!r} on {self.server_url}: {self.status}; "
+            f"{m.get('requests', 0)} requests in {self.duration_s:.1f} s "
+            f"({m.get('rps', 0):.1f}/s), error rate {m.get('error_rate', 0):.1%}, "
+            f"p50 {m.get('p50_ms')} ms, p95 {m.get('p95_ms')} ms; the mock logged "
+            f"{self.log_total} request(s) in the window ({self.excerpt_in_scenario} of the "
+            f"{len(self.log_records)} newest under the scenario)."
+        )
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(slots=True)
+class _Target:
+    """The server a plan runs against, as far as MockLoop can tell."""
+
+    url: str
+    root: str = ""  # where the mock serves /health and /openapi.json
+    is_mock: bool = False
+    admin_url: str | None = None
+    validation: str | None = None
+    auth: bool | None = None
+    note: str | None = None
 
 
 class TestPlanOperations(OperationsBase):
     """Test plans (given or generated from a description) and test iterations."""
+
+    @operation(group="testing", long_running=True)
+    async def execute_test_plan(
+        self,
+        server_url: str,
+        test_plan: str | dict[str, Any] | None = None,
+        openapi_spec: str | dict[str, Any] | None = None,
+        test_focus: TestFocus = "comprehensive",
+        context_id: str | None = None,
+        operations: list[str] | None = None,
+        headers: dict[str, str] | None = None,
+        variables: dict[str, Any] | None = None,
+        server_validates: bool | None = None,
+        timeout: float | None = None,
+        seed: int = 0,
+        session_id: str | None = None,
+    ) -> TestPlanResult:
+        """Run a functional test plan against an HTTP API: each step's outcome with evidence.
+
+        The plan is given (an object, a plan name from MOCKLOOP_HOME/plans, or a .yaml/.json
+        file path) or generated from the description: every operation's happy path (valid
+        generated input, a documented 2xx status, a body that conforms to the schema) plus
+        negative cases that must be refused with a 4xx. The description is openapi_spec, else
+        the one a MockLoop mock at server_url serves. Steps check status, schema
+        conformance, headers, JSONPath assertions and latency, and capture values for later
+        steps (${name}). Each step is passed, failed, skipped (a dependency did not pass) or
+        error (no response), with the request sent, a response excerpt and every assertion's
+        expected and actual value. Plan format: docs/test-plans.md. Any host may be tested.
+
+        Args:
+            server_url: the API to test, e.g. http://127.0.0.1:8000; step paths are relative
+                to it (include a base path such as /v1 here for a live API).
+            test_plan: a plan object ({"name", "steps": [...]}), the name of a saved plan,
+                or a .yaml/.json plan file path; None generates one from the description.
+            openapi_spec: the description (path, URL or dict) steps are resolved and
+                responses checked against; default: the one a MockLoop mock serves.
+            test_focus: for a generated plan: happy_path, negative or comprehensive (both).
+            context_id: a workflow or session context this run belongs to (recorded).
+            operations: for a generated plan: only these operationIds or "METHOD /path".
+            headers: headers sent with every step (e.g. real credentials); they replace
+                generated placeholder credentials.
+            variables: values for ${name} references, beside the plan's own variables.
+            server_validates: for a generated plan: whether the server refuses invalid
+                requests with 4xx (negative steps need it); None: a MockLoop mock's own
+                setting, else assumed.
+            timeout: seconds per request (default: the plan's timeout_s, 10).
+            seed: seed of the generated input values (same seed, same plan).
+            session_id: the test session the run lands in (default: the open one).
+        """
+        started = time.time()
+        if timeout is not None and timeout <= 0:
+            raise ConfigError(f"timeout={timeout!r} must be above 0 seconds")
+        url = normalise_url(server_url)
+        plan, source = await self._plan_input(test_plan)
+        target = await self._plan_target(url)
+        spec, description_source = await self._plan_description(target, openapi_spec)
+        notes = [target.note] if target.note else []
+        if plan is None:
+            if spec is None:
+                raise ConfigError(
+                    "test_plan is None and no description is available to generate one from: "
+                    f"{url} is not a MockLoop mock (or does not answer); give openapi_spec= or "
+                    "a test_plan"
+                )
+            traits = TargetTraits(
+                validates=server_validates
+                if server_validates is not None
+                else target.validation in (None, "enforce"),
+                enforces_auth=target.auth if target.auth is not None else True,
+                provided_headers={name.lower() for name in headers or {}},
+            )
+            plan, generated_notes = await self._in_thread(
+                generate_plan,
+                spec,
+                focus=test_focus,
+                traits=traits,
+                operations=operations,
+                seed=seed,
+            )
+            notes.extend(generated_notes)
+            source = f"generated ({test_focus})"
+        elif operations:
+            raise ConfigError("operations= selects what a generated plan covers; give no test_plan")
+        prepared = prepare_steps(plan, spec, set(variables or {}))
+
+        async def progress(done: int, total: int, outcome: StepOutcome) -> None:
+            await report_progress(done, total, f"{outcome.name}: {outcome.status}")
+
+        runner = PlanRunner(
+            plan,
+            prepared,
+            target.url,
+            spec=spec,
+            headers=headers,
+            variables=variables,
+            timeout=timeout,
+            on_step=progress,
+        )
+        restore = await self._activate_plan_scenario(target, plan.scenario)
+        try:
+            outcomes = await runner.run()
+        finally:
+            if restore is not None:
+                await restore()
+        finished = time.time()
+        result = _plan_result(
+            plan, source, target.url, outcomes, started, finished, description_source, notes
+        )
+        result.context_id = context_id
+        result.session_id = session_id or self.current_session_id
+        await self._record_run(
+            run_id=result.run_id,
+            kind="test_plan",
+            status=result.status,
+            server_url=result.server_url,
+            started_at=started,
+            finished_at=finished,
+            summary={
+                "plan": result.plan_name,
+                "total": result.total,
+                "passed": result.passed,
+                "failed": result.failed,
+                "errors": result.errors,
+                "skipped": result.skipped,
+                "pass_rate": result.pass_rate,
+            },
+            result=result.model_dump(mode="json"),
+            session_id=session_id,
+            context_id=context_id,
+        )
+        return result
+
+    async def _activate_plan_scenario(
+        self, target: _Target, name: str | None
+    ) -> Callable[[], Awaitable[None]] | None:
+        """Activate the plan's scenario afresh; return how to bring back the one before."""
+        if name is None:
+            return None
+        if not target.is_mock or not target.admin_url:
+            raise ConfigError(
+                f"test_plan.scenario={name!r}: {target.url} is not a MockLoop mock with an admin "
+                "port, so no scenario can be activated; run the plan against the mock, or "
+                "remove 'scenario' from the plan"
+            )
+        admin = AdminTarget(target.admin_url.rstrip("/"), target.url, {})
+        active = await self._admin_call(admin, "GET", "/api/mock-data/scenarios/active")
+        previous = active.get("active") if isinstance(active, dict) else None
+        await self._admin_call(
+            admin, "POST", f"/api/mock-data/scenarios/{quote(name, safe='')}/activate"
+        )
+        if previous == name:
+            return None
+
+        async def restore() -> None:
+            if previous:
+                path = f"/api/mock-data/scenarios/{quote(previous, safe='')}/activate"
+                await self._admin_call(admin, "POST", path)
+            else:
+                await self._admin_call(admin, "POST", "/api/mock-data/scenarios/deactivate")
+
+        return restore
+
+    async def _plan_input(self, test_plan: Any) -> tuple[TestPlan | None, str]:
+        if test_plan is None:
+            return None, "generated"
+        if isinstance(test_plan, str):
+            return await self._in_thread(read_plan, test_plan)
+        if isinstance(test_plan, dict | BaseModel):
+            return parse_plan(test_plan), "given"
+        raise ConfigError(
+            "test_plan must be a plan object, a plan name or a file path, got "
+            f"{type(test_plan).__name__}"
+        )
+
+    async def _plan_target(self, url: str) -> _Target:
+        """Whether `url` is a MockLoop mock (then: its business URL and request checks).
+
+        A URL with a base path (http://host:8000/v1) is a mock when its origin is one.
+        """
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        async with httpx.AsyncClient(
+            timeout=min(self.settings.timeout, 10.0), trust_env=False
+        ) as http:
+            for root in dict.fromkeys([url, origin]):
+                health = await _json(http, f"{root}/health")
+                service = health.get("service") if isinstance(health, dict) else None
+                if service == "mockloop-admin" and root == url and isinstance(health, dict):
+                    business = health.get("business_url")
+                    if not business:
+                        raise ServerError(f"the mock admin API at {url} reports no business URL")
+                    business = str(business).rstrip("/")
+                    return _traits(
+                        _Target(
+                            business,
+                            root=business,
+                            is_mock=True,
+                            admin_url=url,
+                            note=f"{url} is the mock's admin API: the plan ran against its "
+                            f"business port {business}",
+                        ),
+                        health,
+                    )
+                if service == "mockloop" and isinstance(health, dict):
+                    admin = health.get("admin_url")
+                    target = _Target(url, root=root, is_mock=True, admin_url=admin)
+                    admin_health = await _json(http, f"{admin}/health") if admin else None
+                    return _traits(target, admin_health)
+        return _Target(url, root=url)
+
+    async def _plan_description(
+        self, target: _Target, openapi_spec: str | dict[str, Any] | None
+    ) -> tuple[ApiSpec | None, str | None]:
+        from mockloop.spec import load_spec
+
+        if openapi_spec is not None:
+            spec = await self._in_thread(load_spec, openapi_spec)
+            return spec, spec.source
+        if not target.is_mock:
+            return None, None
+        async with httpx.AsyncClient(timeout=self.settings.timeout, trust_env=False) as http:
+            try:
+                response = await http.get(f"{target.root}/openapi.json", headers=PROBE)
+                document = response.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                raise ServerError(
+                    f"could not read the mock's description at {target.root}/openapi.json "
+                    f"({type(exc).__name__}); give openapi_spec= instead"
+                ) from None
+        spec = await self._in_thread(load_spec, document)
+        return spec, f"{target.root}/openapi.json"
+
+    @operation(group="testing")
+    async def save_test_plan(
+        self, name: str, test_plan: str | dict[str, Any], overwrite: bool = True
+    ) -> SavedTestPlan:
+        """Store a test plan under a name, for execute_test_plan(test_plan=NAME) later.
+
+        The plan is validated first (a bad field is an error naming it) and written as
+        MOCKLOOP_HOME/plans/NAME.yaml.
+
+        Args:
+            name: the plan's name: letters, digits, '_', '-', '.'.
+            test_plan: the plan object, or a .yaml/.json plan file path to copy.
+            overwrite: replace a plan of that name (False: error if one exists).
+        """
+        plan, _ = await self._plan_input(test_plan)
+        assert plan is not None
+        path, replaced = await self._in_thread(save_plan, name, plan, overwrite=overwrite)
+        return SavedTestPlan(name=name, path=str(path), steps=len(plan.steps), replaced=replaced)
+
+    @operation(group="testing", read_only=True)
+    async def list_test_plans(self) -> TestPlanList:
+        """List the named test plans stored in MOCKLOOP_HOME/plans, with their step counts."""
+        from mockloop.testing.plan_library import plans_dir
+
+        plans = await self._in_thread(list_plans)
+        folder = await self._in_thread(plans_dir)
+        return TestPlanList(folder=str(folder), plans=plans)
+
+    @operation(group="testing", long_running=True)
+    async def run_test_iteration(
+        self,
+        server_url: str,
+        scenario_name: str,
+        duration_seconds: float = 10,
+        concurrent_users: int = 4,
+        target_rps: float | None = None,
+        endpoints: list[str | dict[str, Any]] | None = None,
+        context_id: str | None = None,
+        session_id: str | None = None,
+    ) -> TestIterationResult:
+        """Run one test iteration: switch a mock to a scenario, drive real traffic, measure it.
+
+        Activates the scenario on the MockLoop mock at server_url, sends real requests for
+        duration_seconds with the load engine (the scenario's operations, or endpoints), puts
+        the previously active scenario back, then reads the mock's request log for the
+        iteration's time window. Returns the client-side metrics (requests, rate, error rate,
+        latency percentiles, status counts), the mock's own view of the window, the newest
+        log records and the log analysis.
+
+        Args:
+            server_url: the mock's business or admin URL, e.g. http://127.0.0.1:8000.
+            scenario_name: a scenario stored on the mock (see manage_mock_data).
+            duration_seconds: seconds of traffic, above 0.
+            concurrent_users: users sending requests concurrently (closed model).
+            target_rps: requests per second instead (open model); None: closed model.
+            endpoints: the request mix ("GET /pets" strings or objects); default: the
+                scenario's operations.
+            context_id: a workflow or session context this iteration belongs to (recorded).
+            session_id: the test session the run lands in (default: the open one).
+        """
+        if duration_seconds <= 0:
+            raise ConfigError(f"duration_seconds={duration_seconds!r} must be above 0")
+        url = normalise_url(server_url)
+        admin = await self._admin_target(url)
+        business = admin.business_url or url
+        started = time.time()
+        load = await self.run_load_test(  # type: ignore[attr-defined]
+            business,
+            scenario_name=scenario_name,
+            duration=duration_seconds,
+            concurrent_users=concurrent_users,
+            target_rps=target_rps,
+            endpoints=endpoints,
+            session_id=session_id,
+        )
+        finished = time.time()
+        logs = await self.query_mock_logs(  # type: ignore[attr-defined]
+            admin.admin_url, limit=_LOG_EXCERPT, time_from=started, time_to=finished, analyze=True
+        )
+        analysis = logs.analysis or {}
+        in_scenario = sum(1 for record in logs.records if record.get("scenario") == scenario_name)
+        result = TestIterationResult(
+            run_id=f"iteration-{uuid.uuid4().hex[:12]}",
+            server_url=business,
+            scenario_name=scenario_name,
+            status=load.status,
+            started_at=started,
+            finished_at=finished,
+            duration_s=round(finished - started, 3),
+            load_run_id=load.run_id,
+            metrics={
+                "requests": load.total_requests,
+                "responses": load.responses,
+                "failed_requests": load.failed_requests,
+                "rps": round(load.achieved_rps, 2),
+                "error_rate": load.error_rate,
+                "mean_ms": load.latency.mean_ms,
+                "p50_ms": load.latency.p50_ms,
+                "p90_ms": load.latency.p90_ms,
+                "p95_ms": load.latency.p95_ms,
+                "p99_ms": load.latency.p99_ms,
+                "max_ms": load.latency.max_ms,
+                "status_counts": load.status_counts,
+                "errors_by_kind": load.errors_by_kind,
+            },
+            server_metrics=_server_metrics(analysis) if analysis else None,
+            excerpt_in_scenario=in_scenario,
+            log_total=logs.total,
+            log_records=[{k: r.get(k) for k in _RECORD_FIELDS} for r in logs.records],
+            analysis=logs.analysis,
+            warnings=list(load.warnings)
+            + (["the load run failed: " + load.error] if load.error else []),
+            session_id=session_id or self.current_session_id,
+            context_id=context_id,
+        )
+        await self._record_run(
+            run_id=result.run_id,
+            kind="iteration",
+            status=result.status,
+            server_url=business,
+            started_at=started,
+            finished_at=finished,
+            summary={
+                "scenario": scenario_name,
+                "load_run_id": load.run_id,
+                "requests": load.total_requests,
+                "achieved_rps": round(load.achieved_rps, 2),
+                "error_rate": load.error_rate,
+                "p50_ms": load.latency.p50_ms,
+                "p95_ms": load.latency.p95_ms,
+                "logged": logs.total,
+            },
+            result=result.model_dump(mode="json"),
+            session_id=session_id,
+            context_id=context_id,
+        )
+        return result
+
+
+async def _json(http: httpx.AsyncClient, url: str) -> Any:
+    """The JSON answer of a GET (MockLoop's probe header set), or None."""
+    try:
+        return (await http.get(url, headers=PROBE)).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+def _traits(target: _Target, admin_health: Any) -> _Target:
+    """`target` with the request checks its mock's admin /health reports."""
+    if isinstance(admin_health, dict):
+        validation = admin_health.get("validation")
+        target.validation = validation if isinstance(validation, str) else None
+        auth = admin_health.get("auth")
+        target.auth = auth if isinstance(auth, bool) else None
+    return target
+
+
+def _server_metrics(summary: dict[str, Any]) -> dict[str, Any]:
+    latency = summary.get("latency") or {}
+    return {
+        "requests": summary.get("count"),
+        "rate_per_s": summary.get("rate_per_s"),
+        "error_rate": summary.get("error_rate"),
+        "server_error_rate": summary.get("server_error_rate"),
+        "p50_ms": latency.get("p50"),
+        "p95_ms": latency.get("p95"),
+        "p99_ms": latency.get("p99"),
+        "status_counts": summary.get("status_counts"),
+    }
+
+
+def _plan_result(
+    plan: TestPlan,
+    source: str,
+    url: str,
+    outcomes: list[StepOutcome],
+    started: float,
+    finished: float,
+    description_source: str | None,
+    notes: list[str],
+) -> TestPlanResult:
+    counts = {status: 0 for status in ("passed", "failed", "error", "skipped")}
+    for outcome in outcomes:
+        counts[outcome.status] += 1
+    total = len(outcomes)
+    if counts["failed"] or (counts["error"] and counts["passed"]):
+        status = "failed"
+    elif counts["error"]:
+        status = "error"
+    else:
+        status = "passed" if counts["passed"] else "failed"
+    return TestPlanResult(
+        run_id=f"plan-{uuid.uuid4().hex[:12]}",
+        plan_name=plan.name,
+        plan_source=source,
+        server_url=url,
+        status=status,
+        total=total,
+        passed=counts["passed"],
+        failed=counts["failed"],
+        errors=counts["error"],
+        skipped=counts["skipped"],
+        pass_rate=round(counts["passed"] / total, 4) if total else 0.0,
+        started_at=started,
+        finished_at=finished,
+        duration_ms=round((finished - started) * 1000.0, 1),
+        description_source=description_source,
+        steps=outcomes,
+        notes=notes,
+        plan=plan.model_dump(mode="json", exclude_unset=True),
+    )

@@ -15,7 +15,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-__all__ = ["MIGRATIONS", "Migration", "apply_migrations", "current_version"]
+__all__ = ["MIGRATIONS", "Migration", "apply_migrations", "current_version", "enable_wal"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DROP INDEX request_log_operation_id",
         ),
     ),
+    Migration(
+        version=3,
+        description="request log: the upstream's status, latency and error (proxy modes)",
+        statements=(
+            "ALTER TABLE request_log ADD COLUMN upstream_status INTEGER",
+            "ALTER TABLE request_log ADD COLUMN upstream_latency_ms REAL",
+            "ALTER TABLE request_log ADD COLUMN upstream_error TEXT",
+        ),
+    ),
 )
 
 
@@ -105,6 +114,26 @@ def current_version(conn: sqlite3.Connection) -> int:
     """The newest applied migration (0 for a fresh database)."""
     row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
     return int(row[0] or 0)
+
+
+def enable_wal(conn: sqlite3.Connection, timeout: float = 10.0) -> str:
+    """Switch the database to WAL mode (once per file; later calls are no-ops); the mode set.
+
+    Turning WAL on needs the database to itself, and SQLite answers "database is locked" at
+    once instead of waiting out the busy timeout when another connection opens the new file
+    at the same moment (two processes, or two threads of one, on a fresh MOCKLOOP_HOME): the
+    switch is retried until `timeout`.
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.005
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
 
 def apply_migrations(

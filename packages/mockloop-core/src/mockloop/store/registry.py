@@ -19,9 +19,9 @@ from typing import Any
 
 import orjson
 
-from mockloop.errors import StoreError
 from mockloop.settings import mockloop_home
-from mockloop.store.migrations import Migration, apply_migrations
+from mockloop.store.connection import sqlite_connection
+from mockloop.store.migrations import Migration
 
 __all__ = ["REGISTRY_MIGRATIONS", "Registry"]
 
@@ -122,22 +122,14 @@ class Registry:
         self.path = path if path is not None else mockloop_home() / "registry.db"
         self.busy_timeout = busy_timeout
 
-    @contextlib.contextmanager
-    def _connect(self, what: str) -> Iterator[sqlite3.Connection]:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"{self.path}: could not open the server registry: {exc}") from exc
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            apply_migrations(conn, REGISTRY_MIGRATIONS)
-            yield conn
-        except (sqlite3.Error, RuntimeError) as exc:
-            raise StoreError(f"{self.path}: could not {what}: {exc}") from exc
-        finally:
-            conn.close()
+    def _connect(self, what: str) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return sqlite_connection(
+            self.path,
+            REGISTRY_MIGRATIONS,
+            busy_timeout=self.busy_timeout,
+            store="server registry",
+            what=what,
+        )
 
     @contextlib.contextmanager
     def _write(self, what: str) -> Iterator[sqlite3.Connection]:

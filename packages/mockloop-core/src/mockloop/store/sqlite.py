@@ -36,7 +36,7 @@ from typing import Any
 import orjson
 
 from mockloop.errors import ConfigError, ScenarioError, StoreError
-from mockloop.store.migrations import MIGRATIONS, Migration, apply_migrations
+from mockloop.store.migrations import MIGRATIONS, Migration, apply_migrations, enable_wal
 
 __all__ = ["LOG_COLUMNS", "SQLiteStore", "parse_status_filter"]
 
@@ -63,6 +63,9 @@ LOG_COLUMNS: tuple[str, ...] = (
     "correlation_id",
     "scenario",
     "mode",
+    "upstream_status",
+    "upstream_latency_ms",
+    "upstream_error",
 )
 _REF_COLUMNS = ("request_body_ref", "response_body_ref")
 _INSERT_COLUMNS = (*LOG_COLUMNS[1:], *_REF_COLUMNS)
@@ -240,7 +243,7 @@ class SQLiteStore:
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = enable_wal(conn, self.busy_timeout)
             if str(mode).lower() != "wal":
                 logger.warning("%s: SQLite refused WAL mode (journal_mode=%s)", self.path, mode)
             # NORMAL is durable across application crashes in WAL mode; only a power loss can
@@ -540,6 +543,9 @@ class SQLiteStore:
             get("correlation_id"),
             get("scenario"),
             get("mode"),
+            get("upstream_status"),
+            get("upstream_latency_ms"),
+            get("upstream_error"),
         )
 
     @staticmethod

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
 
-from mockloop.errors import StoreError
 from mockloop.settings import mockloop_home
-from mockloop.store.migrations import Migration, apply_migrations
+from mockloop.store.connection import sqlite_connection
+from mockloop.store.migrations import Migration
 
 __all__ = ["RUN_KINDS", "TEST_RUN_MIGRATIONS", "RunKind", "TestRunStore"]
 
@@ -67,22 +66,14 @@ class TestRunStore:
         self.path = path if path is not None else mockloop_home() / "test_runs.db"
         self.busy_timeout = busy_timeout
 
-    @contextlib.contextmanager
-    def _connect(self, what: str) -> Iterator[sqlite3.Connection]:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"{self.path}: could not open the test run store: {exc}") from exc
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            apply_migrations(conn, TEST_RUN_MIGRATIONS)
-            yield conn
-        except (sqlite3.Error, RuntimeError) as exc:
-            raise StoreError(f"{self.path}: could not {what}: {exc}") from exc
-        finally:
-            conn.close()
+    def _connect(self, what: str) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return sqlite_connection(
+            self.path,
+            TEST_RUN_MIGRATIONS,
+            busy_timeout=self.busy_timeout,
+            store="test run store",
+            what=what,
+        )
 
     def save(
         self,

@@ -1,0 +1,180 @@
+"""Reports of test runs: HTML with charts, Markdown, JUnit XML and JSON."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, get_args
+
+from pydantic import Field
+
+from mockloop.catalog import operation
+from mockloop.errors import ConfigError
+from mockloop.operations.base import OperationsBase
+from mockloop.reports import (
+    OUTPUT_FORMATS,
+    OutputFormat,
+    ReportDocument,
+    ReportFormat,
+    build_document,
+    gather_runs,
+    render,
+)
+from mockloop.results import Result
+
+__all__ = ["ReportOperations", "TestReportResult", "write_report"]
+
+_REPORT_FORMATS: tuple[str, ...] = get_args(ReportFormat)
+
+
+class TestReportResult(Result):
+    """A generated report: its text, where it was written, and the verdicts it tells."""
+
+    __test__ = False
+    output_format: str = Field(description="json, markdown, html or junit")
+    report_format: str = Field(description="comprehensive, summary or executive")
+    title: str
+    content: str = Field(description="the report itself, as text")
+    path: str | None = Field(default=None, description="the file written, when output_path given")
+    size_bytes: int = Field(description="the report's size in UTF-8 bytes")
+    verdict: str = Field(description="passed, failed, error or no_checks, over every run")
+    runs: int
+    run_ids: list[str]
+    checks: dict[str, int] = Field(description="checks by outcome: passed, failed, error, skipped")
+    failing_checks: list[str] = Field(
+        default_factory=list, description="the first 20 failed or errored checks, with their run"
+    )
+    charts: list[str] = Field(
+        default_factory=list, description="the charts drawn, as RUN_ID:CHART (html, json)"
+    )
+
+    def summary(self, limit: int = 600) -> str:
+        """Format, where it went, verdict and check counts, the first failing checks."""
+        where = f"written to {self.path}" if self.path else "returned in content"
+        c = self.checks
+        text = (
+            f"{self.report_format} {self.output_format} report of {self.runs} run(s) "
+            f"({self.size_bytes:,} bytes) {where}: verdict {self.verdict}; checks "
+            f"{c.get('passed', 0)} passed, {c.get('failed', 0)} failed, {c.get('error', 0)} "
+            f"errors, {c.get('skipped', 0)} skipped"
+        )
+        if self.charts:
+            text += f"; {len(self.charts)} chart(s)"
+        if self.failing_checks:
+            text += "; not passing: " + "; ".join(self.failing_checks[:5])
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def write_report(content: str, output_path: str) -> str:
+    """Write `content` to `output_path` (folders created, replaced atomically); its full path."""
+    path = Path(output_path).expanduser()
+    if path.is_dir():
+        raise ConfigError(f"output_path {output_path!r} is a folder: give a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        partial.write_text(content, encoding="utf-8")
+        partial.replace(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot write output_path {output_path!r}: {exc.strerror}") from None
+    return str(path.resolve())
+
+
+def _result(
+    document: ReportDocument, output_format: OutputFormat, content: str, path: str | None
+) -> TestReportResult:
+    failing = [
+        f"{check.name} ({run.kind} {run.run_id}): {check.message}"
+        for run in document.runs
+        for check in run.checks
+        if check.outcome in ("failed", "error")
+    ]
+    charts = (
+        [
+            f"{run.run_id}:{chart.id}"
+            for run in document.runs
+            for chart in run.charts_for(document.report_format)
+        ]
+        if output_format in ("html", "json")
+        else []
+    )
+    return TestReportResult(
+        output_format=output_format,
+        report_format=document.report_format,
+        title=document.title,
+        content=content,
+        path=path,
+        size_bytes=len(content.encode("utf-8")),
+        verdict=document.verdict,
+        runs=len(document.runs),
+        run_ids=[run.run_id for run in document.runs],
+        checks=dict(document.totals),
+        failing_checks=failing[:20],
+        charts=charts,
+    )
+
+
+class ReportOperations(OperationsBase):
+    """Reports of test runs: HTML with charts, Markdown, JUnit XML and JSON."""
+
+    @operation(group="reports")
+    async def generate_test_report(
+        self,
+        test_results: Any = None,
+        report_format: ReportFormat = "comprehensive",
+        include_charts: bool = True,
+        output_format: OutputFormat = "json",
+        run_ids: list[str] | None = None,
+        output_path: str | None = None,
+        title: str | None = None,
+    ) -> TestReportResult:
+        """Write a report of test runs: HTML with charts, Markdown for pull requests, JUnit XML.
+
+        Reports load runs, test plan runs, test iterations and security tests, from their
+        results or their stored run ids. Every figure, chart and verdict comes from the runs'
+        own numbers. html: one self-contained page (no script, nothing fetched, works
+        offline) with SVG charts of latency over time, the latency histogram, throughput,
+        status codes, security findings by severity and plan step outcomes. markdown: a
+        pull-request summary (headline figures, thresholds with ✅/❌, slowest operations,
+        failed steps, findings by severity). junit: one testsuite per run, one testcase per
+        check (a load run's thresholds, a plan's steps, a security test's probes; failures
+        and errors with their evidence) for CI. json: the report's data.
+
+        Args:
+            test_results: what to report: a result of run_load_test, execute_test_plan,
+                run_test_iteration or run_security_test, its JSON, a run id, or a list of
+                these.
+            report_format: "comprehensive" (every table, chart and check with its evidence),
+                "summary" (headline figures, charts, thresholds, failing checks, the main
+                tables) or "executive" (the overall verdict, one line per run and the top
+                issues; no charts).
+            include_charts: draw the charts (html: SVG; markdown: sparklines and text bars;
+                json: chart data); False leaves them out.
+            output_format: "json", "markdown", "html" or "junit".
+            run_ids: stored run ids to report as well (load runs and the runs in test
+                sessions, from MOCKLOOP_HOME).
+            output_path: also write the report to this file (folders are created).
+            title: the report's title (default: the run's title, or "MockLoop test report:
+                N runs").
+        """
+        if report_format not in _REPORT_FORMATS:
+            raise ConfigError(
+                f"unknown report_format {report_format!r}; use one of {', '.join(_REPORT_FORMATS)}"
+            )
+        if output_format not in OUTPUT_FORMATS:
+            raise ConfigError(
+                f"unknown output_format {output_format!r}; use one of {', '.join(OUTPUT_FORMATS)}"
+            )
+        if run_ids is not None and (
+            not isinstance(run_ids, list) or not all(isinstance(i, str) for i in run_ids)
+        ):
+            raise ConfigError("run_ids must be a list of run id strings")
+        runs = await self._in_thread(gather_runs, test_results, run_ids)
+        document = build_document(
+            runs, report_format=report_format, include_charts=include_charts, title=title
+        )
+        content = render(document, output_format)
+        path = None
+        if output_path is not None:
+            path = await self._in_thread(write_report, content, output_path)
+        return _result(document, output_format, content, path)

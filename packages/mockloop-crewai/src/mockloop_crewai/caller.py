@@ -1,0 +1,20 @@
+"""The CrewAI face's operation caller: `mockloop.tool_calls` with this face's name."""
+
+from __future__ import annotations
+
+from mockloop.tool_calls import (
+    ClientLike,
+    compact_json,
+    error_text,
+    given_arguments,
+)
+from mockloop.tool_calls import OperationCaller as _OperationCaller
+
+__all__ = ["ClientLike", "OperationCaller", "compact_json", "error_text", "given_arguments"]
+
+
+class OperationCaller(_OperationCaller):
+    """Calls operations by name on one client, audited as the CrewAI face."""
+
+    def __init__(self, client: ClientLike = None) -> None:
+        super().__init__(client, face="crewai", omitted_note="call a narrower operation for them")

@@ -1,0 +1,22 @@
+"""The LangChain face's operation caller: `mockloop.tool_calls` with this face's name."""
+
+from __future__ import annotations
+
+from mockloop.tool_calls import (
+    ClientLike,
+    compact_json,
+    error_text,
+    given_arguments,
+)
+from mockloop.tool_calls import OperationCaller as _OperationCaller
+
+__all__ = ["ClientLike", "OperationCaller", "compact_json", "error_text", "given_arguments"]
+
+
+class OperationCaller(_OperationCaller):
+    """Calls operations by name on one client, audited as the LangChain face."""
+
+    def __init__(self, client: ClientLike = None) -> None:
+        super().__init__(
+            client, face="langchain", omitted_note="the full result is the tool's artifact"
+        )

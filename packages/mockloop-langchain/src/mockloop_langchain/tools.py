@@ -1,0 +1,125 @@
+"""MockLoop's operations as LangChain tools, built by one loop over the catalog.
+
+`get_tools()` turns every catalog operation of kind "tool" or "prompt" into a
+`StructuredTool`: its name, description and argument schema are the operation's own, it runs
+blocking (`tool.invoke`) and async (`tool.ainvoke`), and it answers with the result's short
+summary followed by its JSON (the message content), the typed result riding along as the
+message's artifact. Resources are fixed documents rather than actions: they become read-only tools
+only when named in `include`.
+
+A failing call never raises into the agent loop: a MockLoop error or bad arguments come back
+as a `ToolMessage` with `status="error"` whose text says what was wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from pydantic import ValidationError
+
+from mockloop import MockLoopError
+from mockloop.catalog import Catalog, OperationSpec, get_catalog
+from mockloop_langchain.caller import (
+    ClientLike,
+    OperationCaller,
+    error_text,
+    given_arguments,
+)
+
+__all__ = ["TOOL_KINDS", "get_tools", "select_operations", "tool_for_operation"]
+
+logger = logging.getLogger("mockloop_langchain")
+
+TOOL_KINDS = ("tool", "prompt")
+"""Operation kinds that become tools by default; resources only when named in `include`."""
+
+
+def select_operations(
+    catalog: Catalog,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+) -> list[OperationSpec]:
+    """The operations `get_tools` exposes, in catalog order (unknown names are ConfigErrors)."""
+    chosen = catalog.select(include=include, exclude=exclude, kind=None)
+    named = set(include or ())
+    return [op for op in chosen if op.kind in TOOL_KINDS or op.name in named]
+
+
+def _validation_error_text(op: OperationSpec) -> Callable[[Any], str]:
+    def describe(exc: ValidationError) -> str:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or '(arguments)'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        return (
+            f"ConfigError: invalid arguments for {op.name}: {problems} (fix the arguments of "
+            f"{op.name} and call it again)"
+        )
+
+    return describe
+
+
+def tool_for_operation(op: OperationSpec, caller: OperationCaller) -> StructuredTool:
+    """One operation as a LangChain `StructuredTool` running on `caller`'s client."""
+
+    def run(**arguments: Any) -> tuple[str, Any]:
+        try:
+            result = caller.call(op.name, given_arguments(op, arguments))
+        except Exception as exc:
+            raise _tool_exception(op, exc) from exc
+        return caller.render(result), result
+
+    async def arun(**arguments: Any) -> tuple[str, Any]:
+        try:
+            result = await caller.acall(op.name, given_arguments(op, arguments))
+        except Exception as exc:
+            raise _tool_exception(op, exc) from exc
+        return caller.render(result), result
+
+    return StructuredTool(
+        name=op.name,
+        description=op.description + (f"\n\n{op.details}" if op.details else ""),
+        args_schema=op.args_model,
+        func=run,
+        coroutine=arun,
+        response_format="content_and_artifact",
+        handle_tool_error=True,
+        handle_validation_error=_validation_error_text(op),
+        tags=["mockloop", op.group, op.kind],
+        metadata={
+            "mockloop_group": op.group,
+            "mockloop_kind": op.kind,
+            "read_only": op.read_only,
+            "destructive": op.destructive,
+            "long_running": op.long_running,
+        },
+    )
+
+
+def _tool_exception(op: OperationSpec, exc: Exception) -> ToolException:
+    if not isinstance(exc, MockLoopError):
+        logger.exception("tool %s failed", op.name)
+    return ToolException(error_text(op.name, exc))
+
+
+def get_tools(
+    client: ClientLike = None,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+) -> list[BaseTool]:
+    """MockLoop's operations as LangChain tools (sync and async), in catalog order.
+
+    Args:
+        client: the `MockLoopClient` (or `AsyncMockLoopClient`) the tools run on; default a new
+            `MockLoopClient`, shared by every tool. Keep one for the life of the agent.
+        include: only these operations (resources are exposed only when named here).
+        exclude: every operation but these.
+    """
+    caller = OperationCaller(client)
+    return [
+        tool_for_operation(op, caller)
+        for op in select_operations(get_catalog(), include=include, exclude=exclude)
+    ]
