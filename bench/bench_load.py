@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import subprocess
 import sys
@@ -41,7 +42,7 @@ NGINX_HINT = (
 )
 NGINX_CONF = """
 worker_processes 1;
-daemon off;
+{affinity}daemon off;
 pid {root}/nginx.pid;
 error_log {root}/error.log warn;
 events {{ worker_connections 4096; }}
@@ -71,7 +72,8 @@ def find_nginx() -> str | None:
 class Nginx:
     """nginx with a throwaway configuration, as a child process."""
 
-    def __init__(self, binary: str, root: Path) -> None:
+    def __init__(self, binary: str, root: Path, cpu: int | None = None) -> None:
+        self.cpu = cpu
         self.binary = binary
         self.root = root
         self.port = free_port()
@@ -89,7 +91,8 @@ class Nginx:
         (self.root / "tmp").mkdir()
         (self.root / "www" / "index.html").write_bytes(b"MockLoop load benchmark.\n" * 41)
         conf = self.root / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(root=self.root, port=self.port))
+        affinity = "" if self.cpu is None else f"worker_cpu_affinity {1 << self.cpu:b};\n"
+        conf.write_text(NGINX_CONF.format(root=self.root, port=self.port, affinity=affinity))
         self.process = subprocess.Popen(
             [self.binary, "-c", str(conf), "-p", str(self.root)],
             stdout=subprocess.DEVNULL,
@@ -136,7 +139,15 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="measured runs per tool")
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="leave CPU placement to the scheduler (default with 2+ CPUs: nginx's worker on "
+        "the first CPU, the load generator, wrk or the engine, on the second)",
+    )
     args = parser.parse_args()
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    pin = not args.no_pin and len(cpus) >= 2
     nginx = find_nginx()
     if nginx is None:
         print(NGINX_HINT, file=sys.stderr)
@@ -148,8 +159,10 @@ def main() -> int:
     native_runs: list[dict[str, Any]] = []
     with (
         tempfile.TemporaryDirectory(prefix="mockloop-bench-load-") as tmp,
-        Nginx(nginx, Path(tmp) / "nginx") as server,
+        Nginx(nginx, Path(tmp) / "nginx", cpus[0] if pin else None) as server,
     ):
+        if pin:  # wrk and the engine's worker process inherit this: the other CPU than nginx
+            os.sched_setaffinity(0, {cpus[1]})
         run_wrk(server.url, connections=args.connections, duration_s=args.warmup)
         for round_number in range(1, args.rounds + 1):
             wrk = run_wrk(server.url, connections=args.connections, duration_s=args.duration)
@@ -193,7 +206,12 @@ def main() -> int:
         f"\nratio native/wrk: {ratio:.2f} (goal >= 0.8); p50 {p50_diff:+.0%}, p99 "
         f"{p99_diff:+.0%} (goal within 20%); errors {errors}; "
         f"{args.connections} connections, {args.rounds} x {args.duration:g} s, median"
+        + (f"; nginx on CPU {cpus[0]}, load generators on CPU {cpus[1]}" if pin else "")
     )
+    for tool, runs in (("wrk", wrk_runs), ("native", native_runs)):
+        p99s = [float(r["p99_ms"]) for r in runs if r["p99_ms"] is not None]
+        if p99s:
+            print(f"{tool} p99 across rounds: {min(p99s):g} - {max(p99s):g} ms")
     met = ratio >= 0.8 and abs(p50_diff) <= 0.2 and abs(p99_diff) <= 0.2 and errors == 0
     path = write_results(
         "bench_load",
@@ -202,6 +220,7 @@ def main() -> int:
             "connections": args.connections,
             "duration_s": args.duration,
             "rounds": args.rounds,
+            "pinned": {"nginx": cpus[0], "generators": cpus[1]} if pin else None,
             "wrk": wrk_runs,
             "native": native_runs,
             "median": figures,

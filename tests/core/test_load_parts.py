@@ -7,6 +7,7 @@ import datetime
 import ipaddress
 import random
 import ssl
+import time
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,29 @@ def test_cli_prints_a_summary_and_exits_1_when_a_threshold_fails(
     assert "s  " in captured.err  # the progress line went to stderr
     with pytest.raises(SystemExit):
         main(["load", server.url, "--threshold", "p95"])
+
+
+async def test_a_batch_of_responses_shares_the_time_the_loop_woke_up() -> None:
+    """Responses handed over in one loop iteration all arrived when the loop woke: the 40th
+    handled must not be charged for the generator's handling of the 39 before it."""
+    import asyncio
+
+    from mockloop.load.mix import templates_from_endpoints
+    from mockloop.load.plan import LoadPlan, parse_target
+    from mockloop.load.worker import Worker
+
+    plan = LoadPlan(
+        target=parse_target("http://127.0.0.1:9"),
+        templates=templates_from_endpoints(["GET /"]),
+        duration=1,
+        users=1,
+    )
+    worker = Worker(plan, 0, lambda message: None)
+    worker.loop = asyncio.get_running_loop()
+    first = worker.arrival_time()
+    busy_until = first + 0.002
+    while time.perf_counter() < busy_until:  # handling the batch takes time
+        pass
+    assert worker.arrival_time() == first  # same batch, same stamp
+    await asyncio.sleep(0)  # the batch ends with the loop iteration
+    assert worker.arrival_time() > first

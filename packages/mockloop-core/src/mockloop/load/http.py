@@ -69,6 +69,10 @@ class ConnectionOwner(Protocol):
 
     bytes_received: int
 
+    def arrival_time(self) -> float:
+        """When the bytes being handled now reached the generator (see Worker.arrival_time)."""
+        ...
+
     def on_response(self, conn: Connection, status: int) -> None:
         """A complete response arrived for the request in flight."""
         ...
@@ -87,8 +91,9 @@ class Connection(asyncio.Protocol):
 
     `op` is the index of the request template in flight (-1: idle; the owner resets it when
     told of the outcome), `started` the time its latency counts from (the scheduled send time
-    in the open model), `sent` when it was written (what the timeout counts from). Once
-    `closed`, the owner opens a new connection for the next request.
+    in the open model), `sent` when it was written (what the timeout counts from), `arrived`
+    when the last bytes of its response reached the generator. Once `closed`, the owner opens
+    a new connection for the next request.
     """
 
     __slots__ = (
@@ -98,6 +103,7 @@ class Connection(asyncio.Protocol):
         "_keep_alive",
         "_parser",
         "_status",
+        "arrived",
         "closed",
         "op",
         "owner",
@@ -119,6 +125,7 @@ class Connection(asyncio.Protocol):
         self.op = -1
         self.started = 0.0
         self.sent = 0.0
+        self.arrived = 0.0
         self.closed = False
         self._dropped = False
 
@@ -129,6 +136,7 @@ class Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        self.arrived = self.owner.arrival_time()
         self.owner.bytes_received += len(data)
         try:
             self._parser.feed_data(data)
