@@ -409,7 +409,9 @@ def _describe(item: MetricComparison) -> str:
     pct = f" ({item.delta_pct:+.1f}%)" if item.delta_pct not in (None, math.inf, -math.inf) else ""
     test = item.test or {}
     if "p_value" in test:
-        evidence = f", p = {test['p_value']:.3g}"
+        p_value = float(test["p_value"])
+        # erfc underflows to 0 past z of about 38: say how small rather than "p = 0".
+        evidence = ", p < 1e-300" if p_value == 0 else f", p = {p_value:.3g}"
     elif "baseline_interval_ms" in test:
         b, c = test["baseline_interval_ms"], test["comparison_interval_ms"]
         evidence = f", intervals {b[0]:g}-{b[1]:g} vs {c[0]:g}-{c[1]:g} ms"
