@@ -4,9 +4,9 @@ with the client's state folder, and talking to a running mock's admin API."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -173,6 +173,30 @@ class OperationsBase:
             if server.business_url.rstrip("/") == url and server.admin_url:
                 return AdminTarget(server.admin_url.rstrip("/"), url, {})
         return None
+
+    async def _activate_scenario(
+        self, admin: AdminTarget, name: str, *, afresh: bool
+    ) -> Callable[[], Awaitable[None]] | None:
+        """Activate scenario `name` on a mock; return how to bring back the scenario active
+        before (None when it already was `name`). `afresh` activates it again even then, which
+        starts its sequences over."""
+        active = await self._admin_call(admin, "GET", "/api/mock-data/scenarios/active")
+        previous = active.get("active") if isinstance(active, dict) else None
+        if previous != name or afresh:
+            await self._admin_call(
+                admin, "POST", f"/api/mock-data/scenarios/{quote(name, safe='')}/activate"
+            )
+        if previous == name:
+            return None
+
+        async def restore() -> None:
+            if previous:
+                path = f"/api/mock-data/scenarios/{quote(previous, safe='')}/activate"
+                await self._admin_call(admin, "POST", path)
+            else:
+                await self._admin_call(admin, "POST", "/api/mock-data/scenarios/deactivate")
+
+        return restore
 
     async def _admin_call(
         self,

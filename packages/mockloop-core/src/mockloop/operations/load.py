@@ -347,25 +347,7 @@ class LoadTestOperations(OperationsBase):
         self, admin: AdminTarget, name: str
     ) -> Callable[[], Awaitable[Callable[[], Awaitable[None]] | None]]:
         async def switch() -> Callable[[], Awaitable[None]] | None:
-            active = await self._admin_call(admin, "GET", "/api/mock-data/scenarios/active")
-            previous = active.get("active")
-            if previous == name:
-                return None
-            await self._admin_call(
-                admin, "POST", f"/api/mock-data/scenarios/{quote(name, safe='')}/activate"
-            )
-
-            async def restore() -> None:
-                if previous:
-                    await self._admin_call(
-                        admin,
-                        "POST",
-                        f"/api/mock-data/scenarios/{quote(previous, safe='')}/activate",
-                    )
-                else:
-                    await self._admin_call(admin, "POST", "/api/mock-data/scenarios/deactivate")
-
-            return restore
+            return await self._activate_scenario(admin, name, afresh=False)
 
         return switch
 

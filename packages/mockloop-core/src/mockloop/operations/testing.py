@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, Field
@@ -264,22 +264,7 @@ class TestPlanOperations(OperationsBase):
                 "remove 'scenario' from the plan"
             )
         admin = AdminTarget(target.admin_url.rstrip("/"), target.url, {})
-        active = await self._admin_call(admin, "GET", "/api/mock-data/scenarios/active")
-        previous = active.get("active") if isinstance(active, dict) else None
-        await self._admin_call(
-            admin, "POST", f"/api/mock-data/scenarios/{quote(name, safe='')}/activate"
-        )
-        if previous == name:
-            return None
-
-        async def restore() -> None:
-            if previous:
-                path = f"/api/mock-data/scenarios/{quote(previous, safe='')}/activate"
-                await self._admin_call(admin, "POST", path)
-            else:
-                await self._admin_call(admin, "POST", "/api/mock-data/scenarios/deactivate")
-
-        return restore
+        return await self._activate_scenario(admin, name, afresh=True)
 
     async def _plan_input(self, test_plan: Any) -> tuple[TestPlan | None, str]:
         if test_plan is None:
