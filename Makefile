@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: help setup browser demo test test-fast lint format bench conformance clean
+.PHONY: help setup browser postgres demo test test-fast lint format bench conformance clean
 
 help:
 	@echo "make demo   - install everything and run the main job on embedded defaults"
@@ -41,6 +41,20 @@ browser:
 		echo "no chromium and no root apt-get: the admin UI browser tests will skip (fail if CI is set)"; \
 	fi
 
+# The store suite runs on SQLite and on PostgreSQL. Install Debian's PostgreSQL when missing and
+# we are root with apt-get; the tests start a throwaway cluster of their own from it (or use
+# MOCKLOOP_TEST_DATABASE_URL). Without it the PostgreSQL half skips, saying why (fails if CI is set).
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's postgresql for the store tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null \
+			|| echo "could not install postgresql: the PostgreSQL store tests will skip (fail if CI is set)"; \
+	else \
+		echo "no postgresql and no root apt-get: the PostgreSQL store tests will skip (fail if CI is set)"; \
+	fi
+
 demo: setup
 	$(PY) examples/demo.py
 	@echo
@@ -48,7 +62,7 @@ demo: setup
 	@echo
 	$(PY) examples/testing_workflow.py --out mockloop-reports
 
-test: setup browser
+test: setup browser postgres
 	CREWAI_DISABLE_TELEMETRY=true CREWAI_TRACING_ENABLED=false OTEL_SDK_DISABLED=true \
 	$(PY) -m pytest
 

@@ -1,13 +1,15 @@
-"""Contexts: the ten operations, values, history, snapshots, expiry, concurrency and crashes."""
+"""Contexts: the ten operations, values, history, snapshots, expiry, concurrency and crashes.
+
+Every test of the store (directly or through the client) runs on both backends through the
+`database` fixture: SQLite files, and PostgreSQL with `MOCKLOOP_DATABASE_URL` set.
+"""
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, date
@@ -23,9 +25,9 @@ from mockloop import MockLoopClient
 from mockloop.context import (
     CONTEXT_MIGRATIONS,
     ContextStore,
+    SQLContextStore,
     SQLiteContextStore,
     VersionConflictError,
-    default_context_store_path,
     open_context_store,
 )
 from mockloop.context.values import TYPE_TAG, decode_value, encode_value
@@ -78,7 +80,8 @@ STEP_PLANS: dict[str, list[dict[str, Any]]] = {
 
 
 @pytest.fixture
-def mockloop() -> Iterator[MockLoopClient]:
+def mockloop(database: Any) -> Iterator[MockLoopClient]:
+    """A client whose contexts live on the test's backend (`database` sets the environment)."""
     with MockLoopClient() as client:
         yield client
 
@@ -90,8 +93,9 @@ def petstore() -> Iterator[MockServer]:
         yield server
 
 
-def _store() -> SQLiteContextStore:
-    return SQLiteContextStore(default_context_store_path())
+def _store() -> SQLContextStore:
+    """The store a client uses: it follows `MOCKLOOP_DATABASE_URL`, as `database` set it."""
+    return SQLContextStore()
 
 
 # -- values -----------------------------------------------------------------------------------
@@ -143,6 +147,8 @@ def test_contexts_link_parents_and_children(mockloop: MockLoopClient) -> None:
     )
     assert session["configuration"] == {"environment": "staging"}
     assert session.context_type == "test_session" and session.version == 1
+    # The client's store is the one the environment names (a PostgreSQL schema on that half).
+    assert _store().get(session.context_id) is not None
     workflow = mockloop.create_workflow_context(
         workflow_name="w1", parent_context=session["context_id"], steps=["a", "b"]
     )
@@ -254,6 +260,7 @@ def test_status_changes_and_archived_contexts_are_read_only(mockloop: MockLoopCl
 
 
 def test_expired_contexts_read_but_refuse_changes(mockloop: MockLoopClient) -> None:
+    # `mockloop` brings the `database` fixture: `_store()` is on the same backend.
     store = _store()
     expired = store.create("workflow", "old", data={"step": 3}, expires_at=time.time() - 1)
     fresh = mockloop.create_workflow_context("new", ttl_seconds=3600)
@@ -344,11 +351,12 @@ def test_global_context_is_shared_across_clients(mockloop: MockLoopClient) -> No
 
 
 def test_store_opens_by_path_or_url_and_meets_the_protocol(tmp_path: Path) -> None:
+    assert SQLiteContextStore is SQLContextStore  # the former name still works
     store = open_context_store(f"sqlite:///{tmp_path}/c.db")
     assert isinstance(store, ContextStore)
     assert isinstance(open_context_store(), ContextStore)
-    with pytest.raises(ConfigError, match="PostgreSQL backend is not available"):
-        open_context_store("postgresql://db/contexts")
+    with pytest.raises(ConfigError, match="unknown scheme 'mysql'"):
+        open_context_store("mysql://db/contexts")
     with pytest.raises(ConfigError, match="needs a database file"):
         SQLiteContextStore(":memory:")
     again = SQLiteContextStore(tmp_path / "c.db")
@@ -456,6 +464,9 @@ def _spawn(script: str, *args: str) -> subprocess.Popen[str]:
 
 def test_two_processes_never_lose_a_write(mockloop: MockLoopClient) -> None:
     cid = mockloop.create_workflow_context("contended").context_id
+    # Create the test-run store's tables here: two processes creating a new PostgreSQL schema's
+    # tables at the same moment is the connection layer's case (tests/core/test_database.py).
+    mockloop.get_context_data(cid)
     count = 40
     writers = [_spawn(_WRITER, cid, tag, str(count)) for tag in ("a", "b")]
     try:
@@ -486,95 +497,7 @@ def test_two_processes_never_lose_a_write(mockloop: MockLoopClient) -> None:
     )
 
 
-_LOOPER = textwrap.dedent(
-    """
-    import sys
-    from datetime import datetime
-    from mockloop.context import SQLiteContextStore
-
-    store = SQLiteContextStore(sys.argv[1])
-    ids = sys.argv[2:]
-    print("running", flush=True)
-    i = 0
-    while True:
-        i += 1
-        context_id = ids[i % len(ids)]
-        store.update(
-            context_id,
-            {"i": i, "double": 2 * i, "at": datetime.now(), "blob": "x" * (1000 + i % 500)},
-        )
-        if i % 7 == 0:
-            store.create_snapshot(context_id, f"at-{i}")
-    """
-)
-
-
-def _consistent(store: SQLiteContextStore, context_id: str) -> int:
-    """Check one context against its history and snapshots; return its version."""
-    record = store.get(context_id)
-    assert record is not None
-    history = store.history(context_id, limit=100_000)
-    assert [h.version for h in history] == list(range(1, record.version + 1))
-    if record.version > 1:
-        data = record.data
-        assert data["double"] == 2 * data["i"]
-        assert len(data["blob"]) == 1000 + data["i"] % 500
-        assert history[-1].changes["i"]["new"] == data["i"]
-        assert history[-1].changes["at"]["new"] == data["at"]
-    for snapshot in store.list_snapshots(context_id):
-        assert snapshot.data["double"] == 2 * snapshot.data["i"]
-        assert snapshot.version <= record.version
-    return record.version
-
-
-def test_sigkill_mid_update_leaves_every_context_consistent(tmp_path: Path) -> None:
-    path = tmp_path / "contexts.db"
-    store = SQLiteContextStore(path)
-    ids = [store.create("workflow", f"w{n}").id for n in range(3)]
-    looper = _spawn(_LOOPER, str(path), *ids)
-    torn: list[str] = []
-    stop = threading.Event()
-
-    def read_while_writing() -> None:
-        reader = SQLiteContextStore(path)
-        while not stop.is_set():
-            for cid in ids:
-                data = reader.get(cid).data  # type: ignore[union-attr]
-                if data and data["double"] != 2 * data["i"]:
-                    torn.append(cid)
-
-    reading = threading.Thread(target=read_while_writing)
-    try:
-        assert looper.stdout is not None and looper.stdout.readline().strip() == "running"
-        reading.start()
-        deadline = time.monotonic() + 20
-        while sum(store.get(cid).version for cid in ids) < 600:  # type: ignore[union-attr]
-            assert looper.poll() is None, looper.stderr.read() if looper.stderr else ""
-            assert time.monotonic() < deadline, "the writer made too little progress"
-            stop.wait(0.01)
-        looper.send_signal(signal.SIGKILL)
-        looper.wait(timeout=10)
-    finally:
-        stop.set()
-        if reading.is_alive():
-            reading.join(timeout=10)
-        if looper.poll() is None:
-            looper.kill()
-            looper.wait()
-    assert looper.returncode == -signal.SIGKILL
-    assert torn == []
-
-    after = SQLiteContextStore(path)  # a fresh opener, as the next process would be
-    versions = [_consistent(after, cid) for cid in ids]
-    assert sum(versions) >= 600
-    # The killed writer holds no lock: the next change goes through at once.
-    fresh = {"i": 500, "double": 1000, "at": real_datetime.now(), "blob": "x" * 1000}
-    record, entry = after.update(ids[0], fresh, merge=False)
-    assert entry is not None and record.version == versions[0] + 1
-    _consistent(after, ids[0])
-
-
-def test_store_ids_are_unique_and_typed() -> None:
+def test_store_ids_are_unique_and_typed(database: Any) -> None:
     store = _store()
     ids = {store.create("test_session", f"s{n}").id for n in range(50)}
     assert len(ids) == 50 and all(i.startswith("session-") for i in ids)

@@ -144,7 +144,8 @@ def test_several_processes_merge_their_histograms_exactly() -> None:
     assert histogram_of(result).get_total_count() == result.responses
 
 
-def test_background_run_is_monitored_and_aggregated() -> None:
+def test_background_run_is_monitored_and_aggregated(database) -> None:
+    # The run's progress and result go through the load run store: on SQLite and PostgreSQL.
     async def scenario() -> tuple:
         async with AsyncMockLoopClient() as client:
             with TestServer(delay=0.01) as server:

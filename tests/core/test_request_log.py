@@ -18,8 +18,9 @@ from mockloop.store import SQLiteStore
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    s = SQLiteStore(tmp_path / "log.db")
+def store(database, tmp_path: Path):
+    """The writer's store, on SQLite and on PostgreSQL."""
+    s = SQLiteStore(database.location("mock_log", tmp_path / "log.db"))
     yield s
     s.close()
 

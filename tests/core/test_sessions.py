@@ -4,6 +4,7 @@ A schedule every second produces load runs that land in its session and stops wh
 cancelled (sync client and async client); a schedule made by another process is listed,
 cancelled across processes, shows as orphaned once that process is gone and can be resumed;
 the final report's figures are those of the stored runs; bad input names the field.
+The tests that store sessions, schedules and runs run on SQLite and on PostgreSQL (`database`).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def _session_runs(session_id: str) -> list[dict[str, Any]]:
 
 
 def test_sync_schedule_runs_land_in_the_session_and_stop_when_cancelled(
-    mock: MockServer, tmp_path: Path
+    mock: MockServer, tmp_path: Path, database
 ) -> None:
     lines = tmp_path / "notify.jsonl"
     with MockLoopClient() as client:
@@ -153,7 +154,7 @@ class _Hook(BaseHTTPRequestHandler):
         pass
 
 
-def test_async_schedule_records_failures_goes_on_and_completes(mock: MockServer) -> None:
+def test_async_schedule_records_failures_goes_on_and_completes(mock: MockServer, database) -> None:
     handler = type("Hook", (_Hook,), {"received": []})
     hook = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=hook.serve_forever, daemon=True).start()
@@ -227,7 +228,7 @@ _OTHER_PROCESS = textwrap.dedent(
 )
 
 
-def test_schedules_of_another_process_cancel_orphan_and_resume() -> None:
+def test_schedules_of_another_process_cancel_orphan_and_resume(database) -> None:
     child = subprocess.Popen(
         [sys.executable, "-c", _OTHER_PROCESS],
         stdout=subprocess.PIPE,
@@ -266,7 +267,7 @@ def test_schedules_of_another_process_cancel_orphan_and_resume() -> None:
             child.wait()
 
 
-def test_a_closing_client_leaves_its_schedules_orphaned_and_resumable() -> None:
+def test_a_closing_client_leaves_its_schedules_orphaned_and_resumable(database) -> None:
     async def main() -> None:
         async with AsyncMockLoopClient() as client:
             schedule = await client.schedule_test_suite(
@@ -324,7 +325,7 @@ def test_cron_and_interval_due_times_from_a_fixed_base() -> None:
     assert started.timing is not None and started.timing.first_due(base) == base + 60
 
 
-def test_a_cron_schedule_reports_its_next_run_and_is_cancelled(mock: MockServer) -> None:
+def test_a_cron_schedule_reports_its_next_run_and_is_cancelled(mock: MockServer, database) -> None:
     with MockLoopClient() as client:
         session = client.create_test_session("hourly checks")
         before = time.time()
@@ -362,7 +363,7 @@ def _seed(session_id: str, run_id: str, kind: str, status: str, summary: dict[st
     )
 
 
-def test_session_lifecycle_and_a_report_computed_from_the_stored_runs() -> None:
+def test_session_lifecycle_and_a_report_computed_from_the_stored_runs(database) -> None:
     with MockLoopClient() as client:
         first = client.create_test_session("first", session_config={"env": "ci"})
         assert first["session_id"] == first.session_id and first.current
@@ -420,7 +421,7 @@ def test_session_lifecycle_and_a_report_computed_from_the_stored_runs() -> None:
         assert listed.current_session_id is None
 
 
-def test_warnings_and_a_pass_verdict_follow_from_the_runs() -> None:
+def test_warnings_and_a_pass_verdict_follow_from_the_runs(database) -> None:
     with MockLoopClient() as client:
         sid = client.create_test_session("warned").session_id
         _seed(sid, "load-a", "load", "completed", {"requests": 10, "error_rate": 0.1})
@@ -535,7 +536,7 @@ def test_bad_schedules_are_refused_naming_the_field(
         assert client.list_test_schedules().count == 0
 
 
-def test_bad_session_input_is_refused_naming_the_field() -> None:
+def test_bad_session_input_is_refused_naming_the_field(database) -> None:
     with MockLoopClient() as client:
         with pytest.raises(ConfigError, match="session_name"):
             client.create_test_session("  ")

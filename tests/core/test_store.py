@@ -1,4 +1,5 @@
-"""The SQLite store: migrations, scenarios, overrides, log search, eviction, export/import."""
+"""The mock's store on SQLite and PostgreSQL: migrations, scenarios, overrides, log search,
+eviction, export/import, and the config version replicas follow."""
 
 from __future__ import annotations
 
@@ -13,15 +14,19 @@ from typing import Any
 import pytest
 
 from mockloop.errors import ConfigError, ScenarioError, StoreError
-from mockloop.store import SQLiteStore, Store, open_store
+from mockloop.store import SQLiteStore, SQLStore, Store, open_store
 from mockloop.store.migrations import MIGRATIONS, Migration
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    s = SQLiteStore(tmp_path / "store.db")
+def store(database, tmp_path: Path):
+    s = SQLStore(database.location("mock_test", tmp_path / "store.db"))
     yield s
     s.close()
+
+
+def _where(database, tmp_path: Path, name: str = "m"):
+    return database.location(f"mock_{name}", tmp_path / f"{name}.db")
 
 
 def _row(ts: float, **fields: Any) -> dict[str, Any]:
@@ -56,67 +61,60 @@ def test_open_creates_parent_folders_and_uses_wal(tmp_path: Path) -> None:
 _NEXT = len(MIGRATIONS) + 1  # the version a test's extra migration takes
 
 
-def test_migrations_apply_once_and_reopen_is_idempotent(tmp_path: Path) -> None:
-    path = tmp_path / "m.db"
-    first = SQLiteStore(path)
-    assert first.applied_migrations == [1, 2, 3]
+def test_migrations_apply_once_and_reopen_is_idempotent(database, tmp_path: Path) -> None:
+    path = _where(database, tmp_path)
+    everything = [m.version for m in MIGRATIONS]
+    first = SQLStore(path)
+    assert first.applied_migrations == everything
     first.put_scenario("kept", {"rules": []})
     first.close()
 
-    second = SQLiteStore(path)
+    second = SQLStore(path)
     assert second.applied_migrations == []
-    assert second.schema_version() == 3
+    assert second.schema_version() == everything[-1]
     assert second.get_scenario("kept") is not None
     second.close()
 
-    raw = sqlite3.connect(path)
-    try:
-        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(1,), (2,), (3,)]
-    finally:
-        raw.close()
 
-
-def test_a_new_migration_is_applied_once_on_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "m.db"
-    SQLiteStore(path).close()
+def test_a_new_migration_is_applied_once_on_reopen(database, tmp_path: Path) -> None:
+    path = _where(database, tmp_path)
+    SQLStore(path).close()
     extended = (
         *MIGRATIONS,
         Migration(_NEXT, "add a notes table", ("CREATE TABLE notes (id INTEGER PRIMARY KEY)",)),
     )
-    upgraded = SQLiteStore(path, migrations=extended)
+    upgraded = SQLStore(path, migrations=extended)
     assert upgraded.applied_migrations == [_NEXT]
     assert upgraded.schema_version() == _NEXT
     upgraded.close()
-    again = SQLiteStore(path, migrations=extended)
+    again = SQLStore(path, migrations=extended)
     assert again.applied_migrations == []
     again.close()
 
 
-def test_a_failing_migration_leaves_the_database_unchanged(tmp_path: Path) -> None:
-    path = tmp_path / "m.db"
-    SQLiteStore(path).close()
+def test_a_failing_migration_leaves_the_database_unchanged(database, tmp_path: Path) -> None:
+    path = _where(database, tmp_path)
+    SQLStore(path).close()
     broken = (
         *MIGRATIONS,
         Migration(_NEXT, "broken", ("CREATE TABLE fine (id INTEGER)", "THIS IS NOT SQL")),
     )
-    with pytest.raises(StoreError, match=r"m\.db"):
-        SQLiteStore(path, migrations=broken)
-    with SQLiteStore(path) as store:
+    with pytest.raises(StoreError, match=r"m\.db" if database.backend == "sqlite" else "mock_m"):
+        SQLStore(path, migrations=broken)
+    with SQLStore(path) as store:
         assert store.schema_version() == _NEXT - 1
-    raw = sqlite3.connect(path)
-    try:
-        tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    finally:
-        raw.close()
-    assert "fine" not in tables
+    # The half-applied step left nothing behind: applying a correct version of it works.
+    fixed = (*MIGRATIONS, Migration(_NEXT, "fine", ("CREATE TABLE fine (id INTEGER)",)))
+    with SQLStore(path, migrations=fixed) as store:
+        assert store.applied_migrations == [_NEXT]
 
 
-def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "m.db"
+def test_a_database_from_a_newer_version_is_refused(database, tmp_path: Path) -> None:
+    path = _where(database, tmp_path)
     extended = (*MIGRATIONS, Migration(_NEXT, "future", ("CREATE TABLE future (id INTEGER)",)))
-    SQLiteStore(path, migrations=extended).close()
+    SQLStore(path, migrations=extended).close()
     with pytest.raises(StoreError, match="newer"):
-        SQLiteStore(path)
+        SQLStore(path)
 
 
 def test_a_file_that_is_not_a_database_raises_store_error_naming_it(tmp_path: Path) -> None:
@@ -125,7 +123,7 @@ def test_a_file_that_is_not_a_database_raises_store_error_naming_it(tmp_path: Pa
     with pytest.raises(StoreError) as info:
         SQLiteStore(path)
     assert "junk.db" in str(info.value)
-    assert "open and migrate" in str(info.value)
+    assert "could not open" in str(info.value)
 
 
 @pytest.mark.parametrize("path", ["", ":memory:"])
@@ -148,8 +146,6 @@ def test_open_store_accepts_paths_and_sqlite_urls(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'u.db'}"  # tmp_path is absolute: sqlite:////abs/u.db
     with open_store(url) as by_url:  # type: ignore[attr-defined]
         assert Path(by_url.path) == (tmp_path / "u.db").resolve()
-    with pytest.raises(ConfigError, match="PostgreSQL"):
-        open_store("postgresql://localhost/mockloop")
     with pytest.raises(ConfigError, match="unknown scheme"):
         open_store("mysql://localhost/x")
 
@@ -209,9 +205,11 @@ def test_the_database_itself_rejects_two_active_scenarios(store: SQLiteStore) ->
     store.put_scenario("a", {})
     store.put_scenario("b", {})
     store.set_active_scenario("a")
-    raw = sqlite3.connect(store.path)
+    from mockloop.store.database import IntegrityError, connect
+
+    raw = connect(store.location)
     try:
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(IntegrityError):
             raw.execute("UPDATE scenarios SET active = 1 WHERE name = 'b'")
     finally:
         raw.close()
@@ -357,20 +355,23 @@ def test_insert_is_one_transaction(store: SQLiteStore) -> None:
     assert store.count_logs() == 0
 
 
-def test_sqlite_errors_become_store_errors_with_the_path(store: SQLiteStore) -> None:
+def test_backend_errors_become_store_errors_with_the_location(store: SQLStore) -> None:
     # Another connection holds the write lock past the busy timeout.
-    fresh = SQLiteStore(store.path, busy_timeout=0.05)
-    blocker = sqlite3.connect(store.path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
+    fresh = SQLStore(store.location, busy_timeout=0.05)
+    blocker = SQLStore(store.location)
     try:
-        with pytest.raises(StoreError) as info:
-            fresh.put_scenario("x", {})
+        with blocker._connection() as conn:
+            conn.begin_write()
+            try:
+                with pytest.raises(StoreError) as info:
+                    fresh.put_scenario("x", {})
+            finally:
+                conn.rollback()
         message = str(info.value)
-        assert str(store.path) in message
+        assert str(store.location) in message
         assert "save scenario 'x'" in message
-        assert "locked" in message
+        assert "locked" in message or "lock timeout" in message
     finally:
-        blocker.execute("ROLLBACK")
         blocker.close()
         fresh.close()
 
@@ -473,7 +474,10 @@ def test_batches_are_split_into_multi_row_inserts_in_order(store: SQLiteStore, c
 def test_close_waits_for_a_call_in_progress_in_another_thread(
     logged: SQLiteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import mockloop.store.sqlite as sqlite_module
+    import mockloop.store.sql as sqlite_module
+
+    if logged.backend != "sqlite":
+        pytest.skip("the REGEXP callback that holds the call open is SQLite's")
 
     inside = threading.Event()
     release = threading.Event()
@@ -606,3 +610,79 @@ def test_many_first_openers_of_a_new_database_all_succeed(tmp_path: Path) -> Non
             thread.join()
         start.reset()
     assert errors == []
+
+
+# -- what replicas follow ---------------------------------------------------------------------
+
+
+def test_every_config_change_bumps_the_version_seen_by_another_process(
+    store: SQLStore,
+) -> None:
+    other = SQLStore(store.location)  # a second replica on the same store
+    try:
+        seen = [other.config_version()]
+
+        def changed() -> bool:
+            now = other.config_version()
+            moved = now > seen[-1]
+            seen.append(now)
+            return moved
+
+        store.put_scenario("a", {"rules": []})
+        assert changed()
+        store.set_active_scenario("a")
+        assert changed()
+        store.put_override("getPet", {"status": 500})
+        assert changed()
+        store.delete_override("getPet")
+        assert changed()
+        store.set_active_scenario(None)
+        assert changed()
+        store.insert_log_rows([_row(1.0)])  # the log is not config
+        assert not changed()
+        with pytest.raises(ScenarioError):
+            store.set_active_scenario("missing")  # refused: rolled back, no bump
+        assert not changed()
+        assert other.active_scenario() is None
+    finally:
+        other.close()
+
+
+def test_replicas_report_what_they_have_seen(store: SQLStore) -> None:
+    store.heartbeat("r1", "http://127.0.0.1:1", 3)
+    store.heartbeat("r2", None, 1)
+    store.heartbeat("r1", "http://127.0.0.1:1", 4)
+    rows = store.replicas(max_age=60)
+    assert [(r["replica_id"], r["seen_version"]) for r in rows] == [("r1", 4), ("r2", 1)]
+    assert store.replicas(max_age=-1) == []
+    store.remove_replica("r1")
+    assert [r["replica_id"] for r in store.replicas()] == ["r2"]
+
+
+def test_two_stores_share_scenarios_and_logs(store: SQLStore) -> None:
+    other = SQLStore(store.location)
+    try:
+        store.put_scenario("slow", {"rules": []})
+        other.set_active_scenario("slow")
+        assert store.active_scenario() == "slow"
+        other.insert_log_rows([_row(1.0), _row(2.0)])
+        store.insert_log_rows([_row(3.0)])
+        assert [r["ts"] for r in store.search_logs(newest_first=False)] == [1.0, 2.0, 3.0]
+    finally:
+        other.close()
+
+
+def test_open_store_opens_postgresql_by_url(postgres_url: str, monkeypatch) -> None:
+    import uuid
+
+    from tests.postgres import drop_schemas
+
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("MOCKLOOP_DATABASE_PREFIX", prefix)
+    try:
+        with open_store(postgres_url, name="mock_x") as store:  # type: ignore[attr-defined]
+            assert store.location.schema == f"{prefix}_mock_x"
+            store.put_scenario("s", {"rules": []})
+            assert [s["name"] for s in store.list_scenarios()] == ["s"]
+    finally:
+        drop_schemas(postgres_url, prefix + "_")

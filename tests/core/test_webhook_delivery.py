@@ -168,7 +168,7 @@ def test_webhooks_off_answers_404(tmp_path: Path) -> None:
         assert server.runtime.webhooks is None
 
 
-def test_webhooks_survive_a_restart(tmp_path: Path, receiver: Receiver) -> None:
+def test_webhooks_survive_a_restart(database: Any, tmp_path: Path, receiver: Receiver) -> None:
     with serve(tmp_path) as server:
         httpx.post(f"{server.admin_url}/api/webhooks", json={"url": receiver.url})
     with serve(tmp_path) as server:

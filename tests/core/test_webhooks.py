@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.server
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,9 +18,11 @@ import orjson
 import pytest
 
 from mockloop import cli
+from mockloop.errors import StoreError
 from mockloop.mock import MockConfig, MockServer
 from mockloop.mock.webhook_delivery import SIGNATURE_HEADER, verify_signature
 from mockloop.mock.webhook_store import WebhookStore
+from mockloop.store.database import Location
 from tests.conftest import PETSTORE
 
 
@@ -342,7 +345,9 @@ def test_removing_a_webhook_records_its_queued_deliveries_as_failed(
         assert len(stuck.received) == 1
 
 
-def test_stop_delivers_what_is_queued(tmp_path: Path, receivers: Callable[..., Receiver]) -> None:
+def test_stop_delivers_what_is_queued(
+    database: Any, tmp_path: Path, receivers: Callable[..., Receiver]
+) -> None:
     receiver = receivers()
     with serve(tmp_path) as server:
         register(server, receiver.url, events=["listPets"])
@@ -354,26 +359,113 @@ def test_stop_delivers_what_is_queued(tmp_path: Path, receivers: Callable[..., R
         assert [r["status"] for r in records] == ["delivered"] * 5
 
 
-def test_history_is_bounded_newest_first_and_filtered(tmp_path: Path) -> None:
-    store = WebhookStore(tmp_path / "webhooks.db", history_limit=3)
+def _delivery(n: int, webhook_id: str = "wh_a", **changes: Any) -> dict[str, Any]:
+    return {
+        "id": f"dl_{n}",
+        "webhook_id": webhook_id,
+        "event": "getPet",
+        "url": "http://127.0.0.1/x",
+        "status": "delivered",
+        "attempts": 1,
+        "response_status": 200,
+        "error": None,
+        "ts": float(n),
+        "duration_ms": 1.0,
+        **changes,
+    }
+
+
+@pytest.fixture
+def webhook_store(database: Any, tmp_path: Path) -> Iterator[WebhookStore]:
+    store = WebhookStore(database.location("webhooks_petstore", tmp_path / "webhooks.db"))
+    yield store
+    store.close()
+
+
+def test_history_is_bounded_newest_first_and_filtered(database: Any, tmp_path: Path) -> None:
+    location = database.location("webhooks_petstore", tmp_path / "webhooks.db")
+    store = WebhookStore(location, history_limit=3)
     try:
         for n in range(5):
-            store.add_delivery(
-                {
-                    "id": f"dl_{n}",
-                    "webhook_id": "wh_a" if n % 2 == 0 else "wh_b",
-                    "event": "getPet",
-                    "url": "http://127.0.0.1/x",
-                    "status": "delivered",
-                    "attempts": 1,
-                    "response_status": 200,
-                    "error": None,
-                    "ts": float(n),
-                    "duration_ms": 1.0,
-                }
-            )
+            store.add_delivery(_delivery(n, "wh_a" if n % 2 == 0 else "wh_b"))
         assert [r["id"] for r in store.deliveries()] == ["dl_4", "dl_3", "dl_2"]
         assert [r["id"] for r in store.deliveries(webhook_id="wh_a")] == ["dl_4", "dl_2"]
         assert [r["id"] for r in store.deliveries(limit=1)] == ["dl_4"]
+        store.add_deliveries([_delivery(n) for n in range(5, 9)])  # one batch past the bound
+        assert [r["id"] for r in store.deliveries()] == ["dl_8", "dl_7", "dl_6"]
+        store.add_deliveries([])
     finally:
         store.close()
+
+
+def test_webhooks_are_stored_listed_and_removed(webhook_store: WebhookStore) -> None:
+    store = webhook_store
+    added = store.add_webhook(
+        webhook_id="wh_1", url="http://127.0.0.1/a", events=["*"], secret="s3", active=True
+    )
+    assert added["has_secret"] is True and "secret" not in added and added["active"] is True
+    store.add_webhook(
+        webhook_id="wh_0", url="http://127.0.0.1/b", events=["getPet"], secret=None, active=False
+    )
+    hook = store.get_webhook("wh_1", include_secret=True)
+    assert hook is not None and hook["secret"] == "s3" and hook["events"] == ["*"]
+    assert [h["id"] for h in store.list_webhooks()] == ["wh_1", "wh_0"]  # oldest first
+    assert [h["active"] for h in store.list_webhooks()] == [True, False]
+    assert store.get_webhook("wh_nope") is None
+    with pytest.raises(StoreError, match="could not add a webhook"):
+        store.add_webhook(webhook_id="wh_1", url="http://x/", events=[], secret=None, active=True)
+    assert store.delete_webhook("wh_1") and not store.delete_webhook("wh_1")
+    assert [h["id"] for h in store.list_webhooks()] == ["wh_0"]
+    store.add_delivery(_delivery(1, "wh_1", status="failed", response_status=None, error="x"))
+    [kept] = store.deliveries(webhook_id="wh_1")  # history outlives its webhook
+    assert kept["status"] == "failed" and kept["response_status"] is None
+
+
+def test_the_store_is_shared_by_threads_and_reopens(
+    database: Any, tmp_path: Path, webhook_store: WebhookStore
+) -> None:
+    def deliver(worker: int) -> None:
+        for n in range(20):
+            webhook_store.add_delivery(_delivery(worker * 100 + n, f"wh_{worker}"))
+            webhook_store.deliveries(webhook_id=f"wh_{worker}", limit=5)
+
+    threads = [threading.Thread(target=deliver, args=(w,)) for w in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(webhook_store.deliveries(limit=1000)) == 100
+    webhook_store.close()
+    webhook_store.close()  # idempotent
+    with pytest.raises(StoreError, match="the webhook store is closed"):
+        webhook_store.deliveries()
+    again = WebhookStore(database.location("webhooks_petstore", tmp_path / "webhooks.db"))
+    try:
+        assert len(again.deliveries(limit=1000)) == 100  # persisted
+    finally:
+        again.close()
+
+
+def test_a_store_from_before_schema_versions_opens(tmp_path: Path) -> None:
+    path = tmp_path / "webhooks.db"
+    old = WebhookStore(path)
+    old.add_webhook(webhook_id="wh_1", url="http://127.0.0.1/", events=[], secret=None, active=True)
+    old.close()
+    with sqlite3.connect(path) as db:  # as MockLoop left it before versions were recorded
+        db.execute("DROP TABLE schema_version")
+    db.close()
+    store = WebhookStore(path)
+    try:
+        assert [h["id"] for h in store.list_webhooks()] == ["wh_1"]
+    finally:
+        store.close()
+
+
+def test_store_errors_start_with_the_location(tmp_path: Path) -> None:
+    (tmp_path / "dir.db").mkdir()
+    with pytest.raises(StoreError, match=r"^\S*dir\.db: could not open the webhook store"):
+        WebhookStore(tmp_path / "dir.db")
+    nowhere = Location.postgresql("postgresql://u:pw@127.0.0.1:1/db", "mockloop_webhooks_x")
+    with pytest.raises(StoreError) as failed:
+        WebhookStore(nowhere, busy_timeout=1)
+    assert str(failed.value).startswith("postgresql://u:***@127.0.0.1:1/db (schema mockloop_webh")

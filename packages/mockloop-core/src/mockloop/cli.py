@@ -41,6 +41,9 @@ def _serve(args: argparse.Namespace) -> int:
         webhooks=not args.no_webhooks,
         admin_ui=not args.no_admin_ui,
         storage=not args.no_storage,
+        database_url=args.database_url,
+        store_name=args.store_name,
+        replica_sync=True if args.replica_sync else None,
         **(
             {"webhook_allow_hosts": ["127.0.0.1", "localhost", "::1", *args.webhook_allow_host]}
             if args.webhook_allow_host
@@ -63,7 +66,13 @@ def _serve(args: argparse.Namespace) -> int:
                 f"  Admin: {runtime.admin_url}   (API reference: {runtime.admin_url}/docs)",
                 flush=True,
             )
-        print(f"  Data:  {runtime.data_dir}", flush=True)
+        store = runtime.store
+        if store is not None and store.backend == "postgresql":
+            print(
+                f"  Data:  {store.location} (shared by the name {runtime.store_name!r})", flush=True
+            )
+        else:
+            print(f"  Data:  {runtime.data_dir}", flush=True)
         if runtime.rules.active_scenario:
             print(f"  Active scenario: {runtime.rules.active_scenario}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
@@ -121,6 +130,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir",
         metavar="DIR",
         help="where to keep the mock's database (default: under MOCKLOOP_HOME)",
+    )
+    serve.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="keep scenarios, state and the log in this PostgreSQL database, shared with other "
+        "replicas (postgresql://user:password@host:port/db; default: MOCKLOOP_DATABASE_URL, "
+        "else SQLite files in the data folder)",
+    )
+    serve.add_argument(
+        "--store-name",
+        metavar="NAME",
+        help="this mock's name in the shared database: replicas with the same name share it "
+        "(default: the description's title)",
+    )
+    serve.add_argument(
+        "--replica-sync",
+        action="store_true",
+        help="follow scenario and override changes made by other processes on the same SQLite "
+        "data folder (always on with PostgreSQL)",
     )
     serve.add_argument("--no-log", action="store_true", help="do not record requests")
     serve.add_argument(

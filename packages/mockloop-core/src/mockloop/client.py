@@ -67,5 +67,8 @@ class AsyncMockLoopClient(
 
     async def aclose(self) -> None:
         """Release the client's resources: schedules it runs stop here (they stay stored and
-        show as orphaned, resumable by another client); it holds no connection between calls."""
+        show as orphaned, resumable by another client), and the context stores it opened are
+        closed."""
         await self._stop_schedule_runners()
+        for store in self.__dict__.pop("_context_stores", {}).values():
+            store.close()

@@ -5,31 +5,45 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from mockloop.audit.context import current_face
 from mockloop.audit.redaction import redact_arguments, redact_text
 from mockloop.audit.store import AuditStore
 from mockloop.settings import mockloop_home
+from mockloop.store.connection import store_location
+from mockloop.store.database import Location
 
-__all__ = ["audit_failures", "audit_store", "record_call"]
+__all__ = ["audit_failures", "audit_store", "close_audit_stores", "record_call"]
 
 logger = logging.getLogger("mockloop.audit")
 
-_stores: dict[Path, AuditStore] = {}
+_stores: dict[Location, AuditStore] = {}
 _stores_lock = threading.Lock()
 _failures = {"count": 0, "last_error": None}
 
 
 def audit_store() -> AuditStore:
-    """The trail of the state folder in force (one open store per folder and process)."""
-    path = mockloop_home() / "audit.db"
+    """The trail in force: the `audit` schema of `MOCKLOOP_DATABASE_URL` when set, else
+    `audit.db` in the state folder (one open store per location and process)."""
+    location = store_location("audit", None, lambda: mockloop_home() / "audit.db")
     with _stores_lock:
-        store = _stores.get(path)
+        store = _stores.get(location)
         if store is None:
-            store = _stores[path] = AuditStore(path)
+            store = _stores[location] = AuditStore(location)
         return store
+
+
+def close_audit_stores() -> None:
+    """Close and forget every trail this process opened (the next record opens its own again).
+
+    For tests and embedders that switch databases: each open store holds a connection.
+    """
+    with _stores_lock:
+        stores = list(_stores.values())
+        _stores.clear()
+    for store in stores:
+        store.close()
 
 
 def audit_failures() -> dict[str, Any]:

@@ -1,20 +1,29 @@
-"""The audit store: an append-only, hash-chained SQLite table (`MOCKLOOP_HOME/audit.db`).
+"""The audit store: an append-only, hash-chained table (`MOCKLOOP_HOME/audit.db`, or the `audit`
+schema of the PostgreSQL database that `MOCKLOOP_DATABASE_URL` names).
 
 Each record's `hash` is SHA-256 over the previous record's hash and the canonical JSON of its
 own fields, so changing, inserting or deleting a row breaks the chain at that row. Retention
 deletes the oldest rows and keeps the last deleted hash as the chain's anchor, so what remains
-still verifies. Appends take SQLite's write lock (`BEGIN IMMEDIATE`), so several processes can
-share one trail.
+still verifies. Appends and retention hold the store's write lock (`Connection.begin_write`:
+SQLite's `BEGIN IMMEDIATE`, a PostgreSQL advisory lock), so several processes can share one
+trail and each append links to the one committed just before it.
+
+One store keeps one connection, used by every thread of the process under a lock (a SQLite
+connection opened with `check_same_thread=False`; a psycopg connection must not run two
+threads' statements at once either). A connection found broken (PostgreSQL restarted) or
+inherited across a fork is replaced by a new one on the next call.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
-import sqlite3
+import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +31,18 @@ import orjson
 from pydantic import BaseModel
 
 from mockloop.errors import ConfigError, StoreError
-from mockloop.store.migrations import enable_wal
+from mockloop.settings import mockloop_home
+from mockloop.store.connection import store_location
+from mockloop.store.database import (
+    Connection,
+    DatabaseError,
+    Location,
+    Migration,
+    connect,
+    upsert_sql,
+)
 
-__all__ = ["FIELDS", "AuditStore", "AuditVerification"]
+__all__ = ["AUDIT_MIGRATIONS", "FIELDS", "AuditStore", "AuditVerification"]
 
 GENESIS = "0" * 64
 FIELDS = (
@@ -39,24 +57,35 @@ FIELDS = (
     "error",
     "duration_ms",
 )
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY,
-    ts REAL NOT NULL,
-    operation TEXT NOT NULL,
-    face TEXT NOT NULL,
-    session_id TEXT,
-    arguments TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    error_class TEXT,
-    error TEXT,
-    duration_ms REAL NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts);
-CREATE TABLE IF NOT EXISTS audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+# `IF NOT EXISTS`: trails written before schema versions were recorded already have the tables.
+AUDIT_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        version=1,
+        description="the hash-chained audit trail and its retention anchor",
+        statements=(
+            """
+            CREATE TABLE IF NOT EXISTS audit (
+                id INTEGER PRIMARY KEY,
+                ts REAL NOT NULL,
+                operation TEXT NOT NULL,
+                face TEXT NOT NULL,
+                session_id TEXT,
+                arguments TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                error_class TEXT,
+                error TEXT,
+                duration_ms REAL NOT NULL,
+                prev_hash TEXT NOT NULL,
+                hash TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts)",
+            "CREATE TABLE IF NOT EXISTS audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        ),
+    ),
+)
+_INHERITED: list[Connection] = []  # connections a forked child must leave alone
+_STORE = "audit trail"
 
 
 def _digest(prev_hash: str, row: dict[str, Any]) -> str:
@@ -76,65 +105,107 @@ class AuditVerification(BaseModel):
 
 
 class AuditStore:
-    """The audit trail in `path`."""
+    """The audit trail at `path`: a SQLite file, a `Location`, or None for the default
+    (`MOCKLOOP_DATABASE_URL`'s `audit` schema when set, else `MOCKLOOP_HOME/audit.db`).
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+    Every method may raise `StoreError` (its message starts with the location) when the
+    database cannot be opened, read or written.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str] | Location | None = None, *, busy_timeout: float = 10.0
+    ) -> None:
+        self.location: Location = store_location(
+            "audit", path, lambda: mockloop_home() / "audit.db"
+        )
+        self.busy_timeout = busy_timeout
         self._lock = threading.Lock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(
-                self.path, check_same_thread=False, isolation_level=None, timeout=10
-            )
-            enable_wal(self._conn)
-            self._conn.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the audit store {self.path}: {exc}") from None
+        self._conn: Connection | None = None
+        self._pid = 0
+        with self._lock:
+            self._connection()  # open now, so a bad location fails here and says so
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, or None when the trail is in PostgreSQL."""
+        return self.location.path
 
     def close(self) -> None:
-        """Close the database (idempotent)."""
+        """Close the connection (idempotent); a later call opens a new one."""
         with self._lock:
-            self._conn.close()
+            if self._conn is not None:
+                if self._pid == os.getpid():
+                    self._conn.close()
+                else:
+                    _INHERITED.append(self._conn)
+            self._conn = None
 
-    def _anchor(self) -> str:
-        row = self._conn.execute("SELECT value FROM audit_meta WHERE key = 'anchor'").fetchone()
-        return row[0] if row else GENESIS
+    def _connection(self) -> Connection:
+        """The open connection (the caller holds `_lock`), opened again when needed."""
+        conn = self._conn
+        if conn is not None and self._pid == os.getpid():
+            if conn.dialect == "sqlite" or not (conn.raw.closed or conn.raw.broken):
+                return conn
+            conn.close()
+        elif conn is not None:
+            # Inherited from the parent process across a fork: the parent's to use and close.
+            # Kept referenced, so that it is not even finalized here.
+            _INHERITED.append(conn)
+        self._conn = None
+        try:
+            conn = connect(
+                self.location,
+                AUDIT_MIGRATIONS,
+                busy_timeout=self.busy_timeout,
+                check_same_thread=False,
+            )
+        except DatabaseError as exc:
+            raise StoreError(f"{self.location}: could not open the {_STORE}: {exc}") from exc
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    @contextlib.contextmanager
+    def _use(self, what: str, *, write: bool) -> Iterator[Connection]:
+        """The connection, alone, in a transaction: holding the store's write lock when
+        `write`, else one snapshot. A backend failure becomes a StoreError."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                with conn.transaction(write=write):
+                    yield conn
+            except DatabaseError as exc:
+                conn.rollback()  # a failed COMMIT can leave SQLite's transaction open
+                raise StoreError(f"{self.location}: could not {what}: {exc}") from exc
+
+    @staticmethod
+    def _meta(conn: Connection, key: str) -> str | None:
+        row = conn.execute("SELECT value FROM audit_meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
 
     # -- writing ----------------------------------------------------------------------------
 
     def append(self, record: dict[str, Any]) -> int:
         """Append one record (fields of `FIELDS` but `id`); returns its id."""
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    last = self._conn.execute(
-                        "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1"
-                    ).fetchone()
-                    prev_hash = last[1] if last else self._anchor()
-                    row = {**record, "id": (last[0] + 1) if last else self._next_after_anchor()}
-                    row["arguments"] = (
-                        row["arguments"]
-                        if isinstance(row["arguments"], str)
-                        else orjson.dumps(row["arguments"], option=orjson.OPT_SORT_KEYS).decode()
-                    )
-                    values = [row[field] for field in FIELDS]
-                    self._conn.execute(
-                        f"INSERT INTO audit ({', '.join(FIELDS)}, prev_hash, hash) "
-                        f"VALUES ({', '.join('?' for _ in FIELDS)}, ?, ?)",
-                        (*values, prev_hash, _digest(prev_hash, row)),
-                    )
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot append to the audit store {self.path}: {exc}") from None
-            return int(row["id"])
-
-    def _next_after_anchor(self) -> int:
-        row = self._conn.execute("SELECT value FROM audit_meta WHERE key = 'last_id'").fetchone()
-        return int(row[0]) + 1 if row else 1
+        row = dict(record)
+        if not isinstance(row["arguments"], str):
+            row["arguments"] = orjson.dumps(row["arguments"], option=orjson.OPT_SORT_KEYS).decode()
+        # REAL columns read back as floats: hash what will be read back, or verify would fail.
+        row["ts"] = float(row["ts"])
+        row["duration_ms"] = float(row["duration_ms"])
+        with self._use("append to the audit trail", write=True) as conn:
+            last = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+            if last:
+                prev_hash, row["id"] = str(last[1]), int(last[0]) + 1
+            else:
+                # Empty (new, or emptied by retention): continue after the anchor.
+                prev_hash = self._meta(conn, "anchor") or GENESIS
+                row["id"] = int(self._meta(conn, "last_id") or 0) + 1
+            conn.execute(
+                f"INSERT INTO audit ({', '.join(FIELDS)}, prev_hash, hash) "
+                f"VALUES ({', '.join('?' for _ in FIELDS)}, ?, ?)",
+                (*(row[field] for field in FIELDS), prev_hash, _digest(prev_hash, row)),
+            )
+        return int(row["id"])
 
     def apply_retention(
         self, *, max_age_days: float | None = None, max_records: int | None = None
@@ -146,36 +217,30 @@ class AuditStore:
             raise ConfigError(f"max_age_days={max_age_days} must be 0 or more")
         if max_records is not None and max_records < 0:
             raise ConfigError(f"max_records={max_records} must be 0 or more")
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                cut = 0
-                if max_age_days is not None:
-                    oldest_kept = time.time() - max_age_days * 86400
-                    row = self._conn.execute(
-                        "SELECT MAX(id) FROM audit WHERE ts < ?", (oldest_kept,)
-                    ).fetchone()
-                    cut = max(cut, row[0] or 0)
-                if max_records is not None:
-                    row = self._conn.execute(
-                        "SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?", (max_records,)
-                    ).fetchone()
-                    cut = max(cut, row[0] if row else 0)
-                deleted = 0
-                if cut:
-                    last = self._conn.execute(
-                        "SELECT id, hash FROM audit WHERE id <= ? ORDER BY id DESC LIMIT 1", (cut,)
-                    ).fetchone()
-                    deleted = self._conn.execute("DELETE FROM audit WHERE id <= ?", (cut,)).rowcount
-                    self._conn.executemany(
-                        "INSERT OR REPLACE INTO audit_meta VALUES (?, ?)",
-                        [("anchor", last[1]), ("last_id", str(last[0]))],
-                    )
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._conn.execute("ROLLBACK")
-                raise StoreError(f"audit retention failed on {self.path}: {exc}") from None
-            return deleted
+        with self._use("apply retention to the audit trail", write=True) as conn:
+            cut = 0
+            if max_age_days is not None:
+                oldest_kept = time.time() - max_age_days * 86400
+                row = conn.execute(
+                    "SELECT MAX(id) FROM audit WHERE ts < ?", (oldest_kept,)
+                ).fetchone()
+                cut = max(cut, int(row[0] or 0))
+            if max_records is not None:
+                row = conn.execute(
+                    "SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?", (max_records,)
+                ).fetchone()
+                cut = max(cut, int(row[0]) if row else 0)
+            if not cut:
+                return 0
+            last = conn.execute(
+                "SELECT id, hash FROM audit WHERE id <= ? ORDER BY id DESC LIMIT 1", (cut,)
+            ).fetchone()
+            deleted = int(conn.execute("DELETE FROM audit WHERE id <= ?", (cut,)).rowcount)
+            conn.executemany(
+                upsert_sql("audit_meta", ("key", "value"), ("key",)),
+                [("anchor", str(last[1])), ("last_id", str(last[0]))],
+            )
+        return deleted
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -185,7 +250,7 @@ class AuditStore:
         for field in ("operation", "face", "outcome", "session_id"):
             if filters.get(field) is not None:
                 clauses.append(f"{field} = ?")
-                params.append(filters[field])
+                params.append(str(filters[field]))
         if filters.get("time_from") is not None:
             clauses.append("ts >= ?")
             params.append(float(filters["time_from"]))
@@ -198,19 +263,22 @@ class AuditStore:
         self, *, limit: int = 100, offset: int = 0, newest_first: bool = True, **filters: Any
     ) -> tuple[int, list[dict[str, Any]]]:
         """(matching count, one page of records) for filters operation, face, outcome,
-        session_id, time_from, time_to."""
+        session_id, time_from, time_to; a negative `limit` returns every record."""
         where, params = self._where(filters)
         order = "DESC" if newest_first else "ASC"
-        with self._lock:
-            try:
-                total = self._conn.execute(f"SELECT COUNT(*) FROM audit{where}", params).fetchone()
-                rows = self._conn.execute(
-                    f"SELECT {', '.join(FIELDS)}, hash FROM audit{where} ORDER BY id {order} "
-                    "LIMIT ? OFFSET ?",
-                    (*params, limit, offset),
-                ).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot read the audit store {self.path}: {exc}") from None
+        page: list[Any] = [*params, offset]
+        with self._use("read the audit trail", write=False) as conn:
+            if limit < 0:
+                bound = "-1" if conn.dialect == "sqlite" else "ALL"
+            else:
+                bound = "?"
+                page.insert(len(params), limit)
+            total = conn.execute(f"SELECT COUNT(*) FROM audit{where}", params).fetchone()
+            rows = conn.execute(
+                f"SELECT {', '.join(FIELDS)}, hash FROM audit{where} ORDER BY id {order} "
+                f"LIMIT {bound} OFFSET ?",
+                page,
+            ).fetchall()
         records = []
         for row in rows:
             record = dict(zip((*FIELDS, "hash"), row, strict=True))
@@ -235,14 +303,11 @@ class AuditStore:
 
     def verify(self) -> AuditVerification:
         """Recompute the chain; name the first record whose hash or link does not hold."""
-        with self._lock:
-            try:
-                expected_prev = self._anchor()
-                rows = self._conn.execute(
-                    f"SELECT {', '.join(FIELDS)}, prev_hash, hash FROM audit ORDER BY id"
-                ).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot read the audit store {self.path}: {exc}") from None
+        with self._use("verify the audit trail", write=False) as conn:
+            expected_prev = self._meta(conn, "anchor") or GENESIS
+            rows = conn.execute(
+                f"SELECT {', '.join(FIELDS)}, prev_hash, hash FROM audit ORDER BY id"
+            ).fetchall()
         checked = 0
         first = rows[0][0] if rows else None
         for values in rows:

@@ -3,8 +3,10 @@
 A context is a named, typed bag of JSON data (datetimes included) with a parent link, a
 status, an optional expiry, a version bumped by every change, a history of changes and
 snapshots that can be restored. `ContextStore` is the persistence contract;
-`SQLiteContextStore` keeps everything in `MOCKLOOP_HOME/contexts.db`. The operations are on
-the client (`mockloop.operations.contexts`); the format is described in docs/contexts.md.
+`SQLContextStore` keeps everything in `MOCKLOOP_HOME/contexts.db`, or in the `contexts` schema
+of the PostgreSQL database `MOCKLOOP_DATABASE_URL` names (`SQLiteContextStore` is its former
+name). The operations are on the client (`mockloop.operations.contexts`); the format is
+described in docs/contexts.md.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from mockloop.context.records import (
     SnapshotRecord,
     StoredStatus,
 )
-from mockloop.context.sqlite import CONTEXT_MIGRATIONS, SQLiteContextStore
+from mockloop.context.sqlite import CONTEXT_MIGRATIONS, SQLContextStore, SQLiteContextStore
 from mockloop.context.store import (
     ContextStore,
     default_context_store_path,
@@ -63,6 +65,7 @@ __all__ = [
     "HistoryEntry",
     "HistoryRecord",
     "RestoredContext",
+    "SQLContextStore",
     "SQLiteContextStore",
     "SnapshotInfo",
     "SnapshotRecord",

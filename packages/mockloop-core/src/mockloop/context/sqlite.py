@@ -1,26 +1,26 @@
-"""The SQLite context store: `MOCKLOOP_HOME/contexts.db`, the embedded default.
+"""The context store on SQL: SQLite (`MOCKLOOP_HOME/contexts.db`, the embedded default) or
+PostgreSQL (the `contexts` schema of the database `MOCKLOOP_DATABASE_URL` names).
 
-Concurrency model:
+Concurrency model (the same on both backends; see `mockloop.context.sqlite_transactions`):
 
-* One connection per thread (opened on first use, never reused after `fork()`), in WAL mode:
-  a reader never waits for a writer. Reads of several rows run in one read transaction, so
-  they see one committed state.
-* Every change runs in `BEGIN IMMEDIATE`: the writer takes the write lock before it reads the
-  row it changes, so the read-modify-write is atomic across processes, and the `UPDATE` still
-  checks the version it read (the portable form of the same guarantee; a backend without the
-  up-front lock relies on it). A lock held by another process is waited for (busy timeout);
-  a busy error past that is retried with backoff until the deadline.
+* One connection per thread (opened on first use, never reused after `fork()`). On SQLite in
+  WAL mode, a reader never waits for a writer. Reads of several rows run in one read
+  transaction, so they see one committed state (`REPEATABLE READ` on PostgreSQL).
+* Every change runs under the store's write lock (SQLite's `BEGIN IMMEDIATE`, PostgreSQL's
+  advisory lock on the schema): the writer takes it before it reads the row it changes, so the
+  read-modify-write is atomic across processes, and the `UPDATE` still checks the version it
+  read. A lock held by another process is waited for (busy timeout); a busy error past that
+  is retried with backoff until the deadline.
 * A process killed mid-update (SIGKILL) leaves the last committed row and its history entry:
-  both are written in the same transaction, and SQLite never makes an unfinished one visible
-  (its WAL frames carry no commit); the write lock goes with the process.
-  `synchronous=NORMAL` in WAL mode is durable across process crashes; only a power loss could
-  drop the last commits.
+  both are written in one transaction, which neither backend shows unfinished. SQLite's lock
+  goes with the process; PostgreSQL ends the killed client's session (its transaction and
+  lock with it) when it sees the socket closed. SQLite's `synchronous=NORMAL` in WAL mode is
+  durable across process crashes; only a power loss could drop the last commits.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,12 +39,14 @@ from mockloop.context.records import (
     new_snapshot_id,
 )
 from mockloop.context.sqlite_schema import CONTEXT_MIGRATIONS
-from mockloop.context.sqlite_transactions import SQLiteTransactions, VersionMoved
+from mockloop.context.sqlite_transactions import StoreTransactions, VersionMoved
+from mockloop.context.store import default_context_store_path
 from mockloop.context.values import decode_value, dumps, encode_value, loads
 from mockloop.errors import ConfigError, StoreError
-from mockloop.store.migrations import Migration, apply_migrations
+from mockloop.store.connection import store_location
+from mockloop.store.database import Connection, DatabaseError, Location, Migration, apply_migrations
 
-__all__ = ["CONTEXT_MIGRATIONS", "SQLiteContextStore"]
+__all__ = ["CONTEXT_MIGRATIONS", "SQLContextStore", "SQLiteContextStore"]
 
 
 _CONTEXT_COLUMNS = (
@@ -57,50 +59,51 @@ _HISTORY_COLUMNS = (
 _SNAPSHOT_COLUMNS = "id, context_id, name, version, data, created_at, face"
 
 
-class SQLiteContextStore:
-    """Contexts, their history and snapshots in one SQLite file (WAL mode).
+class SQLContextStore:
+    """Contexts, their history and snapshots in a SQLite file (WAL mode) or a PostgreSQL schema.
 
     Args:
-        path: the database file; missing parent folders are created.
+        location: a SQLite file (missing parent folders are created), a `Location`, or None:
+            the `contexts` schema of `MOCKLOOP_DATABASE_URL` when it is set, else
+            `MOCKLOOP_HOME/contexts.db`.
         busy_timeout: seconds a change waits for another writer before failing with
             `StoreError`.
         migrations: the schema steps to apply on open.
 
     Raises:
-        ConfigError: `path` is empty or `:memory:` (each thread opens its own connection).
-        StoreError: the file cannot be opened, is not a database, or cannot be migrated.
+        ConfigError: the path is empty or `:memory:` (each thread opens its own connection),
+            or PostgreSQL is asked for without psycopg installed.
+        StoreError: the database cannot be opened, is not a database, or cannot be migrated.
     """
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        location: str | os.PathLike[str] | Location | None = None,
         *,
         busy_timeout: float = 10.0,
         migrations: tuple[Migration, ...] = CONTEXT_MIGRATIONS,
     ) -> None:
-        text = os.fspath(path)
-        if not text or text == ":memory:" or text.startswith("file::memory:"):
-            raise ConfigError(
-                f"SQLiteContextStore needs a database file, not {text!r}: each thread opens its "
-                "own connection, so an in-memory database would not be shared"
-            )
-        self.path = Path(text).expanduser().resolve()
+        if location is not None and not isinstance(location, Location):
+            text = os.fspath(location)
+            if not text or text == ":memory:" or text.startswith("file::memory:"):
+                raise ConfigError(
+                    f"the context store needs a database file, not {text!r}: each thread opens "
+                    "its own connection, so an in-memory database would not be shared"
+                )
+            location = Path(text).expanduser().resolve()
+        self.location: Location = store_location("contexts", location, default_context_store_path)
+        # The SQLite file, None on PostgreSQL.
+        self.path: Path | None = self.location.path
         self.busy_timeout = busy_timeout
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"{self.path}: cannot create the folder for the database: {exc}"
-            ) from exc
-        self._transactions = SQLiteTransactions(self.path, busy_timeout)
+        self._transactions = StoreTransactions(self.location, busy_timeout)
         with self._transactions.connect("open and migrate the context store") as conn:
             try:
                 self.applied_migrations = apply_migrations(conn, migrations)
-            except RuntimeError as exc:
-                raise StoreError(f"{self.path}: {exc}") from exc
+            except DatabaseError as exc:
+                raise StoreError(f"{self.location}: {exc}") from exc
 
     def __repr__(self) -> str:
-        return f"SQLiteContextStore({str(self.path)!r})"
+        return f"{type(self).__name__}({str(self.location)!r})"
 
     def close(self) -> None:
         """Close every connection this store opened, in every thread (idempotent).
@@ -109,7 +112,7 @@ class SQLiteContextStore:
         """
         self._transactions.close()
 
-    def __enter__(self) -> SQLiteContextStore:
+    def __enter__(self) -> SQLContextStore:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -167,19 +170,19 @@ class SQLiteContextStore:
         )
 
     @staticmethod
-    def _row(conn: sqlite3.Connection, context_id: str) -> tuple[Any, ...] | None:
+    def _row(conn: Connection, context_id: str) -> tuple[Any, ...] | None:
         return conn.execute(
             f"SELECT {_CONTEXT_COLUMNS} FROM contexts WHERE id = ?", (context_id,)
         ).fetchone()
 
     @staticmethod
-    def _children(conn: sqlite3.Connection, context_id: str) -> list[str]:
+    def _children(conn: Connection, context_id: str) -> list[str]:
         rows = conn.execute(
             "SELECT id FROM contexts WHERE parent_id = ? ORDER BY created_at, id", (context_id,)
         ).fetchall()
         return [row[0] for row in rows]
 
-    def _existing(self, conn: sqlite3.Connection, context_id: str) -> tuple[Any, ...]:
+    def _existing(self, conn: Connection, context_id: str) -> tuple[Any, ...]:
         row = self._row(conn, context_id)
         if row is None:
             raise ConfigError(
@@ -190,7 +193,7 @@ class SQLiteContextStore:
 
     @staticmethod
     def _append_history(
-        conn: sqlite3.Connection,
+        conn: Connection,
         context_id: str,
         version: int,
         now: float,
@@ -256,7 +259,7 @@ class SQLiteContextStore:
         encoded_data = encode_value(data or {}, "data")
         new_id = new_context_id(context_type)
 
-        def work(conn: sqlite3.Connection) -> ContextRecord:
+        def work(conn: Connection) -> ContextRecord:
             if parent_id is not None and self._row(conn, parent_id) is None:
                 raise ConfigError(
                     f"parent_context {parent_id!r} is no known context: give the context_id a "
@@ -290,7 +293,7 @@ class SQLiteContextStore:
     def get(self, context_id: str) -> ContextRecord | None:
         """One context with its children's ids (one consistent read), or None."""
 
-        def work(conn: sqlite3.Connection) -> ContextRecord | None:
+        def work(conn: Connection) -> ContextRecord | None:
             row = self._row(conn, context_id)
             return None if row is None else self._record(row, self._children(conn, context_id))
 
@@ -329,7 +332,7 @@ class SQLiteContextStore:
         sql += " ORDER BY created_at DESC, id LIMIT ?"
         params.append(limit)
 
-        def work(conn: sqlite3.Connection) -> list[ContextRecord]:
+        def work(conn: Connection) -> list[ContextRecord]:
             rows = conn.execute(sql, params).fetchall()
             children: dict[str, list[str]] = {row[0]: [] for row in rows}
             ids = list(children)
@@ -366,7 +369,7 @@ class SQLiteContextStore:
         if not isinstance(encoded, dict):
             raise ConfigError(f"data must be an object (a dict), got {type(data).__name__}")
 
-        def work(conn: sqlite3.Connection) -> tuple[ContextRecord, HistoryRecord | None]:
+        def work(conn: Connection) -> tuple[ContextRecord, HistoryRecord | None]:
             row = self._existing(conn, context_id)
             version = int(row[7])
             now = time.time()
@@ -415,7 +418,7 @@ class SQLiteContextStore:
         if record is not None:
             return record
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Connection) -> None:
             now = time.time()
             inserted = conn.execute(
                 f"INSERT INTO contexts ({_CONTEXT_COLUMNS})"
@@ -443,7 +446,7 @@ class SQLiteContextStore:
             ConfigError: unknown context.
         """
 
-        def work(conn: sqlite3.Connection) -> SnapshotRecord:
+        def work(conn: Connection) -> SnapshotRecord:
             row = self._existing(conn, context_id)
             version = int(row[7])
             snapshot = (
@@ -466,7 +469,7 @@ class SQLiteContextStore:
     def get_snapshot(self, snapshot_id: str) -> SnapshotRecord | None:
         """One snapshot, or None."""
 
-        def work(conn: sqlite3.Connection) -> SnapshotRecord | None:
+        def work(conn: Connection) -> SnapshotRecord | None:
             row = conn.execute(
                 f"SELECT {_SNAPSHOT_COLUMNS} FROM context_snapshots WHERE id = ?", (snapshot_id,)
             ).fetchone()
@@ -491,7 +494,7 @@ class SQLiteContextStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at, id"
 
-        def work(conn: sqlite3.Connection) -> list[SnapshotRecord]:
+        def work(conn: Connection) -> list[SnapshotRecord]:
             return [self._snapshot(row) for row in conn.execute(sql, params)]
 
         return self._transactions.read("list snapshots", work)
@@ -523,7 +526,7 @@ class SQLiteContextStore:
                 that expired or is archived.
         """
 
-        def work(conn: sqlite3.Connection) -> tuple[ContextRecord, SnapshotRecord, HistoryRecord]:
+        def work(conn: Connection) -> tuple[ContextRecord, SnapshotRecord, HistoryRecord]:
             found = conn.execute(
                 f"SELECT {_SNAPSHOT_COLUMNS} FROM context_snapshots WHERE id = ?", (snapshot_id,)
             ).fetchone()
@@ -588,7 +591,7 @@ class SQLiteContextStore:
     def history(self, context_id: str, *, limit: int = 100) -> list[HistoryRecord]:
         """The newest `limit` changes of a context, oldest first."""
 
-        def work(conn: sqlite3.Connection) -> list[HistoryRecord]:
+        def work(conn: Connection) -> list[HistoryRecord]:
             rows = conn.execute(
                 f"SELECT {_HISTORY_COLUMNS} FROM context_history WHERE context_id = ?"
                 " ORDER BY version DESC LIMIT ?",
@@ -597,3 +600,6 @@ class SQLiteContextStore:
             return [self._history(row) for row in reversed(rows)]
 
         return self._transactions.read(f"read the history of context {context_id!r}", work)
+
+
+SQLiteContextStore = SQLContextStore  # the name before PostgreSQL support

@@ -1,12 +1,16 @@
-"""The schema of the SQLite context store, as versioned migrations."""
+"""The schema of the context store, as versioned migrations (SQLite and PostgreSQL).
+
+Written in SQLite's dialect; `mockloop.store.database` translates the types for PostgreSQL
+(`REAL` becomes `DOUBLE PRECISION`, `INTEGER` becomes `BIGINT`). JSON is kept as TEXT on both,
+so the stored text round-trips exactly (see `mockloop.context.values`).
+"""
 
 from __future__ import annotations
 
-from mockloop.store.migrations import Migration
+from mockloop.store.database import Migration
 
 __all__ = ["CONTEXT_MIGRATIONS"]
 
-# Portable SQL: no AUTOINCREMENT, no SQLite-only types; JSON as TEXT (JSONB in PostgreSQL).
 CONTEXT_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         version=1,

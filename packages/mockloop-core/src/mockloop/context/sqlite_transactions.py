@@ -1,11 +1,17 @@
-"""Connections and transactions of the SQLite context store.
+"""Connections and transactions of the context store, on SQLite or PostgreSQL.
 
-One connection per thread (opened on first use, never reused after `fork()`), in WAL mode,
-so a reader never waits for a writer. `read` runs its work in one read transaction (every
-SELECT sees the same committed state); `write` runs it in `BEGIN IMMEDIATE` (the write lock is
-taken before anything is read, so a read-modify-write is atomic across processes) and redoes
-it when the work reports that the version moved or the database stayed busy, until the busy
-timeout has passed.
+Each thread keeps one connection per store (opened on first use, never reused after `fork()`):
+on SQLite in WAL mode, so a reader never waits for a writer; on PostgreSQL a connection whose
+`search_path` is the store's schema. `read` runs its work in one read transaction
+(`Connection.begin_read()`: every SELECT sees the same committed state); `write` runs it under
+the store's write lock (`Connection.begin_write()`: SQLite's `BEGIN IMMEDIATE`, PostgreSQL's
+advisory lock on the schema), taken before anything is read, so a read-modify-write is atomic
+across processes. A write is redone when the work reports that the version moved or the lock
+stayed busy, until the busy timeout has passed.
+
+A PostgreSQL connection found broken (the server restarted, an idle connection was cut) is
+dropped; when that shows at the start of a transaction, before anything was sent, the call is
+retried once on a new connection.
 """
 
 from __future__ import annotations
@@ -13,23 +19,21 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import sqlite3
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import TypeVar
 
 from mockloop.errors import StoreError
-from mockloop.store.migrations import enable_wal
+from mockloop.store.database import BusyError, Connection, DatabaseError, Location, connect
 
-__all__ = ["SQLiteTransactions", "VersionMoved"]
+__all__ = ["SQLiteTransactions", "StoreTransactions", "VersionMoved"]
 
 T = TypeVar("T")
 
 
-class _Connection:
+class _Holder:
     """A thread's connection; closed with the store, or when its thread ends.
 
     The lock is only contended by `close()` from another thread: closing a connection that
@@ -38,11 +42,18 @@ class _Connection:
 
     __slots__ = ("__weakref__", "closed", "conn", "lock", "pid")
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.pid = os.getpid()
         self.lock = threading.Lock()
         self.closed = False
+
+    def broken(self) -> bool:
+        """True when the PostgreSQL connection under it is closed or unusable."""
+        if self.conn.dialect != "postgresql":
+            return False
+        raw = self.conn.raw
+        return bool(raw.closed or raw.broken)
 
     def close(self) -> None:
         # A connection inherited through fork() belongs to the parent: never touch it.
@@ -51,8 +62,7 @@ class _Connection:
         with self.lock:
             if not self.closed:
                 self.closed = True
-                with contextlib.suppress(sqlite3.Error):
-                    self.conn.close()
+                self.conn.close()
 
     def __del__(self) -> None:
         self.close()
@@ -62,24 +72,29 @@ class VersionMoved(Exception):
     """The row's version changed between the read and the write: redo the change."""
 
 
-def _busy(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
+class _Stale(Exception):
+    """The thread's connection broke before the transaction began: open a new one."""
 
 
-class SQLiteTransactions:
-    """Per-thread connections to one SQLite file and the transactions run on them.
+def _sqlite_setup(conn: Connection) -> None:
+    if conn.dialect == "sqlite":
+        # Durable across process crashes in WAL mode; only a power loss could drop commits.
+        conn.execute("PRAGMA synchronous = NORMAL")
+
+
+class StoreTransactions:
+    """Per-thread connections to one store location and the transactions run on them.
 
     Args:
-        path: the database file (its folder exists).
+        location: the SQLite file (its folder exists) or the PostgreSQL schema.
         busy_timeout: seconds a transaction waits for another writer before `StoreError`.
     """
 
-    def __init__(self, path: Path, busy_timeout: float) -> None:
-        self.path = path
+    def __init__(self, location: Location, busy_timeout: float) -> None:
+        self.location = location
         self.busy_timeout = busy_timeout
         self._local = threading.local()
-        self._holders: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._holders: weakref.WeakSet[_Holder] = weakref.WeakSet()
         self._holders_lock = threading.Lock()
         self._closed = False
 
@@ -96,87 +111,125 @@ class SQLiteTransactions:
             holder.close()
         self._local = threading.local()
 
-    def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
-        )
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            enable_wal(conn, self.busy_timeout)
-            conn.execute("PRAGMA synchronous = NORMAL")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+    def _closed_error(self) -> StoreError:
+        return StoreError(f"{self.location}: the context store is closed; open a new one to go on")
 
     @contextlib.contextmanager
-    def connect(self, what: str) -> Iterator[sqlite3.Connection]:
-        """This thread's connection (opened on first use), held for one call."""
+    def connect(self, what: str) -> Iterator[Connection]:
+        """This thread's connection (opened on first use), held for one call.
+
+        Raises:
+            StoreError: the database cannot be opened, or the backend failed in the block
+                (its `__cause__` is the `DatabaseError`).
+        """
         try:
             holder = self._holder()
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: could not {what}: {exc}") from exc
+        except DatabaseError as exc:
+            raise StoreError(f"{self.location}: could not {what}: {exc}") from exc
         with holder.lock:
             if holder.closed:
-                raise StoreError(f"{self.path}: the context store is closed")
+                raise self._closed_error()
             try:
                 yield holder.conn
-            except sqlite3.Error as exc:
+            except _Stale:
+                self._drop(holder)
+                raise
+            except DatabaseError as exc:
                 # Leave no transaction open on a connection that outlives this call.
-                if holder.conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        holder.conn.execute("ROLLBACK")
-                raise StoreError(f"{self.path}: could not {what}: {exc}") from exc
+                holder.conn.rollback()
+                if holder.broken():
+                    self._drop(holder)
+                raise StoreError(f"{self.location}: could not {what}: {exc}") from exc
 
-    def _holder(self) -> _Connection:
-        holder: _Connection | None = getattr(self._local, "holder", None)
+    def _holder(self) -> _Holder:
+        holder: _Holder | None = getattr(self._local, "holder", None)
         if holder is not None and holder.pid == os.getpid() and not holder.closed:
             return holder
         if self._closed:
-            raise StoreError(f"{self.path}: the context store is closed")
-        holder = _Connection(self._open())
+            raise self._closed_error()
+        conn = connect(
+            self.location,
+            busy_timeout=self.busy_timeout,
+            check_same_thread=False,
+            setup=_sqlite_setup,
+        )
+        holder = _Holder(conn)
         self._local.holder = holder
         with self._holders_lock:
             self._holders.add(holder)
         return holder
 
-    def read(self, what: str, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `work` in one read transaction: every SELECT sees the same committed state."""
-        with self.connect(what) as conn:
-            conn.execute("BEGIN")
-            try:
-                return work(conn)
-            finally:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("COMMIT")
+    def _drop(self, holder: _Holder) -> None:
+        """Forget a broken connection; this thread's next call opens a new one."""
+        if getattr(self._local, "holder", None) is holder:
+            self._local.holder = None
+        holder.closed = True
+        holder.conn.close()
 
-    def write(self, what: str, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `work` in a `BEGIN IMMEDIATE` transaction, redone when the version moved or
-        the database stayed busy, until the busy timeout has passed."""
+    @staticmethod
+    def _begin(conn: Connection, begin: Callable[[], None]) -> None:
+        try:
+            begin()
+        except DatabaseError:
+            if conn.dialect == "postgresql" and (conn.raw.closed or conn.raw.broken):
+                raise _Stale from None
+            raise
+
+    def _retrying_stale(self, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except _Stale:
+            return call()  # the broken connection was dropped: this opens a new one
+
+    def read(self, what: str, work: Callable[[Connection], T]) -> T:
+        """Run `work` in one read transaction: every SELECT sees the same committed state."""
+
+        def attempt() -> T:
+            with self.connect(what) as conn:
+                self._begin(conn, conn.begin_read)
+                try:
+                    result = work(conn)
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.commit()
+                return result
+
+        return self._retrying_stale(attempt)
+
+    def write(self, what: str, work: Callable[[Connection], T]) -> T:
+        """Run `work` holding the store's write lock, redone when the version moved or the
+        lock stayed busy, until the busy timeout has passed."""
         deadline = time.monotonic() + self.busy_timeout
         delay = 0.005
+
+        def attempt() -> T:
+            with self.connect(what) as conn:
+                self._begin(conn, conn.begin_write)
+                try:
+                    result = work(conn)
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.commit()
+                return result
+
         while True:
             try:
-                with self.connect(what) as conn:
-                    conn.execute("BEGIN IMMEDIATE")
-                    try:
-                        result = work(conn)
-                    except BaseException:
-                        with contextlib.suppress(sqlite3.Error):
-                            conn.execute("ROLLBACK")
-                        raise
-                    conn.execute("COMMIT")
-                    return result
+                return self._retrying_stale(attempt)
             except VersionMoved:
                 pass
             except StoreError as exc:
                 cause = exc.__cause__
-                if not isinstance(cause, sqlite3.OperationalError) or not _busy(cause):
+                if not isinstance(cause, BusyError):
                     raise
                 if time.monotonic() >= deadline:
                     raise StoreError(
-                        f"{self.path}: could not {what}: the database stayed locked by another "
+                        f"{self.location}: could not {what}: the store stayed locked by another "
                         f"writer for {self.busy_timeout:g} s"
                     ) from cause
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 0.2)
+
+
+SQLiteTransactions = StoreTransactions  # the name before PostgreSQL support

@@ -122,32 +122,33 @@ def default_context_store_path() -> Path:
 
 
 def open_context_store(location: str | os.PathLike[str] | None = None) -> ContextStore:
-    """Open the context store at a path or URL; None opens the default SQLite file.
+    """Open the context store at a path or URL; None opens the default store.
 
-    Accepted: a file path, `sqlite:///relative/path.db` or `sqlite:////absolute/path.db`.
+    Accepted: a file path, `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`, or
+    `postgresql://user:password@host:port/database` (the `contexts` schema of that database).
+    None follows `MOCKLOOP_DATABASE_URL`, else `MOCKLOOP_HOME/contexts.db`.
 
     Raises:
         ConfigError: the location names a backend this installation cannot open.
         StoreError: the database cannot be opened or migrated.
     """
-    from mockloop.context.sqlite import SQLiteContextStore
+    from mockloop.context.sqlite import SQLContextStore
+    from mockloop.store.database import Location, schema_name
 
     if location is None:
-        return SQLiteContextStore(default_context_store_path())
+        return SQLContextStore()
     text = os.fspath(location)
     if "://" not in text:
-        return SQLiteContextStore(text)
+        return SQLContextStore(text)
     scheme, _, rest = text.partition("://")
     if scheme == "sqlite":
         path = rest[1:] if rest.startswith("/") else rest
         if not path:
             raise ConfigError(f"context store URL {text!r} names no database file")
-        return SQLiteContextStore(path)
+        return SQLContextStore(path)
     if scheme in {"postgres", "postgresql"}:
-        raise ConfigError(
-            f"context store URL {text!r}: the PostgreSQL backend is not available in this "
-            "version; use a SQLite path"
-        )
+        return SQLContextStore(Location.postgresql(text, schema_name("contexts")))
     raise ConfigError(
-        f"context store URL {text!r}: unknown scheme {scheme!r} (use a path or sqlite:///)"
+        f"context store URL {text!r}: unknown scheme {scheme!r} "
+        "(use a path, sqlite:/// or postgresql://)"
     )

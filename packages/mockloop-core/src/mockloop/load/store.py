@@ -1,16 +1,16 @@
-"""Load runs kept for later analysis: `MOCKLOOP_HOME/load_runs.db`.
+"""Load runs kept for later analysis: `MOCKLOOP_HOME/load_runs.db`, or the `load_runs` schema
+of the PostgreSQL database `MOCKLOOP_DATABASE_URL` names.
 
 One row per run: its settings, status, latest progress and, once done, the whole result
 (including the encoded HDR histogram, so later aggregation across runs stays exact). A
-separate SQLite file from the mock's store: runs belong to the client that drove them, not to
-any one mock, and several processes (a CLI, an MCP server) may read them while one writes.
+store apart from the mock's: runs belong to the client that drove them, not to any one mock,
+and several processes (a CLI, an MCP server) may read them while one writes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,8 @@ from typing import Any
 import orjson
 
 from mockloop.settings import mockloop_home
-from mockloop.store.connection import sqlite_connection
-from mockloop.store.migrations import Migration
+from mockloop.store.connection import store_connection, store_location
+from mockloop.store.database import Connection, Location, Migration, upsert_sql
 
 __all__ = ["LOAD_MIGRATIONS", "LoadRunStore"]
 
@@ -51,18 +51,22 @@ _COLUMNS += ("pid", "progress", "result")
 
 
 class LoadRunStore:
-    """Read and write load runs (default file: `MOCKLOOP_HOME/load_runs.db`).
+    """Read and write load runs (default: `MOCKLOOP_HOME/load_runs.db`, or the `load_runs`
+    schema when `MOCKLOOP_DATABASE_URL` names a PostgreSQL database).
 
     Every method may raise `StoreError` when the database cannot be opened, read or written.
     """
 
-    def __init__(self, path: Path | None = None, *, busy_timeout: float = 10.0) -> None:
-        self.path = path if path is not None else mockloop_home() / "load_runs.db"
+    def __init__(self, path: Path | Location | None = None, *, busy_timeout: float = 10.0) -> None:
+        # A path is that file; None follows MOCKLOOP_DATABASE_URL (else MOCKLOOP_HOME).
+        self.location: Location = store_location(
+            "load_runs", path, lambda: mockloop_home() / "load_runs.db"
+        )
         self.busy_timeout = busy_timeout
 
-    def _connect(self, what: str) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        return sqlite_connection(
-            self.path,
+    def _connect(self, what: str) -> contextlib.AbstractContextManager[Connection]:
+        return store_connection(
+            self.location,
             LOAD_MIGRATIONS,
             busy_timeout=self.busy_timeout,
             store="load run store",
@@ -74,8 +78,7 @@ class LoadRunStore:
         now = time.time()
         with self._connect("save a load run") as conn:
             conn.execute(
-                f"INSERT OR REPLACE INTO load_runs ({', '.join(_COLUMNS)}) "
-                f"VALUES ({', '.join('?' for _ in _COLUMNS)})",
+                upsert_sql("load_runs", _COLUMNS, ("id",)),
                 (
                     result["run_id"],
                     result["status"],

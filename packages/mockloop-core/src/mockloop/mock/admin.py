@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
-from mockloop.errors import ConfigError, MockLoopUserError, ScenarioError
+from mockloop.errors import ConfigError, MockLoopUserError, ScenarioError, StoreError
 from mockloop.mock.admin_log import AdminRequestLogger
 from mockloop.mock.admin_proxy import proxy_router
 from mockloop.mock.admin_state import state_router
@@ -98,6 +98,20 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
             media_type="application/problem+json",
         )
 
+    @app.exception_handler(StoreError)
+    async def _store_error(_: Request, exc: StoreError) -> JSONResponse:
+        # The database is down or locked: the request was fine, retrying later may work.
+        return JSONResponse(
+            {
+                "type": "about:blank",
+                "title": "StoreError",
+                "status": 503,
+                "detail": str(exc),
+            },
+            status_code=503,
+            media_type="application/problem+json",
+        )
+
     app.include_router(ui_router(runtime))
 
     @app.get("/health")
@@ -118,6 +132,7 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
             "auth": runtime.config.auth,
             "request_log": writer.stats() if writer is not None else None,
             "proxy_mode": runtime.proxy.settings.mode if runtime.proxy is not None else None,
+            "storage": await asyncio.to_thread(runtime.storage_info),
         }
 
     @app.get("/api/operations", dependencies=guarded)
@@ -217,9 +232,10 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
         activate: bool = False,
     ) -> dict[str, Any]:
         """Create a scenario; 409 if the name exists, 400 naming each invalid field."""
-        saved = runtime.save_scenario(scenario, create=True)
+        # Off the event loop: on a shared store a change waits for the other replicas.
+        saved = await asyncio.to_thread(runtime.save_scenario, scenario, create=True)
         if activate:
-            runtime.activate_scenario(saved["name"])
+            await asyncio.to_thread(runtime.activate_scenario, saved["name"])
         return saved
 
     @app.get("/api/mock-data/scenarios/active", dependencies=guarded)
@@ -231,7 +247,7 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
     @app.post("/api/mock-data/scenarios/deactivate", dependencies=guarded)
     async def deactivate() -> dict[str, Any]:
         """Deactivate the active scenario: the mock answers from the description again."""
-        return {"deactivated": runtime.deactivate_scenario(), "active": None}
+        return {"deactivated": await asyncio.to_thread(runtime.deactivate_scenario), "active": None}
 
     @app.get("/api/mock-data/scenarios/{name}", dependencies=guarded)
     async def get_scenario(name: str) -> dict[str, Any]:
@@ -241,18 +257,18 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
     @app.put("/api/mock-data/scenarios/{name}", dependencies=guarded)
     async def update_scenario(name: str, scenario: dict[str, Any] = Body(...)) -> dict[str, Any]:
         """Create or replace a scenario; effective at once if it is the active one."""
-        return runtime.save_scenario(scenario, name=name)
+        return await asyncio.to_thread(runtime.save_scenario, scenario, name=name)
 
     @app.delete("/api/mock-data/scenarios/{name}", dependencies=guarded)
     async def delete_scenario(name: str) -> dict[str, Any]:
         """Delete a scenario (deactivating it first if active)."""
-        runtime.delete_scenario(name)
+        await asyncio.to_thread(runtime.delete_scenario, name)
         return {"deleted": name}
 
     @app.post("/api/mock-data/scenarios/{name}/activate", dependencies=guarded)
     async def activate(name: str) -> dict[str, Any]:
         """Make a scenario the active one; the next business request follows it."""
-        scenario = runtime.activate_scenario(name)
+        scenario = await asyncio.to_thread(runtime.activate_scenario, name)
         return {"active": scenario.name}
 
     # -- per-endpoint response overrides ----------------------------------------------------
@@ -265,7 +281,7 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
     @app.put("/api/mock-data/responses/{key:path}", dependencies=guarded)
     async def put_override(key: str, rule: dict[str, Any] = Body(...)) -> dict[str, Any]:
         """Set the response of one operation: key is an operationId or 'METHOD /path'."""
-        return {"key": key, "override": runtime.set_override(key, rule)}
+        return {"key": key, "override": await asyncio.to_thread(runtime.set_override, key, rule)}
 
     @app.post("/api/mock-data/responses", dependencies=guarded)
     async def post_override(
@@ -278,18 +294,19 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
         key = data.pop("endpoint", None) or data.pop("operation", None)
         if not key:
             raise ScenarioError("a response override needs 'operation' or 'endpoint'")
-        return {"key": key, "override": runtime.set_override(str(key), data)}
+        override_rule = await asyncio.to_thread(runtime.set_override, str(key), data)
+        return {"key": key, "override": override_rule}
 
     @app.delete("/api/mock-data/responses/{key:path}", dependencies=guarded)
     async def delete_override(key: str) -> dict[str, Any]:
         """Remove one override."""
-        runtime.delete_override(key)
+        await asyncio.to_thread(runtime.delete_override, key)
         return {"deleted": key}
 
     @app.delete("/api/mock-data/responses", dependencies=guarded)
     async def clear_overrides() -> dict[str, Any]:
         """Remove every override."""
-        runtime.clear_overrides()
+        await asyncio.to_thread(runtime.clear_overrides)
         return {"cleared": True}
 
     # -- export -----------------------------------------------------------------------------

@@ -39,6 +39,21 @@ class MockConfig(BaseModel):
     log_max_records: int = Field(default=100_000, ge=1)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
     redact_fields: list[str] = Field(default_factory=list)
+    database_url: str | None = Field(
+        default=None,
+        description="the shared store, postgresql://user:password@host:port/database; None: "
+        "MOCKLOOP_DATABASE_URL, else a SQLite file in the data folder",
+    )
+    store_name: str | None = Field(
+        default=None,
+        description="this mock's name in a shared database: replicas with the same name share "
+        "scenarios, overrides, state and the request log (default: the description's title)",
+    )
+    replica_sync: bool | None = Field(
+        default=None,
+        description="follow config changes made by other processes on the same store; None: "
+        "on for PostgreSQL, off for a SQLite file",
+    )
     storage: bool = Field(
         default=True,
         description="keep the store (log, scenarios, state, webhooks) on disk; False uses a "

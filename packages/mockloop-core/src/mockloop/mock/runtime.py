@@ -3,15 +3,18 @@ force, the store and the request log. The business app and the admin app share o
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from mockloop.errors import ConfigError, ScenarioError
+from mockloop.errors import ConfigError, ScenarioError, StoreError
 from mockloop.fake import SchemaFaker
 from mockloop.mock.auth import AuthSimulator
 from mockloop.mock.config import MockConfig
@@ -32,9 +35,11 @@ from mockloop.mock.webhook_delivery import WebhookDispatcher
 from mockloop.mock.webhook_store import WebhookStore
 from mockloop.spec import ApiSpec, load_spec
 from mockloop.spec.validation import SchemaValidator
-from mockloop.store import SQLiteStore
+from mockloop.store import SQLStore
+from mockloop.store.database import Location, database_url, schema_name
 
 if TYPE_CHECKING:
+    from mockloop.mock.replicas import ReplicaSync
     from mockloop.proxy.engine import ProxyEngine
 
 __all__ = ["MockRuntime"]
@@ -75,7 +80,9 @@ class MockRuntime:
         else:
             self._temporary_dir = tempfile.TemporaryDirectory(prefix="mockloop-mock-")
             self.data_dir = Path(self._temporary_dir.name)
-        self.store: SQLiteStore | None = None
+        self.store: SQLStore | None = None
+        self.replica_sync: ReplicaSync | None = None  # None for a store no one else uses
+        self._reload_lock = threading.Lock()
         self.log_writer: RequestLogWriter | None = None
         self.webhooks: WebhookDispatcher | None = None  # None when webhooks are off
         self.business_url: str | None = None
@@ -94,12 +101,25 @@ class MockRuntime:
     def start(self) -> None:
         """Open the store, load persisted scenarios and overrides, start the log writer."""
         if self.state is not None:
+            if self.database_url is not None or self.config.replica_sync:
+                # Every replica on the store serves the same data (see mock.state_sync).
+                from mockloop.mock.state_sync import SharedState
+
+                self.state.shared_state = SharedState(self.store_location("state"))
             self.state.start()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = SQLiteStore(self.data_dir / "mock.db")
+        self.store = SQLStore(self.store_location("mock"))
         if self.config.scenarios_file is not None:
             self.import_scenarios_file(self.config.scenarios_file)
         self._reload_rules()
+        follow = self.config.replica_sync
+        if follow is None:
+            follow = self.store.backend == "postgresql"
+        if follow:
+            from mockloop.mock.replicas import ReplicaSync
+
+            self.replica_sync = ReplicaSync(self)
+            self.replica_sync.start()
         if self.proxy is not None:
             self.proxy.start()
         if self.config.log_requests:
@@ -112,7 +132,7 @@ class MockRuntime:
             self.log_writer.start()
         if self.config.webhooks:
             self.webhooks = WebhookDispatcher(
-                WebhookStore(self.data_dir / "webhooks.db"),
+                WebhookStore(self.store_location("webhooks")),
                 allow_hosts=self.config.webhook_allow_hosts,
                 mock_title=self.spec.title,
             )
@@ -122,6 +142,11 @@ class MockRuntime:
 
     def stop(self) -> None:
         """Flush the request log and close the store; safe to call twice."""
+        if self.replica_sync is not None:
+            self.replica_sync.stop()
+            self.replica_sync = None
+        if self.state is not None:
+            self.state.close()
         if self.webhooks is not None:
             self.webhooks.stop()
             self.webhooks.store.close()
@@ -144,10 +169,62 @@ class MockRuntime:
             self._temporary_dir.cleanup()
             self._temporary_dir = None
 
-    def _require_store(self) -> SQLiteStore:
+    def _require_store(self) -> SQLStore:
         if self.store is None:
             raise ConfigError("the mock is not started: its store is closed")
         return self.store
+
+    # -- where the data lives ---------------------------------------------------------------
+
+    @property
+    def database_url(self) -> str | None:
+        """The shared database this mock uses (config, else MOCKLOOP_DATABASE_URL), or None.
+
+        A mock without storage keeps everything in a temporary folder, whatever is set.
+        """
+        if not self.config.storage:
+            return None
+        url = self.config.database_url or database_url()
+        if url is None or url.partition("://")[0].lower() not in {"postgres", "postgresql"}:
+            return None
+        return url
+
+    @property
+    def store_name(self) -> str:
+        """This mock's name in a shared database (replicas with the same name share it)."""
+        name = self.config.store_name or self.spec.title or "api"
+        return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "api"
+
+    def store_location(self, kind: str) -> Location:
+        """Where one of this mock's stores lives: `kind` is "mock", "state" or "webhooks"."""
+        url = self.database_url
+        if url is None:
+            filename = "mock.db" if kind == "mock" else f"{kind}.db"
+            return Location.sqlite(self.data_dir / filename)
+        return Location.postgresql(url, schema_name(f"{kind}_{self.store_name}"))
+
+    def storage_info(self) -> dict[str, Any]:
+        """Where the data lives and which replicas share it (for /health and the client)."""
+        store = self.store
+        info: dict[str, Any] = {"backend": store.backend if store is not None else None}
+        if self.database_url is not None:
+            info["store_name"] = self.store_name
+        if self.replica_sync is not None:
+            info["replica_id"] = self.replica_sync.replica_id
+            info["config_version"] = self.replica_sync.seen
+            with contextlib.suppress(StoreError, ConfigError):
+                info["other_replicas"] = len(self.replica_sync.others())
+        return info
+
+    def _synced(self) -> None:
+        """After a config change made here: wait until the other replicas serve it."""
+        if self.replica_sync is not None:
+            self.replica_sync.wait_for_replicas()
+
+    def reload_rules(self) -> None:
+        """Load the rules in force (overrides, the active scenario) from the store again."""
+        with self._reload_lock:
+            self._reload_rules()
 
     def _reload_rules(self) -> None:
         store = self._require_store()
@@ -213,6 +290,7 @@ class MockRuntime:
         saved = store.put_scenario(scenario.name, {**data, "name": scenario.name})
         if self.rules.active_scenario == scenario.name:
             self.rules.set_scenario(scenario)
+        self._synced()
         return saved
 
     def delete_scenario(self, name: str) -> None:
@@ -222,6 +300,7 @@ class MockRuntime:
         if self.rules.active_scenario == name:
             store.set_active_scenario(None)
             self.rules.set_scenario(None)
+        self._synced()
 
     def activate_scenario(self, name: str) -> Scenario:
         store = self._require_store()
@@ -231,6 +310,7 @@ class MockRuntime:
         scenario = parse_scenario(stored["config"], name=name)
         store.set_active_scenario(name)
         self.rules.set_scenario(scenario)
+        self._synced()
         if self.webhooks is not None:
             self.webhooks.notify_event("scenario.activated", {"scenario": name})
         return scenario
@@ -239,6 +319,7 @@ class MockRuntime:
         previous = self.rules.active_scenario
         self._require_store().set_active_scenario(None)
         self.rules.set_scenario(None)
+        self._synced()
         if self.webhooks is not None and previous is not None:
             self.webhooks.notify_event("scenario.deactivated", {"scenario": previous})
         return previous
@@ -305,14 +386,17 @@ class MockRuntime:
         config = dict(data)
         store = self._require_store()
         store.put_override(key, config)
-        self._reload_rules()
+        self.reload_rules()
+        self._synced()
         return config
 
     def delete_override(self, key: str) -> None:
         if not self._require_store().delete_override(key):
             raise ScenarioError(f"no response override for {key!r}")
-        self._reload_rules()
+        self.reload_rules()
+        self._synced()
 
     def clear_overrides(self) -> None:
         self._require_store().clear_overrides()
-        self._reload_rules()
+        self.reload_rules()
+        self._synced()

@@ -9,6 +9,11 @@ not see each other; requests without the header use the shared data.
 
 The business app calls `StateStore.handle` from its event loop while the admin API may seed or
 reset from a worker thread, so every read and write of the data holds one lock.
+
+Given a `SharedState` (see `state_sync`), the data lives in a database that several mock
+processes share: each request or admin read first catches up with what the others wrote (one
+SELECT when nothing changed), and each write runs under the database's write lock, so replicas
+answer alike. Without one, nothing touches a database.
 """
 
 from __future__ import annotations
@@ -18,18 +23,18 @@ import copy
 import logging
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 from urllib.parse import parse_qsl, quote
 
 import orjson
 
-from mockloop.errors import ConfigError
+from mockloop.errors import ConfigError, StoreError
 from mockloop.fake import SchemaFaker
 from mockloop.mock.problem import PreparedResponse, problem
 from mockloop.mock.responder import Responder, default_status, encode_body, is_json_media
 from mockloop.mock.state_collections import Collection, infer_collections
+from mockloop.mock.state_sync import Data, Items, SharedState, StateMemory, fingerprint
 from mockloop.spec.model import ApiSpec, Operation
 
 __all__ = ["MAX_SESSIONS", "StateListener", "StateStore"]
@@ -41,10 +46,8 @@ _SESSION_HEADER = b"x-session-id"
 _ENTRY_CACHE = 50_000
 _STRING_RULES = ("pattern", "format", "minLength", "maxLength", "enum", "const")
 _WRITES = frozenset({"create", "replace"})
+_READS = frozenset({"list", "read"})
 
-Items = dict[str, dict[str, Any]]  # id (as text) -> item, in insertion order
-Partitions = dict[tuple[str, ...], Items]  # parent path-parameter values -> items
-Data = dict[str, Partitions]  # collection name -> its partitions
 StateListener = Callable[[str, dict[str, Any]], None]
 
 
@@ -59,12 +62,15 @@ class StateStore:
         seed_items: int = 3,
         isolation: Literal["shared", "session"] = "shared",
         responder: Responder | None = None,
+        shared: SharedState | None = None,
     ) -> None:
         self.spec = spec
+        self.seed_number = seed
         self.seed_items = seed_items
         self.isolation = isolation
         self.collections: dict[str, Collection] = {c.name: c for c in infer_collections(spec)}
         self.listeners: list[StateListener] = []
+        self.shared_state = shared  # None: the data lives in this process only
         self._faker = SchemaFaker(spec.document, seed=seed)
         self._responder = responder
         self._routes: dict[str, tuple[Collection, str]] = {
@@ -73,10 +79,7 @@ class StateStore:
             for action, op in collection.operations.items()
         }
         self._lock = threading.RLock()
-        self._template: Data = self._empty()
-        self._shared: Data = self._empty()
-        self._sessions: OrderedDict[str, Data] = OrderedDict()
-        self._serial = 0
+        self._mem = StateMemory(self._empty(), self._empty())
         self._list_bodies: dict[str, Any] = {}
         self._entries: dict[tuple[str, str], dict[str, Any]] = {}
 
@@ -84,7 +87,12 @@ class StateStore:
 
     def start(self) -> None:
         """Generate the seed (`seed_items` per top-level collection) and load it as the shared
-        data; every new session starts from a copy of it."""
+        data; every new session starts from a copy of it.
+
+        With a `SharedState` the database's data is loaded instead when it was made from the
+        same description and seed (another replica runs, or ran, this mock); else this seed is
+        written there for every replica.
+        """
         with self._lock:
             template = self._empty()
             for collection in self.collections.values():
@@ -92,28 +100,44 @@ class StateStore:
                     items = template[collection.name].setdefault((), {})
                     for index in range(self.seed_items):
                         self._add_generated(collection, items, f"seed|{index}")
-            self._template = template
-            self._shared = copy.deepcopy(template)
-            self._sessions.clear()
+            self._mem = StateMemory(template, copy.deepcopy(template))
+            if self.shared_state is not None:
+                shape = [(c.name, c.id_field, c.id_kind) for c in self.collections.values()]
+                made_from = fingerprint(
+                    self.spec.document, self.seed_number, self.seed_items, shape
+                )
+                self.shared_state.start(self._mem, made_from)
+
+    def close(self) -> None:
+        """Close the shared database connection, if any (the data in memory stays)."""
+        with self._lock:
+            if self.shared_state is not None:
+                self.shared_state.close()
 
     def sessions(self) -> list[str]:
-        """Session ids that have their own data, least recently used first."""
+        """Session ids that have their own data, least recently used first (shared: least
+        recently written first)."""
         with self._lock:
-            return list(self._sessions)
+            self._refresh()
+            return list(self._mem.sessions)
 
     def counts(self, session_id: str | None = None) -> dict[str, int]:
         """Items per collection in the shared data or a session's (the seed if it has none)."""
         with self._lock:
-            data = self._view(session_id)
-            return {
-                name: sum(len(items) for items in partitions.values())
-                for name, partitions in data.items()
-            }
+            self._refresh()
+            return self._counts(session_id)
+
+    def _counts(self, session_id: str | None) -> dict[str, int]:
+        return {
+            name: sum(len(items) for items in partitions.values())
+            for name, partitions in self._view(session_id).items()
+        }
 
     def items(self, name: str, session_id: str | None = None) -> list[dict[str, Any]]:
         """Copies of a collection's items; ConfigError naming the collections if unknown."""
         self.collection(name)
         with self._lock:
+            self._refresh()
             partitions = self._view(session_id)[name]
             return [copy.deepcopy(i) for items in partitions.values() for i in items.values()]
 
@@ -146,9 +170,11 @@ class StateStore:
                     f"collection {target.name!r} is nested under {target.collection_path}; "
                     "its items belong to a parent: create them through the business API"
                 )
+        if session_id is not None:
+            self._check_session(session_id)
         number = self.seed_items if count is None else count
         added: dict[str, int] = {}
-        with self._lock:
+        with self._lock, self._changing(session_id):
             data = self._data(session_id)
             for target in targets:
                 if target.parent_params:
@@ -156,8 +182,8 @@ class StateStore:
                 stored = data[target.name].setdefault((), {})
                 if items is None:
                     for _ in range(number):
-                        self._serial += 1
-                        self._add_generated(target, stored, f"admin|{self._serial}")
+                        self._mem.serial += 1
+                        self._add_generated(target, stored, f"admin|{self._mem.serial}")
                 else:
                     for item in items:
                         self._put_explicit(target, stored, dict(item))
@@ -165,17 +191,21 @@ class StateStore:
         return added
 
     def reset(self, session_id: str | None = None, *, reseed: bool = True) -> dict[str, int]:
-        """Back to a copy of the seed (or to empty collections); returns the counts after."""
-        with self._lock:
-            fresh = copy.deepcopy(self._template) if reseed else self._empty()
+        """Back to a copy of the seed (or to empty collections); returns the counts after.
+
+        With a `SharedState` this resets the data of every replica (the shared data, or the
+        session's copy, in the database)."""
+        if session_id is not None:
+            self._check_session(session_id)
+        with self._lock, self._changing(session_id):
+            fresh = copy.deepcopy(self._mem.template) if reseed else self._empty()
             if session_id is None:
-                self._shared = fresh
+                self._mem.shared = fresh
             else:
-                self._check_session(session_id)
-                self._sessions[session_id] = fresh
-                self._sessions.move_to_end(session_id)
+                self._mem.sessions[session_id] = fresh
+                self._mem.sessions.move_to_end(session_id)
                 self._bound_sessions()
-            counts = self.counts(session_id)
+            counts = self._counts(session_id)
         self._emit("state.reset", {"session_id": session_id, "collections": counts})
         return counts
 
@@ -203,37 +233,95 @@ class StateStore:
                     break
         parent = tuple(path_params.get(p, "") for p in collection.parent_params)
         events: list[tuple[str, dict[str, Any]]] = []
-        with self._lock:
-            data = self._data(session_id)
-            partitions = data[collection.name]
-            items = partitions.get(parent)
-            if items is None:  # only writes make a partition: reads of any parent stay free
-                items = partitions.setdefault(parent, {}) if action in _WRITES else {}
-            if action == "list":
-                return self._list(collection, op, items, query)
-            if action == "create":
-                prepared = self._create(collection, op, items, body, path, events)
-            else:
-                raw_id = path_params.get(collection.id_param, "")
-                key = self._key(collection, raw_id)
-                current = items.get(key)
-                if current is None:
-                    if action != "replace" or "create" in collection.operations:
-                        return self._missing(collection, raw_id)
-                    # Without a POST the API creates by PUT to the item's URL (RFC 9110 9.3.4).
-                    prepared = self._put_new(collection, op, items, raw_id, body, events)
-                elif action == "read":
-                    return self._answer(op, current)
-                elif action == "delete":
-                    del items[key]
-                    events.append(("state.deleted", {"id": current[collection.id_field]}))
-                    prepared = self._answer(op, current)
-                else:
-                    prepared = self._change(collection, op, items, current, action, body)
-                    if prepared.status < 300:
-                        events.append(("state.updated", {"id": current[collection.id_field]}))
+        shared = self.shared_state
+        if shared is None:
+            with self._lock:
+                data = self._data(session_id)
+                prepared = self._serve(
+                    collection, action, op, parent, path_params, query, path, body, events, data
+                )
+        else:
+            prepared = self._serve_shared(
+                shared,
+                action,
+                session_id,
+                events,
+                lambda data: self._serve(
+                    collection, action, op, parent, path_params, query, path, body, events, data
+                ),
+            )
         for event, details in events:
             self._emit(event, {"collection": collection.name, "session_id": session_id, **details})
+        return prepared
+
+    def _serve_shared(
+        self,
+        shared: SharedState,
+        action: str,
+        session_id: str | None,
+        events: list[tuple[str, dict[str, Any]]],
+        serve: Callable[[Data], PreparedResponse],
+    ) -> PreparedResponse:
+        """`serve` on the data shared through the database: a read catches up first (it
+        creates no session), a write runs in `SharedState.write`. A database failure answers
+        503 naming it."""
+        try:
+            with self._lock:
+                if action in _READS:
+                    shared.refresh(self._mem)
+                    return serve(self._view(session_id))
+                with shared.write(self._mem, session_id) as changed:
+                    created = session_id is not None and session_id not in self._mem.sessions
+                    prepared = serve(self._data(session_id))
+                    if not events and not created:
+                        changed.clear()  # a 404, 400 or 409 changed nothing
+                return prepared
+        except StoreError as exc:
+            events.clear()
+            logger.error("stateful mock: %s", exc)
+            prepared = problem(503, str(exc), title="Service Unavailable")
+            prepared.source = "state"
+            return prepared
+
+    def _serve(
+        self,
+        collection: Collection,
+        action: str,
+        op: Operation,
+        parent: tuple[str, ...],
+        path_params: Mapping[str, str],
+        query: str,
+        path: str,
+        body: bytes,
+        events: list[tuple[str, dict[str, Any]]],
+        data: Data,
+    ) -> PreparedResponse:
+        """Answer one request from `data` (the caller holds the lock); changes go to `events`."""
+        partitions = data[collection.name]
+        items = partitions.get(parent)
+        if items is None:  # only writes make a partition: reads of any parent stay free
+            items = partitions.setdefault(parent, {}) if action in _WRITES else {}
+        if action == "list":
+            return self._list(collection, op, items, query)
+        if action == "create":
+            return self._create(collection, op, items, body, path, events)
+        raw_id = path_params.get(collection.id_param, "")
+        key = self._key(collection, raw_id)
+        current = items.get(key)
+        if current is None:
+            if action != "replace" or "create" in collection.operations:
+                return self._missing(collection, raw_id)
+            # Without a POST the API creates by PUT to the item's URL (RFC 9110 9.3.4).
+            return self._put_new(collection, op, items, raw_id, body, events)
+        if action == "read":
+            return self._answer(op, current)
+        if action == "delete":
+            del items[key]
+            events.append(("state.deleted", {"id": current[collection.id_field]}))
+            return self._answer(op, current)
+        prepared = self._change(collection, op, items, current, action, body)
+        if prepared.status < 300:
+            events.append(("state.updated", {"id": current[collection.id_field]}))
         return prepared
 
     def _list(
@@ -312,8 +400,8 @@ class StateStore:
                 )
         else:
             given = None
-        self._serial += 1
-        item = self._generated(collection, f"new|{self._serial}")
+        self._mem.serial += 1
+        item = self._generated(collection, f"new|{self._mem.serial}")
         item.update(sent)
         item_id = given if given is not None else self._new_id(collection, items)
         stored = self._store(collection, items, item_id, item)
@@ -337,8 +425,8 @@ class StateStore:
         if sent is None:
             return _not_object(collection, op)
         sent.pop(collection.id_field, None)
-        self._serial += 1
-        item = self._generated(collection, f"new|{self._serial}")
+        self._mem.serial += 1
+        item = self._generated(collection, f"new|{self._mem.serial}")
         item.update(sent)
         item_id: Any = raw_id
         if collection.id_kind == "integer":
@@ -375,23 +463,34 @@ class StateStore:
     def _empty(self) -> Data:
         return {name: {} for name in self.collections}
 
+    def _refresh(self) -> None:
+        """Shared: catch up with what other replicas wrote (one SELECT when nothing)."""
+        if self.shared_state is not None:
+            self.shared_state.refresh(self._mem)
+
+    def _changing(self, scope: str | None) -> contextlib.AbstractContextManager[Any]:
+        """Shared: the write transaction that saves `scope` after the block; else nothing."""
+        if self.shared_state is None:
+            return contextlib.nullcontext()
+        return self.shared_state.write(self._mem, scope)
+
     def _view(self, session_id: str | None) -> Data:
         """Data to read without creating a session (its seed copy would look the same)."""
         if session_id is None:
-            return self._shared
+            return self._mem.shared
         self._check_session(session_id)
-        return self._sessions.get(session_id, self._template)
+        return self._mem.sessions.get(session_id, self._mem.template)
 
     def _data(self, session_id: str | None) -> Data:
         if session_id is None:
-            return self._shared
+            return self._mem.shared
         self._check_session(session_id)
-        data = self._sessions.get(session_id)
+        data = self._mem.sessions.get(session_id)
         if data is None:
-            data = self._sessions[session_id] = copy.deepcopy(self._template)
+            data = self._mem.sessions[session_id] = copy.deepcopy(self._mem.template)
             self._bound_sessions()
         else:
-            self._sessions.move_to_end(session_id)
+            self._mem.sessions.move_to_end(session_id)
         return data
 
     def _check_session(self, session_id: str) -> None:
@@ -402,8 +501,8 @@ class StateStore:
             )
 
     def _bound_sessions(self) -> None:
-        while len(self._sessions) > MAX_SESSIONS:
-            dropped, _ = self._sessions.popitem(last=False)
+        while len(self._mem.sessions) > MAX_SESSIONS:
+            dropped, _ = self._mem.sessions.popitem(last=False)
             logger.info("stateful mock: session %r dropped (over %s)", dropped, MAX_SESSIONS)
 
     def _key(self, collection: Collection, raw: str) -> str:
@@ -450,9 +549,10 @@ class StateStore:
             # A constrained id (`^HS[0-9a-f]{32}$`, a length) is made by the faker so it keeps
             # matching its schema; a few draws find one not taken yet.
             for attempt in range(20):
-                self._serial += 1
+                self._mem.serial += 1
                 value = self._faker.generate(
-                    collection.id_schema, key=f"state|{collection.name}|id|{self._serial}|{attempt}"
+                    collection.id_schema,
+                    key=f"state|{collection.name}|id|{self._mem.serial}|{attempt}",
                 )
                 if isinstance(value, str) and value and value not in items:
                     return value

@@ -1,49 +1,70 @@
 """Persistence of a mock's webhooks and their delivery history.
 
-A small SQLite database (`webhooks.db`) beside the mock's request log: webhooks are few and
-deliveries are written by one thread, so one lock-guarded connection is enough. History is
-bounded to the newest `history_limit` deliveries.
+A small SQLite database (`webhooks.db`) beside the mock's request log or, with
+`MOCKLOOP_DATABASE_URL` set, the mock's own schema in that PostgreSQL database (the runtime
+passes the `Location`). Webhooks are few and deliveries are written by one thread per process,
+so one connection guarded by a lock is enough: the threads' calls run one at a time (a SQLite
+connection opened with `check_same_thread=False`; a psycopg connection must not run two
+threads' statements at once either). Deliveries are appended holding the store's write lock,
+so replicas of one mock sharing the PostgreSQL schema append and trim in turn. A PostgreSQL
+connection found broken, or one inherited across a fork, is replaced on the next call.
+History is bounded to the newest `history_limit` deliveries.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import contextlib
+import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from mockloop.errors import StoreError
-from mockloop.store.migrations import enable_wal
+from mockloop.store.database import Connection, DatabaseError, Location, Migration, connect
 
-__all__ = ["WebhookStore"]
+__all__ = ["WEBHOOK_MIGRATIONS", "WebhookStore"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS webhooks (
-    id TEXT PRIMARY KEY,
-    url TEXT NOT NULL,
-    events TEXT NOT NULL,
-    secret TEXT,
-    active INTEGER NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS deliveries (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL,
-    webhook_id TEXT NOT NULL,
-    event TEXT NOT NULL,
-    url TEXT NOT NULL,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    response_status INTEGER,
-    error TEXT,
-    ts REAL NOT NULL,
-    duration_ms REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS deliveries_webhook ON deliveries (webhook_id, seq);
-"""
+# `IF NOT EXISTS`: stores written before schema versions were recorded already have the tables.
+WEBHOOK_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        version=1,
+        description="webhooks and their delivery history",
+        statements=(
+            """
+            CREATE TABLE IF NOT EXISTS webhooks (
+                id TEXT PRIMARY KEY,
+                url TEXT NOT NULL,
+                events TEXT NOT NULL,
+                secret TEXT,
+                active INTEGER NOT NULL,
+                created_at REAL NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS deliveries (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT NOT NULL,
+                webhook_id TEXT NOT NULL,
+                event TEXT NOT NULL,
+                url TEXT NOT NULL,
+                status TEXT NOT NULL,
+                attempts INTEGER NOT NULL,
+                response_status INTEGER,
+                error TEXT,
+                ts REAL NOT NULL,
+                duration_ms REAL NOT NULL
+            )
+            """,
+            "CREATE INDEX IF NOT EXISTS deliveries_webhook ON deliveries (webhook_id, seq)",
+        ),
+    ),
+)
+_INHERITED: list[Connection] = []  # connections a forked child must leave alone
+_HOOK_COLUMNS = ("id", "url", "events", "secret", "active", "created_at")
 _DELIVERY_COLUMNS = (
     "id",
     "webhook_id",
@@ -59,30 +80,90 @@ _DELIVERY_COLUMNS = (
 
 
 class WebhookStore:
-    """Webhooks and deliveries in `path` (created if missing)."""
+    """Webhooks and deliveries at `path`: a SQLite file (created if missing) or a `Location`.
 
-    def __init__(self, path: Path, *, history_limit: int = 10_000) -> None:
-        self.path = Path(path)
+    Every method may raise `StoreError` (its message starts with the location) when the
+    database cannot be opened, read or written, or the store was closed.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | Location,
+        *,
+        history_limit: int = 10_000,
+        busy_timeout: float = 10.0,
+    ) -> None:
+        self.location: Location = path if isinstance(path, Location) else Location.sqlite(path)
         self.history_limit = history_limit
+        self.busy_timeout = busy_timeout
         self._lock = threading.Lock()
-        try:
-            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            enable_wal(self._conn)
-            self._conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the webhook store {self.path}: {exc}") from None
+        self._conn: Connection | None = None
+        self._pid = 0
+        self._closed = False
+        with self._lock:
+            self._connection()  # open now, so a bad location fails here and says so
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, or None when the store is in PostgreSQL."""
+        return self.location.path
 
     def close(self) -> None:
-        """Close the database (idempotent)."""
+        """Close the database (idempotent); later calls raise StoreError."""
         with self._lock:
-            self._conn.close()
+            self._closed = True
+            if self._conn is not None:
+                if self._pid == os.getpid():
+                    self._conn.close()
+                else:
+                    _INHERITED.append(self._conn)
+            self._conn = None
 
-    def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    def _connection(self) -> Connection:
+        """The open connection (the caller holds `_lock`), opened again when needed."""
+        if self._closed:
+            raise StoreError(f"{self.location}: the webhook store is closed")
+        conn = self._conn
+        if conn is not None and self._pid == os.getpid():
+            if conn.dialect == "sqlite" or not (conn.raw.closed or conn.raw.broken):
+                return conn
+            conn.close()
+        elif conn is not None:
+            # Inherited from the parent process across a fork: the parent's to use and close.
+            # Kept referenced, so that it is not even finalized here.
+            _INHERITED.append(conn)
+        self._conn = None
+        try:
+            conn = connect(
+                self.location,
+                WEBHOOK_MIGRATIONS,
+                busy_timeout=self.busy_timeout,
+                check_same_thread=False,
+            )
+        except DatabaseError as exc:
+            raise StoreError(f"{self.location}: could not open the webhook store: {exc}") from exc
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    @contextlib.contextmanager
+    def _use(self, what: str, *, write: bool = False) -> Iterator[Connection]:
+        """The connection, alone (in a write transaction when `write`); a backend failure
+        becomes a StoreError."""
         with self._lock:
+            conn = self._connection()
             try:
-                return self._conn.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"webhook store {self.path}: {exc}") from None
+                if write:
+                    with conn.transaction(write=True):
+                        yield conn
+                else:
+                    yield conn
+            except DatabaseError as exc:
+                conn.rollback()
+                raise StoreError(f"{self.location}: could not {what}: {exc}") from exc
+
+    def _rows(self, what: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._use(what) as conn:
+            return [tuple(row) for row in conn.execute(sql, params).fetchall()]
 
     @staticmethod
     def _hook(row: tuple[Any, ...], include_secret: bool) -> dict[str, Any]:
@@ -102,11 +183,11 @@ class WebhookStore:
         self, *, webhook_id: str, url: str, events: list[str], secret: str | None, active: bool
     ) -> dict[str, Any]:
         """Store one webhook and return it (without its secret)."""
-        now = time.time()
-        self._run(
-            "INSERT INTO webhooks VALUES (?, ?, ?, ?, ?, ?)",
-            (webhook_id, url, orjson.dumps(events).decode(), secret, int(active), now),
-        )
+        with self._use("add a webhook") as conn:
+            conn.execute(
+                f"INSERT INTO webhooks ({', '.join(_HOOK_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
+                (webhook_id, url, orjson.dumps(events).decode(), secret, int(active), time.time()),
+            )
         found = self.get_webhook(webhook_id)
         assert found is not None
         return found
@@ -115,22 +196,25 @@ class WebhookStore:
         self, webhook_id: str, *, include_secret: bool = False
     ) -> dict[str, Any] | None:
         """One webhook, or None."""
-        rows = self._run("SELECT * FROM webhooks WHERE id = ?", (webhook_id,))
+        rows = self._rows(
+            "read a webhook",
+            f"SELECT {', '.join(_HOOK_COLUMNS)} FROM webhooks WHERE id = ?",
+            (webhook_id,),
+        )
         return self._hook(rows[0], include_secret) if rows else None
 
     def list_webhooks(self, *, include_secret: bool = False) -> list[dict[str, Any]]:
         """Every webhook, oldest first."""
-        rows = self._run("SELECT * FROM webhooks ORDER BY created_at, id")
+        rows = self._rows(
+            "list webhooks",
+            f"SELECT {', '.join(_HOOK_COLUMNS)} FROM webhooks ORDER BY created_at, id",
+        )
         return [self._hook(row, include_secret) for row in rows]
 
     def delete_webhook(self, webhook_id: str) -> bool:
         """Remove a webhook (its history stays); False when unknown."""
-        with self._lock:
-            try:
-                cursor = self._conn.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
-            except sqlite3.Error as exc:
-                raise StoreError(f"webhook store {self.path}: {exc}") from None
-            return cursor.rowcount > 0
+        with self._use("delete a webhook") as conn:
+            return conn.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,)).rowcount > 0
 
     def add_delivery(self, record: dict[str, Any]) -> None:
         """Append a delivery outcome, keeping the newest `history_limit`."""
@@ -138,31 +222,26 @@ class WebhookStore:
 
     def add_deliveries(self, records: list[dict[str, Any]]) -> None:
         """Append delivery outcomes in one transaction, keeping the newest `history_limit`."""
-        with self._lock:
-            try:
-                with self._conn:  # one transaction (BEGIN ... COMMIT, ROLLBACK on error)
-                    self._conn.execute("BEGIN IMMEDIATE")
-                    self._conn.executemany(
-                        f"INSERT INTO deliveries ({', '.join(_DELIVERY_COLUMNS)}) VALUES "
-                        f"({', '.join('?' for _ in _DELIVERY_COLUMNS)})",
-                        [
-                            tuple(record[column] for column in _DELIVERY_COLUMNS)
-                            for record in records
-                        ],
-                    )
-                    self._conn.execute(
-                        "DELETE FROM deliveries WHERE seq <= (SELECT MAX(seq) FROM deliveries) - ?",
-                        (self.history_limit,),
-                    )
-            except sqlite3.Error as exc:
-                raise StoreError(f"webhook store {self.path}: {exc}") from None
+        if not records:
+            return
+        with self._use("record webhook deliveries", write=True) as conn:
+            conn.executemany(
+                f"INSERT INTO deliveries ({', '.join(_DELIVERY_COLUMNS)}) VALUES "
+                f"({', '.join('?' for _ in _DELIVERY_COLUMNS)})",
+                [tuple(record[column] for column in _DELIVERY_COLUMNS) for record in records],
+            )
+            conn.execute(
+                "DELETE FROM deliveries WHERE seq <= (SELECT MAX(seq) FROM deliveries) - ?",
+                (self.history_limit,),
+            )
 
     def deliveries(
         self, *, webhook_id: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
         """Delivery records, newest first."""
         where, params = ("WHERE webhook_id = ?", (webhook_id,)) if webhook_id else ("", ())
-        rows = self._run(
+        rows = self._rows(
+            "read webhook deliveries",
             f"SELECT {', '.join(_DELIVERY_COLUMNS)} FROM deliveries {where} "
             "ORDER BY seq DESC LIMIT ?",
             (*params, limit),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from mockloop.audit.context import current_face
@@ -32,11 +31,13 @@ from mockloop.context.records import (
     ContextType,
     StoredStatus,
 )
-from mockloop.context.sqlite import SQLiteContextStore
+from mockloop.context.sqlite import SQLContextStore
 from mockloop.context.store import ContextStore, default_context_store_path
 from mockloop.errors import ConfigError
 from mockloop.operations.base import OperationsBase
 from mockloop.settings import using_home
+from mockloop.store.connection import store_location
+from mockloop.store.database import Location
 from mockloop.testing.runs import TestRunStore
 
 __all__ = ["ContextOperations"]
@@ -93,13 +94,14 @@ class ContextOperations(OperationsBase):
     """Contexts of long testing workflows: sessions, workflows, agents, global data, snapshots."""
 
     def _context_store_sync(self) -> ContextStore:
-        """The store of this client's state folder (opened and migrated once per file)."""
+        """The store of this client: the `contexts` schema of `MOCKLOOP_DATABASE_URL` when it
+        is set, else `contexts.db` in its state folder (opened and migrated once per place)."""
         with using_home(self.settings.home):
-            path = default_context_store_path()
-        stores: dict[Path, ContextStore] = self.__dict__.setdefault("_context_stores", {})
-        store = stores.get(path)
+            location = store_location("contexts", None, default_context_store_path)
+        stores: dict[Location, ContextStore] = self.__dict__.setdefault("_context_stores", {})
+        store = stores.get(location)
         if store is None:
-            store = stores[path] = SQLiteContextStore(path)
+            store = stores[location] = SQLContextStore(location)
         return store
 
     async def _context_store(self) -> ContextStore:

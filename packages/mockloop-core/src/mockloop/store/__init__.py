@@ -1,9 +1,9 @@
 """Persistence behind one small interface.
 
 `Store` is the contract every backend meets: scenarios, per-operation response overrides, the
-request log, and export/import of the configuration. `SQLiteStore` is the embedded default; a
-PostgreSQL backend (selected by URL) implements the same protocol for shared state behind several
-mock replicas.
+request log, and export/import of the configuration. `SQLStore` implements it on SQLite (the
+embedded default, one file per mock) and on PostgreSQL (selected by URL, one schema per mock,
+shared by several mock replicas); see `mockloop.store.database` for the connection layer.
 
 Every method may raise `StoreError` when the backend fails (disk full, corrupt file, lock held too
 long); filters that are the caller's mistake (an invalid regular expression, an unknown status
@@ -17,9 +17,17 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from mockloop.errors import ConfigError
-from mockloop.store.sqlite import LOG_COLUMNS, SQLiteStore
+from mockloop.store.database import Location, schema_name
+from mockloop.store.sql import LOG_COLUMNS, SQLiteStore, SQLStore
 
-__all__ = ["LOG_COLUMNS", "SQLiteStore", "Store", "default_store_path", "open_store"]
+__all__ = [
+    "LOG_COLUMNS",
+    "SQLStore",
+    "SQLiteStore",
+    "Store",
+    "default_store_path",
+    "open_store",
+]
 
 
 @runtime_checkable
@@ -135,30 +143,31 @@ def default_store_path() -> Path:
     return mockloop_home() / "mockloop.db"
 
 
-def open_store(location: str | os.PathLike[str] | None = None) -> Store:
+def open_store(location: str | os.PathLike[str] | None = None, *, name: str = "mock") -> Store:
     """Open the store at a path or URL; None opens the default SQLite file.
 
-    Accepted: a file path, `sqlite:///relative/path.db` or `sqlite:////absolute/path.db`.
+    Accepted: a file path, `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`, or
+    `postgresql://user:password@host:port/database` (the store's tables then live in the schema
+    `{prefix}_{name}`; see `mockloop.store.database.schema_name`).
 
     Raises:
         ConfigError: the location names a backend this installation cannot open.
         StoreError: the database cannot be opened or migrated.
     """
     if location is None:
-        return SQLiteStore(default_store_path())
+        return SQLStore(default_store_path())
     text = os.fspath(location)
     if "://" not in text:
-        return SQLiteStore(text)
+        return SQLStore(text)
     scheme, _, rest = text.partition("://")
     if scheme == "sqlite":
         # sqlite:///rel.db -> "rel.db"; sqlite:////abs.db -> "/abs.db" (the SQLAlchemy convention)
         path = rest[1:] if rest.startswith("/") else rest
         if not path:
             raise ConfigError(f"store URL {text!r} names no database file")
-        return SQLiteStore(path)
+        return SQLStore(path)
     if scheme in {"postgres", "postgresql"}:
-        raise ConfigError(
-            f"store URL {text!r}: the PostgreSQL backend is not available in this version; "
-            "use a SQLite path"
-        )
-    raise ConfigError(f"store URL {text!r}: unknown scheme {scheme!r} (use a path or sqlite:///)")
+        return SQLStore(Location.postgresql(text, schema_name(name)))
+    raise ConfigError(
+        f"store URL {text!r}: unknown scheme {scheme!r} (use a path, sqlite:/// or postgresql://)"
+    )

@@ -1,4 +1,4 @@
-"""Versioned schema migrations for the SQLite store.
+"""Versioned schema migrations of the mock's store (SQLite or PostgreSQL; see `database`).
 
 Each migration is a numbered list of statements applied once, in order, inside one write
 transaction, and recorded in the `schema_version` table. Opening a database therefore brings it
@@ -13,22 +13,13 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass
+
+from mockloop.store.database import Migration
 
 __all__ = ["MIGRATIONS", "Migration", "apply_migrations", "current_version", "enable_wal"]
 
 
-@dataclass(frozen=True)
-class Migration:
-    """One schema step: its version number, what it does, and its SQL statements."""
-
-    version: int
-    description: str
-    statements: tuple[str, ...]
-
-
-# The SQL sticks to what PostgreSQL also accepts where that is free (no AUTOINCREMENT, no
-# SQLite-only types); a PostgreSQL backend keeps its own migration list all the same.
+# Written in SQLite's dialect; `Migration.for_dialect` translates the types for PostgreSQL.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         version=1,
@@ -105,6 +96,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE request_log ADD COLUMN upstream_status INTEGER",
             "ALTER TABLE request_log ADD COLUMN upstream_latency_ms REAL",
             "ALTER TABLE request_log ADD COLUMN upstream_error TEXT",
+        ),
+    ),
+    Migration(
+        version=4,
+        description="replicas: a config version bumped by every scenario or override change",
+        statements=(
+            "CREATE TABLE config_state (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)",
+            "INSERT INTO config_state (id, version) VALUES (1, 0)",
+            """
+            CREATE TABLE replicas (
+                replica_id TEXT PRIMARY KEY,
+                url TEXT,
+                seen_version INTEGER NOT NULL,
+                heartbeat_at REAL NOT NULL
+            )
+            """,
         ),
     ),
 )

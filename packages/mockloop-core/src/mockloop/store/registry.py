@@ -1,9 +1,10 @@
 """The local registry: which mock servers MockLoop started and which projects it generated.
 
-One small SQLite database at `MOCKLOOP_HOME/registry.db`, shared by every process that starts,
-stops or lists mocks (the client, the CLI, an MCP server), so it uses WAL and a busy timeout
-like the mock store, and short-lived connections: a registry call is rare and a held
-connection would pin the file for processes that live for days.
+One small SQLite database at `MOCKLOOP_HOME/registry.db` (or the `registry` schema of the
+PostgreSQL database `MOCKLOOP_DATABASE_URL` names), shared by every process that starts, stops
+or lists mocks (the client, the CLI, an MCP server), so it uses WAL and a busy timeout like the
+mock store, and short-lived SQLite connections: a registry call is rare and a held connection
+would pin the file for processes that live for days.
 
 Rows are never deleted when a server stops: they are marked `stopped` and kept as history.
 """
@@ -11,7 +12,6 @@ Rows are never deleted when a server stops: they are marked `stopped` and kept a
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +20,8 @@ from typing import Any
 import orjson
 
 from mockloop.settings import mockloop_home
-from mockloop.store.connection import sqlite_connection
-from mockloop.store.migrations import Migration
+from mockloop.store.connection import store_connection, store_location
+from mockloop.store.database import Connection, Location, Migration, upsert_sql
 
 __all__ = ["REGISTRY_MIGRATIONS", "Registry"]
 
@@ -118,13 +118,16 @@ class Registry:
     written.
     """
 
-    def __init__(self, path: Path | None = None, *, busy_timeout: float = 10.0) -> None:
-        self.path = path if path is not None else mockloop_home() / "registry.db"
+    def __init__(self, path: Path | Location | None = None, *, busy_timeout: float = 10.0) -> None:
+        # A path is that file; None follows MOCKLOOP_DATABASE_URL (else MOCKLOOP_HOME).
+        self.location: Location = store_location(
+            "registry", path, lambda: mockloop_home() / "registry.db"
+        )
         self.busy_timeout = busy_timeout
 
-    def _connect(self, what: str) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        return sqlite_connection(
-            self.path,
+    def _connect(self, what: str) -> contextlib.AbstractContextManager[Connection]:
+        return store_connection(
+            self.location,
             REGISTRY_MIGRATIONS,
             busy_timeout=self.busy_timeout,
             store="server registry",
@@ -132,16 +135,9 @@ class Registry:
         )
 
     @contextlib.contextmanager
-    def _write(self, what: str) -> Iterator[sqlite3.Connection]:
-        with self._connect(what) as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+    def _write(self, what: str) -> Iterator[Connection]:
+        with self._connect(what) as conn, conn.transaction(write=True):
+            yield conn
 
     # -- servers ----------------------------------------------------------------------------
 
@@ -150,13 +146,8 @@ class Registry:
         values = [
             orjson.dumps(row[c]).decode() if c in _JSON_COLUMNS else row[c] for c in _SERVER_COLUMNS
         ]
-        placeholders = ", ".join("?" for _ in _SERVER_COLUMNS)
         with self._write("register a server") as conn:
-            conn.execute(
-                f"INSERT OR REPLACE INTO servers ({', '.join(_SERVER_COLUMNS)}) "
-                f"VALUES ({placeholders})",
-                values,
-            )
+            conn.execute(upsert_sql("servers", _SERVER_COLUMNS, ("id",)), values)
 
     def servers(self, *, statuses: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
         """Server rows, newest first; only those with one of `statuses` when given."""

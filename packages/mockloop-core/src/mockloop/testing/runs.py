@@ -1,25 +1,25 @@
 """The runs of testing operations, kept for sessions, analysis and reports.
 
-`MOCKLOOP_HOME/test_runs.db` holds one row per run of `execute_test_plan`,
+`MOCKLOOP_HOME/test_runs.db` (or the `test_runs` schema of the PostgreSQL database
+`MOCKLOOP_DATABASE_URL` names) holds one row per run of `execute_test_plan`,
 `run_test_iteration`, `run_security_test` and `run_load_test`: its kind, status, target,
 the test session and context it belongs to (if any), a short summary of figures and the whole
-result as JSON. Load runs keep their full record (progress, HDR histogram) in
-`load_runs.db` as well; a background load run's row here is written when it starts and
+result as JSON. Load runs keep their full record (progress, HDR histogram) in the load run
+store (`LoadRunStore`) as well; a background load run's row here is written when it starts and
 `LoadRunStore` tells its latest state.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
 
 from mockloop.settings import mockloop_home
-from mockloop.store.connection import sqlite_connection
-from mockloop.store.migrations import Migration
+from mockloop.store.connection import store_connection, store_location
+from mockloop.store.database import Connection, Location, Migration, upsert_sql
 
 __all__ = ["RUN_KINDS", "TEST_RUN_MIGRATIONS", "RunKind", "TestRunStore"]
 
@@ -55,20 +55,24 @@ _COLUMNS += ("finished_at", "summary", "result")
 
 
 class TestRunStore:
-    """Read and write testing runs (default file: `MOCKLOOP_HOME/test_runs.db`).
+    """Read and write testing runs (default: `MOCKLOOP_HOME/test_runs.db`, or the `test_runs`
+    schema when `MOCKLOOP_DATABASE_URL` names a PostgreSQL database).
 
     Every method may raise `StoreError` when the database cannot be opened, read or written.
     """
 
     __test__ = False  # not a pytest test class, whatever its name says
 
-    def __init__(self, path: Path | None = None, *, busy_timeout: float = 10.0) -> None:
-        self.path = path if path is not None else mockloop_home() / "test_runs.db"
+    def __init__(self, path: Path | Location | None = None, *, busy_timeout: float = 10.0) -> None:
+        # A path is that file; None follows MOCKLOOP_DATABASE_URL (else MOCKLOOP_HOME).
+        self.location: Location = store_location(
+            "test_runs", path, lambda: mockloop_home() / "test_runs.db"
+        )
         self.busy_timeout = busy_timeout
 
-    def _connect(self, what: str) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        return sqlite_connection(
-            self.path,
+    def _connect(self, what: str) -> contextlib.AbstractContextManager[Connection]:
+        return store_connection(
+            self.location,
             TEST_RUN_MIGRATIONS,
             busy_timeout=self.busy_timeout,
             store="test run store",
@@ -105,11 +109,7 @@ class TestRunStore:
             orjson.dumps(result).decode() if result is not None else None,
         )
         with self._connect("save a test run") as conn:
-            conn.execute(
-                f"INSERT OR REPLACE INTO test_runs ({', '.join(_COLUMNS)}) "
-                f"VALUES ({', '.join('?' for _ in _COLUMNS)})",
-                row,
-            )
+            conn.execute(upsert_sql("test_runs", _COLUMNS, ("id",)), row)
 
     def get(self, run_id: str) -> dict[str, Any] | None:
         """One run (columns, with `summary` and `result` decoded), or None."""

@@ -1,4 +1,6 @@
-"""Where schedules live: their rows in `MOCKLOOP_HOME/sessions.db`, who runs them, their state.
+"""Where schedules live: their rows in the sessions store (`MOCKLOOP_HOME/sessions.db`, or the
+`sessions` schema of the PostgreSQL database `MOCKLOOP_DATABASE_URL` names), who runs them, and
+their state.
 
 A schedule row records the process that runs it (pid, host and a token unique to that process)
 so that any process can tell whether the schedule still runs, runs elsewhere, or is orphaned
@@ -17,6 +19,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
+from mockloop.store.database import upsert_sql
 from mockloop.testing.schedules import NotificationConfig, ScheduleStatus, ScheduleTiming, TestSuite
 from mockloop.testing.sessions import SessionsDatabase
 
@@ -85,7 +88,8 @@ def _dumps(value: Any) -> str | None:
 
 
 class ScheduleStore(SessionsDatabase):
-    """Read and write schedules and their suite runs (file: `MOCKLOOP_HOME/sessions.db`)."""
+    """Read and write schedules and their suite runs (in the sessions store, see
+    `SessionsDatabase`)."""
 
     def create(
         self,
@@ -201,9 +205,8 @@ class ScheduleStore(SessionsDatabase):
         started = time.time()
         with self._connect("record a suite run") as conn:
             conn.execute(
-                f"INSERT OR REPLACE INTO schedule_runs ({', '.join(_RUN_COLUMNS)}) "
-                "VALUES (?, ?, ?, ?, ?, NULL, 'running', '[]')",
-                (schedule_id, seq, session_id, due_at, started),
+                upsert_sql("schedule_runs", _RUN_COLUMNS, ("schedule_id", "seq")),
+                (schedule_id, seq, session_id, due_at, started, None, "running", "[]"),
             )
         return started
 
@@ -222,27 +225,26 @@ class ScheduleStore(SessionsDatabase):
         A cancelled suite run is kept but not counted in `runs_done`."""
         now = time.time()
         last = {"seq": seq, "outcome": outcome, "finished_at": now, "tests": tests}
-        with self._connect("record a suite run") as conn:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._connect("record a suite run") as conn, conn.transaction(write=True):
             conn.execute(
                 "UPDATE schedule_runs SET finished_at = ?, outcome = ?, tests = ? "
                 "WHERE schedule_id = ? AND seq = ?",
                 (now, outcome, _dumps(tests), schedule_id, seq),
             )
+            # The CAST types a None next run for PostgreSQL (an untyped NULL in a CASE is text).
             conn.execute(
                 "UPDATE test_schedules SET "
                 "runs_done = CASE WHEN ? = 'cancelled' THEN runs_done ELSE ? END, "
                 "last_run_at = ?, last_outcome = ?, "
                 "last_error = COALESCE(?, last_error), updated_at = ?, "
-                "next_run_at = CASE WHEN status = 'active' THEN ? ELSE NULL END WHERE id = ?",
+                "next_run_at = CASE WHEN status = 'active' THEN CAST(? AS DOUBLE PRECISION) END "
+                "WHERE id = ?",
                 (outcome, seq, now, _dumps(last), error, now, next_run_at, schedule_id),
             )
-            conn.execute("COMMIT")
 
     def add_notification_error(self, schedule_id: str, error: str) -> None:
         """Keep a notification delivery error (the latest few)."""
-        with self._connect("record a notification error") as conn:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._connect("record a notification error") as conn, conn.transaction(write=True):
             row = conn.execute(
                 "SELECT notification_errors FROM test_schedules WHERE id = ?", (schedule_id,)
             ).fetchone()
@@ -252,7 +254,6 @@ class ScheduleStore(SessionsDatabase):
                 "UPDATE test_schedules SET notification_errors = ? WHERE id = ?",
                 (_dumps(errors), schedule_id),
             )
-            conn.execute("COMMIT")
 
     def runs(
         self, *, schedule_id: str | None = None, session_id: str | None = None

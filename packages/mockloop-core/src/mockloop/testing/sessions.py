@@ -1,8 +1,9 @@
 """Test sessions: a named group of testing runs, open until it is ended with a final report.
 
-`MOCKLOOP_HOME/sessions.db` holds the sessions, and the schedules that feed them
+`MOCKLOOP_HOME/sessions.db` (or the `sessions` schema of the PostgreSQL database
+`MOCKLOOP_DATABASE_URL` names) holds the sessions, and the schedules that feed them
 (`mockloop.testing.schedules`) with the record of each scheduled suite run. The runs
-themselves live in `test_runs.db` (`TestRunStore`), tagged with their session id; a session
+themselves live in the test run store (`TestRunStore`), tagged with their session id; a session
 row keeps what the session is about (a name, the plan, free-form configuration), whether it is
 active or ended, and the final report computed when it ended.
 """
@@ -10,7 +11,6 @@ active or ended, and the final report computed when it ended.
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import time
 import uuid
 from pathlib import Path
@@ -21,8 +21,8 @@ from pydantic import Field
 
 from mockloop.results import Result
 from mockloop.settings import mockloop_home
-from mockloop.store.connection import sqlite_connection
-from mockloop.store.migrations import Migration
+from mockloop.store.connection import store_connection, store_location
+from mockloop.store.database import Connection, Location, Migration
 from mockloop.testing.session_report import SessionReport
 
 __all__ = [
@@ -112,19 +112,24 @@ def new_session_id() -> str:
 
 
 class SessionsDatabase:
-    """The `sessions.db` file: one connection per call, migrated on open.
+    """The sessions store, shared by sessions and schedules: `MOCKLOOP_HOME/sessions.db`, or
+    the `sessions` schema when `MOCKLOOP_DATABASE_URL` names a PostgreSQL database.
 
+    A connection per call on SQLite (a cached one per thread on PostgreSQL), migrated on open.
     Every method of a subclass may raise `StoreError` when the database cannot be opened,
     read or written.
     """
 
-    def __init__(self, path: Path | None = None, *, busy_timeout: float = 10.0) -> None:
-        self.path = path if path is not None else mockloop_home() / "sessions.db"
+    def __init__(self, path: Path | Location | None = None, *, busy_timeout: float = 10.0) -> None:
+        # A path is that file; None follows MOCKLOOP_DATABASE_URL (else MOCKLOOP_HOME).
+        self.location: Location = store_location(
+            "sessions", path, lambda: mockloop_home() / "sessions.db"
+        )
         self.busy_timeout = busy_timeout
 
-    def _connect(self, what: str) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        return sqlite_connection(
-            self.path,
+    def _connect(self, what: str) -> contextlib.AbstractContextManager[Connection]:
+        return store_connection(
+            self.location,
             SESSIONS_DB_MIGRATIONS,
             busy_timeout=self.busy_timeout,
             store="session store",
@@ -141,7 +146,7 @@ def _loads(text: str | None) -> Any:
 
 
 class TestSessionStore(SessionsDatabase):
-    """Read and write test sessions (default file: `MOCKLOOP_HOME/sessions.db`)."""
+    """Read and write test sessions (in the sessions store, see `SessionsDatabase`)."""
 
     __test__ = False  # not a pytest test class, whatever its name says
 

@@ -1,20 +1,27 @@
-"""The SQLite store: the embedded default behind the `Store` protocol.
+"""The mock's store, on SQLite (the embedded default) or PostgreSQL: the `Store` protocol.
+
+One store holds a mock's scenarios, response overrides and request log: a SQLite file in the
+mock's data folder, or a schema of the PostgreSQL database `MOCKLOOP_DATABASE_URL` names, which
+several mock replicas then share (see `mockloop.store.database`). The SQL is the same on both.
 
 Concurrency model:
 
-* Threads: one connection per thread (`threading.local`). In WAL mode readers never block the
-  writer nor each other, so the admin API can search the log while the request-log writer
-  inserts; a single lock-guarded connection would serialise those reads behind every batch.
-  SQLite serialises the writers itself.
-* Processes: WAL plus a busy timeout; every write runs in `BEGIN IMMEDIATE` so a writer takes
-  the write lock up front and waits for it (a deferred transaction that upgrades later can fail
-  with "database is locked" without waiting).
+* Threads: one connection per thread (`threading.local`). In SQLite's WAL mode readers never
+  block the writer nor each other, so the admin API can search the log while the request-log
+  writer inserts; a single lock-guarded connection would serialise those reads behind every
+  batch. PostgreSQL's MVCC gives the same.
+* Processes: every write runs under the store's write lock (`Connection.begin_write`: SQLite's
+  `BEGIN IMMEDIATE` with a busy timeout, an advisory lock on PostgreSQL), so a writer takes the
+  lock up front and waits for it.
 * Fork: a connection is never reused across `fork()`; a child opens its own.
 * Close: each connection has a lock held for the length of one call, so `close()` from one
   thread waits for a call in progress in another instead of freeing the connection under it
   (which crashes the interpreter).
 * The GIL: the request log goes in as multi-row INSERTs, not `executemany` (see
   `_insert_chunks`), so a busy event loop cannot starve the writer thread.
+* Replicas: every change to scenarios or overrides bumps `config_state.version` in the same
+  transaction (and, on PostgreSQL, sends a notification on the schema's channel), which is
+  how other processes on the same store learn that they must reload (`mock.replicas`).
 """
 
 from __future__ import annotations
@@ -36,9 +43,17 @@ from typing import Any
 import orjson
 
 from mockloop.errors import ConfigError, ScenarioError, StoreError
-from mockloop.store.migrations import MIGRATIONS, Migration, apply_migrations, enable_wal
+from mockloop.store.database import (
+    Connection,
+    DatabaseError,
+    Location,
+    Migration,
+    apply_migrations,
+    connect,
+)
+from mockloop.store.migrations import MIGRATIONS
 
-__all__ = ["LOG_COLUMNS", "SQLiteStore", "parse_status_filter"]
+__all__ = ["LOG_COLUMNS", "SQLStore", "SQLiteStore", "parse_status_filter"]
 
 logger = logging.getLogger("mockloop.store")
 
@@ -136,6 +151,19 @@ def _multi_row_insert(rows: int) -> str:
     )
 
 
+def _sqlite_setup(conn: Connection) -> None:
+    """The SQLite settings of a mock store's connection (nothing to do on PostgreSQL)."""
+    if conn.dialect != "sqlite":
+        return
+    # NORMAL is durable across application crashes in WAL mode; only a power loss can lose the
+    # last transactions, which is acceptable for a mock's logs and config.
+    conn.execute("PRAGMA synchronous = NORMAL")
+    # Checkpoint the WAL every ~40 MB instead of ~4 MB: the request log writes continuously,
+    # and each checkpoint rewrites pages into the main file.
+    conn.execute("PRAGMA wal_autocheckpoint = 10000")
+    conn.raw.create_function("regexp", 2, _regexp, deterministic=True)
+
+
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -150,7 +178,7 @@ class _Connection:
 
     __slots__ = ("__weakref__", "closed", "conn", "lock", "pid")
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.pid = os.getpid()
         self.lock = threading.Lock()
@@ -163,18 +191,18 @@ class _Connection:
         with self.lock:
             if not self.closed:
                 self.closed = True
-                with contextlib.suppress(sqlite3.Error):
-                    self.conn.close()
+                self.conn.close()
 
     def __del__(self) -> None:
         self.close()
 
 
-class SQLiteStore:
-    """Scenarios, response overrides and the request log in one SQLite file (WAL mode).
+class SQLStore:
+    """Scenarios, response overrides and the request log of one mock, in one store.
 
     Args:
-        path: the database file; missing parent folders are created.
+        path: the SQLite database file (missing parent folders are created), or a `Location`
+            (a SQLite file or a PostgreSQL schema).
         busy_timeout: seconds a statement waits for a lock held by another connection or
             process before failing with `StoreError`.
         migrations: the schema steps to apply on open (tests pass their own list).
@@ -186,18 +214,22 @@ class SQLiteStore:
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | Location,
         *,
         busy_timeout: float = 10.0,
         migrations: tuple[Migration, ...] = MIGRATIONS,
     ) -> None:
-        text = os.fspath(path)
-        if not text or text == ":memory:" or text.startswith("file::memory:"):
-            raise ConfigError(
-                f"SQLiteStore needs a database file, not {text!r}: each thread opens its own "
-                "connection, so an in-memory database would not be shared"
-            )
-        self.path = Path(text).expanduser().resolve()
+        if isinstance(path, Location) and path.backend == "postgresql":
+            self.location = path
+        else:
+            text = os.fspath(path.path) if isinstance(path, Location) and path.path else path
+            text = os.fspath(text) if not isinstance(text, Location) else ""
+            if not text or text == ":memory:" or text.startswith("file::memory:"):
+                raise ConfigError(
+                    f"the store needs a database file, not {text!r}: each thread opens its "
+                    "own connection, so an in-memory database would not be shared"
+                )
+            self.location = Location.sqlite(Path(text).expanduser().resolve())
         self.busy_timeout = busy_timeout
         self._local = threading.local()
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
@@ -206,27 +238,35 @@ class SQLiteStore:
         self._rows_per_insert = 0  # set from the connection's variable limit on first insert
         self._ref_memo: dict[str, str] = {}  # body text -> its log_bodies ref
         self._evicted_since_gc = 0
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"{self.path}: cannot create the folder for the database: {exc}"
-            ) from exc
-        with self._errors("open and migrate the database"), self._connection() as conn:
+        if self.path is not None:
             try:
-                self.applied_migrations = apply_migrations(conn, migrations)
-            except RuntimeError as exc:
-                raise StoreError(f"{self.path}: {exc}") from exc
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"{self.path}: cannot create the folder for the database: {exc}"
+                ) from exc
+        with self._errors("open and migrate the database"), self._connection() as conn:
+            self.applied_migrations = apply_migrations(conn, migrations)
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, or None on PostgreSQL."""
+        return self.location.path
+
+    @property
+    def backend(self) -> str:
+        """ "sqlite" or "postgresql"."""
+        return self.location.backend
 
     # -- connections and errors -------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
+    def _connection(self) -> Iterator[Connection]:
         """This thread's connection, held for the duration of one operation."""
         holder = self._holder()
         with holder.lock:
             if holder.closed:
-                raise StoreError(f"{self.path}: the store is closed")
+                raise StoreError(f"{self.location}: the store is closed")
             yield holder.conn
 
     def _holder(self) -> _Connection:
@@ -234,28 +274,16 @@ class SQLiteStore:
         if holder is not None and holder.pid == os.getpid():
             return holder
         if self._closed:
-            raise StoreError(f"{self.path}: the store is closed")
-        conn = sqlite3.connect(
-            self.path,
-            timeout=self.busy_timeout,
-            isolation_level=None,
-            check_same_thread=False,
-        )
+            raise StoreError(f"{self.location}: the store is closed")
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            mode = enable_wal(conn, self.busy_timeout)
-            if str(mode).lower() != "wal":
-                logger.warning("%s: SQLite refused WAL mode (journal_mode=%s)", self.path, mode)
-            # NORMAL is durable across application crashes in WAL mode; only a power loss can
-            # lose the last transactions, which is acceptable for a mock's logs and config.
-            conn.execute("PRAGMA synchronous = NORMAL")
-            # Checkpoint the WAL every ~40 MB instead of ~4 MB: the request log writes
-            # continuously, and each checkpoint rewrites pages into the main file.
-            conn.execute("PRAGMA wal_autocheckpoint = 10000")
-            conn.create_function("regexp", 2, _regexp, deterministic=True)
-        except BaseException:
-            conn.close()
-            raise
+            conn = connect(
+                self.location,
+                busy_timeout=self.busy_timeout,
+                check_same_thread=False,
+                setup=_sqlite_setup,
+            )
+        except DatabaseError as exc:
+            raise StoreError(f"{self.location}: could not open the database: {exc}") from exc
         holder = _Connection(conn)
         self._local.holder = holder
         with self._connections_lock:
@@ -266,21 +294,23 @@ class SQLiteStore:
     def _errors(self, what: str) -> Iterator[None]:
         try:
             yield
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: could not {what}: {exc}") from exc
+        except DatabaseError as exc:
+            raise StoreError(f"{self.location}: could not {what}: {exc}") from exc
 
     @contextlib.contextmanager
-    def _write(self, what: str) -> Iterator[sqlite3.Connection]:
-        """A write transaction that takes the write lock up front (BEGIN IMMEDIATE)."""
-        with self._errors(what), self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+    def _write(self, what: str) -> Iterator[Connection]:
+        """A write transaction that takes the store's write lock up front."""
+        with self._errors(what), self._connection() as conn, conn.transaction(write=True):
+            yield conn
+
+    @contextlib.contextmanager
+    def _config_write(self, what: str) -> Iterator[Connection]:
+        """A write to scenarios or overrides: bumps the config version for the replicas."""
+        with self._write(what) as conn:
+            yield conn
+            conn.execute("UPDATE config_state SET version = version + 1 WHERE id = 1")
+            if conn.dialect == "postgresql":
+                conn.execute("SELECT pg_notify(?, 'config')", (self.channel,))
 
     def _read(self, what: str, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[Any]:
         with self._errors(what), self._connection() as conn:
@@ -300,14 +330,52 @@ class SQLiteStore:
             holder.close()
         self._local = threading.local()
 
-    def __enter__(self) -> SQLiteStore:
+    def __enter__(self) -> SQLStore:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
-        return f"SQLiteStore({str(self.path)!r})"
+        return f"SQLStore({str(self.location)!r})"
+
+    @property
+    def channel(self) -> str:
+        """The PostgreSQL notification channel of this store (its schema name)."""
+        return self.location.schema or ""
+
+    # -- replicas ---------------------------------------------------------------------------
+
+    def config_version(self) -> int:
+        """A number that grows with every change to scenarios or overrides, by any process."""
+        rows = self._read("read the config version", "SELECT version FROM config_state")
+        return int(rows[0][0]) if rows else 0
+
+    def heartbeat(self, replica_id: str, url: str | None, seen_version: int) -> None:
+        """Record that a replica is alive and has loaded config `seen_version`."""
+        with self._write("record a replica heartbeat") as conn:
+            conn.execute(
+                "INSERT INTO replicas (replica_id, url, seen_version, heartbeat_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (replica_id) DO UPDATE SET url = excluded.url,"
+                " seen_version = excluded.seen_version, heartbeat_at = excluded.heartbeat_at",
+                (replica_id, url, seen_version, time.time()),
+            )
+
+    def replicas(self, *, max_age: float | None = None) -> list[dict[str, Any]]:
+        """Replicas that reported within `max_age` seconds (all with None), oldest id first."""
+        sql = "SELECT replica_id, url, seen_version, heartbeat_at FROM replicas"
+        params: list[Any] = []
+        if max_age is not None:
+            sql += " WHERE heartbeat_at >= ?"
+            params.append(time.time() - max_age)
+        rows = self._read("list replicas", sql + " ORDER BY replica_id", params)
+        keys = ("replica_id", "url", "seen_version", "heartbeat_at")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def remove_replica(self, replica_id: str) -> None:
+        """Forget a replica (it stopped)."""
+        with self._write("remove a replica") as conn:
+            conn.execute("DELETE FROM replicas WHERE replica_id = ?", (replica_id,))
 
     def schema_version(self) -> int:
         """The newest migration applied to this database."""
@@ -351,7 +419,7 @@ class SQLiteStore:
             raise ScenarioError("a scenario needs a non-empty name")
         text = _dumps(config)
         now = time.time()
-        with self._write(f"save scenario {name!r}") as conn:
+        with self._config_write(f"save scenario {name!r}") as conn:
             conn.execute(
                 "INSERT INTO scenarios (name, config, created_at, updated_at, active)"
                 " VALUES (?, ?, ?, ?, 0)"
@@ -366,7 +434,7 @@ class SQLiteStore:
 
     def delete_scenario(self, name: str) -> bool:
         """Delete a scenario (an active one leaves no scenario active); True when it existed."""
-        with self._write(f"delete scenario {name!r}") as conn:
+        with self._config_write(f"delete scenario {name!r}") as conn:
             return conn.execute("DELETE FROM scenarios WHERE name = ?", (name,)).rowcount > 0
 
     def set_active_scenario(self, name: str | None) -> None:
@@ -375,7 +443,7 @@ class SQLiteStore:
         Raises:
             ScenarioError: no scenario has that name (nothing changes).
         """
-        with self._write(f"activate scenario {name!r}") as conn:
+        with self._config_write(f"activate scenario {name!r}") as conn:
             conn.execute("UPDATE scenarios SET active = 0 WHERE active = 1")
             if name is None:
                 return
@@ -405,7 +473,7 @@ class SQLiteStore:
         if not key:
             raise ConfigError("a response override needs a non-empty key")
         text = _dumps(config)
-        with self._write(f"save response override {key!r}") as conn:
+        with self._config_write(f"save response override {key!r}") as conn:
             conn.execute(
                 "INSERT INTO response_overrides (key, config, updated_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (key) DO UPDATE"
@@ -415,12 +483,12 @@ class SQLiteStore:
 
     def delete_override(self, key: str) -> bool:
         """Delete one override; True when it existed."""
-        with self._write(f"delete response override {key!r}") as conn:
+        with self._config_write(f"delete response override {key!r}") as conn:
             return conn.execute("DELETE FROM response_overrides WHERE key = ?", (key,)).rowcount > 0
 
     def clear_overrides(self) -> int:
         """Delete every override; return how many there were."""
-        with self._write("clear response overrides") as conn:
+        with self._config_write("clear response overrides") as conn:
             return conn.execute("DELETE FROM response_overrides").rowcount
 
     # -- request log ------------------------------------------------------------------------
@@ -448,7 +516,8 @@ class SQLiteStore:
         with self._write(f"insert {len(rows)} request log rows") as conn:
             if bodies:
                 conn.executemany(
-                    "INSERT OR IGNORE INTO log_bodies (ref, text) VALUES (?, ?)", bodies.items()
+                    "INSERT INTO log_bodies (ref, text) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    list(bodies.items()),
                 )
             start = 0
             for size in self._insert_chunks(conn, len(params)):
@@ -456,7 +525,7 @@ class SQLiteStore:
                 start += size
                 conn.execute(_multi_row_insert(size), [v for row in chunk for v in row])
 
-    def _insert_chunks(self, conn: sqlite3.Connection, count: int) -> list[int]:
+    def _insert_chunks(self, conn: Connection, count: int) -> list[int]:
         """Rows per INSERT statement: few statements, from a small set of sizes.
 
         One multi-row INSERT per batch instead of executemany: executemany steps once per row,
@@ -466,7 +535,11 @@ class SQLiteStore:
         rest is split in powers of two, so the statement cache holds a dozen sizes at most.
         """
         if self._rows_per_insert == 0:
-            limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            limit = (
+                conn.raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+                if conn.dialect == "sqlite"
+                else 65_535  # PostgreSQL's limit on a statement's parameters
+            )
             self._rows_per_insert = max(1, min(_MAX_ROWS_PER_INSERT, limit // len(_INSERT_COLUMNS)))
         per = self._rows_per_insert
         sizes = [per] * (count // per)
@@ -511,7 +584,7 @@ class SQLiteStore:
         with self._write("collect unreferenced request log bodies") as conn:
             self._collect_bodies(conn)
 
-    def _collect_bodies(self, conn: sqlite3.Connection) -> None:
+    def _collect_bodies(self, conn: Connection) -> None:
         conn.execute(
             "DELETE FROM log_bodies WHERE ref NOT IN (SELECT request_body_ref FROM request_log "
             "WHERE request_body_ref IS NOT NULL) AND ref NOT IN (SELECT response_body_ref "
@@ -559,6 +632,7 @@ class SQLiteStore:
         session_id: str | None,
         correlation_id: str | None,
         exclude_mode: str | None = None,
+        dialect: str = "sqlite",
     ) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
@@ -569,7 +643,9 @@ class SQLiteStore:
             clauses.append("method = ?")
             params.append(method.upper())
         if path_regex is not None:
-            clauses.append("path REGEXP ?")
+            # PostgreSQL's `~` reads the pattern as a POSIX regular expression, which agrees
+            # with Python's for the usual path patterns.
+            clauses.append("path REGEXP ?" if dialect == "sqlite" else "path ~ ?")
             params.append(_checked_regex(path_regex))
         if status is not None:
             low, high = parse_status_filter(status)
@@ -655,6 +731,7 @@ class SQLiteStore:
             session_id,
             correlation_id,
             exclude_mode,
+            self.backend,
         )
         order = "DESC" if newest_first else "ASC"
         sql = f"{_SELECT_LOG}{where} ORDER BY ts {order}, id {order} LIMIT ? OFFSET ?"
@@ -687,6 +764,7 @@ class SQLiteStore:
             session_id,
             correlation_id,
             exclude_mode,
+            self.backend,
         )
         sql = f"SELECT COUNT(*) FROM request_log{where}"
         rows = self._read("count request log rows", sql, params)
@@ -729,7 +807,7 @@ class SQLiteStore:
         """Scenarios, overrides, the active scenario and the log row count, from one snapshot."""
         with self._errors("export the store"), self._connection() as conn:
             # One read transaction so the parts agree with each other.
-            conn.execute("BEGIN")
+            conn.begin_read()
             try:
                 scenarios = [
                     self._scenario(row)
@@ -745,7 +823,7 @@ class SQLiteStore:
                 }
                 log_count = conn.execute("SELECT COUNT(*) FROM request_log").fetchone()[0]
             finally:
-                conn.execute("COMMIT")
+                conn.rollback()
         active = next((s["name"] for s in scenarios if s["active"]), None)
         return {
             "schema_version": max(m.version for m in MIGRATIONS),
@@ -769,7 +847,7 @@ class SQLiteStore:
         """
         scenarios, overrides, active = self._parse_import(data)
         now = time.time()
-        with self._write("import state") as conn:
+        with self._config_write("import state") as conn:
             if replace:
                 conn.execute("DELETE FROM scenarios")
                 conn.execute("DELETE FROM response_overrides")
@@ -828,3 +906,6 @@ class SQLiteStore:
         if active is not None and not isinstance(active, str):
             raise ConfigError("import: 'active_scenario' must be a scenario name or null")
         return scenarios, overrides, active
+
+
+SQLiteStore = SQLStore  # the name this class had while SQLite was the only backend

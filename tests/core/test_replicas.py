@@ -1,0 +1,152 @@
+"""Two mock replicas on one store answer alike after a change made through either.
+
+The replicas are real `mockloop serve` processes. On PostgreSQL they share the database named by
+MOCKLOOP_DATABASE_URL (the `database` fixture's PostgreSQL half); on SQLite they share one data
+folder and follow each other with `replica_sync` on (polling, where PostgreSQL notifies).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import PETSTORE
+from tests.core.test_cli import _free_port, _wait
+
+KEY = {"X-API-Key": "k"}
+BROKEN = {
+    "name": "broken",
+    "rules": [{"operation": "getPet", "status": 503, "body": {"error": "down"}}],
+}
+TEAPOT = {"name": "teapot", "rules": [{"operation": "getPet", "status": 418}]}
+
+
+class Replica:
+    def __init__(self, process: subprocess.Popen, port: int, admin_port: int) -> None:
+        self.process = process
+        self.url = f"http://127.0.0.1:{port}"
+        self.admin = f"http://127.0.0.1:{admin_port}"
+
+    def pet_status(self) -> int:
+        return httpx.get(f"{self.url}/pets/1", headers=KEY, timeout=10).status_code
+
+
+def _start(data_dir: Path, *extra: str) -> Replica:
+    port, admin_port = _free_port(), _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mockloop.cli",
+            "serve",
+            str(PETSTORE),
+            "--port",
+            str(port),
+            "--admin-port",
+            str(admin_port),
+            "--data-dir",
+            str(data_dir),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    replica = Replica(process, port, admin_port)
+    _wait(f"{replica.admin}/health", process)
+    return replica
+
+
+@pytest.fixture
+def replicas(database, tmp_path: Path) -> Iterator[tuple[Replica, Replica]]:
+    # On SQLite the replicas share one data folder; on PostgreSQL each has its own folder
+    # (nothing in it is used) and the database holds everything.
+    shared = database.backend == "sqlite"
+    extra = ("--stateful", "--replica-sync") if shared else ("--stateful",)
+    first = _start(tmp_path / ("shared" if shared else "a"), *extra)
+    try:
+        second = _start(tmp_path / ("shared" if shared else "b"), *extra)
+    except BaseException:
+        first.process.send_signal(signal.SIGTERM)
+        first.process.communicate(timeout=30)
+        raise
+    yield first, second
+    for replica in (first, second):
+        replica.process.send_signal(signal.SIGTERM)
+    for replica in (first, second):
+        output, _ = replica.process.communicate(timeout=30)
+        assert replica.process.returncode == 0, output
+
+
+def test_a_scenario_switch_through_either_replica_holds_on_both(replicas) -> None:
+    a, b = replicas
+    health = httpx.get(f"{a.admin}/health").json()
+    assert health["storage"]["other_replicas"] == 1
+    assert a.pet_status() == b.pet_status() == 200
+
+    assert httpx.post(f"{a.admin}/api/mock-data/scenarios", json=BROKEN).status_code == 201
+    assert httpx.post(f"{a.admin}/api/mock-data/scenarios/broken/activate").status_code == 200
+    # No waiting: the switch returned once the other replica served it.
+    assert b.pet_status() == 503
+    assert a.pet_status() == 503
+
+    assert httpx.post(f"{b.admin}/api/mock-data/scenarios", json=TEAPOT).status_code == 201
+    assert httpx.post(f"{b.admin}/api/mock-data/scenarios/teapot/activate").status_code == 200
+    assert a.pet_status() == 418
+    assert httpx.get(f"{a.admin}/api/mock-data/scenarios/active").json()["active"] == "teapot"
+
+    assert httpx.post(f"{a.admin}/api/mock-data/scenarios/deactivate").status_code == 200
+    assert b.pet_status() == 200
+
+    # Overrides follow the same way.
+    assert (
+        httpx.put(f"{b.admin}/api/mock-data/responses/getPet", json={"status": 404}).status_code
+        == 200
+    )
+    assert a.pet_status() == 404
+    assert httpx.delete(f"{a.admin}/api/mock-data/responses/getPet").status_code == 200
+    assert b.pet_status() == 200
+    # Many switches in a row, alternating replicas: each one holds on the other at once.
+    for round_ in range(10):
+        via, other = (a, b) if round_ % 2 else (b, a)
+        name = "broken" if round_ % 3 else "teapot"
+        httpx.post(f"{via.admin}/api/mock-data/scenarios/{name}/activate").raise_for_status()
+        assert other.pet_status() == (503 if name == "broken" else 418)
+
+
+def test_stateful_data_is_shared_between_replicas(replicas) -> None:
+    a, b = replicas
+    created = httpx.post(f"{a.url}/pets", json={"name": "Rex", "tag": "dog"}, headers=KEY)
+    assert created.status_code == 201, created.text
+    pet_id = created.json()["id"]
+    fetched = httpx.get(f"{b.url}/pets/{pet_id}", headers=KEY)
+    assert fetched.status_code == 200 and fetched.json()["name"] == "Rex"
+    assert httpx.delete(f"{b.url}/pets/{pet_id}", headers=KEY).status_code in (200, 204)
+    assert httpx.get(f"{a.url}/pets/{pet_id}", headers=KEY).status_code == 404
+
+
+def test_both_replicas_log_into_one_request_log(replicas) -> None:
+    a, b = replicas
+    for i in range(5):
+        httpx.get(f"{a.url}/pets/{i}", headers={**KEY, "X-Session-ID": "shared-log"})
+        httpx.get(f"{b.url}/pets/{i}", headers={**KEY, "X-Session-ID": "shared-log"})
+    deadline = time.monotonic() + 10
+    rows: list[dict] = []
+    while time.monotonic() < deadline:
+        found = httpx.get(
+            f"{b.admin}/api/logs/search", params={"session_id": "shared-log", "limit": 100}
+        ).json()
+        rows = found["records"]
+        if len(rows) >= 10:
+            break
+        time.sleep(0.1)
+    assert len(rows) == 10

@@ -1,0 +1,150 @@
+"""A throwaway PostgreSQL server for the store suite, on 127.0.0.1 and a free port.
+
+`make test` installs Debian's PostgreSQL when it is missing (as root, with apt-get); this module
+starts a cluster of its own in a temporary folder with that package's `initdb` and `pg_ctl`
+(as the `postgres` user when the tests run as root, since PostgreSQL refuses to run as root),
+and stops and deletes it at the end of the session.
+
+`MOCKLOOP_TEST_DATABASE_URL`, when set, names a server to use instead. Without either, the
+PostgreSQL half of the store suite skips, saying why, except under CI (`CI` set), where it fails:
+CI must run both backends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TEST_URL_ENV = "MOCKLOOP_TEST_DATABASE_URL"
+
+
+def _bin_dir() -> Path | None:
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if Path(candidate, "initdb").exists():
+            return Path(candidate)
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run(args: list[str], *, as_postgres: bool) -> None:
+    if as_postgres:
+        args = ["runuser", "-u", "postgres", "--", *args]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed: {result.stderr.strip() or result.stdout}")
+
+
+def _unavailable(reason: str) -> None:
+    message = f"PostgreSQL store tests need a server: {reason}"
+    if os.environ.get("CI"):
+        pytest.fail(message + " (CI must run both backends; `make test` installs it)")
+    pytest.skip(message)
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """The URL of a running server: `MOCKLOOP_TEST_DATABASE_URL`, or a cluster started here."""
+    given = os.environ.get(TEST_URL_ENV, "").strip()
+    if given:
+        yield given
+        return
+    bin_dir = _bin_dir()
+    if bin_dir is None:
+        _unavailable("no initdb found (apt-get install postgresql)")
+    assert bin_dir is not None
+    as_postgres = os.geteuid() == 0
+    if as_postgres and shutil.which("runuser") is None:
+        _unavailable("running as root without runuser to start it as the postgres user")
+    root = Path(tempfile.mkdtemp(prefix="mockloop-pg-"))
+    if as_postgres:
+        shutil.chown(root, user="postgres")
+    data = root / "data"
+    port = _free_port()
+    try:
+        _run(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            as_postgres=as_postgres,
+        )
+        options = (
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=400"
+        )
+        _run(
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(root / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            as_postgres=as_postgres,
+        )
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        _unavailable(str(exc))
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        with contextlib.suppress(Exception):
+            _run(
+                [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+                as_postgres=as_postgres,
+            )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def drop_schemas(url: str, prefix: str) -> None:
+    """Drop every schema whose name starts with `prefix` (a test's own namespace)."""
+    import psycopg
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                names = [
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s",
+                        (prefix.replace("_", r"\_") + "%",),
+                    )
+                ]
+                for name in names:
+                    conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+            return
+        except psycopg.errors.LockNotAvailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
