@@ -150,3 +150,27 @@ def test_both_replicas_log_into_one_request_log(replicas) -> None:
             break
         time.sleep(0.1)
     assert len(rows) == 10
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u:secret@127.0.0.1:1/db", "could not connect"),
+        ("mysql://db/mockloop", "unknown scheme 'mysql'"),
+    ],
+)
+def test_a_bad_database_is_one_clear_error_before_serving(
+    tmp_path: Path, url: str, expected: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mockloop.cli", "serve", str(PETSTORE), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "MOCKLOOP_DATABASE_URL": url},
+    )
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr
+    assert "secret" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+    assert "Press Ctrl-C" not in result.stdout  # nothing was served

@@ -3,6 +3,7 @@ error messages the model can read."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import ToolMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
@@ -17,7 +19,7 @@ from mockloop import AsyncMockLoopClient, ConfigError, MockLoopClient
 from mockloop.catalog import build_catalog, get_catalog, operation
 from mockloop.operations.mock_servers import GeneratedMock
 from mockloop.results import Result
-from mockloop_langchain import get_tools, select_operations
+from mockloop_langchain import PROGRESS_EVENT, get_tools, select_operations
 from mockloop_langchain.caller import given_arguments
 from tests.conftest import PETSTORE
 
@@ -152,6 +154,50 @@ def test_sync_call_starts_a_real_mock_and_the_stop_tool_stops_it(
     assert client.list_mock_servers().running == 0
 
 
+class _ProgressRecorder(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict, Any]] = []
+        self.tool_runs: list[Any] = []
+
+    def on_tool_start(self, serialized: Any, input_str: str, *, run_id: Any, **kw: Any) -> None:
+        self.tool_runs.append(run_id)
+
+    def on_custom_event(self, name: str, data: Any, *, run_id: Any, **kw: Any) -> None:
+        self.events.append((name, data, run_id))
+
+
+def _check_progress(recorder: _ProgressRecorder, operation: str) -> None:
+    assert recorder.events, f"{operation} reported no progress to the callbacks"
+    for name, data, run_id in recorder.events:
+        assert name == PROGRESS_EVENT and data["operation"] == operation
+        assert run_id == recorder.tool_runs[-1]  # the tool run it belongs to
+    last = recorder.events[-1][1]
+    assert last["done"] == last["total"]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_progress_reaches_the_langchain_callbacks(tmp_path: Path, mode: str) -> None:
+    recorder = _ProgressRecorder()
+    arguments = {
+        "spec_url_or_path": str(PETSTORE),
+        "business_port": _free_port(),
+        "admin_port": _free_port(),
+        "auth_enabled": False,
+    }
+    async with AsyncMockLoopClient(home=str(tmp_path)) as client:
+        tool = {t.name: t for t in get_tools(client)}["generate_mock_api"]
+        config = {"callbacks": [recorder]}
+        if mode == "sync":
+            message = await asyncio.to_thread(
+                tool.invoke, _call("generate_mock_api", arguments), config
+            )
+        else:
+            message = await tool.ainvoke(_call("generate_mock_api", arguments), config)
+        assert message.status == "success", message.content
+        await client.stop_mock_server(message.artifact.server_id)
+    _check_progress(recorder, "generate_mock_api")
+
+
 async def test_async_call_and_the_audit_names_the_langchain_face(tmp_path: Path) -> None:
     async with AsyncMockLoopClient(home=str(tmp_path)) as client:
         tools = {t.name: t for t in get_tools(client)}
@@ -214,6 +260,7 @@ def test_public_surface_is_pinned() -> None:
     import mockloop_langchain
 
     assert mockloop_langchain.__all__ == [
+        "PROGRESS_EVENT",
         "MockLoopAgentState",
         "TestingWorkflowState",
         "__version__",

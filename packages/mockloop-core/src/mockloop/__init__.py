@@ -19,6 +19,7 @@ from mockloop.errors import (
     ServerError,
     SpecError,
     StoreError,
+    VersionConflictError,
 )
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ __all__ = [
     "ServerError",
     "SpecError",
     "StoreError",
+    "VersionConflictError",
     "__version__",
 ]
 

@@ -6,10 +6,11 @@ Every error MockLoop raises derives from `MockLoopError`:
     ├── MockLoopUserError            the caller asked for something wrong; fix the input
     │   ├── SpecError                an API description cannot be loaded or understood
     │   ├── ConfigError              an option or a configuration value is invalid
+    │   │   └── VersionConflictError an update expected a context version it has moved past
     │   └── ScenarioError            a scenario is unknown or its configuration is invalid
     └── MockLoopRuntimeError         the input was fine but something failed while running
         ├── ServerError              a mock server could not be started, reached or stopped
-        └── StoreError               the store (SQLite) could not be read or written
+        └── StoreError               the store (SQLite or PostgreSQL) could not be used
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "ServerError",
     "SpecError",
     "StoreError",
+    "VersionConflictError",
 ]
 
 
@@ -59,6 +61,29 @@ class SpecError(MockLoopUserError):
 
 class ConfigError(MockLoopUserError):
     """Raised when an option, a setting or a configuration file value is invalid."""
+
+
+class VersionConflictError(ConfigError):
+    """Raised when an update names an `expected_version` the context has moved past.
+
+    Another writer changed the context since the caller read it: read it again
+    (get_context_data), redo the change on what is there now, and retry with the new version.
+
+    Attributes:
+        context_id: the context.
+        expected: the version the caller expected.
+        actual: the context's version now.
+    """
+
+    def __init__(self, context_id: str, expected: int, actual: int) -> None:
+        self.context_id = context_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"context {context_id!r} is at version {actual}, not the expected_version "
+            f"{expected}: another writer changed it since you read it; read it again "
+            "(get_context_data), redo your change on the current data and retry"
+        )
 
 
 class ScenarioError(MockLoopUserError):

@@ -19,6 +19,7 @@ from mockloop.audit import using_face
 from mockloop.catalog import OperationSpec
 from mockloop.client import AsyncMockLoopClient
 from mockloop.errors import MockLoopError, MockLoopUserError
+from mockloop.progress import ProgressCallback, progress_to
 from mockloop.results import Result, summary_of
 
 __all__ = [
@@ -70,13 +71,21 @@ class OperationCaller:
                 f"{type(client).__name__}"
             )
 
-    def call(self, name: str, arguments: dict[str, Any]) -> Any:
-        """Run operation `name` to completion (blocking) and return its result."""
-        return self._loop.run(self.acall(name, arguments))
+    def call(
+        self, name: str, arguments: dict[str, Any], *, progress: ProgressCallback | None = None
+    ) -> Any:
+        """Run operation `name` to completion (blocking) and return its result.
 
-    async def acall(self, name: str, arguments: dict[str, Any]) -> Any:
+        `progress` receives the operation's progress reports (done, total, message); it runs
+        on the client's event loop thread.
+        """
+        return self._loop.run(self.acall(name, arguments, progress=progress))
+
+    async def acall(
+        self, name: str, arguments: dict[str, Any], *, progress: ProgressCallback | None = None
+    ) -> Any:
         """Run operation `name` on the async client and return its result."""
-        with using_face(self.face):
+        with using_face(self.face), progress_to(progress):
             return await getattr(self.async_client, name)(**arguments)
 
     def render(self, result: Any) -> str:

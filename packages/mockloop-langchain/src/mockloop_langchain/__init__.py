@@ -16,10 +16,16 @@ from mockloop_langchain.graph import (
     build_agent_graph,
     get_tool_node,
 )
-from mockloop_langchain.tools import get_tools, select_operations, tool_for_operation
+from mockloop_langchain.tools import (
+    PROGRESS_EVENT,
+    get_tools,
+    select_operations,
+    tool_for_operation,
+)
 from mockloop_langchain.workflow import TestingWorkflowState, build_testing_workflow
 
 __all__ = [
+    "PROGRESS_EVENT",
     "MockLoopAgentState",
     "TestingWorkflowState",
     "__version__",

@@ -7,6 +7,9 @@ summary followed by its JSON (the message content), the typed result riding alon
 message's artifact. Resources are fixed documents rather than actions: they become read-only tools
 only when named in `include`.
 
+Long operations (load and security tests, plans, starting mocks) report progress as LangChain
+custom events named `mockloop_progress` on the tool run's callbacks.
+
 A failing call never raises into the agent loop: a MockLoop error or bad arguments come back
 as a `ToolMessage` with `status="error"` whose text says what was wrong and how to fix it.
 """
@@ -22,6 +25,7 @@ from pydantic import ValidationError
 
 from mockloop import MockLoopError
 from mockloop.catalog import Catalog, OperationSpec, get_catalog
+from mockloop.progress import ProgressCallback
 from mockloop_langchain.caller import (
     ClientLike,
     OperationCaller,
@@ -29,9 +33,12 @@ from mockloop_langchain.caller import (
     given_arguments,
 )
 
-__all__ = ["TOOL_KINDS", "get_tools", "select_operations", "tool_for_operation"]
+__all__ = ["PROGRESS_EVENT", "TOOL_KINDS", "get_tools", "select_operations", "tool_for_operation"]
 
 logger = logging.getLogger("mockloop_langchain")
+
+PROGRESS_EVENT = "mockloop_progress"
+"""The name of the custom callback event a long operation's progress reports arrive as."""
 
 TOOL_KINDS = ("tool", "prompt")
 """Operation kinds that become tools by default; resources only when named in `include`."""
@@ -62,19 +69,47 @@ def _validation_error_text(op: OperationSpec) -> Callable[[Any], str]:
     return describe
 
 
+def _progress_events(op: OperationSpec, callbacks: Any) -> ProgressCallback | None:
+    """Forward the operation's progress to LangChain callbacks as custom events.
+
+    Each report becomes `on_custom_event(PROGRESS_EVENT, {"operation", "done", "total",
+    "message"}, run_id=<the tool run's id>)` on the handlers of the tool call, so a callback
+    handler (or `astream_events`, as `on_custom_event`) sees a long load or security test move.
+    """
+    if callbacks is None or not getattr(callbacks, "handlers", None):
+        return None
+    run_id = getattr(callbacks, "parent_run_id", None)
+
+    def send(done: float, total: float | None, message: str | None) -> Any:
+        data = {"operation": op.name, "done": done, "total": total, "message": message}
+        return callbacks.on_custom_event(PROGRESS_EVENT, data, run_id=run_id)
+
+    return send
+
+
 def tool_for_operation(op: OperationSpec, caller: OperationCaller) -> StructuredTool:
     """One operation as a LangChain `StructuredTool` running on `caller`'s client."""
 
-    def run(**arguments: Any) -> tuple[str, Any]:
+    # LangChain passes `callbacks` (the tool run's child callback manager) to a function that
+    # declares it; it is not part of the tool's arguments.
+    def run(callbacks: Any = None, **arguments: Any) -> tuple[str, Any]:
         try:
-            result = caller.call(op.name, given_arguments(op, arguments))
+            result = caller.call(
+                op.name,
+                given_arguments(op, arguments),
+                progress=_progress_events(op, callbacks),
+            )
         except Exception as exc:
             raise _tool_exception(op, exc) from exc
         return caller.render(result), result
 
-    async def arun(**arguments: Any) -> tuple[str, Any]:
+    async def arun(callbacks: Any = None, **arguments: Any) -> tuple[str, Any]:
         try:
-            result = await caller.acall(op.name, given_arguments(op, arguments))
+            result = await caller.acall(
+                op.name,
+                given_arguments(op, arguments),
+                progress=_progress_events(op, callbacks),
+            )
         except Exception as exc:
             raise _tool_exception(op, exc) from exc
         return caller.render(result), result

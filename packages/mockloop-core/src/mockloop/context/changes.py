@@ -15,7 +15,7 @@ from typing import Any
 from mockloop.audit.redaction import redact_arguments
 from mockloop.context.records import STORED_STATUSES, effective_status
 from mockloop.context.values import dumps
-from mockloop.errors import ConfigError
+from mockloop.errors import ConfigError, VersionConflictError
 
 __all__ = [
     "HISTORY_TEXT_LIMIT",
@@ -25,29 +25,6 @@ __all__ = [
     "plan_restore",
     "plan_update",
 ]
-
-
-class VersionConflictError(ConfigError):
-    """Raised when an update names an `expected_version` the context has moved past.
-
-    Another writer changed the context since the caller read it: read it again
-    (get_context_data), redo the change on what is there now, and retry with the new version.
-
-    Attributes:
-        context_id: the context.
-        expected: the version the caller expected.
-        actual: the context's version now.
-    """
-
-    def __init__(self, context_id: str, expected: int, actual: int) -> None:
-        self.context_id = context_id
-        self.expected = expected
-        self.actual = actual
-        super().__init__(
-            f"context {context_id!r} is at version {actual}, not the expected_version "
-            f"{expected}: another writer changed it since you read it; read it again "
-            "(get_context_data), redo your change on the current data and retry"
-        )
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,14 @@ from mockloop.mock.webhook_store import WebhookStore
 from mockloop.spec import ApiSpec, load_spec
 from mockloop.spec.validation import SchemaValidator
 from mockloop.store import SQLStore
-from mockloop.store.database import Location, database_url, schema_name
+from mockloop.store.database import (
+    DatabaseError,
+    Location,
+    connect,
+    database_url,
+    redact_url,
+    schema_name,
+)
 
 if TYPE_CHECKING:
     from mockloop.mock.replicas import ReplicaSync
@@ -185,9 +192,33 @@ class MockRuntime:
         if not self.config.storage:
             return None
         url = self.config.database_url or database_url()
-        if url is None or url.partition("://")[0].lower() not in {"postgres", "postgresql"}:
+        if url is None:
             return None
-        return url
+        scheme = url.partition("://")[0].lower() if "://" in url else ""
+        if scheme in {"postgres", "postgresql"}:
+            return url
+        if scheme in {"", "sqlite"}:
+            return None  # SQLite: each store keeps its own file, the mock's in its data folder
+        raise ConfigError(
+            f"database URL {redact_url(url)!r}: unknown scheme {scheme!r}; use "
+            "postgresql://user:password@host:port/database, or nothing for SQLite files"
+        )
+
+    def check_store(self) -> None:
+        """Open the mock's store once and close it: an unreachable database or a bad URL fails
+        here, with one clear error, before any port is served.
+
+        Raises:
+            ConfigError: the database URL names an unknown backend.
+            StoreError: the database cannot be reached or opened.
+        """
+        location = self.store_location("mock")
+        if location.backend != "postgresql":
+            return
+        try:
+            connect(location, busy_timeout=10.0).close()
+        except DatabaseError as exc:
+            raise StoreError(f"{location}: could not open the database: {exc}") from exc
 
     @property
     def store_name(self) -> str:

@@ -138,6 +138,7 @@ def _uvicorn_config(app: BusinessApp) -> uvicorn.Config:
 def serve(config: MockConfig, *, on_ready: Callable[[MockRuntime], None] | None = None) -> int:
     """Serve until SIGINT/SIGTERM, then flush the request log; returns an exit code."""
     runtime = MockRuntime(config)
+    runtime.check_store()
     business = bind_socket(config.host, config.port, what="port")
     admin = None
     try:

@@ -14,10 +14,22 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import unquote
 
+import orjson
+
 from mockloop.mock.responder import default_status, is_json_media
 from mockloop.spec.model import ApiSpec, Operation, Response
 
-__all__ = ["Collection", "ListShape", "effective_schema", "infer_collections", "singular"]
+__all__ = [
+    "Collection",
+    "ListShape",
+    "effective_schema",
+    "infer_collections",
+    "json_object",
+    "matches_filter",
+    "merge_patch",
+    "page_number",
+    "singular",
+]
 
 IdKind = Literal["integer", "uuid", "string"]
 Action = Literal["list", "create", "read", "replace", "update", "delete"]
@@ -409,3 +421,55 @@ def _disambiguate(collections: list[Collection]) -> None:
             collection.name = f"{base}_{number}"
             number += 1
         taken.add(collection.name)
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """A request body as a JSON object ({} when empty); None when it is not one."""
+    if not body.strip():
+        return {}
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7396: objects merge recursively, null removes a member, anything else replaces."""
+    for name, value in patch.items():
+        if value is None:
+            target.pop(name, None)
+        elif isinstance(value, dict) and isinstance(target.get(name), dict):
+            target[name] = merge_patch(target[name], value)
+        else:
+            target[name] = value
+    return target
+
+
+def matches_filter(value: Any, wanted: list[str]) -> bool:
+    """Whether a field value (or any element of a list) equals one of the query's values
+    (comma-separated values count one by one)."""
+    texts = set()
+    for part in wanted:
+        texts.update(p for p in part.split(",") if p)
+    candidates = value if isinstance(value, list) else [value]
+    for candidate in candidates:
+        if isinstance(candidate, bool):
+            text = "true" if candidate else "false"
+        elif candidate is None or isinstance(candidate, dict | list):
+            continue
+        else:
+            text = str(candidate)
+        if text in texts:
+            return True
+    return False
+
+
+def page_number(values: dict[str, list[str]], name: str | None) -> int | None:
+    """A non-negative integer query parameter (limit, offset), or None when absent or bad."""
+    if name is None or not values.get(name):
+        return None
+    try:
+        return max(int(values[name][0]), 0)
+    except ValueError:
+        return None

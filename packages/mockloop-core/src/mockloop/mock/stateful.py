@@ -27,13 +27,18 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 from urllib.parse import parse_qsl, quote
 
-import orjson
-
 from mockloop.errors import ConfigError, StoreError
 from mockloop.fake import SchemaFaker
 from mockloop.mock.problem import PreparedResponse, problem
 from mockloop.mock.responder import Responder, default_status, encode_body, is_json_media
-from mockloop.mock.state_collections import Collection, infer_collections
+from mockloop.mock.state_collections import (
+    Collection,
+    infer_collections,
+    json_object,
+    matches_filter,
+    merge_patch,
+    page_number,
+)
 from mockloop.mock.state_sync import Data, Items, SharedState, StateMemory, fingerprint
 from mockloop.spec.model import ApiSpec, Operation
 
@@ -335,11 +340,11 @@ class StateStore:
         for name in collection.filter_params:
             wanted = values.get(name)
             if wanted:
-                chosen = [i for i in chosen if _matches(i.get(name), wanted)]
+                chosen = [i for i in chosen if matches_filter(i.get(name), wanted)]
         total = len(chosen)
-        limit = _number(values, collection.limit_param)
-        offset = _number(values, collection.offset_param) or 0
-        page = _number(values, collection.page_param)
+        limit = page_number(values, collection.limit_param)
+        offset = page_number(values, collection.offset_param) or 0
+        page = page_number(values, collection.page_param)
         if page is not None and limit is not None and offset == 0:
             offset = max(page - 1, 0) * limit
         chosen = chosen[offset:] if limit is None else chosen[offset : offset + limit]
@@ -385,7 +390,7 @@ class StateStore:
         path: str,
         events: list[tuple[str, dict[str, Any]]],
     ) -> PreparedResponse:
-        sent = _json_object(body)
+        sent = json_object(body)
         if sent is None:
             return _not_object(collection, op)
         id_field = collection.id_field
@@ -421,7 +426,7 @@ class StateStore:
         body: bytes,
         events: list[tuple[str, dict[str, Any]]],
     ) -> PreparedResponse:
-        sent = _json_object(body)
+        sent = json_object(body)
         if sent is None:
             return _not_object(collection, op)
         sent.pop(collection.id_field, None)
@@ -445,7 +450,7 @@ class StateStore:
         action: str,
         body: bytes,
     ) -> PreparedResponse:
-        sent = _json_object(body)
+        sent = json_object(body)
         if sent is None:
             return _not_object(collection, op)
         sent.pop(collection.id_field, None)  # the id is the URL's: a body cannot move an item
@@ -454,7 +459,7 @@ class StateStore:
             item.update({k: v for k, v in current.items() if k in collection.read_only})
             item.update(sent)
         else:
-            item = _merge_patch(copy.deepcopy(current), sent)
+            item = merge_patch(copy.deepcopy(current), sent)
         stored = self._store(collection, items, current[collection.id_field], item)
         return self._answer(op, stored)
 
@@ -607,16 +612,6 @@ class StateStore:
                 logger.exception("stateful mock: listener failed on %s", event)
 
 
-def _json_object(body: bytes) -> dict[str, Any] | None:
-    if not body.strip():
-        return {}
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def _not_object(collection: Collection, op: Operation) -> PreparedResponse:
     prepared = problem(
         400,
@@ -625,41 +620,3 @@ def _not_object(collection: Collection, op: Operation) -> PreparedResponse:
     )
     prepared.source = "state"
     return prepared
-
-
-def _merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """RFC 7396: objects merge recursively, null removes a member, anything else replaces."""
-    for name, value in patch.items():
-        if value is None:
-            target.pop(name, None)
-        elif isinstance(value, dict) and isinstance(target.get(name), dict):
-            target[name] = _merge_patch(target[name], value)
-        else:
-            target[name] = value
-    return target
-
-
-def _matches(value: Any, wanted: list[str]) -> bool:
-    texts = set()
-    for part in wanted:
-        texts.update(p for p in part.split(",") if p)
-    candidates = value if isinstance(value, list) else [value]
-    for candidate in candidates:
-        if isinstance(candidate, bool):
-            text = "true" if candidate else "false"
-        elif candidate is None or isinstance(candidate, dict | list):
-            continue
-        else:
-            text = str(candidate)
-        if text in texts:
-            return True
-    return False
-
-
-def _number(values: dict[str, list[str]], name: str | None) -> int | None:
-    if name is None or not values.get(name):
-        return None
-    try:
-        return max(int(values[name][0]), 0)
-    except ValueError:
-        return None
