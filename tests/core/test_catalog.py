@@ -130,6 +130,7 @@ def test_public_surface_is_pinned() -> None:
         "ServerError",
         "SpecError",
         "StoreError",
+        "VersionConflictError",
         "__version__",
     ]
 

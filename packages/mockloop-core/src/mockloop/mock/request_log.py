@@ -442,6 +442,8 @@ class RequestLogWriter:
         self._last_drop_warning = 0.0
         self._rejected_reported = 0
         self._pending_markers = 0  # flush markers in the queue, so stats can leave them out
+        self._id_prefix = os.urandom(8).hex()
+        self._id_counter = itertools.count()
 
     # -- hot path ---------------------------------------------------------------------------
 
@@ -709,6 +711,15 @@ class RequestLogWriter:
             self._body_memo[key] = found
         return found
 
+    def _new_correlation_id(self) -> str:
+        """A correlation id for a request that came without one: unique, 32 hex characters.
+
+        A random prefix drawn once per writer and a counter, not `os.urandom` per row: that is
+        a system call, which releases the GIL, and taking it back from a busy event loop made
+        it the writer's most expensive line.
+        """
+        return f"{self._id_prefix}{next(self._id_counter):016x}"
+
     def to_row(self, record: LogRecord) -> dict[str, Any]:
         """Convert one record to a redacted, truncated store row (runs in the writer thread)."""
         limit = self.body_limit
@@ -722,7 +733,7 @@ class RequestLogWriter:
             or request_headers.get("x-request-id")
             or response_headers.get("x-correlation-id")
             or response_headers.get("x-request-id")
-            or os.urandom(16).hex()
+            or self._new_correlation_id()
         )
         request_body = record.request_body or b""
         response_body = record.response_body or b""
