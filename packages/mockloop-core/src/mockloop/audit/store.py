@@ -21,24 +21,20 @@ import csv
 import hashlib
 import io
 import os
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 from pydantic import BaseModel
 
-from mockloop.errors import ConfigError, StoreError
+from mockloop.errors import ConfigError
 from mockloop.settings import mockloop_home
-from mockloop.store.connection import store_location
+from mockloop.store.connection import HeldConnection, store_location
 from mockloop.store.database import (
     Connection,
-    DatabaseError,
     Location,
     Migration,
-    connect,
     upsert_sql,
 )
 
@@ -84,7 +80,6 @@ AUDIT_MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
 )
-_INHERITED: list[Connection] = []  # connections a forked child must leave alone
 _STORE = "audit trail"
 
 
@@ -119,11 +114,10 @@ class AuditStore:
             "audit", path, lambda: mockloop_home() / "audit.db"
         )
         self.busy_timeout = busy_timeout
-        self._lock = threading.Lock()
-        self._conn: Connection | None = None
-        self._pid = 0
-        with self._lock:
-            self._connection()  # open now, so a bad location fails here and says so
+        # Opened now, so a bad location fails here and says so.
+        self._held = HeldConnection(
+            self.location, AUDIT_MIGRATIONS, busy_timeout=busy_timeout, store=_STORE
+        )
 
     @property
     def path(self) -> Path | None:
@@ -132,50 +126,12 @@ class AuditStore:
 
     def close(self) -> None:
         """Close the connection (idempotent); a later call opens a new one."""
-        with self._lock:
-            if self._conn is not None:
-                if self._pid == os.getpid():
-                    self._conn.close()
-                else:
-                    _INHERITED.append(self._conn)
-            self._conn = None
+        self._held.close()
 
-    def _connection(self) -> Connection:
-        """The open connection (the caller holds `_lock`), opened again when needed."""
-        conn = self._conn
-        if conn is not None and self._pid == os.getpid():
-            if conn.dialect == "sqlite" or not (conn.raw.closed or conn.raw.broken):
-                return conn
-            conn.close()
-        elif conn is not None:
-            # Inherited from the parent process across a fork: the parent's to use and close.
-            # Kept referenced, so that it is not even finalized here.
-            _INHERITED.append(conn)
-        self._conn = None
-        try:
-            conn = connect(
-                self.location,
-                AUDIT_MIGRATIONS,
-                busy_timeout=self.busy_timeout,
-                check_same_thread=False,
-            )
-        except DatabaseError as exc:
-            raise StoreError(f"{self.location}: could not open the {_STORE}: {exc}") from exc
-        self._conn, self._pid = conn, os.getpid()
-        return conn
-
-    @contextlib.contextmanager
-    def _use(self, what: str, *, write: bool) -> Iterator[Connection]:
+    def _use(self, what: str, *, write: bool) -> contextlib.AbstractContextManager[Connection]:
         """The connection, alone, in a transaction: holding the store's write lock when
         `write`, else one snapshot. A backend failure becomes a StoreError."""
-        with self._lock:
-            conn = self._connection()
-            try:
-                with conn.transaction(write=write):
-                    yield conn
-            except DatabaseError as exc:
-                conn.rollback()  # a failed COMMIT can leave SQLite's transaction open
-                raise StoreError(f"{self.location}: could not {what}: {exc}") from exc
+        return self._held.use(what, write=write)
 
     @staticmethod
     def _meta(conn: Connection, key: str) -> str | None:

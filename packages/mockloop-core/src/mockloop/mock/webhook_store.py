@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from mockloop.errors import StoreError
-from mockloop.store.database import Connection, DatabaseError, Location, Migration, connect
+from mockloop.store.connection import HeldConnection
+from mockloop.store.database import Connection, Location, Migration
 
 __all__ = ["WEBHOOK_MIGRATIONS", "WebhookStore"]
 
@@ -63,7 +61,6 @@ WEBHOOK_MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
 )
-_INHERITED: list[Connection] = []  # connections a forked child must leave alone
 _HOOK_COLUMNS = ("id", "url", "events", "secret", "active", "created_at")
 _DELIVERY_COLUMNS = (
     "id",
@@ -96,12 +93,10 @@ class WebhookStore:
         self.location: Location = path if isinstance(path, Location) else Location.sqlite(path)
         self.history_limit = history_limit
         self.busy_timeout = busy_timeout
-        self._lock = threading.Lock()
-        self._conn: Connection | None = None
-        self._pid = 0
-        self._closed = False
-        with self._lock:
-            self._connection()  # open now, so a bad location fails here and says so
+        # Opened now, so a bad location fails here and says so.
+        self._held = HeldConnection(
+            self.location, WEBHOOK_MIGRATIONS, busy_timeout=busy_timeout, store="webhook store"
+        )
 
     @property
     def path(self) -> Path | None:
@@ -110,56 +105,14 @@ class WebhookStore:
 
     def close(self) -> None:
         """Close the database (idempotent); later calls raise StoreError."""
-        with self._lock:
-            self._closed = True
-            if self._conn is not None:
-                if self._pid == os.getpid():
-                    self._conn.close()
-                else:
-                    _INHERITED.append(self._conn)
-            self._conn = None
+        self._held.close(final=True)
 
-    def _connection(self) -> Connection:
-        """The open connection (the caller holds `_lock`), opened again when needed."""
-        if self._closed:
-            raise StoreError(f"{self.location}: the webhook store is closed")
-        conn = self._conn
-        if conn is not None and self._pid == os.getpid():
-            if conn.dialect == "sqlite" or not (conn.raw.closed or conn.raw.broken):
-                return conn
-            conn.close()
-        elif conn is not None:
-            # Inherited from the parent process across a fork: the parent's to use and close.
-            # Kept referenced, so that it is not even finalized here.
-            _INHERITED.append(conn)
-        self._conn = None
-        try:
-            conn = connect(
-                self.location,
-                WEBHOOK_MIGRATIONS,
-                busy_timeout=self.busy_timeout,
-                check_same_thread=False,
-            )
-        except DatabaseError as exc:
-            raise StoreError(f"{self.location}: could not open the webhook store: {exc}") from exc
-        self._conn, self._pid = conn, os.getpid()
-        return conn
-
-    @contextlib.contextmanager
-    def _use(self, what: str, *, write: bool = False) -> Iterator[Connection]:
-        """The connection, alone (in a write transaction when `write`); a backend failure
-        becomes a StoreError."""
-        with self._lock:
-            conn = self._connection()
-            try:
-                if write:
-                    with conn.transaction(write=True):
-                        yield conn
-                else:
-                    yield conn
-            except DatabaseError as exc:
-                conn.rollback()
-                raise StoreError(f"{self.location}: could not {what}: {exc}") from exc
+    def _use(
+        self, what: str, *, write: bool = False
+    ) -> contextlib.AbstractContextManager[Connection]:
+        """The connection, alone, in a transaction (holding the write lock when `write`); a
+        backend failure becomes a StoreError."""
+        return self._held.use(what, write=write)
 
     def _rows(self, what: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._use(what) as conn:
@@ -183,7 +136,7 @@ class WebhookStore:
         self, *, webhook_id: str, url: str, events: list[str], secret: str | None, active: bool
     ) -> dict[str, Any]:
         """Store one webhook and return it (without its secret)."""
-        with self._use("add a webhook") as conn:
+        with self._use("add a webhook", write=True) as conn:
             conn.execute(
                 f"INSERT INTO webhooks ({', '.join(_HOOK_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
                 (webhook_id, url, orjson.dumps(events).decode(), secret, int(active), time.time()),
@@ -213,7 +166,7 @@ class WebhookStore:
 
     def delete_webhook(self, webhook_id: str) -> bool:
         """Remove a webhook (its history stays); False when unknown."""
-        with self._use("delete a webhook") as conn:
+        with self._use("delete a webhook", write=True) as conn:
             return conn.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,)).rowcount > 0
 
     def add_delivery(self, record: dict[str, Any]) -> None:

@@ -32,6 +32,7 @@ from mockloop.store.database import (
 )
 
 __all__ = [
+    "HeldConnection",
     "close_cached_connections",
     "sqlite_connection",
     "store_connection",
@@ -162,3 +163,89 @@ def store_location(
     if given is not None:
         return Location.sqlite(given)
     return locate(store, default())
+
+
+_INHERITED: list[Connection] = []  # connections a forked child must leave alone
+
+
+class HeldConnection:
+    """One long-lived connection to a store, shared by the threads of a process one at a time.
+
+    For stores that keep a connection open for their whole life (the audit trail, a mock's
+    webhooks): `use(what, write=...)` hands it out under a lock, in a transaction (the write
+    lock when `write`, else one snapshot), and turns a backend failure into a `StoreError` that
+    names the location. A PostgreSQL connection found broken is replaced; a connection inherited
+    across `fork()` is left to the parent (kept referenced, never closed or even finalized in the
+    child) and the child opens its own.
+
+    Raises:
+        StoreError: from the constructor when the store cannot be opened (opened at once, so a
+            bad location fails where it is given), from `use` when the backend fails or after
+            `close(final=True)`.
+    """
+
+    def __init__(
+        self,
+        location: Location,
+        migrations: Sequence[Migration],
+        *,
+        busy_timeout: float,
+        store: str,
+    ) -> None:
+        self.location = location
+        self.migrations = migrations
+        self.busy_timeout = busy_timeout
+        self.store = store
+        self.lock = threading.Lock()
+        self._conn: Connection | None = None
+        self._pid = 0
+        self._closed = False
+        with self.lock:
+            self._get()
+
+    def _get(self) -> Connection:
+        """The open connection (the caller holds `lock`), opened again when needed."""
+        if self._closed:
+            raise StoreError(f"{self.location}: the {self.store} is closed")
+        conn = self._conn
+        if conn is not None and self._pid == os.getpid():
+            if conn.dialect == "sqlite" or not (conn.raw.closed or conn.raw.broken):
+                return conn
+            conn.close()
+        elif conn is not None:
+            _INHERITED.append(conn)  # the parent's, across a fork: its to use and close
+        self._conn = None
+        try:
+            conn = connect(
+                self.location,
+                self.migrations,
+                busy_timeout=self.busy_timeout,
+                check_same_thread=False,
+            )
+        except DatabaseError as exc:
+            raise StoreError(f"{self.location}: could not open the {self.store}: {exc}") from exc
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    @contextlib.contextmanager
+    def use(self, what: str, *, write: bool) -> Iterator[Connection]:
+        """The connection, alone, in a transaction (see the class docstring)."""
+        with self.lock:
+            conn = self._get()
+            try:
+                with conn.transaction(write=write):
+                    yield conn
+            except DatabaseError as exc:
+                conn.rollback()  # a failed COMMIT can leave SQLite's transaction open
+                raise StoreError(f"{self.location}: could not {what}: {exc}") from exc
+
+    def close(self, *, final: bool = False) -> None:
+        """Close the connection (idempotent). A later `use` opens a new one, unless `final`."""
+        with self.lock:
+            self._closed = self._closed or final
+            if self._conn is not None:
+                if self._pid == os.getpid():
+                    self._conn.close()
+                else:
+                    _INHERITED.append(self._conn)
+            self._conn = None

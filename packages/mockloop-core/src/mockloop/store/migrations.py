@@ -1,9 +1,10 @@
 """Versioned schema migrations of the mock's store (SQLite or PostgreSQL; see `database`).
 
 Each migration is a numbered list of statements applied once, in order, inside one write
-transaction, and recorded in the `schema_version` table. Opening a database therefore brings it
-to the newest schema exactly once, even when several processes open it at the same moment: the
-version is re-read after the write lock is taken, so the second process finds nothing to do.
+transaction, and recorded in the `schema_version` table (`database.apply_migrations` does it,
+on either backend). Opening a database therefore brings it to the newest schema exactly once,
+even when several processes open it at the same moment: the version is re-read after the write
+lock is taken, so the second process finds nothing to do.
 
 A database written by a newer MockLoop (a version above the newest known here) is refused rather
 than used with a schema this code does not understand.
@@ -11,12 +12,9 @@ than used with a schema this code does not understand.
 
 from __future__ import annotations
 
-import sqlite3
-import time
-
 from mockloop.store.database import Migration
 
-__all__ = ["MIGRATIONS", "Migration", "apply_migrations", "current_version", "enable_wal"]
+__all__ = ["MIGRATIONS", "Migration"]
 
 
 # Written in SQLite's dialect; `Migration.for_dialect` translates the types for PostgreSQL.
@@ -115,76 +113,3 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
 )
-
-
-def current_version(conn: sqlite3.Connection) -> int:
-    """The newest applied migration (0 for a fresh database)."""
-    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-    return int(row[0] or 0)
-
-
-def enable_wal(conn: sqlite3.Connection, timeout: float = 10.0) -> str:
-    """Switch the database to WAL mode (once per file; later calls are no-ops); the mode set.
-
-    Turning WAL on needs the database to itself, and SQLite answers "database is locked" at
-    once instead of waiting out the busy timeout when another connection opens the new file
-    at the same moment (two processes, or two threads of one, on a fresh MOCKLOOP_HOME): the
-    switch is retried until `timeout`.
-    """
-    deadline = time.monotonic() + timeout
-    pause = 0.005
-    while True:
-        try:
-            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() >= deadline:
-                raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.1)
-
-
-def apply_migrations(
-    conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRATIONS
-) -> list[int]:
-    """Bring the database to the newest schema; return the versions applied now.
-
-    `conn` must be in autocommit mode (`isolation_level=None`): this function opens its own
-    `BEGIN IMMEDIATE` transaction so that concurrent openers serialise on the write lock.
-
-    Raises:
-        RuntimeError: the database was written by a newer schema than `migrations` knows.
-        sqlite3.Error: the database could not be read or written (the caller wraps it).
-    """
-    latest = max((m.version for m in migrations), default=0)
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_version ("
-        " version INTEGER PRIMARY KEY,"
-        " description TEXT NOT NULL,"
-        " applied_at REAL NOT NULL)"
-    )
-    if current_version(conn) == latest:
-        return []
-    applied: list[int] = []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = current_version(conn)
-        if version > latest:
-            raise RuntimeError(
-                f"the database is at schema version {version}, newer than this MockLoop "
-                f"knows ({latest}); upgrade MockLoop or use another database file"
-            )
-        for migration in sorted(migrations, key=lambda m: m.version):
-            if migration.version <= version:
-                continue
-            for statement in migration.statements:
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
-                (migration.version, migration.description, time.time()),
-            )
-            applied.append(migration.version)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return applied
