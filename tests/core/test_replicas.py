@@ -174,3 +174,49 @@ def test_a_bad_database_is_one_clear_error_before_serving(
     assert "secret" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
     assert "Press Ctrl-C" not in result.stdout  # nothing was served
+
+
+class _FakeRuntime:
+    """What ReplicaSync needs of a runtime: its store, its admin URL, a way to reload."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self.admin_url = "http://127.0.0.1:1"
+        self.reloads = 0
+
+    def _require_store(self):
+        return self.store
+
+    def reload_rules(self) -> None:
+        self.reloads += 1
+
+
+def test_a_change_waits_for_every_live_replica_and_names_the_laggard(
+    database, tmp_path: Path
+) -> None:
+    from mockloop.mock.replicas import ReplicaSync
+    from mockloop.store import SQLStore
+
+    store = SQLStore(database.location("mock_sync", tmp_path / "sync.db"))
+    try:
+        runtime = _FakeRuntime(store)
+        sync = ReplicaSync(runtime, sync_timeout=0.3)  # type: ignore[arg-type]
+        sync.seen = store.config_version()
+        store.heartbeat("laggard", None, sync.seen)
+        store.put_scenario("s", {"rules": []})  # a change made here: the version moves
+        started = time.monotonic()
+        assert sync.wait_for_replicas() == ["laggard"]  # it never caught up
+        assert time.monotonic() - started >= 0.3
+        store.heartbeat("laggard", None, store.config_version())
+        assert sync.wait_for_replicas() == []  # now it serves the change
+        # A replica long silent no longer counts.
+        store.put_scenario("t", {"rules": []})
+        sync.live_window = 0.0
+        assert sync.wait_for_replicas() == []
+        # Following: a change by another process makes step() reload once.
+        before = runtime.reloads
+        assert not sync.step()
+        store.put_scenario("u", {"rules": []})
+        assert sync.step() and runtime.reloads == before + 1
+    finally:
+        store.close()
