@@ -57,6 +57,79 @@ def _unavailable(reason: str) -> None:
     pytest.skip(message)
 
 
+class Cluster:
+    """A PostgreSQL cluster of the test's own in a temporary folder: start, stop, start again."""
+
+    def __init__(self) -> None:
+        bin_dir = _bin_dir()
+        if bin_dir is None:
+            _unavailable("no initdb found (apt-get install postgresql)")
+        assert bin_dir is not None
+        self.bin_dir = bin_dir
+        self.as_postgres = os.geteuid() == 0
+        if self.as_postgres and shutil.which("runuser") is None:
+            _unavailable("running as root without runuser to start it as the postgres user")
+        self.root = Path(tempfile.mkdtemp(prefix="mockloop-pg-"))
+        if self.as_postgres:
+            shutil.chown(self.root, user="postgres")
+        self.data = self.root / "data"
+        self.port = _free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        try:
+            _run(
+                [
+                    str(self.bin_dir / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ],
+                as_postgres=self.as_postgres,
+            )
+            self.start()
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+            shutil.rmtree(self.root, ignore_errors=True)
+            _unavailable(str(exc))
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=400"
+        )
+        _run(
+            [
+                str(self.bin_dir / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-o",
+                options,
+                "-l",
+                str(self.root / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            as_postgres=self.as_postgres,
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        _run(
+            [str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"],
+            as_postgres=self.as_postgres,
+        )
+
+    def remove(self) -> None:
+        with contextlib.suppress(Exception):
+            self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def postgres_server() -> Iterator[str]:
     """The URL of a running server: `MOCKLOOP_TEST_DATABASE_URL`, or a cluster started here."""
@@ -64,66 +137,11 @@ def postgres_server() -> Iterator[str]:
     if given:
         yield given
         return
-    bin_dir = _bin_dir()
-    if bin_dir is None:
-        _unavailable("no initdb found (apt-get install postgresql)")
-    assert bin_dir is not None
-    as_postgres = os.geteuid() == 0
-    if as_postgres and shutil.which("runuser") is None:
-        _unavailable("running as root without runuser to start it as the postgres user")
-    root = Path(tempfile.mkdtemp(prefix="mockloop-pg-"))
-    if as_postgres:
-        shutil.chown(root, user="postgres")
-    data = root / "data"
-    port = _free_port()
+    cluster = Cluster()
     try:
-        _run(
-            [
-                str(bin_dir / "initdb"),
-                "-D",
-                str(data),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            ],
-            as_postgres=as_postgres,
-        )
-        options = (
-            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=400"
-        )
-        _run(
-            [
-                str(bin_dir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-o",
-                options,
-                "-l",
-                str(root / "server.log"),
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ],
-            as_postgres=as_postgres,
-        )
-    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
-        shutil.rmtree(root, ignore_errors=True)
-        _unavailable(str(exc))
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield cluster.url
     finally:
-        with contextlib.suppress(Exception):
-            _run(
-                [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                as_postgres=as_postgres,
-            )
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.remove()
 
 
 def drop_schemas(url: str, prefix: str) -> None:

@@ -220,3 +220,56 @@ def test_a_change_waits_for_every_live_replica_and_names_the_laggard(
         assert sync.step() and runtime.reloads == before + 1
     finally:
         store.close()
+
+
+def test_a_mock_outlives_a_database_restart(tmp_path: Path) -> None:
+    """The database goes away under a running mock: requests that need it answer 503, the rest
+    keep working, and once the database is back the mock uses it again (nothing restarted)."""
+    from tests.postgres import Cluster
+
+    cluster = Cluster()
+    port, admin_port = _free_port(), _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mockloop.cli",
+            "serve",
+            str(PETSTORE),
+            "--port",
+            str(port),
+            "--admin-port",
+            str(admin_port),
+            "--stateful",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "MOCKLOOP_DATABASE_URL": cluster.url},
+    )
+    replica = Replica(process, port, admin_port)
+    try:
+        _wait(f"{replica.admin}/health", process)
+        assert replica.pet_status() == 200
+        cluster.stop()
+        assert replica.pet_status() == 503  # stateful data lives in the database
+        down = httpx.get(f"{replica.admin}/api/mock-data/scenarios")
+        assert down.status_code == 503
+        assert down.headers["content-type"].startswith("application/problem+json")
+        assert "could not" in down.json()["detail"]
+        assert httpx.get(f"{replica.admin}/health").status_code == 200
+        cluster.start()
+        deadline = time.monotonic() + 20
+        while replica.pet_status() != 200:
+            assert time.monotonic() < deadline, "the mock never used the database again"
+            time.sleep(0.2)
+        created = httpx.post(f"{replica.admin}/api/mock-data/scenarios", json=BROKEN)
+        assert created.status_code == 201
+        httpx.post(f"{replica.admin}/api/mock-data/scenarios/broken/activate").raise_for_status()
+        assert replica.pet_status() == 503
+        assert process.poll() is None
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+        cluster.remove()
+    assert process.returncode == 0, output

@@ -61,6 +61,7 @@ class ReplicaSync:
         self._listener: Any = None  # the PostgreSQL connection that LISTENs
         self._last_beat = 0.0
         self._warned = False
+        self._relisten_at = 0.0  # when to try LISTEN again after losing it (0: not pending)
 
     @property
     def store(self) -> SQLStore:
@@ -110,16 +111,20 @@ class ReplicaSync:
     def _wait(self) -> None:
         """Until a notification arrives (PostgreSQL) or `poll_interval` passes."""
         if self._listener is None:
+            if self._relisten_at and time.monotonic() >= self._relisten_at:
+                self._listener = self._listen()  # the database is back: listen again
+                self._relisten_at = 0.0 if self._listener is not None else time.monotonic() + 5
             self._stop.wait(self.poll_interval)
             return
         try:
             for _ in self._listener.notifies(timeout=self.poll_interval, stop_after=1):
                 pass
-        except Exception as exc:  # the connection broke: poll instead
-            logger.warning("config change listener lost (%s); polling instead", exc)
+        except Exception as exc:  # the connection broke: poll, and listen again later
+            logger.warning("config change listener lost (%s); polling until it is back", exc)
             with contextlib.suppress(Exception):
                 self._listener.close()
             self._listener = None
+            self._relisten_at = time.monotonic() + 5
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -252,7 +252,9 @@ class SharedState:
 
     def _connection(self) -> Connection:
         conn = self._conn
-        if conn is None or (conn.dialect == "postgresql" and conn.raw.closed):
+        if conn is None or (conn.dialect == "postgresql" and (conn.raw.closed or conn.raw.broken)):
+            if conn is not None:
+                conn.close()  # the server restarted or the network dropped it: open anew
             try:
                 conn = self._conn = connect(
                     self.location,

@@ -107,7 +107,7 @@ def store_connection(
     if location.backend == "postgresql":
         cache = _cached(location)
         conn = cache.get(location)
-        if conn is None or conn.raw.closed:
+        if conn is None or conn.raw.closed or conn.raw.broken:
             try:
                 conn = cache[location] = connect(location, migrations, busy_timeout=busy_timeout)
             except DatabaseError as exc:

@@ -272,7 +272,14 @@ class SQLStore:
     def _holder(self) -> _Connection:
         holder: _Connection | None = getattr(self._local, "holder", None)
         if holder is not None and holder.pid == os.getpid():
-            return holder
+            raw = holder.conn.raw
+            if holder.conn.dialect == "sqlite" or not (raw.closed or raw.broken):
+                return holder
+            # The PostgreSQL server restarted or the network dropped the connection: the
+            # failed call said so; this one opens a new connection.
+            holder.close()
+            with self._connections_lock:
+                self._connections.discard(holder)
         if self._closed:
             raise StoreError(f"{self.location}: the store is closed")
         try:
