@@ -79,8 +79,10 @@ def test_upsert_replaces_by_key(database, tmp_path: Path) -> None:
         # A timestamp keeps its sub-millisecond digits (REAL is double precision on PostgreSQL).
         conn.execute("UPDATE items SET score = ? WHERE name = ?", (1764600000.123456, "a"))
         assert conn.execute("SELECT score FROM items").fetchone()[0] == 1764600000.123456
-        # A literal % in the SQL is not a placeholder.
+        # A literal % in the SQL is not a placeholder, with or without parameters.
         assert conn.execute("SELECT COUNT(*) FROM items WHERE name LIKE '%a%'").fetchone()[0] == 1
+        assert conn.execute("SELECT '100%'").fetchone()[0] == "100%"
+        assert conn.execute("SELECT '100%' || ?", ("!",)).fetchone()[0] == "100%!"
     finally:
         conn.close()
 

@@ -313,7 +313,9 @@ class Connection:
         try:
             if self.dialect == "sqlite":
                 return self.raw.execute(sql, params)
-            return self.raw.execute(_pg_sql(sql), _pg_params(params) if params else None)
+            if not params:  # no placeholders to fill: the text goes as written, % and all
+                return self.raw.execute(sql)
+            return self.raw.execute(_pg_sql(sql), _pg_params(params))
         except self._errors as exc:
             raise self._translate(exc) from exc
 
