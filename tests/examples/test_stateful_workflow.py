@@ -1,4 +1,5 @@
-"""`examples/stateful_workflow.py` runs the documented workflow as a user runs it."""
+"""`examples/stateful_workflow.py` runs the documented workflow as a user runs it, with its
+state in SQLite files and, set by `MOCKLOOP_DATABASE_URL`, in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mockloop.context import SQLiteContextStore
+from mockloop.context import SQLContextStore
 from tests.conftest import ROOT
 
 
-def test_stateful_workflow_example_runs_and_restores_step_three(tmp_path: Path) -> None:
-    env = {**os.environ, "MOCKLOOP_HOME": str(tmp_path)}
+def test_stateful_workflow_example_runs_and_restores_step_three(database, tmp_path: Path) -> None:
+    env = {**os.environ, "MOCKLOOP_HOME": str(tmp_path)}  # and the database fixture's URL
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "stateful_workflow.py")],
         capture_output=True,
@@ -35,10 +36,13 @@ def test_stateful_workflow_example_runs_and_restores_step_three(tmp_path: Path) 
 
     # What the example printed is what its state folder holds.
     workflow_id = re.search(r"workflow (workflow-[0-9a-f]+)", out).group(1)  # type: ignore[union-attr]
-    store = SQLiteContextStore(tmp_path / "contexts.db")
+    store = SQLContextStore(database.location("contexts", tmp_path / "contexts.db"))
     record = store.get(workflow_id)
     assert record is not None and record.version == 7
     assert record.data["current_step"] == "cart_management"
     third = store.list_snapshots(workflow_id, name="cart_management_completion")[0]
     assert record.data == third.data
     assert f"timestamp {third.data['timestamp'].isoformat()}" in out
+    store.close()
+    if database.backend == "postgresql":
+        assert not (tmp_path / "contexts.db").exists()  # it really ran on PostgreSQL
