@@ -39,7 +39,7 @@ class Replica:
         return httpx.get(f"{self.url}/pets/1", headers=KEY, timeout=10).status_code
 
 
-def _start(data_dir: Path, *extra: str) -> Replica:
+def _start(data_dir: Path | None, *extra: str, env: dict[str, str] | None = None) -> Replica:
     port, admin_port = _free_port(), _free_port()
     process = subprocess.Popen(
         [
@@ -52,17 +52,21 @@ def _start(data_dir: Path, *extra: str) -> Replica:
             str(port),
             "--admin-port",
             str(admin_port),
-            "--data-dir",
-            str(data_dir),
+            *(("--data-dir", str(data_dir)) if data_dir is not None else ()),
             *extra,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     replica = Replica(process, port, admin_port)
-    _wait(f"{replica.admin}/health", process)
+    try:
+        _wait(f"{replica.admin}/health", process)
+    except BaseException:
+        process.kill()
+        process.communicate(timeout=30)
+        raise
     return replica
 
 
@@ -228,28 +232,13 @@ def test_a_mock_outlives_a_database_restart(tmp_path: Path) -> None:
     from tests.postgres import Cluster
 
     cluster = Cluster()
-    port, admin_port = _free_port(), _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mockloop.cli",
-            "serve",
-            str(PETSTORE),
-            "--port",
-            str(port),
-            "--admin-port",
-            str(admin_port),
-            "--stateful",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "MOCKLOOP_DATABASE_URL": cluster.url},
-    )
-    replica = Replica(process, port, admin_port)
     try:
-        _wait(f"{replica.admin}/health", process)
+        replica = _start(None, "--stateful", env={"MOCKLOOP_DATABASE_URL": cluster.url})
+    except BaseException:
+        cluster.remove()
+        raise
+    process = replica.process
+    try:
         assert replica.pet_status() == 200
         cluster.stop()
         assert replica.pet_status() == 503  # stateful data lives in the database

@@ -184,18 +184,19 @@ class StoreTransactions:
     def read(self, what: str, work: Callable[[Connection], T]) -> T:
         """Run `work` in one read transaction: every SELECT sees the same committed state."""
 
-        def attempt() -> T:
-            with self.connect(what) as conn:
-                self._begin(conn, conn.begin_read)
-                try:
-                    result = work(conn)
-                except BaseException:
-                    conn.rollback()
-                    raise
-                conn.commit()
-                return result
+        return self._retrying_stale(lambda: self._once(what, work, write=False))
 
-        return self._retrying_stale(attempt)
+    def _once(self, what: str, work: Callable[[Connection], T], *, write: bool) -> T:
+        """`work` in one transaction (the write lock when `write`, else one snapshot)."""
+        with self.connect(what) as conn:
+            self._begin(conn, conn.begin_write if write else conn.begin_read)
+            try:
+                result = work(conn)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+            return result
 
     def write(self, what: str, work: Callable[[Connection], T]) -> T:
         """Run `work` holding the store's write lock, redone when the version moved or the
@@ -203,20 +204,9 @@ class StoreTransactions:
         deadline = time.monotonic() + self.busy_timeout
         delay = 0.005
 
-        def attempt() -> T:
-            with self.connect(what) as conn:
-                self._begin(conn, conn.begin_write)
-                try:
-                    result = work(conn)
-                except BaseException:
-                    conn.rollback()
-                    raise
-                conn.commit()
-                return result
-
         while True:
             try:
-                return self._retrying_stale(attempt)
+                return self._retrying_stale(lambda: self._once(what, work, write=True))
             except VersionMoved:
                 pass
             except StoreError as exc:
