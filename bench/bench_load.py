@@ -12,6 +12,18 @@ this script
 3. prints both, the requests/s ratio and the p50/p99 differences, and writes
    `bench/results/bench_load.json`.
 
+Latencies are compared two ways, each like for like:
+
+* **measured**: what each tool timed, request written to response read. wrk does not print
+  these: before printing it corrects its histogram for coordinated omission (see
+  `wrk_runner.py`), so the script has wrk dump its histogram and undoes that correction
+  exactly. The engine's closed model reports measured latencies. The goals are judged here.
+* **as wrk prints them**: wrk's printed percentiles against the engine's histogram put through
+  wrk's own correction (same formula, the engine's run time and request count). A few stalls
+  of a millisecond or more, from the machine rather than the server, add thousands of synthetic
+  samples to either tool's tail, so these p99s move several-fold from round to round; they are
+  shown, not judged.
+
 Exit status: 0 when the goals are met, 1 when not, 2 when nginx or wrk is missing.
 
 Run: python bench/bench_load.py [--duration 10] [--rounds 3] [--connections 10]
@@ -33,7 +45,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import free_port, machine, median, print_table, wait_for_http, write_results
-from wrk_runner import WRK_INSTALL_HINT, find_wrk, run_wrk
+from wrk_runner import (
+    WRK_INSTALL_HINT,
+    correction_interval,
+    find_wrk,
+    run_wrk,
+    wrk_correction,
+    wrk_percentile,
+)
 
 NGINX_HINT = (
     "nginx is not installed. Install it with:\n"
@@ -110,6 +129,19 @@ class Nginx:
             self.process.wait(timeout=10)
 
 
+def engine_counts(result: Any) -> dict[int, int]:
+    """The engine's whole-run latency histogram as microseconds -> count."""
+    from mockloop.load.report import histogram_of
+
+    histogram = histogram_of(result)
+    if histogram is None:
+        return {}
+    return {
+        int(item.value_iterated_to): int(item.count_at_value_iterated_to)
+        for item in histogram.get_recorded_iterator()
+    }
+
+
 async def native(url: str, connections: int, duration: float) -> dict[str, Any]:
     from mockloop import AsyncMockLoopClient
 
@@ -122,14 +154,39 @@ async def native(url: str, connections: int, duration: float) -> dict[str, Any]:
             timeout=5,
         )
     assert result.generator is not None
+    counts = engine_counts(result)
+    interval = correction_interval(int(result.elapsed_s * 1e6), result.responses, connections)
+    corrected = wrk_correction(counts, interval) if interval else counts
     return {
         "requests": result.responses,
         "requests_per_s": result.achieved_rps,
         "p50_ms": result.latency.p50_ms,
         "p99_ms": result.latency.p99_ms,
+        "p999_ms": result.latency.p999_ms,
+        "printed_p50_ms": wrk_percentile(corrected, 50) / 1000,
+        "printed_p99_ms": wrk_percentile(corrected, 99) / 1000,
+        "correction_interval_us": interval,
+        "synthetic_samples": sum(corrected.values()) - sum(counts.values()),
         "errors": result.failed_requests,
         "generator_cpu_percent": result.generator.cpu_percent,
         "event_loop": result.generator.event_loop,
+    }
+
+
+def wrk_round(url: str, connections: int, duration: float) -> dict[str, Any]:
+    wrk = run_wrk(url, connections=connections, duration_s=duration, histogram=True)
+    return {
+        "requests": wrk.requests,
+        "requests_per_s": wrk.requests_per_s,
+        "p50_ms": wrk.measured_ms(50),
+        "p99_ms": wrk.measured_ms(99),
+        "p999_ms": wrk.measured_ms(99.9),
+        "printed_p50_ms": wrk.p50_ms,
+        "printed_p99_ms": wrk.p99_ms,
+        "correction_interval_us": wrk.correction_interval_us,
+        "synthetic_samples": sum(wrk.printed_histogram_us.values())
+        - sum(wrk.measured_histogram_us.values()),
+        "errors": wrk.errors,
     }
 
 
@@ -146,6 +203,10 @@ def main() -> int:
         "the first CPU, the load generator, wrk or the engine, on the second)",
     )
     args = parser.parse_args()
+    for name in ("duration", "warmup"):
+        value = getattr(args, name)
+        if value < 1 or not float(value).is_integer():
+            parser.error(f"--{name} {value:g}: wrk runs for whole seconds (1 or more)")
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     pin = not args.no_pin and len(cpus) >= 2
     nginx = find_nginx()
@@ -155,8 +216,7 @@ def main() -> int:
     if find_wrk() is None:
         print(WRK_INSTALL_HINT, file=sys.stderr)
         return 2
-    wrk_runs: list[dict[str, Any]] = []
-    native_runs: list[dict[str, Any]] = []
+    runs: dict[str, list[dict[str, Any]]] = {"wrk": [], "native": []}
     with (
         tempfile.TemporaryDirectory(prefix="mockloop-bench-load-") as tmp,
         Nginx(nginx, Path(tmp) / "nginx", cpus[0] if pin else None) as server,
@@ -165,54 +225,58 @@ def main() -> int:
             os.sched_setaffinity(0, {cpus[1]})
         run_wrk(server.url, connections=args.connections, duration_s=args.warmup)
         for round_number in range(1, args.rounds + 1):
-            wrk = run_wrk(server.url, connections=args.connections, duration_s=args.duration)
-            wrk_runs.append(
-                {
-                    "requests": wrk.requests,
-                    "requests_per_s": wrk.requests_per_s,
-                    "p50_ms": wrk.p50_ms,
-                    "p99_ms": wrk.p99_ms,
-                    "errors": wrk.errors,
-                }
-            )
+            runs["wrk"].append(wrk_round(server.url, args.connections, args.duration))
             time.sleep(0.5)
-            native_runs.append(asyncio.run(native(server.url, args.connections, args.duration)))
+            runs["native"].append(asyncio.run(native(server.url, args.connections, args.duration)))
+            wrk, engine = runs["wrk"][-1], runs["native"][-1]
             print(
-                f"round {round_number}: wrk {wrk_runs[-1]['requests_per_s']:.0f} req/s, "
-                f"native {native_runs[-1]['requests_per_s']:.0f} req/s",
+                f"round {round_number}: wrk {wrk['requests_per_s']:.0f} req/s, measured p99 "
+                f"{wrk['p99_ms']:.3f} ms, printed p99 {wrk['printed_p99_ms']:.3f} ms "
+                f"({wrk['synthetic_samples']} synthetic samples); native "
+                f"{engine['requests_per_s']:.0f} req/s, p99 {engine['p99_ms']:.3f} ms, "
+                f"corrected as wrk does {engine['printed_p99_ms']:.3f} ms",
                 file=sys.stderr,
             )
             time.sleep(0.5)
 
-    def med(runs: list[dict[str, Any]], key: str) -> float:
-        return median([float(r[key]) for r in runs if r[key] is not None])
+    def med(tool: str, key: str) -> float:
+        return median([float(r[key]) for r in runs[tool] if r[key] is not None])
 
-    figures = {
-        tool: {key: med(runs, key) for key in ("requests_per_s", "p50_ms", "p99_ms")}
-        for tool, runs in (("wrk", wrk_runs), ("native", native_runs))
-    }
+    keys = ("requests_per_s", "p50_ms", "p99_ms", "printed_p50_ms", "printed_p99_ms")
+    figures = {tool: {key: med(tool, key) for key in keys} for tool in runs}
+
+    def diff(key: str) -> float:
+        return figures["native"][key] / figures["wrk"][key] - 1
+
     ratio = figures["native"]["requests_per_s"] / figures["wrk"]["requests_per_s"]
-    p50_diff = figures["native"]["p50_ms"] / figures["wrk"]["p50_ms"] - 1
-    p99_diff = figures["native"]["p99_ms"] / figures["wrk"]["p99_ms"] - 1
-    errors = sum(r["errors"] for r in wrk_runs + native_runs)
+    errors = sum(r["errors"] for tool in runs for r in runs[tool])
     print_table(
-        ["tool", "requests/s", "p50 ms", "p99 ms"],
+        ["tool", "requests/s", "p50 ms", "p99 ms", "p50 ms as printed", "p99 ms as printed"],
         [
-            [tool, round(f["requests_per_s"]), round(f["p50_ms"], 3), round(f["p99_ms"], 3)]
+            [
+                tool,
+                round(f["requests_per_s"]),
+                round(f["p50_ms"], 3),
+                round(f["p99_ms"], 3),
+                round(f["printed_p50_ms"], 3),
+                round(f["printed_p99_ms"], 3),
+            ]
             for tool, f in figures.items()
         ],
     )
     print(
-        f"\nratio native/wrk: {ratio:.2f} (goal >= 0.8); p50 {p50_diff:+.0%}, p99 "
-        f"{p99_diff:+.0%} (goal within 20%); errors {errors}; "
+        f"\nratio native/wrk: {ratio:.2f} (goal >= 0.8); measured latencies: p50 "
+        f"{diff('p50_ms'):+.0%}, p99 {diff('p99_ms'):+.0%} (goal within 20%); as wrk prints "
+        f"them (its coordinated-omission correction applied to both): p50 "
+        f"{diff('printed_p50_ms'):+.0%}, p99 {diff('printed_p99_ms'):+.0%}; errors {errors}; "
         f"{args.connections} connections, {args.rounds} x {args.duration:g} s, median"
         + (f"; nginx on CPU {cpus[0]}, load generators on CPU {cpus[1]}" if pin else "")
     )
-    for tool, runs in (("wrk", wrk_runs), ("native", native_runs)):
-        p99s = [float(r["p99_ms"]) for r in runs if r["p99_ms"] is not None]
-        if p99s:
-            print(f"{tool} p99 across rounds: {min(p99s):g} - {max(p99s):g} ms")
-    met = ratio >= 0.8 and abs(p50_diff) <= 0.2 and abs(p99_diff) <= 0.2 and errors == 0
+    for tool in runs:
+        for key, label in (("p99_ms", "measured p99"), ("printed_p99_ms", "p99 as printed")):
+            values = [float(r[key]) for r in runs[tool] if r[key] is not None]
+            print(f"{tool} {label} across rounds: {min(values):g} - {max(values):g} ms")
+    met = ratio >= 0.8 and abs(diff("p50_ms")) <= 0.2 and abs(diff("p99_ms")) <= 0.2 and errors == 0
     path = write_results(
         "bench_load",
         {
@@ -221,12 +285,14 @@ def main() -> int:
             "duration_s": args.duration,
             "rounds": args.rounds,
             "pinned": {"nginx": cpus[0], "generators": cpus[1]} if pin else None,
-            "wrk": wrk_runs,
-            "native": native_runs,
+            "wrk": runs["wrk"],
+            "native": runs["native"],
             "median": figures,
             "ratio": round(ratio, 3),
-            "p50_diff": round(p50_diff, 3),
-            "p99_diff": round(p99_diff, 3),
+            "p50_diff": round(diff("p50_ms"), 3),
+            "p99_diff": round(diff("p99_ms"), 3),
+            "printed_p50_diff": round(diff("printed_p50_ms"), 3),
+            "printed_p99_diff": round(diff("printed_p99_ms"), 3),
             "goals_met": met,
         },
     )

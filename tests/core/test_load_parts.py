@@ -14,7 +14,13 @@ import pytest
 
 from mockloop import ConfigError
 from mockloop.cli import main
-from mockloop.load.histogram import LatencyRecorder, latency_summary, merge_encoded
+from mockloop.load.histogram import (
+    LatencyRecorder,
+    latency_summary,
+    merge_encoded,
+    new_histogram,
+    record_counts,
+)
 from mockloop.load.metrics import aggregate, aggregate_runs
 from mockloop.load.mix import templates_from_endpoints
 from mockloop.load.plan import arrival_time
@@ -52,6 +58,46 @@ def test_histograms_merge_exactly_across_recorders() -> None:
     single = merge_encoded(whole.encoded())
     assert latency_summary(merged) == latency_summary(single)
     assert merged.get_total_count() == len(values)
+
+
+def test_recorder_histograms_equal_record_value_histograms() -> None:
+    """The recorder's direct counter increments (values below 2,048 µs) leave the histogram
+    exactly as the HDR library's own `record_value` would: same counts, total, min and max."""
+    rng = random.Random(5)
+    values = [int(rng.lognormvariate(6.5, 1.5)) for _ in range(20_000)]  # 0 .. ~1 s
+    values += [0, 1, 2047, 2048, 2049, 10**12]  # clamped to 1 and to an hour at the ends
+    recorder = LatencyRecorder(1)
+    reference = new_histogram()
+    for index, value in enumerate(values):
+        recorder.record(0, value)
+        reference.record_value(min(max(value, 1), 3_600_000_000))
+        if index % 997 == 0:
+            recorder.flush()
+    recorder.flush()
+    (ours,) = recorder.histograms
+    assert list(ours.counts) == list(reference.counts)
+    assert ours.get_total_count() == reference.get_total_count() == len(values)
+    assert ours.get_min_value() == reference.get_min_value() == 1
+    assert ours.get_max_value() == reference.get_max_value()
+    assert merge_encoded(recorder.encoded()).get_total_count() == len(values)
+
+
+def test_interval_counts_add_up_to_the_whole_run() -> None:
+    """The per-second intervals a worker ships (plain counts) hold every value exactly once:
+    rebuilt into one histogram they give the run's own figures."""
+    rng = random.Random(11)
+    recorder = LatencyRecorder(2)
+    rebuilt = new_histogram()
+    for second in range(5):
+        for _ in range(3_000):
+            recorder.record(second % 2, int(rng.lognormvariate(6, 1.2)))  # includes some 0s
+        if second % 2:
+            recorder.flush()  # a mid-second flush must not lose or double anything
+        record_counts(rebuilt, recorder.take_interval())
+    assert recorder.take_interval() == {}
+    whole = merge_encoded(recorder.encoded())
+    assert rebuilt.get_total_count() == whole.get_total_count() == 15_000
+    assert latency_summary(rebuilt) == latency_summary(whole)
 
 
 def test_fast_summary_equals_the_histograms_own_figures() -> None:

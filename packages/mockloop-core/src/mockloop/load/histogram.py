@@ -28,6 +28,7 @@ __all__ = [
     "latency_summary",
     "merge_encoded",
     "new_histogram",
+    "record_counts",
     "value_tables",
 ]
 
@@ -41,6 +42,16 @@ PERCENTILES += (("p999_ms", 99.9),)
 def new_histogram() -> HdrHistogram:
     """An empty histogram of microseconds from 1 µs to an hour, 3 significant figures."""
     return HdrHistogram(1, HIGHEST_US, _SIGNIFICANT_FIGURES)
+
+
+def _direct_limit() -> int:
+    """The value below which `new_histogram()`'s counter index is the value itself (its first
+    bucket at unit resolution: 2,048 for 3 significant figures); 0 if the layout differs."""
+    h = new_histogram()
+    return h.sub_bucket_count if h.unit_magnitude == 0 else 0
+
+
+_DIRECT_LIMIT = _direct_limit()
 
 
 def encode_histogram(histogram: HdrHistogram) -> str:
@@ -115,14 +126,17 @@ class LatencyRecorder:
     """Per-operation latency histograms with a cheap `record` for the hot path.
 
     `record(op, micros)` only bumps a dict counter; `flush()` moves the pending counts into the
-    per-operation histograms and the interval histogram (the values since the last
-    `take_interval()`), which the worker ships once a second for the time series.
+    per-operation histograms and into the interval's counts (the values since the last
+    `take_interval()`), which the worker ships once a second for the time series. The interval
+    travels as plain counts, not an encoded histogram: encoding one walks its 22,000 counters,
+    about a millisecond in which the worker's loop handles no response (that pause landed in the
+    measured tail once a second); the parent, off the measuring loop, builds the histogram.
     """
 
     def __init__(self, operations: int) -> None:
         self.pending: list[dict[int, int]] = [{} for _ in range(operations)]
         self.histograms = [new_histogram() for _ in range(operations)]
-        self.interval = new_histogram()
+        self.interval: dict[int, int] = {}
 
     def record(self, op: int, micros: int) -> None:
         """Count one latency of operation `op` (microseconds)."""
@@ -130,26 +144,51 @@ class LatencyRecorder:
         pending[micros] = pending.get(micros, 0) + 1
 
     def flush(self) -> None:
-        """Move pending counts into the histograms."""
+        """Move pending counts into the histograms.
+
+        Below the histogram's first bucket boundary (2,048 µs, where most latencies of a fast
+        server fall) a value's counter index is the value itself, so those counts are added to
+        the counters directly, a tenth of `record_value`'s cost: the flush runs every 50 ms in
+        the worker's loop, and while it runs no response is handled.
+        """
         interval = self.interval
         for op, pending in enumerate(self.pending):
             if not pending:
                 continue
             histogram = self.histograms[op]
+            counters = histogram.counts
+            direct = 0
+            lowest, highest = HIGHEST_US, 0
             for micros, count in pending.items():
                 value = min(max(micros, 1), HIGHEST_US)
-                histogram.record_value(value, count)
-                interval.record_value(value, count)
+                if value < _DIRECT_LIMIT:
+                    counters[value] += count
+                    direct += count
+                    lowest = min(lowest, value)
+                    highest = max(highest, value)
+                else:
+                    histogram.record_value(value, count)
+                interval[value] = interval.get(value, 0) + count
+            if direct:
+                histogram.total_count += direct
+                histogram.min_value = min(histogram.min_value, lowest)
+                histogram.max_value = max(histogram.max_value, highest)
             pending.clear()
 
-    def take_interval(self) -> str:
-        """The encoded histogram of the values flushed since the last call; starts a new one."""
+    def take_interval(self) -> dict[int, int]:
+        """The latencies flushed since the last call (µs -> count); starts a new interval."""
         self.flush()
-        encoded = encode_histogram(self.interval)
-        self.interval = new_histogram()  # reset() zeroes its counts one by one in Python
-        return encoded
+        taken, self.interval = self.interval, {}
+        return taken
 
     def encoded(self) -> list[str]:
         """Every operation's histogram, encoded (after a flush)."""
         self.flush()
         return [encode_histogram(h) for h in self.histograms]
+
+
+def record_counts(histogram: HdrHistogram, counts: dict[int, int]) -> HdrHistogram:
+    """Add `counts` (µs -> count, as `LatencyRecorder.take_interval` gives) to `histogram`."""
+    for micros, count in counts.items():
+        histogram.record_value(micros, count)
+    return histogram

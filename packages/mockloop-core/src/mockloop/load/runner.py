@@ -22,9 +22,9 @@ from typing import Any
 
 from mockloop.errors import ServerError
 from mockloop.load.histogram import (
-    decode_histogram,
     latency_summary,
     new_histogram,
+    record_counts,
     value_tables,
 )
 from mockloop.load.http import tls_context
@@ -93,19 +93,18 @@ class _Seconds:
         self.errors = 0
 
     def add(self, message: tuple[Any, ...]) -> SecondStats | None:
-        _, _, second, requests, errors, encoded, cpu, wall = message
+        _, _, second, requests, errors, counts, cpu, wall = message
         entry = self.pending.setdefault(
             second,
             {"n": 0, "requests": 0, "errors": 0, "hist": new_histogram(), "cpu": 0.0, "wall": 0.0},
         )
-        histogram = decode_histogram(encoded)
         entry["n"] += 1
         entry["requests"] += requests
         entry["errors"] += errors
-        entry["hist"].add(histogram)
+        record_counts(entry["hist"], counts)
         entry["cpu"] = max(entry["cpu"], cpu / wall if wall > 0 else 0.0)
         entry["wall"] = max(entry["wall"], wall)
-        self.cumulative.add(histogram)
+        record_counts(self.cumulative, counts)
         self.requests += requests
         self.errors += errors
         if entry["n"] < self.workers:

@@ -10,8 +10,9 @@ opens one (up to its share of `concurrent_users`), or waits in a queue; its late
 its scheduled time, so time spent waiting for a stalled server is in the figures (no
 coordinated omission). Arrivals that waited longer than `timeout` fail as timeouts.
 
-Once a second the worker sends a tick (requests, errors, CPU and an HDR histogram of the
-second's latencies) on its queue; at the end, a report with every operation's histogram.
+Once a second the worker sends a tick (requests, errors, CPU and the second's latencies as
+microseconds -> count) on its queue; at the end, a report with every operation's encoded HDR
+histogram.
 """
 
 from __future__ import annotations
