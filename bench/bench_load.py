@@ -49,6 +49,7 @@ from wrk_runner import (
     WRK_INSTALL_HINT,
     correction_interval,
     find_wrk,
+    require_whole_seconds,
     run_wrk,
     wrk_correction,
     wrk_percentile,
@@ -203,10 +204,7 @@ def main() -> int:
         "the first CPU, the load generator, wrk or the engine, on the second)",
     )
     args = parser.parse_args()
-    for name in ("duration", "warmup"):
-        value = getattr(args, name)
-        if value < 1 or not float(value).is_integer():
-            parser.error(f"--{name} {value:g}: wrk runs for whole seconds (1 or more)")
+    require_whole_seconds(parser, duration=args.duration, warmup=args.warmup)
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     pin = not args.no_pin and len(cpus) >= 2
     nginx = find_nginx()

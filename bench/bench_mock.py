@@ -50,7 +50,7 @@ from harness import (
     wait_for_http,
     write_results,
 )
-from wrk_runner import WRK_INSTALL_HINT, WrkResult, find_wrk, run_wrk
+from wrk_runner import WRK_INSTALL_HINT, WrkResult, find_wrk, require_whole_seconds, run_wrk
 
 GOAL_RATIO = 2.0
 DEFAULT_SPEC = ROOT / "examples" / "specs" / "petstore.yaml"
@@ -148,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
+    require_whole_seconds(parser, duration=args.duration, warmup=args.warmup)
 
     if find_wrk() is None:
         print(WRK_INSTALL_HINT, file=sys.stderr)

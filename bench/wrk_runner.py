@@ -13,6 +13,7 @@ printed and the measured percentiles are known (`wrk_correction`, `undo_wrk_corr
 
 from __future__ import annotations
 
+import argparse
 import re
 import shutil
 import subprocess
@@ -29,6 +30,7 @@ __all__ = [
     "find_wrk",
     "parse_histogram_line",
     "parse_wrk_output",
+    "require_whole_seconds",
     "run_wrk",
     "undo_wrk_correction",
     "wrk_correction",
@@ -208,6 +210,13 @@ def parse_histogram_line(text: str) -> tuple[int, int, dict[int, int]] | None:
         value, count = pair.split(":")
         counts[int(float(value))] = int(float(count))
     return int(found.group(1)), int(found.group(2)), counts
+
+
+def require_whole_seconds(parser: argparse.ArgumentParser, **options: float) -> None:
+    """Stop a bench's argument parsing when a wrk duration option is not whole seconds."""
+    for name, value in options.items():
+        if value < 1 or not float(value).is_integer():
+            parser.error(f"--{name} {value:g}: wrk runs for whole seconds (1 or more)")
 
 
 def find_wrk() -> str | None:

@@ -1,13 +1,15 @@
 """Latency histograms: HDR histograms in microseconds, recorded cheaply and merged exactly.
 
 A load generator records one latency per response, tens of thousands a second; the HDR
-histogram's own `record_value` is pure Python and costs about 2 µs. `LatencyRecorder` counts
-values in a dict on the hot path and moves the counts into the histogram once a second, where
-each distinct value costs one `record_value` however often it occurred.
+histogram's own `record_value` is pure Python and costs about 0.6 µs. `LatencyRecorder` counts
+values in a dict on the hot path and moves the counts into the histogram when the worker
+flushes it (every 50 ms), where each distinct value costs one counter update however often it
+occurred.
 
-Histograms travel between processes in the standard compressed HDR encoding (`encode` /
-`decode`), so merging the histograms of several worker processes is exact: the merged
-percentiles are those of the union of every recorded value, never an average of percentiles.
+A run's histograms travel between processes in the standard compressed HDR encoding
+(`encode` / `decode`), and the per-second intervals as plain `µs -> count` dicts, so merging
+the figures of several worker processes is exact: the merged percentiles are those of the
+union of every recorded value, never an average of percentiles.
 """
 
 from __future__ import annotations
