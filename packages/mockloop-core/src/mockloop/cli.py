@@ -4,12 +4,46 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import re
 import sys
 from pathlib import Path
 
-from mockloop.errors import MockLoopError
+from mockloop.errors import ConfigError, MockLoopError
 
 __all__ = ["main"]
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(i?b)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def byte_size(text: str) -> int:
+    """`65536`, `64K`, `64MiB`, `1g` -> bytes (binary units); argparse's type for sizes."""
+    match = _SIZE.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size: give bytes or a number with K, M or G (e.g. 64M)"
+        )
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def _admin_token(args: argparse.Namespace) -> str | None:
+    """The admin token from --admin-token, --admin-token-file or MOCKLOOP_ADMIN_TOKEN."""
+    if args.admin_token_file:
+        path = Path(args.admin_token_file).expanduser()
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read the admin token file {path}: {exc.strerror or exc}"
+            ) from None
+        if not token:
+            raise ConfigError(f"the admin token file {path} is empty")
+        return token
+    if args.admin_token:
+        return str(args.admin_token)
+    return os.environ.get("MOCKLOOP_ADMIN_TOKEN") or None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -28,8 +62,19 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         admin_host=args.admin_host,
         admin_port=admin_port,
-        admin_token=args.admin_token,
+        admin_token=_admin_token(args),
         seed=args.seed,
+        max_spec_bytes=args.max_spec_size,
+        allow_fetch=args.allow_fetch,
+        refs_root=Path(args.refs_root) if args.refs_root else None,
+        max_response_bytes=args.max_response_size,
+        max_request_line_bytes=args.max_request_line,
+        max_header_bytes=args.max_header_size,
+        request_timeout=args.request_timeout,
+        state_max_items=args.state_max_items,
+        state_max_bytes=args.state_max_bytes,
+        state_max_sessions=args.state_max_sessions,
+        state_session_idle_seconds=args.state_session_idle,
         validation=args.validate,
         auth=not args.no_auth,
         scenarios_file=Path(args.scenarios) if args.scenarios else None,
@@ -112,7 +157,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--admin-host", default="127.0.0.1", help="admin host (default 127.0.0.1)")
     serve.add_argument(
-        "--admin-token", default=None, help="require 'Authorization: Bearer TOKEN' on the admin API"
+        "--admin-token",
+        default=None,
+        help="require 'Authorization: Bearer TOKEN' on the admin API (visible to other users "
+        "in the process list: prefer --admin-token-file or MOCKLOOP_ADMIN_TOKEN)",
+    )
+    serve.add_argument(
+        "--admin-token-file",
+        metavar="FILE",
+        default=None,
+        help="read the admin token from FILE (surrounding whitespace ignored)",
     )
     serve.add_argument("--no-admin", action="store_true", help="serve no admin port")
     serve.add_argument("--seed", type=int, default=0, help="seed of generated data (default 0)")
@@ -180,6 +234,85 @@ def build_parser() -> argparse.ArgumentParser:
         help="also allow webhook targets on HOST (repeatable; loopback is always allowed)",
     )
     serve.add_argument("--no-admin-ui", action="store_true", help="no admin UI at the admin /")
+    limits = serve.add_argument_group("limits (what a stranger's description or request may cost)")
+    limits.add_argument(
+        "--max-spec-size",
+        type=byte_size,
+        default=64 * 1024**2,
+        metavar="SIZE",
+        help="largest description document read, each file or URL (default 64M)",
+    )
+    limits.add_argument(
+        "--allow-fetch",
+        action="append",
+        default=[],
+        metavar="HOST|CIDR",
+        help="let description URLs and remote $refs reach this private host or network "
+        "(repeatable; loopback is always allowed, link-local and cloud metadata never)",
+    )
+    limits.add_argument(
+        "--refs-root",
+        metavar="DIR",
+        default=None,
+        help="local $refs must stay inside DIR (default: the description's folder, or the "
+        "current directory when the description lies inside it)",
+    )
+    limits.add_argument(
+        "--max-response-size",
+        type=byte_size,
+        default=1024**2,
+        metavar="SIZE",
+        help="largest generated response body; larger ones are cut to fit (default 1M)",
+    )
+    limits.add_argument(
+        "--max-request-line",
+        type=byte_size,
+        default=8 * 1024,
+        metavar="SIZE",
+        help="longest request line, answered 414 beyond (default 8K)",
+    )
+    limits.add_argument(
+        "--max-header-size",
+        type=byte_size,
+        default=64 * 1024,
+        metavar="SIZE",
+        help="largest request header block, answered 431 beyond (default 64K)",
+    )
+    limits.add_argument(
+        "--request-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="time a client has to send a request's headers and body (default 30)",
+    )
+    limits.add_argument(
+        "--state-max-items",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="items one stateful collection may hold (default 100000)",
+    )
+    limits.add_argument(
+        "--state-max-bytes",
+        type=byte_size,
+        default=64 * 1024**2,
+        metavar="SIZE",
+        help="bytes one stateful collection may hold (default 64M)",
+    )
+    limits.add_argument(
+        "--state-max-sessions",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="X-Session-ID sessions kept at once with --state-isolation session (default 1000)",
+    )
+    limits.add_argument(
+        "--state-session-idle",
+        type=float,
+        default=1800.0,
+        metavar="SECONDS",
+        help="evict a session unused this long with --state-isolation session (default 1800)",
+    )
     serve.add_argument(
         "--no-storage",
         action="store_true",

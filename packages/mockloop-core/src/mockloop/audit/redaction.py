@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel
 
-from mockloop.mock.request_log import REDACTED, Redactor
+from mockloop.redaction import REDACTED, Redactor
 
 __all__ = ["redact_arguments", "redact_text"]
 

@@ -38,6 +38,57 @@ class MockConfig(BaseModel):
     log_body_limit: int = Field(default=4096, ge=0)
     log_max_records: int = Field(default=100_000, ge=1)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
+    max_spec_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1,
+        description="largest description document read (each file or URL of it), in bytes",
+    )
+    allow_fetch: list[str] = Field(
+        default_factory=list,
+        description="hosts or CIDRs in private ranges that description URLs and remote $refs "
+        "may reach (loopback is always allowed; link-local and cloud metadata never)",
+    )
+    refs_root: Path | None = Field(
+        default=None,
+        description="folder local $refs must stay inside; None: the description's folder, "
+        "widened to the current directory when the description lies inside it",
+    )
+    max_response_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="largest generated response body; a schema that would expand beyond it is "
+        "answered within the bound and the cut is logged once",
+    )
+    max_request_line_bytes: int = Field(
+        default=8 * 1024, ge=256, description="longest request line (414 beyond)"
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="largest request header block (431 beyond)"
+    )
+    request_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds a client may take to send a request's headers and body before "
+        "the connection is closed",
+    )
+    state_max_items: int = Field(
+        default=100_000, ge=1, description="items one stateful collection may hold"
+    )
+    state_max_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="bytes (as JSON) one stateful collection may hold",
+    )
+    state_max_sessions: int = Field(
+        default=1000,
+        ge=1,
+        description="X-Session-ID sessions kept at once with state_isolation='session'",
+    )
+    state_session_idle_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        description="a session unused this long is evicted with state_isolation='session'",
+    )
     redact_fields: list[str] = Field(default_factory=list)
     database_url: str | None = Field(
         default=None,

@@ -20,8 +20,8 @@ from urllib.parse import urlencode
 import httpx
 
 from mockloop.errors import ServerError
-from mockloop.mock.request_log import REDACTED
 from mockloop.proxy.settings import AuthConfig
+from mockloop.redaction import REDACTED
 
 __all__ = ["OAuth2Token", "UpstreamAuth"]
 

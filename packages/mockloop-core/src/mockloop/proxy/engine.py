@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from mockloop.errors import ConfigError, ScenarioError
-from mockloop.mock.request_log import Redactor
 from mockloop.proxy.auth import UpstreamAuth
 from mockloop.proxy.forwarder import UpstreamForwarder, UpstreamOutcome
 from mockloop.proxy.recording import ExchangeRecorder, ReplayIndex
 from mockloop.proxy.routing import RouteDecision, RoutingTable
 from mockloop.proxy.settings import ProxySettings, parse_auth, parse_proxy_settings, parse_rules
+from mockloop.redaction import Redactor
 
 if TYPE_CHECKING:
     from mockloop.mock.runtime import MockRuntime

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 
 from mockloop.mock.problem import PreparedResponse
-from mockloop.mock.request_log import SECRET_HEADERS, Redactor
+from mockloop.redaction import SECRET_HEADERS, Redactor
 
 __all__ = ["ExchangeRecorder", "ReplayIndex", "replay_key"]
 

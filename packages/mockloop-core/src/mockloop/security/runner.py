@@ -15,7 +15,7 @@ import httpx
 from mockloop.audit.redaction import redact_arguments, redact_text
 from mockloop.errors import ConfigError
 from mockloop.load.plan import check_allowed, parse_target
-from mockloop.mock.request_log import REDACTED, Redactor
+from mockloop.redaction import REDACTED, Redactor
 from mockloop.security.findings import RequestExcerpt, ResponseExcerpt
 
 __all__ = ["BudgetExhausted", "Exchange", "ProbeClient", "check_host"]
