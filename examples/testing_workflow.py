@@ -100,11 +100,19 @@ def main() -> None:
                 print(f"  regressed: {line}")
 
             runs = [plan, baseline, security, slow]
+            # Each run refreshes the reports in --out: replacing them is asked for here (a
+            # report never replaces an existing file by default).
             html = mockloop.generate_test_report(
-                test_results=runs, output_format="html", output_path=str(out / "report.html")
+                test_results=runs,
+                output_format="html",
+                output_path=str(out / "report.html"),
+                overwrite=True,
             )
             junit = mockloop.generate_test_report(
-                test_results=runs, output_format="junit", output_path=str(out / "junit.xml")
+                test_results=runs,
+                output_format="junit",
+                output_path=str(out / "junit.xml"),
+                overwrite=True,
             )
             print(f"\n[report] {html.path} ({html.size_bytes} bytes)")
             print(f"[report] {junit.path} ({junit.size_bytes} bytes)")

@@ -12,7 +12,6 @@ import orjson
 import pytest
 
 from mockloop.errors import StoreError
-from mockloop.mock import stateful
 from mockloop.mock.state_sync import SharedState, decode_data, encode_data
 from mockloop.mock.stateful import StateStore
 from mockloop.spec import load_spec
@@ -263,21 +262,6 @@ def test_an_unopenable_location_fails_at_start(tmp_path: Path, spec) -> None:
     store = StateStore(spec, shared=SharedState(Location.sqlite(tmp_path / "file" / "s.db")))
     with pytest.raises(StoreError, match=r"file/s\.db: could not open the stateful data"):
         store.start()
-
-
-def test_sessions_past_the_bound_are_dropped_everywhere(database, tmp_path, spec, monkeypatch):
-    monkeypatch.setattr(stateful, "MAX_SESSIONS", 2)
-    location = database.location("state_petstore", tmp_path / "state.db")
-    one = Replica(spec, location, isolation="session")
-    two = Replica(spec, location, isolation="session")
-    try:
-        for name in ("a", "b", "c"):
-            one.create(name, session=name)
-        assert two.store.sessions() == ["b", "c"]
-        assert two.ids("a") == [1, 2, 3]  # dropped: back to the seed
-    finally:
-        one.store.close()
-        two.store.close()
 
 
 @pytest.mark.parametrize("big", [None, 2**70])

@@ -92,7 +92,7 @@ def test_other_formats_are_annotations(validator: SchemaValidator, fmt: str) -> 
 
 
 def test_unusable_keywords_report_nothing_and_never_raise(validator: SchemaValidator) -> None:
-    bad_pattern = {"type": "string", "pattern": "(?<name>x)", "maxLength": 3}
+    bad_pattern = {"type": "string", "pattern": "[z-a]", "maxLength": 3}
     # Only the broken keyword is skipped: the others still validate.
     assert validator.errors(bad_pattern, "toolong") == ["$: 'toolong' is too long"]
     assert validator.errors(bad_pattern, 5) == ["$: 5 is not of type 'string'"]

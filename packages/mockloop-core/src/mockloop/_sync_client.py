@@ -154,6 +154,8 @@ class MockLoopClient:
         start: bool = True,
         stateful: bool = False,
         overwrite: bool = False,
+        allow_fetch: list[str] | None = None,
+        refs_root: str | None = None,
     ) -> GeneratedMock:
         """Generate a runnable mock API project from an OpenAPI description and start it.
 
@@ -178,6 +180,12 @@ class MockLoopClient:
             start: start the mock as a detached background process.
             stateful: CRUD collections (POST creates, GET lists and fetches, DELETE removes).
             overwrite: replace the files of an existing project folder of the same name.
+            allow_fetch: private hosts or CIDRs (e.g. intranet.example, 10.0.0.0/8) the
+                description URL and its remote $refs may reach; default: the client's
+                allow_fetch setting (MOCKLOOP_ALLOW_FETCH). Loopback is always allowed,
+                link-local and cloud metadata addresses never.
+            refs_root: folder the description's local $refs must stay inside; default: the
+                description's own folder.
         """
         return self._runner.run(
             self._client.generate_mock_api(
@@ -192,6 +200,8 @@ class MockLoopClient:
                 start=start,
                 stateful=stateful,
                 overwrite=overwrite,
+                allow_fetch=allow_fetch,
+                refs_root=refs_root,
             )
         )
 
@@ -203,6 +213,8 @@ class MockLoopClient:
         admin_port: int | None = None,
         stateful: bool = False,
         auth_enabled: bool = True,
+        allow_fetch: list[str] | None = None,
+        refs_root: str | None = None,
     ) -> ServerInfo:
         """Start a mock server as a detached background process and register it.
 
@@ -217,6 +229,12 @@ class MockLoopClient:
             admin_port: port of the admin API and UI; default business_port + 1.
             stateful: CRUD collections (only with spec_url_or_path; projects keep their config).
             auth_enabled: simulate security schemes (only with spec_url_or_path).
+            allow_fetch: private hosts or CIDRs (e.g. intranet.example, 10.0.0.0/8) the
+                description URL and its remote $refs may reach (only with spec_url_or_path);
+                default: the client's allow_fetch setting (MOCKLOOP_ALLOW_FETCH). Loopback is
+                always allowed, link-local and cloud metadata addresses never.
+            refs_root: folder the description's local $refs must stay inside (only with
+                spec_url_or_path); default: the description's own folder.
         """
         return self._runner.run(
             self._client.start_mock_server(
@@ -226,6 +244,8 @@ class MockLoopClient:
                 admin_port=admin_port,
                 stateful=stateful,
                 auth_enabled=auth_enabled,
+                allow_fetch=allow_fetch,
+                refs_root=refs_root,
             )
         )
 
@@ -1327,6 +1347,7 @@ class MockLoopClient:
         run_ids: list[str] | None = None,
         output_path: str | None = None,
         title: str | None = None,
+        overwrite: bool = False,
     ) -> TestReportResult:
         """Write a report of test runs: HTML with charts, Markdown for pull requests, JUnit XML.
 
@@ -1353,9 +1374,11 @@ class MockLoopClient:
             output_format: "json", "markdown", "html" or "junit".
             run_ids: stored run ids to report as well (load runs and the runs in test
                 sessions, from MOCKLOOP_HOME).
-            output_path: also write the report to this file (folders are created).
+            output_path: also write the report to this file (folders are created); an
+                existing file is an error unless overwrite is True.
             title: the report's title (default: the run's title, or "MockLoop test report:
                 N runs").
+            overwrite: replace output_path when it exists already (default False: refuse).
         """
         return self._runner.run(
             self._client.generate_test_report(
@@ -1366,6 +1389,7 @@ class MockLoopClient:
                 run_ids=run_ids,
                 output_path=output_path,
                 title=title,
+                overwrite=overwrite,
             )
         )
 
@@ -1601,16 +1625,19 @@ class MockLoopClient:
         face: str | None = None,
         time_from: str | float | datetime | None = None,
         time_to: str | float | datetime | None = None,
+        overwrite: bool = False,
     ) -> AuditExport:
         """Export the audit trail (oldest first) as JSON Lines or CSV, to a file or as text.
 
         Args:
             format: jsonl (one JSON record per line) or csv.
-            path: a file to write; without it the export is returned as text.
+            path: a file to write (folders are created; an existing file is an error unless
+                overwrite is True); without it the export is returned as text.
             operation: only calls of this operation.
             face: only calls made through python, mcp, langchain or crewai.
             time_from: earliest call time: epoch seconds, ISO 8601 or a datetime.
             time_to: latest call time: epoch seconds, ISO 8601 or a datetime.
+            overwrite: replace path when it exists already (default False: refuse).
         """
         return self._runner.run(
             self._client.export_audit_log(
@@ -1620,6 +1647,7 @@ class MockLoopClient:
                 face=face,
                 time_from=time_from,
                 time_to=time_to,
+                overwrite=overwrite,
             )
         )
 

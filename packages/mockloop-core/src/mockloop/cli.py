@@ -48,6 +48,7 @@ def _admin_token(args: argparse.Namespace) -> str | None:
 
 def _serve(args: argparse.Namespace) -> int:
     from mockloop.mock import MockConfig, serve
+    from mockloop.mock.admin_guard import is_loopback_host
 
     admin_port = (
         None
@@ -56,13 +57,21 @@ def _serve(args: argparse.Namespace) -> int:
             args.admin_port if args.admin_port is not None else (args.port + 1 if args.port else 0)
         )
     )
+    admin_token = _admin_token(args)
+    if admin_port is not None and not admin_token and not is_loopback_host(args.admin_host):
+        raise ConfigError(
+            f"--admin-host {args.admin_host or repr('')} reaches beyond this machine, and the "
+            "admin API changes the mock: give it a token with --admin-token-file FILE or "
+            "MOCKLOOP_ADMIN_TOKEN, or keep --admin-host 127.0.0.1"
+        )
     config = MockConfig.build(
         spec=args.spec,
         host=args.host,
         port=args.port,
         admin_host=args.admin_host,
         admin_port=admin_port,
-        admin_token=_admin_token(args),
+        admin_token=admin_token,
+        admin_allow_hosts=args.admin_allow_host,
         seed=args.seed,
         max_spec_bytes=args.max_spec_size,
         allow_fetch=args.allow_fetch,
@@ -107,10 +116,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
         print(f"  API:   {runtime.business_url}   (docs: {runtime.business_url}/docs)", flush=True)
         if runtime.admin_url:
-            print(
-                f"  Admin: {runtime.admin_url}   (API reference: {runtime.admin_url}/docs)",
-                flush=True,
-            )
+            _print_admin(runtime.config.admin_host, runtime.admin_url)
         store = runtime.store
         if store is not None and store.backend == "postgresql":
             print(
@@ -126,6 +132,32 @@ def _serve(args: argparse.Namespace) -> int:
     if code == 0:
         print("Stopped; the request log is flushed.", flush=True)
     return code
+
+
+def _print_admin(admin_host: str, admin_url: str) -> None:
+    """The admin line of the ready message: the address really bound, and a warning when that
+    reaches beyond this machine."""
+    from urllib.parse import urlsplit
+
+    from mockloop.mock.admin_guard import is_loopback_host
+
+    port = urlsplit(admin_url).port
+    host = admin_host or "0.0.0.0"
+    bound = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    if bound == admin_url:
+        print(f"  Admin: {admin_url}   (API reference: {admin_url}/docs)", flush=True)
+    else:
+        print(
+            f"  Admin: {bound}   (from here: {admin_url}, API reference: {admin_url}/docs)",
+            flush=True,
+        )
+    if not is_loopback_host(host):
+        where = "every interface" if host in ("0.0.0.0", "::") else host
+        print(
+            f"  Warning: the admin port listens on {where}, beyond this machine: anyone who "
+            "reaches it with the admin token can change this mock",
+            flush=True,
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,7 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="admin port (default: --port + 1; 0 = any free)",
     )
-    serve.add_argument("--admin-host", default="127.0.0.1", help="admin host (default 127.0.0.1)")
+    serve.add_argument(
+        "--admin-host",
+        default="127.0.0.1",
+        help="admin host (default 127.0.0.1; an address beyond loopback needs an admin token)",
+    )
     serve.add_argument(
         "--admin-token",
         default=None,
@@ -167,6 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         default=None,
         help="read the admin token from FILE (surrounding whitespace ignored)",
+    )
+    serve.add_argument(
+        "--admin-allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="let the admin port answer requests whose Host is NAME (repeatable; it always "
+        "answers 127.0.0.1, localhost, [::1] and its --admin-host address)",
     )
     serve.add_argument("--no-admin", action="store_true", help="serve no admin port")
     serve.add_argument("--seed", type=int, default=0, help="seed of generated data (default 0)")

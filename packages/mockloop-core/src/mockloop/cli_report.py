@@ -1,7 +1,7 @@
 """`mockloop report RUN_ID ...`: a report of stored runs as HTML, Markdown, JUnit XML or JSON.
 
 Exit status 0 when the report is written (whatever the runs' verdicts), 2 on bad input such as
-an unknown run id.
+an unknown run id, or an existing `--output` file without `--overwrite`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ def _report(args: argparse.Namespace) -> int:
                 include_charts=not args.no_charts,
                 output_path=args.output,
                 title=args.title,
+                overwrite=args.overwrite,
             )
 
     result = asyncio.run(go())
@@ -54,6 +55,12 @@ def add_report_command(commands: Any) -> None:
     )
     report.add_argument(
         "-o", "--output", metavar="FILE", default=None, help="write to FILE (default: stdout)"
+    )
+    report.add_argument(
+        "--overwrite",
+        "--force",
+        action="store_true",
+        help="replace FILE when it exists (default: refuse, exit 2)",
     )
     report.add_argument(
         "--report-format",

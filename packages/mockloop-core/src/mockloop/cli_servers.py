@@ -35,6 +35,16 @@ def _print_server(server: Any, verb: str) -> None:
     print(f"Stop it with: mockloop stop {server.id}")
 
 
+def _fetch_limits(args: argparse.Namespace) -> dict[str, Any]:
+    """Where a description given on the command line may reach: as `mockloop serve`, its
+    `$ref`s may read the current folder when it lies inside it."""
+    return {
+        "allow_fetch": list(args.allow_fetch),
+        "refs_root": args.refs_root,
+        "widen_refs_root_to_cwd": args.refs_root is None,
+    }
+
+
 def _start(args: argparse.Namespace, project: Path | None, spec: str | None) -> int:
     from mockloop.servers import start_server
 
@@ -52,6 +62,7 @@ def _start(args: argparse.Namespace, project: Path | None, spec: str | None) -> 
         host=getattr(args, "host", "127.0.0.1"),
         extra_args=extra,
         timeout=args.timeout,
+        **_fetch_limits(args),
     )
     _print_server(server, "Started")
     return 0
@@ -71,6 +82,7 @@ def _generate(args: argparse.Namespace) -> int:
         business_port=args.port if args.port is not None else 8000,
         admin_port=args.admin_port,
         overwrite=args.overwrite,
+        **_fetch_limits(args),
     )
     print(f"Generated {project.name} in {project.path}")
     print(f"  files: {', '.join(project.files)}")
@@ -172,6 +184,21 @@ def _port_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="seconds to wait for start-up (default 30)"
+    )
+    parser.add_argument(
+        "--allow-fetch",
+        action="append",
+        default=[],
+        metavar="HOST|CIDR",
+        help="let description URLs and remote $refs reach this private host or network "
+        "(repeatable; loopback is always allowed, link-local and cloud metadata never)",
+    )
+    parser.add_argument(
+        "--refs-root",
+        metavar="DIR",
+        default=None,
+        help="local $refs must stay inside DIR (default: the description's folder, or the "
+        "current directory when the description lies inside it)",
     )
 
 

@@ -1,9 +1,26 @@
 """The one redaction every sink uses: request log, webhooks, runs, reports, audit, MCP text.
 
 A name (header, query parameter, form field, JSON key) is secret when it is one of
-`SECRET_HEADERS` or contains one of `SECRET_WORDS` once lowercased and stripped of separators.
+`SECRET_HEADERS`, contains one of `SECRET_WORDS` once lowercased and stripped of separators,
+or is exactly one of `SECRET_EXACT_NAMES` ("sig", "signature", "X-Amz-Signature", "jwt"; so
+"signal" and "design" stay). Query and form parameters and `name=value` pairs in text are also
+secret when exactly one of `SECRET_PARAM_NAMES` (the OAuth `code`, `auth`): those names are
+too common as JSON keys ("code": 404) to redact there.
+
 `Redactor` replaces the values under such names with "[REDACTED]" in headers, query strings,
-JSON values, form bodies and free text.
+JSON values, form bodies and free text. Free text (and every JSON string value) also loses:
+
+- the password of URL user-info: `https://user:pass@host` -> `https://user:[REDACTED]@host`;
+- the values of secret parameters of URLs inside it (`?access_token=abc&x=1`);
+- `Bearer`/`Basic`/`Token` credentials and `Digest` parameter lists (a plain word after the
+  scheme, as in "basic usage", is prose and stays);
+- well-known token shapes, whatever their name: JWTs (`eyJ...eyJ...`), `sk-...` API keys,
+  GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`, `github_pat_`), GitLab (`glpat-`), Slack
+  (`xox?-`), Google (`AIza`), AWS access key ids (`AKIA`/`ASIA` + 16). Each shape has a fixed
+  prefix and a minimum length, so ordinary words do not match.
+
+`redact_text(str)` and `redact_value(obj)` apply the default policy to sinks holding arbitrary
+text or JSON-able data (dicts, lists, pydantic models).
 """
 
 from __future__ import annotations
@@ -15,13 +32,19 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import orjson
+from pydantic import BaseModel
 
 __all__ = [
     "REDACTED",
+    "SECRET_EXACT_NAMES",
     "SECRET_HEADERS",
+    "SECRET_PARAM_NAMES",
     "SECRET_WORDS",
     "Redactor",
     "cut_text",
+    "default_redactor",
+    "redact_text",
+    "redact_value",
 ]
 
 REDACTED = "[REDACTED]"
@@ -51,39 +74,135 @@ SECRET_WORDS: tuple[str, ...] = (
     "cvv",
 )
 
+#: Names secret everywhere, but only as the whole name (squashed like `SECRET_WORDS`): URL
+#: signatures (`sig`, `signature`, S3's `X-Amz-Signature`, GCS's `X-Goog-Signature`, GitHub's
+#: `X-Hub-Signature-256`) and bare JWTs.
+SECRET_EXACT_NAMES: frozenset[str] = frozenset(
+    {
+        "sig",
+        "signature",
+        "xamzsignature",
+        "xgoogsignature",
+        "xhubsignature",
+        "xhubsignature256",
+        "jwt",
+    }
+)
+
+#: Names secret as query or form parameters and in `name=value` text only: the OAuth
+#: authorization `code` and `auth` (a token in Firebase-style URLs).
+SECRET_PARAM_NAMES: frozenset[str] = frozenset({"code", "auth", "authcode"})
+
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
-_SCHEME_CREDENTIAL = re.compile(r"(?i)\b(bearer|basic|digest)\s+[A-Za-z0-9\-._~+/=]{4,}")
-
-
-def _redact_credential(match: re.Match[str]) -> str:
-    return f"{match.group(1)} {REDACTED}"
-
+_WORD_CHARS = r"A-Za-z0-9\-._~+/="
+# `Bearer`/`Basic`/`Token` and a credential. A credential that is a plain lowercase word
+# (optionally capitalised) is prose ("basic usage", "Token expired") and stays, and so does an
+# auth-param (`Bearer realm="api"` in a WWW-Authenticate challenge: a name, `=`, then a value;
+# a credential's `=` is base64 padding, followed by more `=` or its end).
+_SCHEME_CREDENTIAL = re.compile(
+    rf"(?<![A-Za-z0-9_\-])(?P<scheme>(?i:bearer|basic|token))(?P<space>\s+)"
+    rf"(?![A-Z]?[a-z]+(?![{_WORD_CHARS}]))(?![A-Za-z0-9_\-]+=[^=\s,])[{_WORD_CHARS}]{{4,}}"
+)
+# `Digest username="x", realm="y", response="..."`: the whole parameter list, with its
+# quotes JSON-escaped or not.
+_DIGEST_CREDENTIAL = re.compile(
+    r"(?<![A-Za-z0-9_\-])(?P<scheme>(?i:digest))(?P<space>\s+)"
+    r"(?:[A-Za-z0-9_\-]+=(?:\\?\"[^\"\\\r\n]*\\?\"|[^\s,\"\\]+)\s*,?\s*)+"
+)
+# `scheme://user:password@host`: the look-behind starts a scheme only at a word start (no
+# quadratic retry inside long words); the password runs to the last `@` before the path.
+_USERINFO = re.compile(
+    r"(?<![A-Za-z0-9+.\-])(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)"
+    r"(?P<user>[^\s/?#@:\"'<>\\]*):(?P<password>[^\s/?#\"'<>\\]*)@"
+)
+_TOKEN_SHAPES = re.compile(
+    r"(?<![A-Za-z0-9_\-])(?:"
+    r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*"
+    r"|sk-[A-Za-z0-9_\-]{20,}"
+    r"|gh[pousr]_[A-Za-z0-9]{30,}"
+    r"|github_pat_[A-Za-z0-9_]{22,}"
+    r"|glpat-[A-Za-z0-9_\-]{20,}"
+    r"|xox[abposr]-[A-Za-z0-9\-]{10,}"
+    r"|AIza[0-9A-Za-z_\-]{35}"
+    r"|(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Za-z])"
+    r")"
+)
 
 _ALNUM_BYTES = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _NON_ALNUM_BYTES = bytes(b for b in range(256) if b not in _ALNUM_BYTES)
 _LOWER_ALNUM = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
+# What the cheap pre-scan looks for besides the secret words, in squashed lowercase text: the
+# exact and parameter names, the credential schemes and the token-shape prefixes ("sk-" is
+# looked for in the raw bytes: squashed, "sk" is in every "task" and "desk").
+_SCAN_EXTRA: tuple[str, ...] = (
+    "sig",
+    "jwt",
+    "code",
+    "auth",
+    "bearer",
+    "basic",
+    "digest",
+    "eyj",
+    "akia",
+    "asia",
+    "ghp",
+    "gho",
+    "ghu",
+    "ghs",
+    "ghr",
+    "githubpat",
+    "glpat",
+    "xox",
+    "aiza",
+)
 # In text that is not parseable JSON: `"name": "value"`, `name=value`, `name: value`, and
-# `<name>value</name>`. Unquoted values run to the end of the line or a separator, so
-# "Authorization: Bearer abc" loses the whole credential, not just "Bearer".
+# `<name>value</name>`. A name is found first (`_PAIR_HEAD`); only a secret one takes its value
+# (`_PAIR_VALUE`), so `url=https://x/cb?access_token=abc` still reaches the token. Unquoted
+# values run to the end of the line or a separator, so "Authorization: Bearer abc" loses the
+# whole credential, not just "Bearer".
 # The look-behind makes a name start only at the start of a word: without it a long run of
 # name characters (a base64 blob) is retried from every position, quadratic in its length.
-_TEXT_PAIR = re.compile(
+_PAIR_HEAD = re.compile(
     r"""(?<![A-Za-z0-9_.\-])(?P<q>["']?)(?P<name>[A-Za-z0-9_.\-]+)(?P=q)(?P<sep>\s*[:=]\s*)"""
-    r"""(?P<value>"(?:[^"\\]|\\.)*"|'[^']*'|[^\r\n,&;}\]<]+)"""
 )
+# An unquoted value never runs past a double quote or a backslash: in JSON text that is the end
+# of the string holding it (`"note": "expired-token: ..."` keeps its closing quote).
+_PAIR_VALUE = re.compile(r""""(?:[^"\\]|\\.)*"|'[^']*'|[^\r\n,&;}\]<"\\]+""")
+# After `=` (a query string, `key=value` text) an unquoted value also ends at a blank.
+_PAIR_VALUE_EQ = re.compile(r""""(?:[^"\\]|\\.)*"|'[^']*'|[^\s,&;}\]<"'\\]+""")
 _XML_ELEMENT = re.compile(r"<(?P<name>[A-Za-z0-9_.\-:]+)>(?P<value>[^<]*)</(?P=name)>")
+_MAX_DEPTH = 64  # deeper JSON values are redacted whole (no recursion limit is ever reached)
+_MAX_TEXT = 1 << 20  # longer strings are redacted by the text rules in slices of this size
 
 
 def _text(value: bytes | str) -> str:
     return value.decode("latin-1") if isinstance(value, bytes | bytearray) else str(value)
 
 
+def _redacted_already(value: Any) -> bool:
+    """A string redacted already ("[REDACTED]", "Bearer [REDACTED]"): kept as it is, so a
+    redacted copy keeps its shape (a recording replays what the client saw)."""
+    if not isinstance(value, str) or REDACTED not in value:
+        return False
+    return value.replace(REDACTED, "").strip().lower() in ("", "bearer", "basic", "token", "digest")
+
+
+def _credential(match: re.Match[str]) -> str:
+    return f"{match.group('scheme')}{match.group('space')}{REDACTED}"
+
+
+def _userinfo(match: re.Match[str]) -> str:
+    return f"{match.group('scheme')}{match.group('user')}:{REDACTED}@"
+
+
 class Redactor:
-    """Replaces secret values with "[REDACTED]" in headers, query strings and bodies.
+    """Replaces secret values with "[REDACTED]" in headers, query strings, bodies and text.
 
     A name is secret when it is one of `SECRET_HEADERS` (headers only), or when, lowercased and
     stripped of separators, it contains one of `SECRET_WORDS` or one of `extra_fields` (treated
-    the same way, so "card-pin" also covers "cardPin" and "user_card_pin").
+    the same way, so "card-pin" also covers "cardPin" and "user_card_pin"), or is exactly one
+    of `SECRET_EXACT_NAMES` (anywhere) or `SECRET_PARAM_NAMES` (query and form parameters,
+    `name=value` text).
 
     Args:
         extra_fields: more names to treat as secret, case-insensitive.
@@ -93,9 +212,12 @@ class Redactor:
         extras = tuple(_NOT_ALNUM.sub("", name.lower()) for name in extra_fields)
         self.words: tuple[str, ...] = SECRET_WORDS + tuple(word for word in extras if word)
         # One alternation regex: a loop of `word in text` checks costs several times more.
-        self._byte_words = re.compile(b"|".join(re.escape(word.encode()) for word in self.words))
+        self._byte_words = re.compile(
+            b"|".join(re.escape(word.encode()) for word in self.words + _SCAN_EXTRA)
+        )
         # Names repeat endlessly (the same headers, the same fields), so verdicts are cached.
         self._is_secret = lru_cache(maxsize=4096)(self._decide)
+        self._is_param_secret = lru_cache(maxsize=4096)(self._decide_param)
         self._header_names: dict[bytes | str, tuple[str, bool]] = {}
 
     def _decide(self, name: str) -> bool:
@@ -103,20 +225,32 @@ class Redactor:
         if lowered in SECRET_HEADERS:
             return True
         squashed = _NOT_ALNUM.sub("", lowered)
-        return any(word in squashed for word in self.words)
+        return squashed in SECRET_EXACT_NAMES or any(word in squashed for word in self.words)
+
+    def _decide_param(self, name: str) -> bool:
+        return self._is_secret(name) or _NOT_ALNUM.sub("", name.lower()) in SECRET_PARAM_NAMES
 
     def is_secret(self, name: str) -> bool:
         """Whether values under this header, parameter or field name are redacted."""
         return self._is_secret(name)
 
+    def is_param_secret(self, name: str) -> bool:
+        """Whether a query or form parameter (or `name=value` in text) of this name is redacted:
+        every secret name, and the parameter-only names such as OAuth's `code`."""
+        return self._is_param_secret(name)
+
     def may_hold_secrets(self, data: bytes) -> bool:
-        """False only when no secret name can occur in `data` (a cheap scan that skips parsing).
+        """False only when no secret can occur in `data` (a cheap scan that skips parsing).
 
         Separators are deleted and letters lowercased in C (`bytes.translate`), so "API_Key"
-        still shows as "apikey". Text that could hide a name behind an escape (backslash,
-        percent-encoding) or non-ASCII letters always counts as possibly secret.
+        still shows as "apikey"; the scan looks for every secret word and exact name, the
+        credential schemes and the token-shape prefixes. Text that could hide a name behind an
+        escape (backslash, percent-encoding) or non-ASCII letters, and text holding a URL
+        with user-info (`://` and `@`), always counts as possibly secret.
         """
-        if not data.isascii() or b"\\" in data or b"%" in data:
+        if not data.isascii() or b"\\" in data or b"%" in data or b"sk-" in data:
+            return True
+        if b"@" in data and b"://" in data:
             return True
         squashed = data.translate(_LOWER_ALNUM, _NON_ALNUM_BYTES)
         return self._byte_words.search(squashed) is not None
@@ -124,6 +258,8 @@ class Redactor:
     def headers(self, pairs: Iterable[tuple[bytes | str, bytes | str]]) -> dict[str, str]:
         """Decode an ASGI header list to `{lowercase name: value}`, secrets redacted.
 
+        Values under secret names are replaced whole; other values lose what the text rules
+        find (a `Referer` with `?access_token=`, a custom header carrying `Bearer ...`).
         Repeated headers are joined with ", " (a JSON object cannot repeat a key).
         """
         names = self._header_names
@@ -138,10 +274,15 @@ class Redactor:
             name, secret = known
             if secret:
                 value = REDACTED
-            elif type(raw_value) is bytes:
-                value = raw_value.decode("latin-1")
             else:
-                value = _text(raw_value)
+                data = raw_value if type(raw_value) is bytes else _text(raw_value).encode()
+                value = data.decode("latin-1")
+                # Short values without `=`, `@` or a space hold no pair, URL, scheme
+                # credential or token shape: most headers skip the scan.
+                if (
+                    len(data) >= 20 or b"=" in data or b"@" in data or b" " in data
+                ) and self.may_hold_secrets(data):
+                    value = self.text(value)
             if name in result:
                 value = f"{result[name]}, {value}"
             result[name] = value
@@ -157,38 +298,72 @@ class Redactor:
         text = _text(raw)
         parts = text.split("&")
         for index, part in enumerate(parts):
-            key, sep, _ = part.partition("=")
-            if self._is_secret(unquote_plus(key)):
+            key, sep, value = part.partition("=")
+            if self._is_param_secret(unquote_plus(key)):
                 parts[index] = f"{key}={REDACTED}" if sep else part
+            elif sep and value:
+                # A parameter holding a URL with credentials, or a token by its shape.
+                cleaned = self._free_text(unquote_plus(value))
+                if cleaned != unquote_plus(value):
+                    parts[index] = f"{key}={cleaned}"
         return "&".join(parts)
 
-    def json_value(self, value: Any) -> Any:
-        """A parsed JSON value with every secret field's value redacted, recursively."""
+    def json_value(self, value: Any, _depth: int = 0) -> Any:
+        """A parsed JSON value with every secret field's value redacted, recursively; strings
+        go through the text rules (`text`)."""
+        if _depth > _MAX_DEPTH:
+            return REDACTED
         if isinstance(value, dict):
             return {
-                key: REDACTED if self._is_secret(str(key)) else self.json_value(item)
+                key: REDACTED
+                if self._is_secret(str(key)) and not _redacted_already(item)
+                else self.json_value(item, _depth + 1)
                 for key, item in value.items()
             }
         if isinstance(value, list):
-            return [self.json_value(item) for item in value]
-        if isinstance(value, str) and len(value) <= 65536:
-            # A credential inside a free-text field ("Authorization: Bearer abc").
-            return _SCHEME_CREDENTIAL.sub(_redact_credential, self.text(value))
+            return [self.json_value(item, _depth + 1) for item in value]
+        if isinstance(value, str):
+            return self.text(value)
         return value
 
+    def value(self, value: Any, _depth: int = 0) -> Any:
+        """A JSON-ready copy of any JSON-able value (pydantic models, dicts, lists, tuples,
+        strings) with secrets redacted: values under secret keys (None and booleans such as
+        `has_secret` stay) and secrets the text rules find in strings."""
+        if _depth > _MAX_DEPTH:
+            return REDACTED
+        if isinstance(value, BaseModel):
+            value = value.model_dump(mode="json")
+        if isinstance(value, dict):
+            return {
+                str(key): REDACTED
+                if self._is_secret(str(key))
+                and item is not None
+                and not isinstance(item, bool)
+                and not _redacted_already(item)
+                else self.value(item, _depth + 1)
+                for key, item in value.items()
+            }
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self.value(item, _depth + 1) for item in value]
+        if isinstance(value, str):
+            return self.text(value)
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        return self.text(str(value))
+
     def text(self, text: str) -> str:
-        """Best-effort redaction of free text: `name: value`, `name=value`, `<name>value</name>`.
+        """Free text with secrets redacted: `name: value`, `name=value`, `<name>value</name>`
+        under secret names, URL user-info passwords, scheme credentials and token shapes.
 
-        Used for bodies that are not parseable JSON (truncated, malformed, XML, plain text).
+        Used for bodies that are not parseable JSON (truncated, malformed, XML, plain text),
+        JSON string values, messages and reply text.
         """
-
-        def pair(match: re.Match[str]) -> str:
-            if not self._is_secret(match.group("name")):
-                return match.group(0)
-            start = match.start("value") - match.start(0)
-            value = match.group("value")
-            quote = value[0] if value[:1] in ('"', "'") else ""
-            return f"{match.group(0)[:start]}{quote}{REDACTED}{quote}"
+        if len(text) > _MAX_TEXT:
+            return "".join(
+                self.text(text[start : start + _MAX_TEXT])
+                for start in range(0, len(text), _MAX_TEXT)
+            )
 
         def element(match: re.Match[str]) -> str:
             if not self._is_secret(match.group("name")):
@@ -196,7 +371,51 @@ class Redactor:
             name = match.group("name")
             return f"<{name}>{REDACTED}</{name}>"
 
-        return _XML_ELEMENT.sub(element, _TEXT_PAIR.sub(pair, text))
+        if "=" in text or ":" in text:
+            text = self._pairs(text)
+        if "<" in text:
+            text = _XML_ELEMENT.sub(element, text)
+        return self._free_text(text)
+
+    def _pairs(self, text: str) -> str:
+        """`text` with the value of each `name: value` / `name=value` of a secret name
+        redacted."""
+        out: list[str] = []
+        kept = 0  # text[:kept] is in `out` already
+        for head in _PAIR_HEAD.finditer(text):
+            if head.start() < kept:
+                continue  # inside a value redacted already
+            name = head.group("name")
+            secret = (
+                self._is_param_secret(name) if "=" in head.group("sep") else self._is_secret(name)
+            )
+            if not secret:
+                continue
+            if text.startswith(REDACTED, head.end() + (text[head.end() : head.end() + 1] in "\"'")):
+                continue  # redacted already
+            pattern = _PAIR_VALUE_EQ if "=" in head.group("sep") else _PAIR_VALUE
+            value = pattern.match(text, head.end())
+            if value is None:
+                continue
+            found = value.group(0)
+            quote = found[0] if found[:1] in ('"', "'") else ""
+            if not quote and head.group("q") == '"':
+                quote = '"'  # `"name": 3` stays JSON: `"name": "[REDACTED]"`
+            out.append(text[kept : head.end()])
+            out.append(f"{quote}{REDACTED}{quote}")
+            kept = value.end()
+        if not out:
+            return text
+        out.append(text[kept:])
+        return "".join(out)
+
+    def _free_text(self, text: str) -> str:
+        """The name-independent rules: URL user-info, scheme credentials, token shapes."""
+        if "://" in text:
+            text = _USERINFO.sub(_userinfo, text)
+        text = _SCHEME_CREDENTIAL.sub(_credential, text)
+        text = _DIGEST_CREDENTIAL.sub(_credential, text)
+        return _TOKEN_SHAPES.sub(REDACTED, text)
 
     def body(self, raw: bytes | str, content_type: str, limit: int) -> tuple[str, bool]:
         """A body as redacted text of at most about `limit` characters, and whether it was cut.
@@ -233,8 +452,28 @@ class Redactor:
 
 
 def cut_text(data: bytes | bytearray, limit: int) -> tuple[str, bool]:
+    """`data` decoded as UTF-8 and cut to `limit` characters, and whether anything was cut."""
     # Decode a little more than needed (a character is at most 4 bytes), then cut characters.
     text = bytes(data[: limit * 4 + 4]).decode("utf-8", errors="replace")
     if len(text) > limit:
         return text[:limit], True
     return text, len(data) > limit * 4 + 4
+
+
+_DEFAULT = Redactor()
+
+
+def default_redactor() -> Redactor:
+    """The shared `Redactor` with the default policy (no extra field names)."""
+    return _DEFAULT
+
+
+def redact_text(text: str) -> str:
+    """`text` with every secret the default policy finds redacted (see `Redactor.text`)."""
+    return _DEFAULT.text(text) if text else text
+
+
+def redact_value(value: Any) -> Any:
+    """A JSON-ready copy of `value` (model, dict, list, string, ...) with secrets redacted
+    (see `Redactor.value`)."""
+    return _DEFAULT.value(value)

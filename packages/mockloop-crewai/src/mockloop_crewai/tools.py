@@ -22,6 +22,7 @@ from pydantic import ConfigDict, PrivateAttr
 
 from mockloop import MockLoopError, MockLoopRuntimeError
 from mockloop.catalog import Catalog, OperationSpec, get_catalog
+from mockloop.redaction import redact_text
 from mockloop_crewai.caller import (
     ClientLike,
     OperationCaller,
@@ -120,19 +121,19 @@ class MockLoopTool(BaseTool):
             result = self._caller.call(self.name, self._arguments(arguments))
         except Exception as exc:
             return self._failure(exc)
-        return self._caller.render(result)
+        return redact_text(self._caller.render(result))
 
     async def _arun(self, **arguments: Any) -> Any:
         try:
             result = await self._caller.acall(self.name, self._arguments(arguments))
         except Exception as exc:
             return self._failure(exc)
-        return self._caller.render(result)
+        return redact_text(self._caller.render(result))
 
     def _failure(self, exc: Exception) -> Any:
         if not isinstance(exc, MockLoopError):
             logger.exception("tool %s failed", self.name)
-        message = f"Error: {error_text(self.name, exc)}"
+        message = f"Error: {redact_text(error_text(self.name, exc))}"
         if ToolFailure is None:
             return message
         return ToolFailure(

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from mockloop import MockLoopError
 from mockloop.catalog import Catalog, OperationSpec, get_catalog
 from mockloop.progress import ProgressCallback
+from mockloop.redaction import redact_text
 from mockloop_langchain.caller import (
     ClientLike,
     OperationCaller,
@@ -101,7 +102,7 @@ def tool_for_operation(op: OperationSpec, caller: OperationCaller) -> Structured
             )
         except Exception as exc:
             raise _tool_exception(op, exc) from exc
-        return caller.render(result), result
+        return redact_text(caller.render(result)), result
 
     async def arun(callbacks: Any = None, **arguments: Any) -> tuple[str, Any]:
         try:
@@ -112,7 +113,7 @@ def tool_for_operation(op: OperationSpec, caller: OperationCaller) -> Structured
             )
         except Exception as exc:
             raise _tool_exception(op, exc) from exc
-        return caller.render(result), result
+        return redact_text(caller.render(result)), result
 
     return StructuredTool(
         name=op.name,
@@ -137,7 +138,7 @@ def tool_for_operation(op: OperationSpec, caller: OperationCaller) -> Structured
 def _tool_exception(op: OperationSpec, exc: Exception) -> ToolException:
     if not isinstance(exc, MockLoopError):
         logger.exception("tool %s failed", op.name)
-    return ToolException(error_text(op.name, exc))
+    return ToolException(redact_text(error_text(op.name, exc)))
 
 
 def get_tools(

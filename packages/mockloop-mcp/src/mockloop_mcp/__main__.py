@@ -2,7 +2,8 @@
 
 stdio (the default) keeps stdout for the protocol alone: logs go to stderr, or to a file with
 `--log-file`. `--transport streamable-http` serves on `--host`/`--port` (127.0.0.1:8765 by
-default) at the path `/mcp`.
+default) at the path `/mcp`. `--allow-fetch HOST|CIDR` (repeatable) lets description URLs
+and remote `$ref`s reach a private host or network, like `MOCKLOOP_ALLOW_FETCH`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
 
 from mockloop_mcp import __version__
@@ -40,7 +42,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--include", help="comma-separated operation names to expose (default: all)"
     )
     parser.add_argument("--exclude", help="comma-separated operation names to hide")
+    parser.add_argument(
+        "--allow-fetch",
+        action="append",
+        default=[],
+        metavar="HOST|CIDR",
+        help="let description URLs and remote $refs reach this private host or network "
+        "(repeatable; adds to MOCKLOOP_ALLOW_FETCH; loopback is always allowed, link-local "
+        "and cloud metadata never)",
+    )
     return parser
+
+
+def _allow_fetch(entries: list[str]) -> None:
+    """Add `--allow-fetch` entries to MOCKLOOP_ALLOW_FETCH, which the client's settings read.
+
+    Raises:
+        ConfigError: an entry is neither a host name nor an address or CIDR.
+    """
+    from mockloop.settings import env_allow_fetch
+    from mockloop.spec.fetch import FetchPolicy
+
+    merged = [*env_allow_fetch(), *(e.strip() for e in entries if e.strip())]
+    FetchPolicy(merged)
+    if merged:
+        os.environ["MOCKLOOP_ALLOW_FETCH"] = ",".join(merged)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
     split = lambda text: [n.strip() for n in text.split(",") if n.strip()] if text else None  # noqa: E731
     try:
+        _allow_fetch(args.allow_fetch)
         server = build_server(
             include=split(args.include),
             exclude=split(args.exclude),

@@ -13,7 +13,9 @@ A tool call validates its arguments, runs the operation on the async client (blo
 runs in threads, so the event loop never stalls), forwards progress as MCP progress
 notifications, and answers with structured content plus a short text summary. Any error,
 MockLoop's or not, comes back as an `isError` result that says what was wrong; the server
-keeps serving.
+keeps serving. Every reply text (tool summaries, errors, prompt text, resources) goes through
+the shared redaction (`mockloop.redaction.redact_text`): a secret an operation echoes back
+never reaches the agent's transcript.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from mockloop import AsyncMockLoopClient, MockLoopError, MockLoopUserError
 from mockloop.audit import using_face
 from mockloop.catalog import Catalog, OperationSpec, get_catalog
 from mockloop.progress import progress_to
+from mockloop.redaction import redact_text, redact_value
 from mockloop.results import Result, summary_of
 from mockloop_mcp.plugin_tools import install_plugin_tools
 
@@ -78,14 +81,17 @@ def _output_schema(op: OperationSpec) -> dict[str, Any] | None:
 
 
 def _error_text(op_name: str, exc: BaseException) -> str:
+    """The text of an `isError` reply: what was wrong, secrets redacted."""
     if isinstance(exc, MockLoopUserError):
-        return f"{type(exc).__name__}: {exc} (fix the arguments of {op_name} and call it again)"
-    if isinstance(exc, MockLoopError):
-        return f"{type(exc).__name__}: {exc}"
-    return (
-        f"{op_name} failed inside MockLoop ({type(exc).__name__}: {exc}); the server keeps "
-        "running: check the arguments, or report this error"
-    )
+        text = f"{type(exc).__name__}: {exc} (fix the arguments of {op_name} and call it again)"
+    elif isinstance(exc, MockLoopError):
+        text = f"{type(exc).__name__}: {exc}"
+    else:
+        text = (
+            f"{op_name} failed inside MockLoop ({type(exc).__name__}: {exc}); the server keeps "
+            "running: check the arguments, or report this error"
+        )
+    return redact_text(text)
 
 
 class MockLoopMCP(FastMCP):
@@ -145,7 +151,7 @@ class MockLoopMCP(FastMCP):
         op = self.operations.get(name)
         if op is None or op.kind not in _TOOL_KINDS:
             known = ", ".join(op.name for op in self.tool_operations())
-            raise ToolError(f"unknown tool {name!r}; the tools are: {known}")
+            raise ToolError(redact_text(f"unknown tool {name!r}; the tools are: {known}"))
         try:
             kwargs = op.validate_arguments(arguments)
         except MockLoopError as exc:
@@ -160,7 +166,7 @@ class MockLoopMCP(FastMCP):
             raise ToolError(_error_text(name, exc)) from None
         structured = result.model_dump(mode="json")
         summary = summary_of(result) if isinstance(result, Result) else json.dumps(structured)
-        return [TextContent(type="text", text=summary)], structured
+        return [TextContent(type="text", text=redact_text(summary))], structured
 
     # -- prompts and resources --------------------------------------------------------------
 
@@ -183,7 +189,9 @@ class MockLoopMCP(FastMCP):
             except MockLoopError as exc:
                 raise ValueError(_error_text(op.name, exc)) from None
             messages = getattr(result, "messages", None)
-            return messages if messages else summary_of(result)
+            if messages:
+                return [_redacted_message(message) for message in messages]
+            return redact_text(summary_of(result))
 
         # MCP prompt arguments are strings: the function takes strings (validate_call keeps
         # them) and each is converted to its parameter's type before the operation runs.
@@ -209,7 +217,7 @@ class MockLoopMCP(FastMCP):
 
         async def read() -> str:
             result = await method()
-            return json.dumps(result.model_dump(mode="json"), indent=2)
+            return json.dumps(redact_value(result.model_dump(mode="json")), indent=2)
 
         return FunctionResource(
             uri=f"mockloop://{op.group}/{op.name}",  # type: ignore[arg-type]
@@ -269,6 +277,25 @@ class MockLoopMCP(FastMCP):
             description="A scenario pack by category and name (see scenario-pack://index)",
             mime_type="application/json",
         )(pack)
+
+
+def _redacted_message(message: Any) -> Any:
+    """A prompt message (a dict or a message model) with its text content redacted."""
+    if isinstance(message, dict):
+        content = message.get("content")
+        if isinstance(content, str):
+            return {**message, "content": redact_text(content)}
+        if isinstance(content, dict) and isinstance(content.get("text"), str):
+            return {**message, "content": {**content, "text": redact_text(content["text"])}}
+        return message
+    content = getattr(message, "content", None)
+    if isinstance(content, str):
+        return message.model_copy(update={"content": redact_text(content)})
+    text = getattr(content, "text", None)
+    if isinstance(content, BaseModel) and isinstance(text, str):
+        updated = content.model_copy(update={"text": redact_text(text)})
+        return message.model_copy(update={"content": updated})
+    return message
 
 
 def _string_argument(description: str, required: bool) -> Any:

@@ -12,6 +12,13 @@ second `pattern`) are checked with a validator and retried a bounded number of t
 Recursion is cut at `max_depth`, and a `$ref` met twice on the way down counts as deep too: past
 it only required properties and `minItems` items are generated, null is chosen for nullable
 containers, and branches that do not recurse are preferred.
+
+Every value is bounded in size: a byte budget (`max_bytes`, default 1 MiB) is carried through
+the generation and charged as values are made. A schema that would expand beyond it (large
+`minItems` nested, a huge `minLength`, an example or `const` that shares structure) gets
+shorter arrays and strings, and examples that do not fit are left for generated data: the
+value stays valid JSON, as close to the schema as the budget allows, and `generate_within`
+says whether it was cut.
 """
 
 from __future__ import annotations
@@ -25,10 +32,11 @@ from typing import Any, cast
 from urllib.parse import unquote
 
 import orjson
-from jsonschema import Draft202012Validator, ValidationError, validators
+from jsonschema import Draft202012Validator, validators
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from mockloop.fake.budget import DEFAULT_MAX_BYTES, json_size
 from mockloop.fake.values import (
     WORDS,
     as_count,
@@ -39,9 +47,18 @@ from mockloop.fake.values import (
     search,
     string_value,
 )
-from mockloop.spec.validation import FORMAT_CHECKER, marked_properties
+from mockloop.spec.validation import (
+    FORMAT_CHECKER,
+    LINEAR_KEYWORDS,
+    MAX_DEPTH,
+    deeper_than,
+    marked_properties,
+)
 
 __all__ = ["SchemaFaker"]
+
+_KEY_COST = 4  # quotes, colon and comma around an object key
+_MARGIN = 512  # bytes kept free of the budget for what is added uncounted
 
 _DOC_URI = "urn:mockloop:fake-document"
 _HARD = 8  # levels past max_depth that chains of required properties may still go
@@ -71,16 +88,9 @@ def _guard(keyword: Any) -> Any:
     return guarded
 
 
-def _pattern(validator: Any, pattern: Any, instance: Any, schema: Any) -> Any:
-    """`pattern` that cannot hang on a catastrophic regex (see `values.risky`)."""
-    if validator.is_type(instance, "string") and not search(pattern, instance):
-        yield ValidationError(f"{instance!r} does not match {pattern!r}")
-
-
 _Validator = validators.extend(
     Draft202012Validator,
-    {name: _guard(fn) for name, fn in Draft202012Validator.VALIDATORS.items()}
-    | {"pattern": _guard(_pattern)},
+    {name: _guard(fn) for name, fn in (Draft202012Validator.VALIDATORS | LINEAR_KEYWORDS).items()},
 )
 
 
@@ -94,6 +104,7 @@ _NONE: Any = _NoValue()
 
 class _Ctx:
     __slots__ = (
+        "cut",
         "for_response",
         "nest",
         "no_examples",
@@ -102,11 +113,14 @@ class _Ctx:
         "repeats",
         "retries",
         "rng",
+        "room",
         "sparse",
     )
 
-    def __init__(self, rng: random.Random, for_response: bool) -> None:
+    def __init__(self, rng: random.Random, for_response: bool, room: int) -> None:
         self.rng = rng
+        self.room = room  # bytes of JSON the value may still take
+        self.cut = False  # whether something was shortened or left out to stay within it
         self.for_response = for_response
         self.refs: dict[str, int] = {}
         self.repeats = 0
@@ -121,9 +135,16 @@ class SchemaFaker:
     """Generates values for the schemas of one document."""
 
     def __init__(
-        self, document: dict[str, Any], *, seed: int = 0, max_depth: int = 5, max_items: int = 3
+        self,
+        document: dict[str, Any],
+        *,
+        seed: int = 0,
+        max_depth: int = 5,
+        max_items: int = 3,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.document = document if isinstance(document, dict) else {}
+        self.max_bytes = max(64, max_bytes)
         self.seed = seed
         self.max_depth = max(0, max_depth)
         self.max_items = max(0, max_items)
@@ -133,7 +154,7 @@ class SchemaFaker:
         self._refs: dict[str, Any] = {}
         self._eff: dict[Any, tuple[Any, dict[str, Any]]] = {}
         self._validators: dict[int, tuple[Any, Any]] = {}
-        self._examples: dict[tuple[int, bool], tuple[Any, list[Any]]] = {}
+        self._examples: dict[tuple[int, bool], tuple[Any, list[tuple[Any, int]], bool]] = {}
         self._enums: dict[int, tuple[Any, list[Any]]] = {}
         self._marked: dict[str, set[str]] | None = None
         self._ref_schemas: dict[str, dict[str, str]] = {}
@@ -148,15 +169,35 @@ class SchemaFaker:
         field_name: str | None = None,
         for_response: bool = True,
     ) -> Any:
-        """A value valid against `schema`, the same for the same seed, key and schema."""
+        """A value valid against `schema`, the same for the same seed, key and schema, taking
+        at most about `max_bytes` as JSON."""
+        return self.generate_within(
+            schema, key=key, field_name=field_name, for_response=for_response
+        )[0]
+
+    def generate_within(
+        self,
+        schema: Any,
+        *,
+        key: str = "",
+        field_name: str | None = None,
+        for_response: bool = True,
+        max_bytes: int | None = None,
+    ) -> tuple[Any, bool]:
+        """A value for `schema` (as `generate`) within `max_bytes` of JSON (default: the
+        faker's `max_bytes`), and whether it had to be cut to fit: arrays and strings shorter
+        than the schema asks, properties left out."""
         digest = hashlib.sha256(f"{self.seed}\x00{key}".encode()).digest()
-        ctx = _Ctx(random.Random(int.from_bytes(digest[:8], "big")), for_response)
+        room = self.max_bytes if max_bytes is None else max(0, max_bytes)
+        # Values left minimal once the room is used up (`null`, `{}`) are not counted: a margin.
+        room -= min(room // 4, _MARGIN)
+        ctx = _Ctx(random.Random(int.from_bytes(digest[:8], "big")), for_response, room)
         try:
-            return self._gen(schema, ctx, field_name, 0)
+            return self._gen(schema, ctx, field_name, 0), ctx.cut
         except RecursionError:  # pragma: no cover - the depth guards should prevent it
-            return None
+            return None, ctx.cut
         except Exception:  # pragma: no cover - never let a weird schema break a response
-            return None
+            return None, ctx.cut
 
     def is_valid(self, schema: Any, instance: Any, *, for_response: bool = True) -> bool:
         """Whether `instance` matches `schema`, forgiving required writeOnly properties missing
@@ -164,6 +205,8 @@ class SchemaFaker:
         validator = self._validator(schema)
         if validator is None:
             return True
+        if isinstance(instance, (list, dict)) and deeper_than(instance, MAX_DEPTH):
+            return False  # too deep to check without exhausting the stack
         try:
             for error in validator.iter_errors(instance):
                 if error.validator == "required" and self._forgiven(error, for_response):
@@ -295,8 +338,13 @@ class SchemaFaker:
 
     def _from(self, eff: dict[str, Any], original: Any, ctx: _Ctx, name: Any, depth: int) -> Any:
         ctx.nodes += 1
+        if ctx.room <= 0:
+            ctx.cut = True
+            return _minimal(eff, 0)
         if depth > self._hard or ctx.nest > 150 or ctx.nodes > _BUDGET * 3:
-            return _minimal(eff)
+            value = _minimal(eff, ctx.room)
+            self._charge(ctx, value)
+            return value
         refs = eff["\x00refs"]
         for ref in refs:
             count = ctx.refs.get(ref, 0) + 1
@@ -309,6 +357,7 @@ class SchemaFaker:
                 example = self._example(original, eff, ctx)
                 if example is not _NONE:
                     return example
+            room = ctx.room
             value = self._construct(eff, ctx, name, depth)
             discriminator = eff.get("discriminator")
             if isinstance(discriminator, dict) and isinstance(value, dict) and refs:
@@ -322,6 +371,7 @@ class SchemaFaker:
                     ):
                         break
                     ctx.retries += 1
+                    ctx.room = room  # the discarded value takes no room
                     value = self._construct(eff, ctx, name, depth)
             return value
         finally:
@@ -333,13 +383,19 @@ class SchemaFaker:
                     ctx.repeats -= 1
 
     def _construct(self, eff: dict[str, Any], ctx: _Ctx, name: Any, depth: int) -> Any:
-        if "const" in eff:
-            return copy.deepcopy(eff["const"])
         for keyword in ("oneOf", "anyOf"):
-            if isinstance(eff.get(keyword), list) and eff[keyword]:
+            if "const" not in eff and isinstance(eff.get(keyword), list) and eff[keyword]:
                 return self._choice(eff, keyword, ctx, name, depth)
+        value = self._leaf(eff, ctx, name, depth)
+        if not isinstance(value, (dict, list)) or "const" in eff or "enum" in eff:
+            self._charge(ctx, value)  # objects and arrays charge their parts as they grow
+        return value
+
+    def _leaf(self, eff: dict[str, Any], ctx: _Ctx, name: Any, depth: int) -> Any:
+        if "const" in eff:
+            return self._fitting(eff["const"], eff, ctx)
         if isinstance(eff.get("enum"), list) and eff["enum"]:
-            return self._enum(eff, ctx)
+            return self._fitting(self._enum(eff, ctx), eff, ctx)
         kind = self._kind(eff, ctx, depth)
         if kind == "object":
             return self._object(eff, ctx, depth)
@@ -352,8 +408,36 @@ class SchemaFaker:
         if kind == "boolean":
             return ctx.rng.random() < 0.5
         if kind == "string":
-            return string_value(eff, ctx.rng, name)
+            low = as_count(eff.get("minLength"), 0) or 0
+            if low > ctx.room - 2:
+                # A string as long as asked would not fit: half the room, the rest for the
+                # values after it.
+                ctx.cut = True
+                half = max(0, ctx.room // 2)
+                eff = {**eff, "minLength": half, "maxLength": half}
+            text = string_value(eff, ctx.rng, name)
+            if len(text) + 2 > ctx.room:
+                ctx.cut = True
+                text = text[: max(0, ctx.room - 2)]
+            return text
         return None
+
+    def _fitting(self, value: Any, eff: dict[str, Any], ctx: _Ctx) -> Any:
+        """A copy of a description's `const` or enum member when it fits the room left,
+        else the smallest value of the schema's type (and the value counts as cut)."""
+        if isinstance(value, (dict, list)) and json_size(value, ctx.room) > ctx.room:
+            ctx.cut = True
+            return _minimal({k: v for k, v in eff.items() if k not in ("const", "enum")}, 0)
+        return copy.deepcopy(value)
+
+    def _charge(self, ctx: _Ctx, value: Any) -> None:
+        """Take the JSON size of a finished value off the room left."""
+        if isinstance(value, str):
+            ctx.room -= len(value) + 2
+        elif isinstance(value, (dict, list)):
+            ctx.room -= json_size(value, max(0, ctx.room))
+        else:
+            ctx.room -= 5
 
     def _kind(self, eff: dict[str, Any], ctx: _Ctx, depth: int) -> str:
         raw = eff.get("type")
@@ -393,19 +477,27 @@ class SchemaFaker:
             props = _dict(eff.get("properties"))
             flag = "writeOnly" if ctx.for_response else "readOnly"
             hidden = [p for p, sub in props.items() if self._hidden(sub, flag)]
+            sized = [(c, json_size(c, self.max_bytes)) for c in candidates]
             valid = [
-                c
-                for c in candidates
+                (c, size)
+                for c, size in sized
                 if c not in ([], {})
+                and size <= self.max_bytes  # larger ones are never served: not checked
                 and not (isinstance(c, dict) and any(p in c for p in hidden))
                 and self.is_valid(original, c, for_response=ctx.for_response)
             ]
             if len(self._examples) >= _MAX_CACHED:
                 self._examples.clear()
-            hit = self._examples[key] = (original, valid)
-        if not hit[1]:
+            oversized = any(size > self.max_bytes for _, size in sized)
+            hit = self._examples[key] = (original, valid, oversized)
+        fitting = [(c, size) for c, size in hit[1] if size <= ctx.room]
+        if len(fitting) < len(hit[1]) or (not fitting and hit[2]):
+            ctx.cut = True  # generated data instead of an example too large for the room left
+        if not fitting:
             return _NONE
-        return copy.deepcopy(hit[1][0] if len(hit[1]) == 1 else ctx.rng.choice(hit[1]))
+        chosen, size = fitting[0] if len(fitting) == 1 else ctx.rng.choice(fitting)
+        ctx.room -= size
+        return copy.deepcopy(chosen)
 
     def _enum(self, eff: dict[str, Any], ctx: _Ctx) -> Any:
         return copy.deepcopy(ctx.rng.choice(self._enum_pool(eff)))
@@ -443,6 +535,7 @@ class SchemaFaker:
         discriminator = eff.get("discriminator")
         discriminator = discriminator if isinstance(discriminator, dict) else None
         fallback: Any = _NONE
+        fallback_room = room = ctx.room
         order = order[:8]
         for attempt in range(12 if keyword == "oneOf" else min(12, 2 * len(order))):
             if attempt and ctx.retries > _RETRIES:
@@ -453,6 +546,7 @@ class SchemaFaker:
             # only in what they require.
             saved = ctx.sparse
             ctx.sparse = saved or attempt >= len(order)
+            ctx.room = room  # a discarded attempt takes no room
             try:
                 if rest:
                     sub = self._effective(eff, (id(eff), keyword, index), [rest, branch])
@@ -464,7 +558,7 @@ class SchemaFaker:
             if discriminator and isinstance(value, dict):
                 self._discriminate(value, branch, discriminator, ctx)
             if fallback is _NONE:
-                fallback = value
+                fallback, fallback_room = value, ctx.room
             if keyword == "anyOf":
                 # With one candidate there is no other to try; otherwise make sure the branch
                 # was satisfiable before settling for it.
@@ -478,6 +572,7 @@ class SchemaFaker:
                     break
             if matches == 1:
                 return value
+        ctx.room = fallback_room
         return None if fallback is _NONE else fallback
 
     def _ref_schema(self, ref: str) -> dict[str, str]:
@@ -541,9 +636,13 @@ class SchemaFaker:
         closed = extra is False or eff.get("unevaluatedProperties") is False
         limit = as_count(eff.get("maxProperties"), None)
         result: dict[str, Any] = {}
+        ctx.room -= 2
 
         def add(prop: str, optional: bool) -> None:
             if optional and limit is not None and len(result) >= limit:
+                return
+            if ctx.room <= len(prop) + _KEY_COST:
+                ctx.cut = True
                 return
             if optional and not self._allowed(eff, prop):
                 return
@@ -557,6 +656,7 @@ class SchemaFaker:
             if optional and isinstance(sub, dict) and self._effective(sub)["\x00impossible"]:
                 return
             hint = {"state": "region" if address else prop, "name": naming}.get(prop.lower(), prop)
+            ctx.room -= len(prop) + _KEY_COST
             result[prop] = self._gen(sub, ctx, hint, depth + 1)
 
         # Context for two ambiguous names: an address's state, a non-person's name.
@@ -575,6 +675,9 @@ class SchemaFaker:
         for index in range(1, 30):
             if len(result) >= minimum:
                 break
+            if ctx.room <= 0:
+                ctx.cut = True
+                break
             if spare:
                 add(spare.pop(0), True)
                 continue
@@ -584,6 +687,7 @@ class SchemaFaker:
                 if key is None or key in result:
                     continue
                 if sub is not False:
+                    ctx.room -= len(key) + _KEY_COST
                     result[key] = self._gen(sub, ctx, key, depth + 1)
                 continue
             if closed:
@@ -593,6 +697,7 @@ class SchemaFaker:
                 key = rng.choice(WORDS) + ("" if index == 1 else str(index))
             if key in result or any(search(p, key) for p in patterns):
                 continue
+            ctx.room -= len(key) + _KEY_COST
             result[key] = self._gen(extra if isinstance(extra, dict) else {}, ctx, key, depth + 1)
         return result
 
@@ -620,6 +725,7 @@ class SchemaFaker:
         unique = eff.get("uniqueItems") is True
         result: list[Any] = []
         seen: set[bytes] = set()
+        ctx.room -= 2
         contains = eff.get("contains")
         if isinstance(contains, dict) and high > 0 and not prefix:
             sub = self._effective(eff, (id(eff), "contains"), [contains, items])
@@ -639,6 +745,14 @@ class SchemaFaker:
             sub = prefix[position] if position < len(prefix) else items
             if sub is False:
                 break
+            if ctx.room <= 1:
+                ctx.cut = True
+                break
+            if ctx.nodes > _BUDGET * 3 and position >= len(prefix) and not unique:
+                # Past the node budget every item is the minimal one: add them in one go.
+                self._fill(result, count, _minimal(sub_eff, ctx.room), ctx)
+                break
+            room = ctx.room
             retry = unique and attempts > len(result) + 1
             if retry:
                 ctx.no_examples, saved = True, ctx.no_examples
@@ -650,10 +764,24 @@ class SchemaFaker:
             if unique:
                 marker = _marker(value)
                 if marker in seen:
+                    ctx.room = room  # a discarded duplicate takes no room
                     continue
                 seen.add(marker)
+            ctx.room -= 1
             result.append(value)
         return result
+
+    def _fill(self, result: list[Any], count: int, item: Any, ctx: _Ctx) -> None:
+        """Append copies of `item` until `result` holds `count`, or the room is used up."""
+        each = json_size(item, ctx.room) + 1
+        fits = min(count - len(result), max(0, ctx.room) // each)
+        if isinstance(item, (dict, list)):
+            result.extend(copy.deepcopy(item) for _ in range(fits))
+        else:
+            result.extend([item] * fits)
+        ctx.room -= fits * each
+        if len(result) < count:
+            ctx.cut = True
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -824,18 +952,20 @@ def _type_matches(value: Any, kinds: list[Any]) -> bool:
     return "object" in kinds
 
 
-def _minimal(eff: dict[str, Any]) -> Any:
-    if "const" in eff:
+def _minimal(eff: dict[str, Any], room: int) -> Any:
+    """The smallest value of `eff`'s type (strings at most `room` long)."""
+    if "const" in eff and json_size(eff["const"], room) <= room:
         return copy.deepcopy(eff["const"])
     kind = eff.get("type")
     kinds = kind if isinstance(kind, list) else [kind]
     if "null" in kinds or eff.get("\x00nullable"):
         return None
-    if isinstance(eff.get("enum"), list) and eff["enum"]:
-        return copy.deepcopy(eff["enum"][0])
+    members = eff.get("enum")
+    if isinstance(members, list) and members and json_size(members[0], room) <= room:
+        return copy.deepcopy(members[0])
     kind = next((k for k in kinds if isinstance(k, str)), None) or _infer(eff)
     if kind == "string":
-        return "x" * (as_count(eff.get("minLength"), 0) or 0)
+        return "x" * min(as_count(eff.get("minLength"), 0) or 0, max(0, room - 2))
     if kind in ("integer", "number"):
         lo = as_number(eff.get("minimum"))
         return lo if lo is not None else 0

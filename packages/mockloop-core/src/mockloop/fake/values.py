@@ -18,11 +18,11 @@ import uuid
 import warnings
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
-from itertools import chain
 from typing import Any
 
 import rstr
 
+from mockloop.spec.patterns import pattern_search
 from mockloop.spec.validation import FORMAT_CHECKER
 
 __all__ = [
@@ -304,52 +304,95 @@ sre_constants: Any = importlib.import_module("re._constants")
 _PRINTABLE = string.ascii_letters + string.digits + string.punctuation + " "
 
 
+class _TooLong(Exception):
+    """Raised when generating from a pattern would take more steps than allowed."""
+
+
 class _ShortXeger(rstr.Xeger):  # pyright: ignore[reportPrivateImportUsage]
     """rstr, but `*`, `+` and `{n,}` repeat at most `extra` times beyond their minimum (rstr
     allows 100), which keeps strings readable and within typical `maxLength`s. With `exact`,
     every repeat takes exactly `extra` more (as far as its maximum allows), which makes the
     length grow with `extra` and so lets a length window be searched for. Character sets are
     ordered (rstr builds some from Python sets, whose order changes between processes) and
-    free of control characters."""
+    free of control characters; a range is drawn from without listing it (`[\\x00-\\U0010ffff]`
+    would be a million characters).
 
-    def __init__(self, rng: random.Random, extra: int, exact: bool = False) -> None:
+    Generation is bounded: every element handled and every repeat iteration is a step, and
+    `_TooLong` is raised past `steps` of them, so `a{1000000}` or `((a{1000}){1000}){1000}` in a
+    description costs at most `steps`, never a megabyte string.
+    """
+
+    def __init__(self, rng: random.Random, extra: int, exact: bool = False, steps: int = 0) -> None:
         nonword = "".join(c for c in _PRINTABLE if not (c.isalnum() or c == "_"))
         super().__init__(rng, whitespace=" ", nonword=nonword, nonwhitespace=_PRINTABLE[:-1])
         self.extra = extra
         self.exact = exact
+        self.steps = steps or _STEPS
         self._cases = {
             **self._cases,
             "any": lambda x: rng.choice(_PRINTABLE),
             "not_literal": lambda x: rng.choice(_PRINTABLE.replace(chr(x), "")),
+            "groupref": self._groupref,
         }
 
+    def _spend(self, count: int) -> None:
+        self.steps -= count
+        if self.steps < 0:
+            raise _TooLong
+
+    def _handle_state(self, state: Any) -> Any:
+        self._spend(1)
+        return super()._handle_state(state)
+
+    def _groupref(self, group: Any) -> str:
+        text = self._cache[group]
+        self._spend(len(text))
+        return text
+
     def _handle_in(self, value: Any) -> Any:
-        candidates = list(chain(*(self._handle_state(i) for i in value)))
-        if candidates and candidates[0] is False:
-            excluded = set(candidates[1:])
-            candidates = [c for c in _PRINTABLE if c not in excluded] or ["~"]
-        return self._random.choice(candidates)
+        negated = bool(value) and value[0][0] is sre_constants.NEGATE
+        spans: list[tuple[int, int]] = []
+        for op, av in value[1:] if negated else value:
+            if op is sre_constants.LITERAL:
+                spans.append((av, av))
+            elif op is sre_constants.RANGE:
+                spans.append((av[0], av[1]))
+            else:
+                spans.extend((ord(c), ord(c)) for c in self._handle_state((op, av)))
+        if negated or not spans:
+            allowed = [c for c in _PRINTABLE if not any(a <= ord(c) <= b for a, b in spans)]
+            return self._random.choice(allowed or ["~"])
+        # A span drawn in proportion to its size, then a character inside it.
+        pick = self._random.randrange(sum(b - a + 1 for a, b in spans))
+        for low, high in spans:
+            if pick <= high - low:
+                return chr(low + pick)
+            pick -= high - low + 1
+        return chr(spans[0][0])
 
     def _handle_repeat(self, start_range: int, end_range: int, value: Any) -> str:
         end_range = min(end_range, start_range + self.extra)
         if self.exact:
             start_range = end_range
+        self._spend(start_range)
         return super()._handle_repeat(start_range, end_range, value)
 
 
 _LOOKAROUND = re.compile(r"\(\?<?[=!][^()]*\)")
 _COMPILED: dict[str, Any] = {}
-_REPEATS = (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT)
+_STEPS = 20_000  # pattern elements handled per generated string, beyond its length window
 
 
-def _compile(pattern: str) -> Any:
+def _parses(pattern: str) -> bool:
+    """Whether Python can parse `pattern`, which generating from it needs (never matched)."""
     compiled = _COMPILED.get(pattern)
     if compiled is None:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                compiled = re.compile(pattern)
-        except (re.error, TypeError, ValueError, OverflowError, RecursionError):
+                sre_parse.parse(pattern)
+            compiled = True
+        except Exception:  # re.error, RecursionError, OverflowError...
             compiled = False
         if len(_COMPILED) > 10_000:
             _COMPILED.clear()
@@ -357,45 +400,10 @@ def _compile(pattern: str) -> Any:
     return compiled
 
 
-@functools.lru_cache(maxsize=4096)
-def risky(pattern: str) -> bool:
-    """Whether matching `pattern` may backtrack catastrophically (a repeat inside a repeat,
-    or an alternation inside one: `^(\\w+\\s?)+$`), so only strings generated from it are
-    checked against it."""
-
-    def walk(items: Any, repeated: bool) -> bool:
-        for op, av in items:
-            if op in _REPEATS:
-                # a variable count inside something repeated is what backtracks
-                found = (repeated and av[0] != av[1]) or walk(av[2], repeated or av[1] > 1)
-            elif op is sre_constants.SUBPATTERN:
-                found = walk(av[-1], repeated)
-            elif op is sre_constants.BRANCH:
-                found = repeated or any(walk(b, repeated) for b in av[1])
-            else:
-                found = False
-            if found:
-                return True
-        return False
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return walk(sre_parse.parse(pattern), False)
-    except Exception:
-        return True
-
-
-def search(pattern: str, text: str, *, generated: bool = False) -> bool:
-    """Whether `text` matches `pattern`; an unusable pattern constrains nothing we can check.
-    Against a `risky` pattern only `generated` strings (made from it) and short ones are
-    checked; anything else counts as not matching rather than risking a hang."""
-    compiled = _compile(pattern)
-    if compiled is False:
-        return True
-    if not generated and len(text) > 12 and risky(pattern):
-        return False
-    return compiled.search(text) is not None
+def search(pattern: str, text: str) -> bool:
+    """Whether `text` matches `pattern` anywhere, in linear time (RE2, see
+    `mockloop.spec.patterns`); a pattern that cannot be checked constrains nothing."""
+    return pattern_search(pattern, text)
 
 
 def pattern_string(
@@ -404,9 +412,11 @@ def pattern_string(
     """A string matching `pattern` with `low <= len <= high`, or None when none was found.
 
     rstr generates from the pattern; lookarounds, which it cannot handle, are dropped first and
-    the result is checked against the full pattern. A few bounded attempts, never a hang.
+    the result is checked against the full pattern. A few bounded attempts, each limited in
+    steps (see `_ShortXeger`): never a hang, never a string much longer than `high` (or
+    `max(low, 64)`).
     """
-    if _compile(pattern) is False:
+    if not _parses(pattern):
         return None
     limit = high if high is not None else max(low, 64)
     sources = [pattern]
@@ -428,25 +438,40 @@ def _no_surrogates(text: str) -> str:
 
 
 def _generate(sources: list[str], pattern: str, rng: random.Random, low: int, limit: int) -> Any:
+    steps = 2 * min(limit, max(low, 64) + _STEPS) + _STEPS
+
+    def make(source: str, extra: int, exact: bool = False) -> str:
+        return _ShortXeger(rng, extra, exact, steps).xeger(source)
+
     for source in sources:
         try:
             for extra in (8, 8, 3, 1, 0):
-                text = _no_surrogates(_ShortXeger(rng, extra).xeger(source))
-                if low <= len(text) <= limit and search(pattern, text, generated=True):
+                try:
+                    text = _no_surrogates(make(source, extra))
+                except _TooLong:
+                    continue
+                if low <= len(text) <= limit and search(pattern, text):
                     return text
             # Search the repeat count that lands the length in [low, limit].
             first, last = 0, min(max(limit, low, 1), 512)
             while first < last:
                 middle = (first + last) // 2
-                if len(_ShortXeger(rng, middle, exact=True).xeger(source)) < low:
+                try:
+                    short = len(make(source, middle, True)) < low
+                except _TooLong:
+                    short = False
+                if short:
                     first = middle + 1
                 else:
                     last = middle
             for extra in (first, first, first + 1, max(0, first - 1)):
-                text = _no_surrogates(_ShortXeger(rng, extra, exact=True).xeger(source))
-                if low <= len(text) <= limit and search(pattern, text, generated=True):
+                try:
+                    text = _no_surrogates(make(source, extra, True))
+                except _TooLong:
+                    continue
+                if low <= len(text) <= limit and search(pattern, text):
                     return text
-        except Exception:  # unsupported syntax (backreferences ...)
+        except Exception:  # unsupported syntax (backreferences to unknown groups ...)
             continue
     return None
 
@@ -525,11 +550,11 @@ def string_value(eff: dict[str, Any], rng: random.Random, name: Any) -> str:
     if high is not None and high < low:
         high = low
 
-    def fits(text: Any, check_format: bool = True, source: Any = None) -> bool:
+    def fits(text: Any, check_format: bool = True) -> bool:
         return (
             isinstance(text, str)
             and low <= len(text) <= (high if high is not None else len(text))
-            and all(search(p, text, generated=source in (p, "*")) for p in patterns)
+            and all(search(p, text) for p in patterns)
             and (not check_format or fmt is None or FORMAT_CHECKER.conforms(text, fmt))
         )
 
@@ -545,7 +570,7 @@ def string_value(eff: dict[str, Any], rng: random.Random, name: Any) -> str:
     for source in patterns[:3] + ([_joined(patterns)] if len(patterns) > 1 else []):
         text = pattern_string(source, rng, low, high)
         generated = generated if text is None else text
-        if text is not None and fits(text, source=source if source in patterns else "*"):
+        if text is not None and fits(text):
             return text
     filler = _filler(rng, low, high, name)
     if fits(filler):
@@ -649,9 +674,12 @@ def _joined(patterns: list[str]) -> str:
 
 
 def _filler(rng: random.Random, low: int, high: Any, name: Any) -> str:
-    text = f"{rng.choice(WORDS)}-{rng.randint(1, 999)}"
-    while len(text) < low:
-        text += " " + rng.choice(WORDS)
+    words = [f"{rng.choice(WORDS)}-{rng.randint(1, 999)}"]
+    size = len(words[0])
+    while size < low:
+        words.append(rng.choice(WORDS))
+        size += len(words[-1]) + 1
+    text = " ".join(words)
     if high is not None and len(text) > high:
         text = text[:high]
     return text

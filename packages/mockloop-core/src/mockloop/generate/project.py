@@ -2,8 +2,13 @@
 
 A project is a folder that runs on its own: a thin `main.py` over the MockLoop runtime, the
 description, `mockloop.yaml`, `requirements.txt` pinned to this MockLoop, a Dockerfile and a
-compose file serving both ports, and a README. Nothing per route is generated: the runtime
-serves the description, so regenerating never loses hand edits to routing code.
+compose file serving both ports, a `.dockerignore` that lets only those files into the image,
+and a README. Nothing per route is generated: the runtime serves the description, so
+regenerating never loses hand edits to routing code.
+
+The description is loaded within the same bounds as `mockloop serve` (size, depth, alias
+expansion, fetch policy, `$ref` root). Upstream proxy credentials never enter an image: a
+config that holds them is left out of the build context and mounted by the compose file.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ from mockloop.generate.templates import (
     COMPOSE_VOLUMES,
     DOCKER_HEALTHCHECK,
     DOCKERFILE,
-    DOCKERIGNORE,
     MAIN_PY,
     README,
     fill,
@@ -34,6 +38,8 @@ from mockloop.generate.templates import (
 from mockloop.results import Result
 from mockloop.settings import mockloop_home
 from mockloop.spec import ApiSpec, load_spec
+from mockloop.spec.fetch import FetchPolicy
+from mockloop.spec.limits import DEFAULT_MAX_SPEC_BYTES, SpecLimits
 
 __all__ = ["GeneratedProject", "generate_project", "projects_dir"]
 
@@ -114,7 +120,11 @@ def _dump(document: Any, as_json: bool) -> bytes:
 
 
 def _description_copy(
-    source: str | os.PathLike[str] | dict[str, Any], spec: ApiSpec
+    source: str | os.PathLike[str] | dict[str, Any],
+    spec: ApiSpec,
+    *,
+    max_bytes: int,
+    allow_fetch: list[str],
 ) -> tuple[str, bytes, str]:
     """(file name, bytes, note) of the description to write into the project.
 
@@ -122,14 +132,16 @@ def _description_copy(
     several files or URLs becomes the bundled document MockLoop loaded, so the project needs
     nothing outside its folder.
     """
-    from mockloop.spec.refs import is_url, read_location
+    from mockloop.spec.refs import is_url, read_file, read_location
 
     if isinstance(source, dict):
         raw: Any = orjson.loads(orjson.dumps(source, option=orjson.OPT_NON_STR_KEYS, default=str))
         if not _external_refs(raw):
             return "openapi.yaml", _dump(raw, as_json=False), ""
     elif isinstance(source, str) and is_url(source):
-        raw = read_location(source, timeout=10.0)
+        raw = read_location(
+            source, limits=SpecLimits(max_bytes=max_bytes), policy=FetchPolicy(allow_fetch)
+        )
         as_json = source.split("?", 1)[0].lower().endswith(".json")
         if not _external_refs(raw):
             return f"openapi.{'json' if as_json else 'yaml'}", _dump(raw, as_json), ""
@@ -138,7 +150,7 @@ def _description_copy(
         return f"openapi.{'json' if as_json else 'yaml'}", source.encode(), ""
     else:
         path = Path(spec.source)
-        data = path.read_bytes()
+        data = read_file(spec.source, max_bytes)
         if not _EXTERNAL_REF.search(data):
             suffix = path.suffix.lower() if path.suffix.lower() in (".json", ".yml") else ".yaml"
             return f"openapi{suffix}", data, ""
@@ -147,6 +159,40 @@ def _description_copy(
         "MockLoop loaded from them (OpenAPI 3.1, every $ref local)"
     )
     return "openapi.json", _dump(spec.document, as_json=True), note
+
+
+# The image holds what `main.py` needs and nothing else: everything is ignored, then these
+# files are let back in. Credentials, `.env` files, keys, the data folder and the request log
+# database (SQLite and its journals) stay out whatever else lands in the folder.
+_DOCKERIGNORE = """\
+# Only what the image needs enters it (the Dockerfile copies the whole folder): local data,
+# the request log database, .env files, keys and other credentials stay out. Add a line
+# `!FILE` for each file you add that the mock needs (a scenarios file, say).
+*
+<<allowed>>
+"""
+_CONFIG_MOUNT = """\
+    volumes:
+      # mockloop.yaml holds upstream credentials: mounted at run time, never in the image
+      - ./mockloop.yaml:/app/mockloop.yaml:ro
+"""
+
+
+def _dockerignore(spec_name: str, config_in_image: bool) -> str:
+    allowed = ["main.py", "requirements.txt", spec_name]
+    if config_in_image:
+        allowed.insert(1, CONFIG_FILE)
+    return fill(_DOCKERIGNORE, allowed="\n".join(f"!{name}" for name in allowed))
+
+
+def _compose_volume(storage_enabled: bool, credentials: bool) -> str:
+    """The `volumes:` block of the compose service: the data volume, the secret config."""
+    if not credentials:
+        return COMPOSE_VOLUME if storage_enabled else ""
+    if not storage_enabled:
+        return _CONFIG_MOUNT
+    data = COMPOSE_VOLUME.split("\n", 1)[1]  # its entries without the `volumes:` line
+    return _CONFIG_MOUNT + data
 
 
 def _check_port(value: int | None, name: str) -> None:
@@ -201,6 +247,10 @@ def generate_project(
     admin_port: int | None = None,
     overwrite: bool = False,
     proxy: dict[str, Any] | None = None,
+    allow_fetch: list[str] | None = None,
+    refs_root: str | os.PathLike[str] | None = None,
+    widen_refs_root_to_cwd: bool = False,
+    max_spec_bytes: int = DEFAULT_MAX_SPEC_BYTES,
 ) -> GeneratedProject:
     """Write a standalone mock project for a description and record it in the registry.
 
@@ -218,8 +268,16 @@ def generate_project(
         overwrite: rewrite the generated files of an existing, non-empty project folder
             (other files in it are left alone).
         proxy: proxy settings (`mockloop.proxy.ProxySettings` as a dict) written to the
-            `proxy:` block of mockloop.yaml; the file is then readable by its owner only when
-            they hold upstream credentials.
+            `proxy:` block of mockloop.yaml; when they hold upstream credentials the file is
+            readable by its owner only, kept out of the Docker image and mounted by the
+            compose file instead.
+        allow_fetch: private hosts or CIDRs the description's URLs may reach (loopback always
+            may; link-local and cloud metadata never); also written to mockloop.yaml.
+        refs_root: the folder local `$ref`s must stay inside; default: the description's own
+            folder (see `widen_refs_root_to_cwd`).
+        widen_refs_root_to_cwd: without `refs_root`, let local `$ref`s reach the current
+            directory when the description lies inside it (as `mockloop serve` does).
+        max_spec_bytes: the largest description document read (each file or URL).
 
     Raises:
         SpecError: the description cannot be loaded (nothing is written).
@@ -238,7 +296,14 @@ def generate_project(
         from mockloop.proxy.settings import parse_proxy_settings
 
         proxy = parse_proxy_settings(proxy).model_dump(mode="json", exclude_defaults=True)
-    spec = load_spec(spec_url_or_path)
+    allowed = list(allow_fetch or [])
+    spec = load_spec(
+        spec_url_or_path,
+        max_bytes=max_spec_bytes,
+        allow_fetch=allowed,
+        refs_root=refs_root,
+        widen_refs_root_to_cwd=widen_refs_root_to_cwd,
+    )
     folder = _project_folder(output_dir_name, spec.title)
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{folder} exists and is not a folder: choose another output_dir_name")
@@ -247,7 +312,9 @@ def generate_project(
             f"{folder} already exists and is not empty: pass overwrite=True (--overwrite) to "
             "rewrite its generated files, or choose another output_dir_name"
         )
-    spec_name, spec_bytes, note = _description_copy(spec_url_or_path, spec)
+    spec_name, spec_bytes, note = _description_copy(
+        spec_url_or_path, spec, max_bytes=max_spec_bytes, allow_fetch=allowed
+    )
     features = {
         "auth": auth_enabled,
         "webhooks": webhooks_enabled,
@@ -266,8 +333,11 @@ def generate_project(
         "seed": 0,
         "validation": "enforce",
     }
+    if allowed:
+        settings["allow_fetch"] = allowed
     if proxy is not None:
         settings["proxy"] = proxy
+    credentials = bool(proxy is not None and proxy.get("auth"))
     values = {
         "title": spec.title,
         "version": __version__,
@@ -286,11 +356,11 @@ def generate_project(
         ).encode(),
         "docker-compose.yml": fill(
             COMPOSE,
-            volume=COMPOSE_VOLUME if storage_enabled else "",
+            volume=_compose_volume(storage_enabled, credentials),
             volumes=COMPOSE_VOLUMES if storage_enabled else "",
             **values,
         ).encode(),
-        ".dockerignore": DOCKERIGNORE.encode(),
+        ".dockerignore": _dockerignore(spec_name, config_in_image=not credentials).encode(),
         "README.md": fill(
             README,
             admin_ui_row=" and the admin UI at `/`" if admin_ui_enabled else "",
@@ -303,7 +373,7 @@ def generate_project(
         old_spec = _old_spec_file(folder) if overwrite else None
         for name, data in files.items():
             _write(folder / name, data)
-        if proxy is not None and proxy.get("auth"):
+        if credentials:
             (folder / CONFIG_FILE).chmod(0o600)  # it holds upstream credentials
         if old_spec is not None and old_spec.name not in files and old_spec.is_file():
             old_spec.unlink()  # the previous generation's description, now replaced
@@ -319,10 +389,20 @@ def generate_project(
         admin_port=admin_port,
         features=features,
         title=spec.title,
-        warnings=[note] if note else [],
+        warnings=[w for w in (note, _credentials_note(credentials)) if w],
     )
     _record(project)
     return project
+
+
+def _credentials_note(credentials: bool) -> str:
+    if not credentials:
+        return ""
+    return (
+        f"{CONFIG_FILE} holds upstream credentials: it is readable by you only, kept out of "
+        "the Docker image (.dockerignore) and mounted read-only by docker-compose.yml; with "
+        f"`docker run`, mount it the same way (-v ./{CONFIG_FILE}:/app/{CONFIG_FILE}:ro)"
+    )
 
 
 def _record(project: GeneratedProject) -> None:

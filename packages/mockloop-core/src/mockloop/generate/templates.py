@@ -14,7 +14,6 @@ __all__ = [
     "COMPOSE_VOLUME",
     "COMPOSE_VOLUMES",
     "DOCKERFILE",
-    "DOCKERIGNORE",
     "DOCKER_HEALTHCHECK",
     "MAIN_PY",
     "README",
@@ -124,13 +123,6 @@ COMPOSE_VOLUME = """\
 COMPOSE_VOLUMES = """\
 volumes:
   mock-data:
-"""
-
-DOCKERIGNORE = """\
-data/
-.mockloop/
-__pycache__/
-*.pyc
 """
 
 README = """\

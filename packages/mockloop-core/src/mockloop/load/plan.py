@@ -15,6 +15,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from mockloop.errors import ConfigError
+from mockloop.redaction import REDACTED, default_redactor
 
 __all__ = [
     "LoadPlan",
@@ -68,10 +69,18 @@ class RequestTemplate:
     path_template: str = ""
 
     def describe(self) -> dict[str, Any]:
+        """The template as JSON-ready data for results and stores: secret header values and
+        secrets in its name and targets redacted (what is sent keeps them)."""
+        redactor = default_redactor()
         data = asdict(self)
         data["body_bytes"] = len(self.body or b"")
         data.pop("body")
-        data["targets"] = self.targets[:5]
+        data["name"] = redactor.text(self.name)
+        data["targets"] = [redactor.text(target) for target in self.targets[:5]]
+        data["headers"] = {
+            name: REDACTED if redactor.is_secret(name) else redactor.text(value)
+            for name, value in self.headers.items()
+        }
         return data
 
 

@@ -19,6 +19,7 @@ from mockloop.load.histogram import (
     merge_encoded,
 )
 from mockloop.load.plan import LoadPlan
+from mockloop.redaction import redact_text, redact_value
 from mockloop.results import Result
 
 __all__ = [
@@ -158,6 +159,28 @@ class LoadTestResult(Result):
     histogram: str = Field(
         default="", description="the whole run's HDR latency histogram (µs), base64 encoded"
     )
+
+    def redacted(self) -> LoadTestResult:
+        """A copy without secrets: the URL's credentials, the plan's secret headers and query
+        values, and any secret quoted by an operation name, a warning or the error.
+
+        What is stored, returned and reported is this copy; the plan that sends the load
+        keeps the real headers.
+        """
+        return self.model_copy(
+            update={
+                "server_url": redact_text(self.server_url),
+                "plan": redact_value(self.plan),
+                "warnings": [redact_text(w) for w in self.warnings],
+                "error": redact_text(self.error) if self.error else self.error,
+                "operations": [
+                    op.model_copy(
+                        update={"name": redact_text(op.name), "path": redact_text(op.path)}
+                    )
+                    for op in self.operations
+                ],
+            }
+        )
 
     def summary(self, limit: int = 600) -> str:
         """One paragraph: throughput, latency, errors, verdicts."""

@@ -88,7 +88,7 @@ class LoadSession:
         execute: PlanExecutor = execute_plan,
     ) -> None:
         self.plan = plan
-        self.base = base
+        self.base = base.redacted()  # what is stored and returned; `plan` sends the load
         self.store = store
         self.thresholds = thresholds
         self.before = before
@@ -96,7 +96,7 @@ class LoadSession:
         self.stop = asyncio.Event()
 
     async def _save(self, result: LoadTestResult, progress: LoadProgress | None = None) -> None:
-        data = result.model_dump(mode="json")
+        data = result.redacted().model_dump(mode="json")
         extra = progress.model_dump(mode="json") if progress is not None else None
         try:
             await asyncio.to_thread(self.store.save, data, extra)
@@ -141,6 +141,7 @@ class LoadSession:
                     await undo()
                 except MockLoopError as exc:
                     logger.warning("could not restore the mock's scenario: %s", exc)
+        result = result.redacted()
         if self.thresholds:
             verdicts = evaluate_thresholds(result, self.thresholds)
             result = result.model_copy(

@@ -7,14 +7,22 @@ and is persisted in the mock's store, so it survives a restart.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import datetime
+from http import HTTPStatus
 from typing import Any
 
-from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import Body, Depends, FastAPI, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mockloop.errors import ConfigError, MockLoopUserError, ScenarioError, StoreError
+from mockloop.mock.admin_docs import DOCS_HEADERS, reference_page
+from mockloop.mock.admin_guard import AdminGuard, is_loopback_host
 from mockloop.mock.admin_log import AdminRequestLogger
 from mockloop.mock.admin_proxy import proxy_router
 from mockloop.mock.admin_state import state_router
@@ -24,6 +32,8 @@ from mockloop.mock.runtime import MockRuntime
 from mockloop.mock.webhook_routes import webhooks_router
 
 __all__ = ["create_admin_app"]
+
+logger = logging.getLogger("mockloop.mock")
 
 _MAX_ANALYZE = 100_000
 
@@ -59,26 +69,33 @@ def _parse_status(value: str | None) -> int | str | None:
 
 
 def create_admin_app(runtime: MockRuntime) -> FastAPI:
-    """Build the admin app for a runtime."""
+    """Build the admin app for a runtime.
 
-    async def require_token(request: Request) -> None:
-        token = runtime.config.admin_token
-        if not token:
-            return
-        sent = request.headers.get("authorization", "")
-        if sent != f"Bearer {token}":
-            raise HTTPException(
-                status_code=401,
-                detail="the admin API needs 'Authorization: Bearer <admin token>'",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-
+    Every request passes `AdminGuard` first (Host, cross-origin writes, the admin token); the
+    routes themselves only declare the bearer scheme for the reference.
+    """
+    settings = runtime.config
+    if not is_loopback_host(settings.admin_host) and not settings.admin_token:
+        logger.warning(
+            "the admin port listens on %s, beyond this machine's loopback, without an admin "
+            "token: whoever reaches it and names an allowed Host can change this mock",
+            settings.admin_host or "every interface",
+        )
     app = FastAPI(
         title=f"MockLoop admin: {runtime.spec.title}",
         description="Admin API of a MockLoop mock server: request log, scenarios, overrides.",
         version=_version(),
+        # Swagger UI and ReDoc load their scripts from a CDN: /docs is a page of our own.
+        docs_url=None,
+        redoc_url=None,
     )
-    guarded = [Depends(require_token)]
+    # The guard checks the token; this only tells the reference that /api routes need one.
+    guarded = [Depends(HTTPBearer(auto_error=False))] if settings.admin_token else []
+
+    @app.get("/docs", include_in_schema=False)
+    async def reference() -> HTMLResponse:
+        page = reference_page(app.openapi(), token_required=bool(settings.admin_token))
+        return HTMLResponse(page, headers=DOCS_HEADERS)
 
     @app.exception_handler(MockLoopUserError)
     async def _user_error(_: Request, exc: MockLoopUserError) -> JSONResponse:
@@ -95,6 +112,40 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
                 "detail": str(exc),
             },
             status_code=status,
+            media_type="application/problem+json",
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # 404, 405 and body-parsing refusals raised by the framework itself.
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return JSONResponse(
+            {
+                "type": "about:blank",
+                "title": _reason(exc.status_code),
+                "status": exc.status_code,
+                "detail": detail,
+            },
+            status_code=exc.status_code,
+            headers=dict(exc.headers or {}),
+            media_type="application/problem+json",
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(part) for part in error.get('loc', ()))}: {error.get('msg', '')}"
+            for error in exc.errors()[:20]
+        ]
+        return JSONResponse(
+            {
+                "type": "about:blank",
+                "title": "Unprocessable Content",
+                "status": 422,
+                "detail": "; ".join(problems) or "the request does not match this route",
+                "errors": jsonable_encoder(exc.errors()[:20]),
+            },
+            status_code=422,
             media_type="application/problem+json",
         )
 
@@ -133,6 +184,8 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
             "request_log": writer.stats() if writer is not None else None,
             "proxy_mode": runtime.proxy.settings.mode if runtime.proxy is not None else None,
             "storage": await asyncio.to_thread(runtime.storage_info),
+            # Stateful mode's bounds, live sessions, evictions and refusals (no lock taken).
+            "state": runtime.state.summary() if runtime.state is not None else None,
         }
 
     @app.get("/api/operations", dependencies=guarded)
@@ -342,6 +395,13 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
     app.include_router(state_router(runtime, guarded))
     app.include_router(webhooks_router(runtime, guarded))
     app.include_router(proxy_router(runtime, guarded))
+    # Added last, run first: the logger records refusals too, the guard runs before any route.
+    app.add_middleware(
+        AdminGuard,
+        admin_host=settings.admin_host,
+        allow_hosts=settings.admin_allow_hosts,
+        token=settings.admin_token,
+    )
     app.add_middleware(AdminRequestLogger, runtime=runtime)
     return app
 
@@ -350,3 +410,10 @@ def _version() -> str:
     from mockloop import __version__
 
     return __version__
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from mockloop.mock.request_log import LogRecord
+from mockloop.mock.request_log import KEPT_BODY_BYTES, LogRecord
 from mockloop.mock.runtime import MockRuntime
 
 __all__ = ["AdminRequestLogger"]
@@ -42,27 +42,14 @@ class AdminRequestLogger:
         arrived = time.time()
         request_body = bytearray()
         response_body = bytearray()
+        sizes = [0, 0]  # whole request and response body lengths; only their starts are kept
         status = 500
         response_headers: list[tuple[bytes, bytes]] = []
+        submitted = False
 
-        async def receive_logged() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                request_body.extend(message.get("body", b""))
-            return message
-
-        async def send_logged(message: Message) -> None:
-            nonlocal status, response_headers
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                response_headers = list(message.get("headers", []))
-            elif message["type"] == "http.response.body":
-                response_body.extend(message.get("body", b""))
-            await send(message)
-
-        try:
-            await self.app(scope, receive_logged, send_logged)
-        finally:
+        def submit() -> None:
+            nonlocal submitted
+            submitted = True
             client = scope.get("client")
             writer.submit(
                 LogRecord(
@@ -80,5 +67,38 @@ class AdminRequestLogger:
                     client=f"{client[0]}:{client[1]}" if client else "",
                     scenario=self.runtime.rules.active_scenario,
                     mode="admin",
+                    request_size=sizes[0],
+                    response_size=sizes[1],
                 )
             )
+
+        def keep(buffer: bytearray, chunk: bytes, index: int) -> None:
+            sizes[index] += len(chunk)
+            room = KEPT_BODY_BYTES - len(buffer)
+            if room > 0:
+                buffer.extend(chunk[:room])
+
+        async def receive_logged() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                keep(request_body, message.get("body", b""), 0)
+            return message
+
+        async def send_logged(message: Message) -> None:
+            nonlocal status, response_headers
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_headers = list(message.get("headers", []))
+            elif message["type"] == "http.response.body":
+                keep(response_body, message.get("body", b""), 1)
+                if not message.get("more_body", False) and not submitted:
+                    # Numbered before the answer's last bytes leave, as on the business port: a
+                    # process killed after answering has always counted the request.
+                    submit()
+            await send(message)
+
+        try:
+            await self.app(scope, receive_logged, send_logged)
+        finally:
+            if not submitted:
+                submit()

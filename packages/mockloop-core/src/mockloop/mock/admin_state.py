@@ -1,7 +1,10 @@
 """`/api/state` on the admin port: read, seed and reset the data of a stateful mock.
 
 The routes exist whether or not stateful mode is on, so a client can ask; when it is off, the
-read says `enabled: false` and the writes answer 409 saying how to turn it on.
+read says `enabled: false` and the writes answer 409 saying how to turn it on. A seed or reset
+past a cap (items or bytes per collection, live sessions; see `state_limits`) answers the
+problem the business port would. Reads run off the event loop and a collection is read a page
+at a time, so a large one never holds up `/health`.
 """
 
 from __future__ import annotations
@@ -10,11 +13,12 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mockloop.errors import ConfigError
+from mockloop.mock.state_limits import StateLimitError
 
 if TYPE_CHECKING:
     from mockloop.mock.runtime import MockRuntime
@@ -56,6 +60,18 @@ def _problem(status: int, title: str, detail: str) -> JSONResponse:
     )
 
 
+def _refused(exc: StateLimitError) -> JSONResponse:
+    """The problem a cap answers, as on the business port."""
+    body = {"type": "about:blank", "title": exc.title, "status": exc.status, "detail": str(exc)}
+    headers = {name.decode(): value.decode() for name, value in exc.headers}
+    return JSONResponse(
+        {**body, **exc.fields},
+        status_code=exc.status,
+        headers=headers,
+        media_type="application/problem+json",
+    )
+
+
 def _parse(model: type[_Model], body: Any) -> _Model:
     try:
         return model.model_validate(body or {})
@@ -89,12 +105,13 @@ def state_router(runtime: MockRuntime, dependencies: Sequence[Any]) -> APIRouter
                 "sessions": [],
                 "collections": [],
             }
-        counts = state.counts(sid)
+        counts = await asyncio.to_thread(state.counts, sid)
         return {
             "enabled": True,
             "isolation": state.isolation,
             "session_id": sid,
-            "sessions": state.sessions(),
+            "sessions": await asyncio.to_thread(state.sessions),
+            "limits": state.summary(),
             "collections": [
                 {
                     "name": c.name,
@@ -118,13 +135,16 @@ def state_router(runtime: MockRuntime, dependencies: Sequence[Any]) -> APIRouter
         sid = session(request.session_id)
         if request.collection and request.collection not in state.collections:
             return _problem(404, "Not Found", _unknown(state, request.collection))
-        seeded = await asyncio.to_thread(
-            state.seed,
-            request.collection or None,
-            count=request.count,
-            items=request.items,
-            session_id=sid,
-        )
+        try:
+            seeded = await asyncio.to_thread(
+                state.seed,
+                request.collection or None,
+                count=request.count,
+                items=request.items,
+                session_id=sid,
+            )
+        except StateLimitError as exc:
+            return _refused(exc)
         return {"seeded": seeded, "session_id": sid}
 
     @router.post("/api/state/reset", response_model=None)
@@ -135,22 +155,36 @@ def state_router(runtime: MockRuntime, dependencies: Sequence[Any]) -> APIRouter
             return _problem(409, "Conflict", _OFF)
         request = _parse(ResetRequest, body)
         sid = session(request.session_id)
-        counts = await asyncio.to_thread(state.reset, sid, reseed=request.reseed)
+        try:
+            counts = await asyncio.to_thread(state.reset, sid, reseed=request.reseed)
+        except StateLimitError as exc:
+            return _refused(exc)
         return {"reset": True, "session_id": sid, "collections": counts}
 
     @router.get("/api/state/{collection}", response_model=None)
     async def read_collection(
-        collection: str, session_id: str | None = None
+        collection: str,
+        session_id: str | None = None,
+        limit: int = Query(1000, ge=1, le=10_000, description="items in this page"),
+        offset: int = Query(0, ge=0, description="items skipped before the page"),
     ) -> dict[str, Any] | JSONResponse:
-        """The items of one collection."""
+        """One page of a collection's items (`count` is the collection's whole size)."""
         state = store()
         if state is None:
             return _problem(409, "Conflict", _OFF)
         if collection not in state.collections:
             return _problem(404, "Not Found", _unknown(state, collection))
         sid = session(session_id)
-        items = state.items(collection, sid)
-        return {"collection": collection, "session_id": sid, "count": len(items), "items": items}
+        counts = await asyncio.to_thread(state.counts, sid)
+        items = await asyncio.to_thread(state.items, collection, sid, offset=offset, limit=limit)
+        return {
+            "collection": collection,
+            "session_id": sid,
+            "count": counts.get(collection, 0),
+            "offset": offset,
+            "limit": limit,
+            "items": items,
+        }
 
     return router
 

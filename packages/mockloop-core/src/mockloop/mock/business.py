@@ -126,7 +126,15 @@ class BusinessApp:
                 "bytes (raise it with max_body_bytes)",
             )
         except Exception as exc:  # the mock answers, whatever went wrong inside it
-            logger.exception("error while answering %s %s", method, path)
+            # One line: a hostile description or request must not fill the log with tracebacks.
+            logger.error(
+                "error while answering %s %s: %s: %s",
+                method,
+                path,
+                type(exc).__name__,
+                exc,
+                exc_info=exc if logger.isEnabledFor(logging.DEBUG) else None,
+            )
             prepared = problem(
                 500,
                 f"the mock failed to answer: {type(exc).__name__}: {exc}",
@@ -134,8 +142,6 @@ class BusinessApp:
             )
         body_out = b"" if method == "HEAD" else prepared.body
         headers = [*prepared.headers, (b"content-length", str(len(prepared.body)).encode())]
-        await send({"type": "http.response.start", "status": prepared.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body_out})
         writer = runtime.log_writer
         if writer is not None and not (prepared.source == "builtin" and _is_probe(scope)):
             client = scope.get("client")
@@ -157,6 +163,10 @@ class BusinessApp:
                     mode="mock",
                 )
             )
+        # Numbered before the answer leaves: a process killed after answering has always
+        # counted the request (see request_log_counters).
+        await send({"type": "http.response.start", "status": prepared.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body_out})
         hooks = runtime.webhooks
         if hooks is not None and hooks.active:
             hooks.notify(
@@ -253,7 +263,15 @@ class BusinessApp:
                 "bytes (raise it with max_body_bytes)",
             )
         except Exception as exc:  # the mock answers, whatever went wrong inside it
-            logger.exception("error while answering %s %s", method, path)
+            # One line: a hostile description or request must not fill the log with tracebacks.
+            logger.error(
+                "error while answering %s %s: %s: %s",
+                method,
+                path,
+                type(exc).__name__,
+                exc,
+                exc_info=exc if logger.isEnabledFor(logging.DEBUG) else None,
+            )
             prepared = problem(
                 500,
                 f"the mock failed to answer: {type(exc).__name__}: {exc}",
@@ -265,8 +283,6 @@ class BusinessApp:
             (b"content-length", str(len(prepared.body)).encode()),
             (b"x-mockloop-mode", mode.encode()),
         ]
-        await send({"type": "http.response.start", "status": prepared.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body_out})
         writer = runtime.log_writer
         if writer is not None and not (prepared.source == "builtin" and _is_probe(scope)):
             client = scope.get("client")
@@ -291,6 +307,8 @@ class BusinessApp:
                     upstream_error=engine.scrub_text(upstream_error) if upstream_error else None,
                 )
             )
+        await send({"type": "http.response.start", "status": prepared.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body_out})
         hooks = runtime.webhooks
         if hooks is not None and hooks.active:
             hooks.notify(
@@ -321,7 +339,8 @@ class BusinessApp:
                 if refused is not None:
                     return refused
             if runtime.request_validator is not None:
-                refused = runtime.request_validator.check(op, path_params, query, headers, body)
+                validator = runtime.request_validator
+                refused = await validator.check_async(op, path_params, query, headers, body)
                 if refused is not None:
                     return refused
         else:
@@ -337,7 +356,9 @@ class BusinessApp:
                 stored = state.handle(op, path_params, query, scope["headers"], scope["path"], body)
                 if stored is not None:
                     return stored
-            return runtime.responder.respond(op, path_params, accept=accept, prefer=prefer)
+            return await runtime.responder.respond_async(
+                op, path_params, accept=accept, prefer=prefer
+            )
         response, rule = ruled
         prepared = runtime.responder.respond(
             op, path_params, accept=accept, rule=response, scenario=runtime.rules.active_scenario

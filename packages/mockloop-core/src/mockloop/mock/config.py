@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mockloop.errors import ConfigError
 from mockloop.proxy.settings import ProxySettings
@@ -28,7 +29,17 @@ class MockConfig(BaseModel):
     port: int = Field(default=8000, ge=0, le=65535)
     admin_host: str = "127.0.0.1"
     admin_port: int | None = Field(default=None, ge=0, le=65535)
-    admin_token: str | None = None
+    admin_token: str | None = Field(
+        default=None,
+        repr=False,
+        description="require 'Authorization: Bearer <token>' on the admin API (`mockloop "
+        "serve` refuses an admin host beyond loopback without one)",
+    )
+    admin_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="more Host names the admin port answers (beside 127.0.0.1, localhost, "
+        "[::1] and its bound address), e.g. this machine's name when bound to 0.0.0.0",
+    )
     seed: int = 0
     validation: ValidationMode = "enforce"
     auth: bool = True
@@ -132,6 +143,19 @@ class MockConfig(BaseModel):
         "retries, circuit breaker, fallback (see docs/proxy.md); None: a pure mock",
     )
 
+    @field_validator("admin_allow_hosts")
+    @classmethod
+    def _host_names(cls, names: list[str]) -> list[str]:
+        """Each allowed admin Host is a bare name or address: no scheme, port, path or '*'."""
+        for name in names:
+            bare = name.strip().strip("[]")
+            if not bare or any(c in bare for c in "/*@ ") or (":" in bare and not _is_ipv6(bare)):
+                raise ValueError(
+                    f"{name!r} is not a host name: give a name or an address such as "
+                    "mock.example or 192.168.1.5, without a scheme, port or wildcard"
+                )
+        return [name.strip() for name in names]
+
     @classmethod
     def build(cls, **values: Any) -> MockConfig:
         """Validate settings; ConfigError naming each bad field otherwise."""
@@ -153,3 +177,11 @@ class MockConfig(BaseModel):
         digest = hashlib.sha256(source.encode()).hexdigest()[:10]
         slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40] or "api"
         return mockloop_home() / "mocks" / f"{slug}-{digest}-{self.port}"
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True

@@ -1,4 +1,29 @@
-"""The business port's HTTP protocol: uvicorn's httptools protocol, one `send()` per response.
+"""The mock's HTTP protocol: uvicorn's httptools protocol, guarded, one `send()` per response.
+
+Both ports speak HTTP/1.1 through `GuardedHttpProtocol`, uvicorn's httptools protocol with the
+limits a server facing strangers needs (`HttpLimits`):
+
+* a request line longer than `max_request_line_bytes` is refused with 414, a header block
+  beyond `max_header_bytes` or with more than `MAX_HEADERS` fields with 431; bytes of a header
+  block still being received are counted as they arrive, so a 50 MB header is refused after
+  the limit plus one read (256 KiB at most), never buffered whole;
+* a request must arrive whole (headers and body) within `request_timeout` seconds of its first
+  byte (408 and close), and an idle connection is closed after the keep-alive timeout;
+* the request bytes held at once (bodies until answered, header blocks arriving in several
+  reads) are bounded by `max_in_flight_bytes` (503 for the request that would exceed it), and
+  the open connections by `max_connections`: at the cap a new connection closes the eighth of
+  the others that have waited longest (idle, or still sending a request), so a flood of slow
+  connections costs its own oldest members, not the next client's `/health`; only when every
+  connection is being answered is the new one refused (503);
+* everything the HTTP layer itself refuses (a request httptools cannot parse, an unmet
+  `Expect`, an HTTP version other than 1.0 or 1.1, an exception escaping the app) is answered
+  with `application/problem+json` and `Connection: close`, never uvicorn's `text/plain`, and
+  logged in one line, never a traceback. An `Upgrade` (WebSocket, h2c) is not served: the
+  request is answered as plain HTTP and the connection closes after it.
+
+Deadlines cost the hot path two clock reads, no timer: one `ConnectionGuard` per server sweeps
+its connections a few times per timeout (uvicorn's own keep-alive arms and cancels a timer per
+request instead).
 
 uvicorn writes a response's status line and headers as soon as the app sends
 `http.response.start`, then the body on `http.response.body`: two writes, two system calls and
@@ -6,21 +31,478 @@ two loopback packets for every small response, and the client wakes up twice. A 
 small bodies tens of thousands of times a second, and those writes were 40% of the event loop's
 time in the throughput bench.
 
-`CoalescingHttpProtocol` hands uvicorn a transport that holds a header block back until the
-next write, the response's first body chunk, which the app sends in the same event-loop tick, and
-sends both in one write. Nothing waits longer than that tick: a header block still held when the
-tick ends (an app that pauses between headers and body) is written then, and closing the
-connection writes what is held first. Everything else passes straight to the real transport.
+`CoalescingHttpProtocol` (the business port) hands uvicorn a transport that holds a header block
+back until the next write, the response's first body chunk, which the app sends in the same
+event-loop tick, and sends both in one write. Nothing waits longer than that tick: a header block
+still held when the tick ends (an app that pauses between headers and body) is written then, and
+closing the connection writes what is held first. Everything else passes straight to the real
+transport.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any, ClassVar, cast
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+import httptools
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-__all__ = ["CoalescingHttpProtocol", "CoalescingTransport"]
+from mockloop.mock.config import MockConfig
+from mockloop.mock.problem import problem_bytes
+
+__all__ = [
+    "MAX_HEADERS",
+    "CoalescingHttpProtocol",
+    "CoalescingTransport",
+    "ConnectionGuard",
+    "GuardedHttpProtocol",
+    "HttpLimits",
+    "guarded_protocol",
+]
+
+logger = logging.getLogger("mockloop.mock")
+
+MAX_HEADERS = 200
+"""Header fields one request may carry (431 beyond)."""
+
+_MIB = 1024 * 1024
+_LINE_SLACK = 32  # longer than any method plus " HTTP/1.1": below this the line cannot be over
+
+
+@dataclass(frozen=True, slots=True)
+class HttpLimits:
+    """What one server's connections may cost: sizes, deadlines and counts."""
+
+    max_request_line_bytes: int = 8 * 1024
+    max_header_bytes: int = 64 * 1024
+    max_headers: int = MAX_HEADERS
+    request_timeout: float = 30.0
+    max_connections: int = 1000
+    max_in_flight_bytes: int = 64 * _MIB
+
+    @classmethod
+    def business(cls, config: MockConfig) -> HttpLimits:
+        """The business port's limits: the config's sizes and timeout, most of the process's
+        file descriptors, and room for several maximal request bodies at once."""
+        return cls(
+            max_request_line_bytes=config.max_request_line_bytes,
+            max_header_bytes=config.max_header_bytes,
+            request_timeout=config.request_timeout,
+            max_connections=connection_cap(),
+            max_in_flight_bytes=max(64 * _MIB, 2 * config.max_body_bytes),
+        )
+
+    @classmethod
+    def admin(cls, config: MockConfig) -> HttpLimits:
+        """The admin port's limits: the same sizes and timeout, few connections (its clients
+        are the CLI, agents and a browser tab) and 64 MiB of request bodies."""
+        return cls(
+            max_request_line_bytes=config.max_request_line_bytes,
+            max_header_bytes=config.max_header_bytes,
+            request_timeout=config.request_timeout,
+            max_connections=64,
+            max_in_flight_bytes=64 * _MIB,
+        )
+
+
+def connection_cap() -> int:
+    """Connections the business port keeps open at once: 4096, or three quarters of the
+    process's file-descriptor limit when that is lower (the rest serve the admin port, the
+    log store and the proxy), so a flood is met before `accept()` runs out of descriptors."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return 1000
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 4096
+    return max(32, min(4096, (soft - 64) * 3 // 4))
+
+
+class _Refused(Exception):
+    """Raised inside a parser callback: answer `status` with `detail` and close."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class ConnectionGuard:
+    """One server's open connections: the count, the request bytes they hold, and a sweep that
+    closes the ones past a deadline. The sweep runs only while connections are open."""
+
+    def __init__(self, limits: HttpLimits) -> None:
+        self.limits = limits
+        self.connections: set[GuardedHttpProtocol] = set()
+        self.in_flight = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, connection: GuardedHttpProtocol) -> None:
+        self.connections.add(connection)
+        if self._timer is None:
+            self._arm(connection.loop, connection.timeout_keep_alive)
+
+    def discard(self, connection: GuardedHttpProtocol) -> None:
+        self.connections.discard(connection)
+
+    def shed(self) -> bool:
+        """Make room at the connection cap: close the eighth of the connections that have
+        waited longest without a request being answered (idle, or still sending one), oldest
+        first. False when every connection is busy with an answer.
+
+        A flood of slow or idle connections thus costs its own oldest members, not the next
+        client's `/health`; shedding an eighth at once keeps a flood's cost per accept low.
+        """
+        waiting = [c for c in self.connections if c.waiting_since() is not None]
+        if not waiting:
+            return False
+        waiting.sort(key=lambda c: c.waiting_since() or 0.0)
+        for connection in waiting[: max(1, len(self.connections) // 8)]:
+            self.connections.discard(connection)
+            connection.shed()
+        return True
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, keep_alive: float) -> None:
+        # A few sweeps per deadline: a connection is closed at most a quarter late.
+        tick = max(0.05, min(1.0, self.limits.request_timeout / 4, keep_alive / 4))
+        self._timer = loop.call_later(tick, self._sweep, loop, keep_alive)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop, keep_alive: float) -> None:
+        self._timer = None
+        now = loop.time()
+        for connection in list(self.connections):
+            connection.expire(now)
+        if self.connections:
+            self._arm(loop, keep_alive)
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with size caps, deadlines and problem+json refusals.
+
+    Subclass it with `limits` set (see `guarded_protocol`); each subclass gets its own
+    `ConnectionGuard`, so one class serves one server.
+    """
+
+    limits: ClassVar[HttpLimits] = HttpLimits()
+    guard: ClassVar[ConnectionGuard] = ConnectionGuard(limits)
+    parser: httptools.HttpRequestParser  # uvicorn's, None only once the connection is lost
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.guard = ConnectionGuard(cls.limits)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._refused = False
+        self._serial = 0  # requests begun on this connection
+        self._in_head = False  # between a request's first byte and the end of its headers
+        self._head_bytes = 0  # bytes of this request's head counted so far (multi-read heads)
+        self._head_held = 0  # those bytes as charged to the guard
+        self._header_bytes = 0
+        self._body_bytes = 0  # request body bytes charged to the guard
+        self._began = 0.0  # loop time of the first byte of the request being received, or 0
+        self._idle_since = 0.0  # loop time of the connection or of its last answer
+        self._unmet_expect: bytes | None = None
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        guard = self.guard
+        if len(guard.connections) >= self.limits.max_connections and not guard.shed():
+            self._refuse(
+                503,
+                f"the server is answering on {self.limits.max_connections} connections, its "
+                "limit; retry once some have closed",
+            )
+            return
+        self._idle_since = self.loop.time()
+        guard.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        guard = self.guard
+        guard.discard(self)
+        guard.in_flight -= self._body_bytes + self._head_held
+        self._body_bytes = self._head_held = 0
+        super().connection_lost(exc)
+
+    def waiting_since(self) -> float | None:
+        """Since when this connection has waited for an answer (its connection or its last
+        answer); None while a request is being answered, or once refused."""
+        if self._refused or (not self._began and self._answering()):
+            return None
+        return self._idle_since
+
+    def _answering(self) -> bool:
+        cycle = self.cycle
+        return cycle is not None and not cycle.response_complete
+
+    def shed(self) -> None:
+        """Close this connection to make room for a new one (see `ConnectionGuard.shed`)."""
+        if self._began:
+            self._refuse(
+                503,
+                f"the server reached its limit of {self.limits.max_connections} connections "
+                "and closed the slowest; send requests whole",
+            )
+        else:
+            self._refused = True
+            self.transport.close()
+
+    def expire(self, now: float) -> None:
+        """Close this connection when its request or its idleness has outlasted the limit."""
+        if self._refused:
+            return
+        began = self._began
+        if began:
+            timeout = self.limits.request_timeout
+            if now - began > timeout:
+                self._refuse(
+                    408,
+                    f"the request did not arrive whole within {timeout:g} s of its first byte "
+                    "(headers and body); send it at once",
+                )
+        elif now - self._idle_since > self.timeout_keep_alive and not self._answering():
+            self._refused = True
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
+        in_head = self._in_head
+        receiving = self._began
+        serial = self._serial
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._upgrade_refused()
+            return
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if isinstance(cause, _Refused):
+                self._refuse(cause.status, cause.detail)
+            else:
+                reason = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
+                self._refuse(400, f"the request could not be read ({reason})")
+            return
+        except httptools.HttpParserError as exc:
+            if self.parser.get_http_version().startswith("2"):  # the HTTP/2 preface, PRI *
+                self._refuse(505, "HTTP/2 is not served here; send HTTP/1.1")
+            else:
+                self._refuse(400, f"the request is not valid HTTP/1.1: {exc}")
+            return
+        if self._in_head:
+            self._count_head(data, in_head, receiving, serial)
+        elif self._head_held:
+            self._release_head()
+
+    def _count_head(self, data: bytes, in_head: bool, receiving: float, serial: int) -> None:
+        """Charge a read that ended inside a header block; refuse the block once too large.
+
+        A read is counted when all of it is this head: the head continues from the last read,
+        or the connection was between requests and this read began exactly one. httptools
+        keeps a header that is still arriving in memory, so this is what bounds it.
+        """
+        begun = self._serial - serial
+        if (begun == 0 and in_head) or (begun == 1 and not receiving):
+            size = len(data)
+            self._head_bytes += size
+            self._head_held += size
+            self.guard.in_flight += size
+            limits = self.limits
+            if self._head_bytes > limits.max_request_line_bytes + limits.max_header_bytes:
+                self._refuse(
+                    431,
+                    f"the request's header block exceeds {limits.max_header_bytes} bytes "
+                    "(raise it with --max-header-size)",
+                )
+            elif self.guard.in_flight > limits.max_in_flight_bytes:
+                self._refuse(503, self._busy_detail())
+
+    def _release_head(self) -> None:
+        self.guard.in_flight -= self._head_held
+        self._head_held = 0
+
+    def _upgrade_refused(self) -> None:
+        """An `Upgrade` (WebSocket, h2c) or `CONNECT`: the request is answered as plain HTTP
+        and the connection closes after it, since httptools stops parsing it there."""
+        self._refused = True
+        self._began = 0.0
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            cycle.keep_alive = False
+        else:
+            self.transport.close()
+
+    def _refuse(self, status: int, detail: str) -> None:
+        """Answer `status` with a problem (unless a response has begun) and close."""
+        self._refused = True
+        self._began = 0.0
+        logger.debug("refused %s %s: %s", status, self.client, detail)
+        transport = self.transport
+        if transport.is_closing():
+            return
+        cycle = self.cycle
+        started = cycle is not None and cycle.response_started and not cycle.response_complete
+        if cycle is not None and not cycle.response_complete:
+            cycle.disconnected = True  # the app's later sends go nowhere
+            cycle.message_event.set()
+        if not started:
+            transport.write(problem_bytes(status, detail))
+        transport.close()
+
+    def _busy_detail(self) -> str:
+        return (
+            f"the server is receiving {self.limits.max_in_flight_bytes // _MIB} MiB of requests "
+            "at once, its limit; retry shortly"
+        )
+
+    def send_400_response(self, msg: str) -> None:
+        self._refuse(400, msg)
+
+    # -- parser callbacks ---------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._serial += 1
+        self._in_head = True
+        self._head_bytes = self._header_bytes = 0
+        self._began = self.loop.time()
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        size = len(self.url)
+        limit = self.limits.max_request_line_bytes
+        if size > limit - _LINE_SLACK:
+            line = len(self.parser.get_method()) + size + len(b"  HTTP/1.1")
+            if line > limit:
+                raise _Refused(
+                    414,
+                    f"the request line exceeds {limit} bytes (raise it with --max-request-line)",
+                )
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        size = self._header_bytes + len(name) + len(value) + 4
+        self._header_bytes = size
+        if size > self.limits.max_header_bytes:
+            raise _Refused(
+                431,
+                f"the request's header block exceeds {self.limits.max_header_bytes} bytes "
+                "(raise it with --max-header-size)",
+            )
+        name = name.lower()
+        # llhttp keeps trailing whitespace, which RFC 9110 section 5.5 excludes from the value.
+        value = value.rstrip(b" \t")
+        if name == b"expect":
+            if value.lower() == b"100-continue":
+                self.expect_100_continue = True
+            else:
+                self._unmet_expect = value
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        if len(self.headers) > self.limits.max_headers:
+            raise _Refused(
+                431, f"the request has {len(self.headers)} header fields, more than {MAX_HEADERS}"
+            )
+        if self._unmet_expect is not None:
+            expected = self._unmet_expect.decode("latin-1")
+            raise _Refused(417, f"Expect: {expected} is not supported (only 100-continue is)")
+        version = self.parser.get_http_version()
+        if version != "1.1" and version != "1.0":
+            raise _Refused(505, f"HTTP/{version} is not served here; send HTTP/1.1")
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        cycle = self.cycle
+        if cycle.response_complete:  # answered already (413): the rest is read and dropped
+            return
+        size = len(body)
+        self._body_bytes += size
+        guard = self.guard
+        guard.in_flight += size
+        limits = self.limits
+        if guard.in_flight > limits.max_in_flight_bytes:
+            if self._body_bytes > limits.max_in_flight_bytes:
+                raise _Refused(413, f"the request body exceeds {limits.max_in_flight_bytes} bytes")
+            raise _Refused(503, self._busy_detail())
+        cycle.body += body
+        if len(cycle.body) > HIGH_WATER_LIMIT:
+            self.flow.pause_reading()
+        cycle.message_event.set()
+
+    def on_message_complete(self) -> None:
+        self._began = 0.0
+        super().on_message_complete()
+
+    # -- responses ----------------------------------------------------------------------------
+
+    def on_response_complete(self) -> None:
+        self.server_state.total_requests += 1
+        if self._body_bytes:
+            self.guard.in_flight -= self._body_bytes
+            self._body_bytes = 0
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        self._idle_since = self.loop.time()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        task = self.loop.create_task(_run_cycle(cycle, app))
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)
+
+
+async def _run_cycle(cycle: RequestResponseCycle, app: Any) -> None:
+    """Run the app for one request; an exception escaping it is logged as one line (the
+    traceback at debug level) and answered with a 500 problem, or the connection closed when
+    a response had begun."""
+    try:
+        result = await app(cycle.scope, cycle.receive, cycle.send)
+    except Exception as exc:
+        scope = cycle.scope
+        logger.error(
+            "500 for %s %s: %s: %s",
+            scope.get("method"),
+            scope.get("path"),
+            type(exc).__name__,
+            exc,
+            exc_info=exc if logger.isEnabledFor(logging.DEBUG) else None,
+        )
+        if not cycle.response_started and not cycle.disconnected:
+            detail = (
+                f"the server failed while answering ({type(exc).__name__}); its log has the details"
+            )
+            with contextlib.suppress(Exception):
+                cycle.transport.write(problem_bytes(500, detail))
+            cycle.response_complete = True
+        cycle.transport.close()
+    except BaseException:  # cancelled at shutdown
+        cycle.transport.close()
+        raise
+    else:
+        if result is not None or (not cycle.response_complete and not cycle.disconnected):
+            logger.error("the app returned without completing its response; connection closed")
+            if not cycle.response_started:
+                cycle.transport.write(
+                    problem_bytes(500, "the server returned without answering this request")
+                )
+            cycle.transport.close()
+    finally:
+        cycle.on_response = _nothing
+
+
+def _nothing() -> None:
+    return None
 
 
 class CoalescingTransport:
@@ -71,8 +553,19 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
-class CoalescingHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol over a `CoalescingTransport`."""
+class CoalescingHttpProtocol(GuardedHttpProtocol):
+    """The guarded protocol over a `CoalescingTransport` (the business port)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+
+
+def guarded_protocol(limits: HttpLimits, *, coalescing: bool) -> type[GuardedHttpProtocol]:
+    """A protocol class for one server (`uvicorn.Config(http=...)`) with these limits and a
+    `ConnectionGuard` of its own; `coalescing` sends headers and body in one write."""
+    base = CoalescingHttpProtocol if coalescing else GuardedHttpProtocol
+
+    protocol = cast("type[GuardedHttpProtocol]", type(base.__name__, (base,), {}))
+    protocol.limits = limits
+    protocol.guard = ConnectionGuard(limits)
+    return protocol

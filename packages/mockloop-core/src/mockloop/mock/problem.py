@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["PreparedResponse", "problem"]
+__all__ = ["PreparedResponse", "problem", "problem_bytes"]
 
 
 @dataclass(slots=True)
@@ -51,3 +51,13 @@ def problem(
     if headers:
         raw_headers.extend(headers)
     return PreparedResponse(status, raw_headers, orjson.dumps(document), source="problem")
+
+
+def problem_bytes(status: int, detail: str, *, title: str | None = None) -> bytes:
+    """A whole HTTP/1.1 problem+json response that closes the connection, for what the HTTP
+    layer refuses on its own (a request it cannot parse, a header block too large, a timeout)."""
+    prepared = problem(status, detail, title=title)
+    head = [f"HTTP/1.1 {status} {_title(status)}\r\n".encode("ascii")]
+    head.extend(name + b": " + value + b"\r\n" for name, value in prepared.headers)
+    head.append(b"content-length: %d\r\nconnection: close\r\n\r\n" % len(prepared.body))
+    return b"".join(head) + prepared.body

@@ -7,10 +7,20 @@ writer's own thread, a batch at a time, in one transaction per batch.
 
 Nothing is dropped silently: a full queue, a record that cannot be converted, or a batch the
 store keeps refusing is counted in `stats()` and logged.
+
+Nor is anything lost silently when the process dies. Each record accepted into the queue takes
+the next number of its writer's sequence, stored with its row (`writer_id`, `seq`); the count
+handed out lives in a memory-mapped file in the mock's data folder (`request_log_counters`),
+which outlives a `kill -9`, and the store records in each batch's transaction how far the writer
+got. The next writer to start on the folder compares the two: the difference is exactly the
+records the dead process had answered but not stored. It is logged once, recorded in the store
+(`log_gaps`) and shown in `stats()` (`lost_in_crash`, `lost_ranges`), and the new writer carries
+on with the dead one's sequence.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -18,15 +28,25 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from mockloop.errors import ConfigError, MockLoopError
+from mockloop.mock.request_log_counters import (
+    ACCEPTED,
+    REJECTED,
+    SETTLED,
+    Recovery,
+    WriterCounters,
+)
 from mockloop.redaction import REDACTED, SECRET_HEADERS, SECRET_WORDS, Redactor
-from mockloop.store import Store
+from mockloop.store import SQLStore, Store
+from mockloop.store.sql import WriterProgress
 
 __all__ = [
+    "KEPT_BODY_BYTES",
     "REDACTED",
     "SECRET_HEADERS",
     "SECRET_WORDS",
@@ -38,6 +58,11 @@ __all__ = [
 # The redaction lives in `mockloop.redaction`; these names stay importable from here.
 
 logger = logging.getLogger("mockloop.request_log")
+
+
+#: The most of a request or response body a queued record holds (the log stores at most
+#: `body_limit` characters of it, 4 KiB by default, after redaction).
+KEPT_BODY_BYTES = 256 * 1024
 
 
 class LogRecord:
@@ -53,8 +78,9 @@ class LogRecord:
         latency_ms: time to produce the response, milliseconds.
         request_headers: the raw ASGI header list, `[(name, value), ...]` as bytes.
         response_headers: the response's header list, same shape.
-        request_body: the request body bytes.
-        response_body: the response body bytes.
+        request_body: the request body bytes (past `KEPT_BODY_BYTES` only its start is kept;
+            `request_size` keeps the whole length).
+        response_body: the response body bytes (kept the same way).
         client: the client address ("host:port").
         scenario: the active scenario's name, if any.
         mode: which side answered: "mock", "proxy" (the live API), "fallback" (the mock, after
@@ -62,6 +88,8 @@ class LogRecord:
         upstream_status: the live API's status, when the request went upstream.
         upstream_latency_ms: the upstream call's time including retries, milliseconds.
         upstream_error: why the upstream call failed (secrets scrubbed), if it did.
+        request_size: the whole request body's length, when `request_body` is only its start.
+        response_size: the same for the response body.
     """
 
     __slots__ = (
@@ -74,8 +102,10 @@ class LogRecord:
         "query",
         "request_body",
         "request_headers",
+        "request_size",
         "response_body",
         "response_headers",
+        "response_size",
         "scenario",
         "status",
         "ts",
@@ -103,6 +133,8 @@ class LogRecord:
         upstream_status: int | None = None,
         upstream_latency_ms: float | None = None,
         upstream_error: str | None = None,
+        request_size: int | None = None,
+        response_size: int | None = None,
     ) -> None:
         self.ts = ts
         self.method = method
@@ -113,8 +145,18 @@ class LogRecord:
         self.latency_ms = latency_ms
         self.request_headers = request_headers
         self.response_headers = response_headers
-        self.request_body = request_body
-        self.response_body = response_body
+        # A queue of records holding whole 10 MiB uploads would hold gigabytes while the
+        # writer catches up; the log keeps a few KiB of a body, so only its start waits here.
+        self.request_size = len(request_body) if request_size is None else request_size
+        self.response_size = len(response_body) if response_size is None else response_size
+        self.request_body = (
+            request_body if len(request_body) <= KEPT_BODY_BYTES else request_body[:KEPT_BODY_BYTES]
+        )
+        self.response_body = (
+            response_body
+            if len(response_body) <= KEPT_BODY_BYTES
+            else response_body[:KEPT_BODY_BYTES]
+        )
         self.client = client
         self.scenario = scenario
         self.mode = mode
@@ -158,6 +200,10 @@ class RequestLogWriter:
         max_queue: records waiting in memory; past it new records are dropped and counted.
         retries: further attempts for a batch the store refused, before it is dropped.
         retry_delay: seconds before the first retry, doubled for each later one.
+        counter_dir: a folder of the mock's data where the writer keeps its counters in a
+            memory-mapped file, so that the next writer started on the folder reports exactly
+            what a crash of this process lost (see the module docstring); it needs a `SQLStore`.
+            None keeps the counters in memory: a crash's loss is then not measured.
 
     Raises:
         ConfigError: a size or interval is out of range.
@@ -175,6 +221,7 @@ class RequestLogWriter:
         max_queue: int = 200_000,
         retries: int = 3,
         retry_delay: float = 0.05,
+        counter_dir: Path | None = None,
     ) -> None:
         for name, value, low in (
             ("body_limit", body_limit, 0),
@@ -230,19 +277,53 @@ class RequestLogWriter:
         self._id_prefix = os.urandom(8).hex()
         self._id_counter = itertools.count()
 
+        # Crash accounting. Sequence numbers are positions in the queue: submit counts what it
+        # accepts, the writer thread numbers records in the order it takes them (the same
+        # order, the queue being FIFO), so no number travels on a record.
+        self._progress_store: SQLStore | None = None
+        if counter_dir is not None and isinstance(store, SQLStore):
+            self._progress_store = store
+            recovery = Recovery.run(Path(counter_dir), store)
+        else:
+            if counter_dir is not None:
+                logger.warning(
+                    "request log: crash accounting needs a SQLStore, not %s; a crash's loss "
+                    "will not be measured",
+                    type(store).__name__,
+                )
+            recovery = Recovery(WriterCounters.in_memory(), WriterProgress("", 0))
+        self._recovery = recovery  # what crashed writers before this one lost
+        self._counters = recovery.counters
+        progress = recovery.progress
+        self.writer_id = self._counters.writer_id
+        self._slots = self._counters.slots
+        # next() on a count is atomic under the GIL: submitters on several threads still
+        # count every record once.
+        self._accepted = itertools.count(progress.last_seq + 1)
+        self._numbered = progress.last_seq  # the highest number the writer thread has taken
+        self._failed_base = progress.dropped
+        self._rejected_base = progress.rejected
+        self._lost_base = progress.lost
+
     # -- hot path ---------------------------------------------------------------------------
 
     def submit(self, record: LogRecord) -> None:
         """Queue one record for writing; O(1), never blocks, never raises.
 
         When the queue holds `max_queue` records (or the writer is closed) the record is
-        dropped and counted in `stats()["dropped"]`.
+        dropped and counted in `stats()["dropped"]`. An accepted record takes the next number
+        of the writer's sequence (counted in the counters file). The mock submits from one
+        thread, its event loop; submitters racing on several threads are all counted, but for
+        the instant of the race the file may show one number less per racing thread.
         """
         try:
             queue = self._queue
             # len() and append() are each atomic; racing submitters can overshoot the bound by
             # at most one record each, which keeps this path free of locks.
             if self._accepting and len(queue) < self.max_queue:
+                # Counted before the append, so the counters file is never behind the store:
+                # an 8-byte store into the mapped page (slot 1 is ACCEPTED).
+                self._slots[1] = next(self._accepted)
                 queue.append(record)
             else:
                 self._reject()
@@ -253,6 +334,9 @@ class RequestLogWriter:
         # Only counted here; the writer thread logs it (no logging I/O on the hot path).
         with self._reject_lock:
             self._rejected += 1
+            # A counters view released by close() in another thread: the count above stands.
+            with contextlib.suppress(ValueError):
+                self._slots[REJECTED] = self._rejected_base + self._rejected
 
     def _report_rejections(self, *, force: bool = False) -> None:
         with self._reject_lock:
@@ -318,6 +402,7 @@ class RequestLogWriter:
             self._stopping = True
             self._run()
             self._report_rejections(force=True)
+            self._settle_on_close()
             return True
         flushed = self.flush(timeout)
         self._stopping = True
@@ -333,10 +418,39 @@ class RequestLogWriter:
                 else:
                     leftover += 1
             self._failed += leftover
+            self._numbered += leftover
         if leftover:
             logger.warning("request log: %d records were never written (writer closed)", leftover)
         self._report_rejections(force=True)
+        self._settle_on_close()
         return flushed and not leftover
+
+    def _settle_on_close(self) -> None:
+        """Every number handed out is now stored or counted dropped: say so, and let go."""
+        with self._lock, self._reject_lock:
+            # Each accepted record was taken by the writer thread or counted as left over.
+            accepted = self._numbered
+            progress = self._progress(accepted)
+        if self._progress_store is not None:
+            try:
+                self._progress_store.save_log_writer(progress)
+            except MockLoopError as exc:
+                # The counters file still says it all: the next start settles it.
+                logger.warning("request log: could not record the writer's last state: %s", exc)
+        self._slots[ACCEPTED] = self._slots[SETTLED] = accepted
+        # The file stays, unlocked: the next writer on the folder carries on with its numbers.
+        self._counters.detach()
+        self._slots = self._counters.slots
+
+    def _progress(self, last_seq: int) -> WriterProgress:
+        """This writer's state for the store (callers hold `_lock`, or are the writer thread)."""
+        return WriterProgress(
+            self.writer_id,
+            last_seq,
+            dropped=self._failed_base + self._failed,
+            rejected=self._rejected_base + self._rejected,
+            lost=self._lost_base,
+        )
 
     def __enter__(self) -> RequestLogWriter:
         return self.start()
@@ -344,23 +458,42 @@ class RequestLogWriter:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def stats(self) -> dict[str, int]:
-        """Counters: submitted, written, dropped (with the reasons split), evicted, queued, errors.
+    def stats(self) -> dict[str, Any]:
+        """Counters of this run, and what crashed earlier runs lost.
 
-        `submitted` = `written` + `dropped` + `queued` once the writer is idle.
+        submitted, written, dropped (split into dropped_on_submit and dropped_on_write),
+        evicted, queued, errors: this run's records; `submitted` = `written` + `dropped` +
+        `queued` once the writer is idle. writer_id, last_seq: this writer's identity and the
+        highest sequence number it has handed out. lost_in_crash, lost_ranges: records that
+        earlier writers on the same data folder answered but never stored because their
+        process died, found when this writer started (each range: writer_id, first_seq,
+        last_seq, lost); loss_unmeasured: writers whose loss could not be measured (their
+        counters were behind the store: a power loss, or a data folder restored from a copy).
+        not_logged: dropped + lost_in_crash, every answered request the log lacks, apart from
+        rows retention evicted (`evicted`). crash_accounting: whether the counters are in a
+        file that survives a crash.
         """
         with self._lock, self._reject_lock:
             queued = len(self._queue) - self._pending_markers
             rejected = self._rejected
+            dropped = rejected + self._failed
+            recovery = self._recovery
             return {
                 "submitted": self._taken + queued + rejected,
                 "written": self._written,
-                "dropped": rejected + self._failed,
+                "dropped": dropped,
                 "dropped_on_submit": rejected,
                 "dropped_on_write": self._failed,
                 "evicted": self._evicted,
                 "queued": queued + self._in_flight,
                 "errors": self._errors,
+                "writer_id": self.writer_id,
+                "last_seq": int(self._slots[ACCEPTED]),
+                "lost_in_crash": recovery.lost,
+                "lost_ranges": [dict(r) for r in recovery.lost_ranges],
+                "loss_unmeasured": list(recovery.unmeasured),
+                "not_logged": dropped + recovery.lost,
+                "crash_accounting": self._counters.durable,
             }
 
     # -- writer thread ----------------------------------------------------------------------
@@ -382,7 +515,7 @@ class RequestLogWriter:
             if self._stopping and not queue:
                 return
 
-    def _take_batch(self) -> tuple[list[LogRecord], _FlushMarker | None]:
+    def _take_batch(self) -> tuple[list[LogRecord], _FlushMarker | None, int]:
         queue = self._queue
         batch: list[LogRecord] = []
         marker: _FlushMarker | None = None
@@ -396,49 +529,63 @@ class RequestLogWriter:
                 batch.append(item)
             self._taken += len(batch)
             self._in_flight = len(batch)
-        return batch, marker
+            first = self._numbered + 1
+            self._numbered += len(batch)
+        return batch, marker, first
 
     def _write_one_batch(self) -> None:
-        batch, marker = self._take_batch()
+        batch, marker, first = self._take_batch()
         try:
             if batch:
-                self._store_batch(batch)
+                self._store_batch(batch, first)
         finally:
             with self._lock:
                 self._in_flight = 0
             if marker is not None:
                 marker.event.set()
 
-    def _store_batch(self, batch: list[LogRecord]) -> None:
+    def _store_batch(self, batch: list[LogRecord], first: int) -> None:
+        """Convert and insert one batch numbered from `first`; every record ends up settled:
+        written, or counted dropped."""
+        last = first + len(batch) - 1
         rows: list[dict[str, Any]] = []
         bad = 0
-        for record in batch:
+        writer_id = self.writer_id
+        for seq, record in enumerate(batch, first):
             try:
-                rows.append(self.to_row(record))
+                row = self.to_row(record)
             except Exception:
                 bad += 1
                 logger.exception("request log: could not convert %r; it is dropped", record)
+            else:
+                row["writer_id"] = writer_id
+                row["seq"] = seq
+                rows.append(row)
         if bad:
             with self._lock:
                 self._failed += bad
                 self._errors += bad
         if not rows:
+            self._slots[SETTLED] = last  # the store learns it with the next batch
             return
         delay = self.retry_delay
         for attempt in itertools.count():
             try:
-                self.store.insert_log_rows(rows)
-            except MockLoopError as exc:
+                self._insert(rows, last)
+            except Exception as exc:
                 with self._lock:
                     self._errors += 1
-                if attempt >= self.retries:
+                # A store error may pass; anything else is a bug that a retry will not fix.
+                if attempt >= self.retries or not isinstance(exc, MockLoopError):
                     with self._lock:
                         self._failed += len(rows)
+                    self._slots[SETTLED] = last
                     logger.error(
                         "request log: dropped a batch of %d records after %d attempts: %s",
                         len(rows),
                         attempt + 1,
                         exc,
+                        exc_info=not isinstance(exc, MockLoopError),
                     )
                     return
                 logger.warning(
@@ -453,6 +600,7 @@ class RequestLogWriter:
                 break
         with self._lock:
             self._written += len(rows)
+        self._slots[SETTLED] = last
         self._since_eviction += len(rows)
         # Retention runs in steps of 5% of the bound (at most 5,000 rows), not after every
         # batch: deleting thousands of rows at once costs little more than deleting ten.
@@ -469,6 +617,16 @@ class RequestLogWriter:
                 if evicted:
                     with self._lock:
                         self._evicted += evicted
+
+    def _insert(self, rows: list[dict[str, Any]], last: int) -> None:
+        """Insert rows; with crash accounting, advance the writer's progress in the same
+        transaction."""
+        if self._progress_store is None:
+            self.store.insert_log_rows(rows)
+            return
+        with self._lock:
+            progress = self._progress(last)
+        self._progress_store.insert_log_rows(rows, progress=progress)
 
     def _headers(self, pairs: Any) -> tuple[dict[str, str], str]:
         key = tuple(pairs)
@@ -528,6 +686,8 @@ class RequestLogWriter:
         response_text, response_cut = self._body(
             response_body, response_headers.get("content-type", "")
         )
+        request_cut = request_cut or record.request_size > len(request_body)
+        response_cut = response_cut or record.response_size > len(response_body)
         query = self.redactor.query(record.query or b"")
         query_cut = len(query) > limit
         return {
@@ -538,8 +698,8 @@ class RequestLogWriter:
             "operation_id": record.operation_id,
             "status": record.status,
             "latency_ms": record.latency_ms,
-            "request_size": len(request_body),
-            "response_size": len(response_body),
+            "request_size": record.request_size,
+            "response_size": record.response_size,
             # Already JSON text: the store keeps a string as given, so a repeated header set is
             # encoded once, not once per row.
             "request_headers": request_json,

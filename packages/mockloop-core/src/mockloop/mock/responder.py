@@ -5,13 +5,23 @@ override, then the active scenario) -> the `Prefer` header (`code=`, `example=`,
 a valid named or inline example -> data generated from the schema (stable for the same path
 parameters) -> an empty body with the documented status. Examples that do not validate against
 their schema are skipped (real descriptions have many) unless asked for by name.
+
+Bodies are bounded by `max_bytes` (`MockConfig.max_response_bytes`, 1 MiB by default): data is
+generated within it (the faker carries a byte budget), a documented example larger than it is
+replaced by generated data (asked for by name, it is answered with a 422 problem), and each
+operation whose body had to be cut is logged once. Cached bodies are bounded in total too.
+`respond_async` builds a body not cached yet in a worker thread, so generating (or checking a
+large example) never holds up the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import re
 import secrets
+import threading
 from collections.abc import Mapping
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
@@ -19,6 +29,7 @@ from xml.sax.saxutils import escape as xml_escape
 import orjson
 
 from mockloop.fake import SchemaFaker
+from mockloop.fake.budget import json_size
 from mockloop.mock.problem import PreparedResponse, problem
 from mockloop.mock.scenarios import ResponseSpec
 from mockloop.spec.model import ApiSpec, Example, MediaType, Operation, Response
@@ -28,6 +39,10 @@ __all__ = ["Responder", "default_status", "parse_prefer"]
 
 _SKIPPED_HEADERS = {"content-type", "content-length", "transfer-encoding", "connection"}
 _CACHE_LIMIT = 20_000
+_CACHE_BYTES = 64 * 1024 * 1024  # bodies kept for reuse, in total
+_HEADER_BYTES = 4096  # a generated or documented response header value, at most
+
+logger = logging.getLogger("mockloop.mock.responder")
 
 
 def default_status(op: Operation) -> str:
@@ -163,11 +178,22 @@ def header_text(value: Any) -> str:
 class Responder:
     """Builds responses for operations; generated bodies are cached per path-parameter key."""
 
-    def __init__(self, spec: ApiSpec, faker: SchemaFaker, validator: SchemaValidator) -> None:
+    def __init__(
+        self,
+        spec: ApiSpec,
+        faker: SchemaFaker,
+        validator: SchemaValidator,
+        *,
+        max_bytes: int | None = None,
+    ) -> None:
         self.spec = spec
         self.faker = faker
         self.validator = validator
+        self.max_bytes = max_bytes if max_bytes is not None else faker.max_bytes
+        self._cut_logged: set[str] = set()
         self._cache: dict[tuple[Any, ...], PreparedResponse] = {}
+        self._cache_bytes = 0
+        self._cache_lock = threading.Lock()  # bodies are built in worker threads too
         self._valid_examples: dict[tuple[str, str, str], Example | None] = {}
         self._defaults = {op.operation_id: default_status(op) for op in spec.operations}
 
@@ -192,6 +218,27 @@ class Responder:
                 return self._from_prefer(op, path_params, prefs, accept)
         return self._documented(op, self._defaults[op.operation_id], path_params, accept)
 
+    async def respond_async(
+        self,
+        op: Operation,
+        path_params: Mapping[str, str],
+        *,
+        accept: str | None = None,
+        prefer: str | None = None,
+    ) -> PreparedResponse:
+        """`respond` without a rule: a cached body at once, any other built in a worker thread
+        (generating a large body or checking a large example takes long enough to delay
+        every other request on the event loop)."""
+        if not prefer:
+            status_key = self._defaults[op.operation_id]
+            response = self._response_for(op, status_key)
+            media = _negotiate(response.content, accept) if response is not None else None
+            key = (op.operation_id, status_number(status_key), media, None)
+            cached = self._cache.get((*key, tuple(sorted(path_params.items()))))
+            if cached is not None:
+                return cached
+        return await asyncio.to_thread(self.respond, op, path_params, accept=accept, prefer=prefer)
+
     # -- sources ----------------------------------------------------------------------------
 
     def _from_rule(
@@ -208,7 +255,16 @@ class Responder:
         status = status_number(status_key)
         response = self._response_for(op, status_key)
         media = _negotiate(response.content, accept) if response is not None else None
-        if rule.has_body:
+        if rule.has_body and json_size(rule.body, self.max_bytes) > self.max_bytes:
+            label = f"scenario {scenario!r}" if scenario else "a response override"
+            prepared = problem(
+                500,
+                f"the body set by {label} for {op.operation_id} is larger than the mock's "
+                f"limit of {self.max_bytes} bytes (raise it with --max-response-size)",
+                title="Response too large",
+            )
+            prepared.source = "scenario"
+        elif rule.has_body:
             media = media or "application/json"
             prepared = PreparedResponse(
                 status,
@@ -309,14 +365,37 @@ class Responder:
                     f"{status_key} {media} (examples: {names})",
                     title="Unknown example",
                 )
+            if source == "large-example":
+                return problem(
+                    422,
+                    f"example {example!r} of {op.operation_id} (status {status_key} {media}) is "
+                    f"larger than the mock's limit of {self.max_bytes} bytes (raise it with "
+                    "--max-response-size)",
+                    title="Example too large",
+                )
             body = b"" if source == "empty" else encode_body(value, media)
+            if len(body) > self.max_bytes:  # escapes or XML tags made it larger than counted
+                if media_type.schema is None:
+                    return problem(
+                        500,
+                        f"the documented body of {op.operation_id} is larger than the mock's "
+                        f"limit of {self.max_bytes} bytes (raise it with --max-response-size)",
+                        title="Response too large",
+                    )
+                body = self._shrunk(op, media_type, media, path_params, dynamic, len(body))
+                source = "generated"
         prepared = PreparedResponse(
             status, self._headers(op, response, media, path_params), body, source=source
         )
         if cache_key is not None:
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[cache_key] = prepared
+            with self._cache_lock:
+                while self._cache and (
+                    len(self._cache) >= _CACHE_LIMIT or self._cache_bytes + len(body) > _CACHE_BYTES
+                ):
+                    self._cache_bytes -= len(self._cache.pop(next(iter(self._cache))).body)
+                if cache_key not in self._cache:
+                    self._cache[cache_key] = prepared
+                    self._cache_bytes += len(body)
         return prepared
 
     # -- pieces -----------------------------------------------------------------------------
@@ -342,6 +421,8 @@ class Responder:
         if example is not None:
             for candidate in media_type.examples:
                 if candidate.name == example:
+                    if json_size(candidate.value, self.max_bytes) > self.max_bytes:
+                        return None, "large-example"
                     return candidate.value, "example"
             return None, "missing-example"
         if not dynamic:
@@ -350,10 +431,57 @@ class Responder:
                 return chosen.value, "example"
         if media_type.schema is None:
             return None, "empty"
+        return self._generated(op, media_type, path_params, dynamic, self.max_bytes), "generated"
+
+    def _generated(
+        self,
+        op: Operation,
+        media_type: MediaType,
+        path_params: Mapping[str, str],
+        dynamic: bool,
+        max_bytes: int,
+    ) -> Any:
         key = op.operation_id + "|" + "|".join(f"{k}={v}" for k, v in sorted(path_params.items()))
         if dynamic:
             key += "|" + secrets.token_hex(8)
-        return self.faker.generate(media_type.schema, key=key, for_response=True), "generated"
+        value, cut = self.faker.generate_within(
+            media_type.schema, key=key, for_response=True, max_bytes=max_bytes
+        )
+        if cut:
+            self._log_cut(op, "generated data shortened to fit")
+        return value
+
+    def _shrunk(
+        self,
+        op: Operation,
+        media_type: MediaType,
+        media: str,
+        path_params: Mapping[str, str],
+        dynamic: bool,
+        size: int,
+    ) -> bytes:
+        """A body within the bound for a schema whose generated body came out larger (the
+        budget is counted as compact JSON; escapes and XML tags take more)."""
+        budget = self.max_bytes
+        for _ in range(3):
+            budget = budget * self.max_bytes // (size * 2)
+            body = encode_body(self._generated(op, media_type, path_params, dynamic, budget), media)
+            if len(body) <= self.max_bytes:
+                self._log_cut(op, "generated data shortened to fit")
+                return body
+            size = len(body)
+        return encode_body(self._generated(op, media_type, path_params, dynamic, 0), media)
+
+    def _log_cut(self, op: Operation, what: str) -> None:
+        if op.operation_id not in self._cut_logged:
+            self._cut_logged.add(op.operation_id)
+            logger.warning(
+                "%s: response body cut to the limit of %s bytes (%s; raise it with "
+                "--max-response-size)",
+                op.operation_id,
+                self.max_bytes,
+                what,
+            )
 
     def _valid_example(
         self, op: Operation, status_key: str, media_type: MediaType
@@ -363,6 +491,10 @@ class Responder:
             return self._valid_examples[cache_key]
         chosen = None
         for candidate in media_type.examples:
+            if json_size(candidate.value, self.max_bytes) > self.max_bytes:
+                # Never served whole, and never validated (that would walk all of it).
+                self._log_cut(op, f"example {candidate.name!r} replaced by generated data")
+                continue
             if media_type.schema is None or self.validator.is_valid(
                 media_type.schema, candidate.value
             ):
@@ -389,16 +521,19 @@ class Responder:
                 continue
             value: Any = None
             for candidate in header.examples:
-                if self.validator.is_valid(header.schema, candidate.value):
+                if json_size(candidate.value, _HEADER_BYTES) <= _HEADER_BYTES and (
+                    self.validator.is_valid(header.schema, candidate.value)
+                ):
                     value = candidate.value
                     break
             if value is None:
-                value = self.faker.generate(
+                value, _ = self.faker.generate_within(
                     header.schema or {"type": "string"},
                     key=f"{op.operation_id}|header|{name}",
                     field_name=name,
+                    max_bytes=_HEADER_BYTES,
                 )
-            text = header_text(value)
+            text = header_text(value)[: _HEADER_BYTES * 2]
             try:
                 encoded = text.encode("latin-1")
             except UnicodeEncodeError:

@@ -59,12 +59,26 @@ class MockRuntime:
 
     def __init__(self, config: MockConfig, spec: ApiSpec | None = None) -> None:
         self.config = config
-        self.spec = spec if spec is not None else load_spec(config.spec)
+        self.spec = (
+            spec
+            if spec is not None
+            else load_spec(
+                config.spec,
+                max_bytes=config.max_spec_bytes,
+                allow_fetch=config.allow_fetch,
+                refs_root=config.refs_root,
+                widen_refs_root_to_cwd=True,
+            )
+        )
         self.started_at = time.time()
         self.router = Router(self.spec.operations, self.spec.base_path)
         self.schema_validator = SchemaValidator(self.spec.document)
-        self.faker = SchemaFaker(self.spec.document, seed=config.seed)
-        self.responder = Responder(self.spec, self.faker, self.schema_validator)
+        self.faker = SchemaFaker(
+            self.spec.document, seed=config.seed, max_bytes=config.max_response_bytes
+        )
+        self.responder = Responder(
+            self.spec, self.faker, self.schema_validator, max_bytes=config.max_response_bytes
+        )
         self.rules = RuleEngine(self.spec.operations, seed=config.seed)
         self.auth = AuthSimulator(self.spec) if config.auth else None
         self.state: StateStore | None = None  # stateful mode's data; None when off
@@ -75,6 +89,10 @@ class MockRuntime:
                 seed_items=config.state_seed_items,
                 isolation=config.state_isolation,
                 responder=self.responder,
+                max_items=config.state_max_items,
+                max_bytes=config.state_max_bytes,
+                max_sessions=config.state_max_sessions,
+                session_idle_seconds=config.state_session_idle_seconds,
             )
         self.request_validator = (
             RequestValidator(self.schema_validator, config.validation)
@@ -129,12 +147,17 @@ class MockRuntime:
             self.replica_sync.start()
         if self.proxy is not None:
             self.proxy.start()
+        # One secret policy for every sink of this mock: the log and the webhook payloads.
+        redactor = Redactor(self.config.redact_fields)
         if self.config.log_requests:
             self.log_writer = RequestLogWriter(
                 self.store,
-                redactor=Redactor(self.config.redact_fields),
+                redactor=redactor,
                 body_limit=self.config.log_body_limit,
                 max_records=self.config.log_max_records,
+                # Its counters outlive a kill -9, so the next start on this folder reports
+                # (once, as a warning) exactly what a crash lost; see mock.request_log.
+                counter_dir=self.data_dir / "request-log" if self.config.storage else None,
             )
             self.log_writer.start()
         if self.config.webhooks:
@@ -142,6 +165,7 @@ class MockRuntime:
                 WebhookStore(self.store_location("webhooks")),
                 allow_hosts=self.config.webhook_allow_hosts,
                 mock_title=self.spec.title,
+                redactor=redactor,
             )
             self.webhooks.start()
             if self.state is not None:

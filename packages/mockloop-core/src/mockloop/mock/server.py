@@ -19,17 +19,22 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI, Request, Response
 
 from mockloop.errors import ServerError
 from mockloop.mock.admin import create_admin_app
 from mockloop.mock.business import BusinessApp
 from mockloop.mock.config import MockConfig
-from mockloop.mock.http_protocol import CoalescingHttpProtocol
+from mockloop.mock.http_protocol import HttpLimits, guarded_protocol
+from mockloop.mock.problem import problem
 from mockloop.mock.runtime import MockRuntime
 
 __all__ = ["MockServer", "bind_socket", "create_app", "serve"]
 
 logger = logging.getLogger("mockloop.mock")
+
+KEEP_ALIVE_SECONDS = 5
+"""An idle keep-alive connection is closed after this long (uvicorn's default), on both ports."""
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -107,11 +112,7 @@ def create_app(
         if sock is not None:
             port = sock.getsockname()[1]
             runtime.admin_url = _url(settings.admin_host, port)
-            server = _EmbeddedServer(
-                uvicorn.Config(
-                    create_admin_app(runtime), lifespan="off", log_level="warning", access_log=False
-                )
-            )
+            server = _EmbeddedServer(_admin_config(create_admin_app(runtime), settings))
             task = asyncio.create_task(server.serve(sockets=[sock]))
             while not server.started:
                 if task.done():
@@ -133,9 +134,14 @@ def create_app(
 
 
 def _uvicorn_config(app: BusinessApp) -> uvicorn.Config:
+    settings = app.runtime.config
     return uvicorn.Config(
         app,
-        http=CoalescingHttpProtocol,  # headers and body in one write (see http_protocol)
+        # Size caps, deadlines and problem+json refusals; headers and body in one write (see
+        # http_protocol).
+        http=guarded_protocol(HttpLimits.business(settings), coalescing=True),
+        ws="none",  # an Upgrade is answered as plain HTTP
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         lifespan="on",
         log_level="warning",
         access_log=False,
@@ -143,6 +149,33 @@ def _uvicorn_config(app: BusinessApp) -> uvicorn.Config:
         server_header=False,
         proxy_headers=False,  # a mock answers its direct client; no X-Forwarded-* rewriting
     )
+
+
+def _admin_config(app: Any, settings: MockConfig) -> uvicorn.Config:
+    """The admin server: the business port's caps and deadlines, fewer connections, and a
+    problem+json 500 for an exception escaping a route."""
+    if isinstance(app, FastAPI) and Exception not in app.exception_handlers:
+        app.add_exception_handler(Exception, _admin_failure)
+    return uvicorn.Config(
+        app,
+        http=guarded_protocol(HttpLimits.admin(settings), coalescing=False),
+        ws="none",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
+    )
+
+
+async def _admin_failure(_: Request, exc: Exception) -> Response:
+    """The admin API's answer to an exception escaping a route (the protocol logs it once)."""
+    prepared = problem(
+        500,
+        f"the admin API failed while answering ({type(exc).__name__}); its log has the details",
+    )
+    return Response(prepared.body, status_code=500, media_type="application/problem+json")
 
 
 def _freeze_heap() -> None:

@@ -2,27 +2,31 @@
 
 Two replicas of a mock pointed at one PostgreSQL database (or one SQLite file) must answer
 alike: a pet created through one is fetched through the other. Each process still serves from
-its memory (`StateMemory`); this module keeps that memory in step with the database:
+its memory (`StateMemory`); this module keeps that memory in step with the database, and every
+write costs the same whatever a collection holds:
 
-* The database holds one row per scope in `state_scopes`: the shared data (kind `shared`), the
-  seed template (kind `template`) and each session's copy (kind `session`, keyed by its
-  `X-Session-ID`), each as one JSON text with the store-wide version at which it was last
-  written. `state_meta` holds the store-wide version, the serial that keys generated values
-  and a fingerprint of the description and seed the data was made from.
+* `state_items` holds one row per item: its scope (the shared data, the seed template or a
+  session's copy, keyed by its `X-Session-ID`), collection, parent path-parameter values and id,
+  a store-wide `position` that keeps insertion order, the store-wide version of its last write,
+  and its JSON (NULL once deleted: a tombstone, so other replicas learn of the delete).
+* `state_scopes` holds one row per scope: the version of its last write, the version at which
+  it was last rewritten whole (created or reset) and whether it is live (an evicted session is
+  not). `state_meta` holds the store-wide version, the serial that keys generated values, the
+  position counter, the version up to which tombstones were purged, and a fingerprint of the
+  description and seed the data was made from.
 * Before a read, `refresh` runs one SELECT of the store-wide version; only when another process
-  moved it are the scopes written since then loaded (and sessions gone from the database
-  dropped).
+  moved it are the scopes and items written since then read (two indexed SELECTs) and applied.
 * A write runs inside `write`: the store's write lock (`BEGIN IMMEDIATE` on SQLite, an advisory
   lock on PostgreSQL), so replicas serialise; under it the memory catches up, the change is
-  applied, the changed scopes are saved with the next version, and the transaction commits.
-  Integer ids count up from the newest data, so two replicas never hand out the same id.
+  applied and recorded in a `Changes`, only the items it names (or the scopes rewritten whole)
+  are saved with the next version, and the transaction commits. Integer ids count up from the
+  highest id any replica has written, so two replicas never hand out the same id.
+* Every `_PURGE_EVERY` versions, tombstones and evicted scopes older than that are deleted;
+  a replica that fell further behind reloads everything.
 * `start` loads what the database holds when it was made from the same description and seed;
   the first replica (or one started with another description, seed or seed size) seeds it for
   everyone. The data therefore outlives a restart of every replica; `POST /api/state/reset`
   starts over, for every replica at once.
-
-Sessions are ordered by their last write (their row's version): the least recently written one
-is dropped past `MAX_SESSIONS`, and a request that only reads a session does not create it.
 
 Items are stored as JSON, so they come back as they were served: strings (dates included),
 numbers, booleans, lists and objects in their order. A failed write rolls back and the next
@@ -36,24 +40,33 @@ import hashlib
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from mockloop.errors import StoreError
+from mockloop.mock.state_data import (
+    Data,
+    Items,
+    Partitions,
+    StateMemory,
+    decode_data,
+    encode_data,
+    encode_item,
+)
 from mockloop.store.database import (
     Connection,
     DatabaseError,
     Location,
     Migration,
     connect,
-    upsert_sql,
 )
 
 __all__ = [
     "STATE_MIGRATIONS",
+    "Changes",
     "Data",
     "Items",
     "Partitions",
@@ -65,10 +78,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("mockloop.mock")
-
-Items = dict[str, dict[str, Any]]  # id (as text) -> item, in insertion order
-Partitions = dict[tuple[str, ...], Items]  # parent path-parameter values -> items
-Data = dict[str, Partitions]  # collection name -> its partitions
 
 STATE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -96,55 +105,89 @@ STATE_MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        version=2,
+        description="stateful mode's data: one row per item, so a write costs the same at any "
+        "size (the data is seeded afresh)",
+        statements=(
+            "DROP TABLE state_scopes",
+            """
+            CREATE TABLE state_scopes (
+                kind TEXT NOT NULL,
+                session TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                reset INTEGER NOT NULL,
+                live INTEGER NOT NULL,
+                PRIMARY KEY (kind, session)
+            )
+            """,
+            "CREATE INDEX state_scopes_version ON state_scopes (version)",
+            """
+            CREATE TABLE state_items (
+                kind TEXT NOT NULL,
+                session TEXT NOT NULL,
+                collection TEXT NOT NULL,
+                parent TEXT NOT NULL,
+                item TEXT NOT NULL,
+                position INTEGER NOT NULL,
+                version INTEGER NOT NULL,
+                data TEXT,
+                PRIMARY KEY (kind, session, collection, parent, item)
+            )
+            """,
+            "CREATE INDEX state_items_version ON state_items (version)",
+            "CREATE INDEX state_items_gone ON state_items (version) WHERE data IS NULL",
+            "ALTER TABLE state_meta ADD COLUMN position INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE state_meta ADD COLUMN purged INTEGER NOT NULL DEFAULT 0",
+            "UPDATE state_meta SET fingerprint = '' WHERE name = 'state'",
+        ),
+    ),
 )
 
-_UPSERT = upsert_sql("state_scopes", ("kind", "session", "version", "data"), ("kind", "session"))
-_META = "SELECT version, serial, fingerprint FROM state_meta WHERE name = 'state'"
+_META = "SELECT version, serial, fingerprint, position, purged FROM state_meta WHERE name = 'state'"
+_ITEM_KEY = "kind = ? AND session = ? AND collection = ? AND parent = ? AND item = ?"
+_INSERT_ITEM = (
+    "INSERT INTO state_items (kind, session, collection, parent, item, position, version, data)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPSERT_ITEM = (
+    _INSERT_ITEM + " ON CONFLICT (kind, session, collection, parent, item) DO UPDATE SET"
+    " position = excluded.position, version = excluded.version, data = excluded.data"
+)
+_UPDATE_ITEM = f"UPDATE state_items SET version = ?, data = ? WHERE {_ITEM_KEY}"
+_TOMBSTONE = f"UPDATE state_items SET version = ?, data = NULL WHERE {_ITEM_KEY}"
+_UPSERT_SCOPE = (
+    "INSERT INTO state_scopes (kind, session, version, reset, live) VALUES (?, ?, ?, ?, 1)"
+    " ON CONFLICT (kind, session) DO UPDATE SET version = excluded.version,"
+    " reset = excluded.reset, live = 1"
+)
+_PURGE_EVERY = 4096  # versions a tombstone is kept: a replica further behind reloads everything
+
+Scope = str | None  # None: the shared data; else a session id
+_ScopeKey = tuple[str, str]  # (kind, session) as stored
 
 
 @dataclass
-class StateMemory:
-    """What one process serves from: the seed template, the shared data, each session's copy
-    (least recently used first) and the serial that keys generated values."""
+class Changes:
+    """What one write changed, for `SharedState` to save: items, and scopes rewritten whole
+    (a session created from the seed, a reset)."""
 
-    template: Data
-    shared: Data
-    sessions: OrderedDict[str, Data] = field(default_factory=OrderedDict)
-    serial: int = 0
+    items: dict[tuple[Scope, str, tuple[str, ...], str], bool] = field(default_factory=dict)
+    whole: set[Scope] = field(default_factory=set)
 
+    def item(
+        self, scope: Scope, collection: str, parent: tuple[str, ...], key: str, *, new: bool
+    ) -> None:
+        """Note that an item was stored (`new`: it took a new place) or removed."""
+        entry = (scope, collection, parent, key)
+        self.items[entry] = self.items.get(entry, False) or new
 
-def encode_data(data: Data) -> str:
-    """`data` as JSON text: `{collection: [[parent values, {id: item}], ...]}`."""
-    document = {
-        name: [[list(parent), items] for parent, items in partitions.items()]
-        for name, partitions in data.items()
-    }
-    try:
-        return orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS).decode()
-    except (orjson.JSONEncodeError, TypeError):
-        # What orjson refuses (an integer past 64 bits, a lone surrogate from a description's
-        # example) is written by the standard library, which reads it back the same.
-        return json.dumps(document, default=_plain)
+    def scope(self, scope: Scope) -> None:
+        """Note that a whole scope was rewritten."""
+        self.whole.add(scope)
 
-
-def _plain(value: Any) -> Any:
-    """A value JSON has no type for, as orjson serves it (dates in ISO 8601), else its text."""
-    iso = getattr(value, "isoformat", None)
-    return iso() if callable(iso) else str(value)
-
-
-def decode_data(text: str, names: Iterable[str]) -> Data:
-    """The data `encode_data` wrote, with exactly the collections `names` (missing ones empty,
-    unknown ones dropped)."""
-    try:
-        document = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        document = json.loads(text)
-    data: Data = {name: {} for name in names}
-    for name, parts in document.items():
-        if name in data:
-            data[name] = {tuple(parent): items for parent, items in parts}
-    return data
+    def __bool__(self) -> bool:
+        return bool(self.items or self.whole)
 
 
 def fingerprint(*parts: Any) -> str:
@@ -162,6 +205,21 @@ def _fewer_syncs(conn: Connection) -> None:
         conn.execute("PRAGMA synchronous = NORMAL")
 
 
+def _scope_key(scope: Scope) -> _ScopeKey:
+    return ("shared", "") if scope is None else ("session", scope)
+
+
+def _parent_text(parent: tuple[str, ...]) -> str:
+    return orjson.dumps(list(parent)).decode() if parent else "[]"
+
+
+def _loads(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 class SharedState:
     """Keeps a `StateMemory` in step with the stateful data in a database (see the module
     docstring). The caller serialises every call (StateStore holds its lock around them), so
@@ -176,6 +234,7 @@ class SharedState:
         self.busy_timeout = busy_timeout
         self._conn: Connection | None = None
         self._version = -1  # the store-wide version the memory reflects; -1: reload everything
+        self._position = 0  # the position counter at that version
         self._sessions: set[str] = set()  # the sessions the database held at that version
 
     # -- life cycle -------------------------------------------------------------------------
@@ -187,7 +246,7 @@ class SharedState:
         self._version = -1
         self._sessions = set()
         with self._transaction("load the stateful data") as conn:
-            version, _, stored = conn.execute(_META).fetchone()
+            version, _, stored, position, _ = conn.execute(_META).fetchone()
             if stored == made_from:
                 self._pull(conn, memory)
                 return False
@@ -197,20 +256,21 @@ class SharedState:
                     "seeding it afresh for every replica",
                     self.location,
                 )
+            conn.execute("DELETE FROM state_items")
             conn.execute("DELETE FROM state_scopes")
             version = int(version) + 1
+            position = int(position)
             memory.sessions.clear()
-            rows = [
-                ("template", "", version, encode_data(memory.template)),
-                ("shared", "", version, encode_data(memory.shared)),
-            ]
-            conn.executemany(_UPSERT, rows)
+            memory.used.clear()
+            position = self._write_whole(conn, ("template", ""), memory.template, version, position)
+            position = self._write_whole(conn, ("shared", ""), memory.shared, version, position)
             conn.execute(
-                "UPDATE state_meta SET version = ?, serial = ?, fingerprint = ?"
-                " WHERE name = 'state'",
-                (version, memory.serial, made_from),
+                "UPDATE state_meta SET version = ?, serial = ?, fingerprint = ?, position = ?,"
+                " purged = ? WHERE name = 'state'",
+                (version, memory.serial, made_from, position, version),
             )
         self._version = version
+        self._position = position
         return True
 
     def close(self) -> None:
@@ -223,7 +283,7 @@ class SharedState:
 
     def refresh(self, memory: StateMemory) -> None:
         """Bring `memory` up to date: one SELECT when no other process wrote since the last
-        call, else a load of the scopes they wrote."""
+        call, else a read of what they wrote."""
         conn = self._connection()
         try:
             self._pull(conn, memory)
@@ -232,21 +292,19 @@ class SharedState:
             raise StoreError(f"{self.location}: could not read the stateful data: {exc}") from exc
 
     @contextlib.contextmanager
-    def write(self, memory: StateMemory, scope: str | None) -> Iterator[set[str | None]]:
+    def write(self, memory: StateMemory) -> Iterator[Changes]:
         """A change under the store's write lock.
 
-        `memory` is brought up to date first; the block changes it and leaves in the yielded
-        set the scopes it changed (None: the shared data, else a session id; it starts as
-        `{scope}`, so the block removes `scope` when it changed nothing). On leaving, those
-        scopes, the sessions dropped from memory and the serial are saved with the next
-        version, and the transaction commits. An exception rolls it back and the next access
-        reloads everything.
+        `memory` is brought up to date first; the block changes it and records in the yielded
+        `Changes` what it changed. On leaving, those items and scopes, the sessions dropped
+        from memory and the serial are saved with the next version, and the transaction
+        commits. An exception rolls it back and the next access reloads everything.
         """
         with self._transaction("write the stateful data") as conn:
             self._pull(conn, memory)
-            changed: set[str | None] = {scope}
-            yield changed
-            self._save(conn, memory, changed)
+            changes = Changes()
+            yield changes
+            self._save(conn, memory, changes)
 
     # -- pieces -----------------------------------------------------------------------------
 
@@ -295,63 +353,184 @@ class SharedState:
             self.close()
 
     def _pull(self, conn: Connection, memory: StateMemory) -> None:
-        version, serial, _ = conn.execute(_META).fetchone()
+        version, serial, _, position, purged = conn.execute(_META).fetchone()
         if version == self._version:
             return
-        known = self._version
-        # Data only for the scopes written since `known`; every row's name, to drop the gone.
+        if self._version < int(purged):  # first load, a failure, or tombstones missed
+            self._reload(conn, memory)
+        else:
+            self._catch_up(conn, memory, self._version)
+        memory.serial = int(serial)
+        # Rows read after the version may be newer than it: they are applied again next time.
+        self._version = int(version)
+        self._position = int(position)
+        self._sessions = set(memory.sessions)
+
+    def _reload(self, conn: Connection, memory: StateMemory) -> None:
+        """Every scope, read afresh; the sessions keep the last-use times this process knew."""
+        names = tuple(memory.shared)
+        loaded: dict[_ScopeKey, Data] = {}
+        order = conn.execute(
+            "SELECT kind, session FROM state_scopes WHERE live = 1 ORDER BY version, kind, session"
+        ).fetchall()
+        for kind, session in order:
+            loaded[(kind, session)] = {name: Partitions() for name in names}
         rows = conn.execute(
-            "SELECT kind, session, CASE WHEN version > ? THEN data END FROM state_scopes"
+            "SELECT kind, session, collection, parent, item, data FROM state_items"
+            " WHERE data IS NOT NULL ORDER BY position"
+        )
+        for kind, session, name, parent, key, text in rows:
+            partitions = loaded.get((kind, session), {}).get(name)
+            if partitions is not None:
+                partitions.put(tuple(_loads(parent)), key, _loads(text))
+        memory.template = loaded.get(("template", ""), memory.template)
+        memory.shared = loaded.get(("shared", ""), memory.shared)
+        now = memory.clock()
+        used = memory.used
+        memory.sessions = OrderedDict()
+        memory.used = {}
+        for (kind, session), data in loaded.items():
+            if kind == "session":
+                memory.sessions[session] = data
+                memory.used[session] = used.get(session, now)
+
+    def _catch_up(self, conn: Connection, memory: StateMemory, known: int) -> None:
+        """Apply what other processes wrote since version `known`."""
+        names = tuple(memory.shared)
+        whole: set[_ScopeKey] = set()
+        scopes = conn.execute(
+            "SELECT kind, session, reset, live FROM state_scopes WHERE version > ?"
             " ORDER BY version, kind, session",
             (known,),
         ).fetchall()
-        names = tuple(memory.shared)
-        sessions: OrderedDict[str, Data] = OrderedDict()
-        missing: list[str] = []
-        for kind, session, text in rows:
+        for kind, session, reset, live in scopes:
+            if kind == "session" and not live:
+                memory.forget(session)
+                continue
+            if reset > known or (kind == "session" and session not in memory.sessions):
+                data = self._load_scope(conn, (kind, session), names)
+                whole.add((kind, session))
+                if kind == "template":
+                    memory.template = data
+                elif kind == "shared":
+                    memory.shared = data
+                else:
+                    memory.sessions[session] = data
             if kind == "session":
-                found = memory.sessions.get(session) if text is None else decode_data(text, names)
-                if found is None:
-                    missing.append(session)  # not written since, yet not in memory: load it
-                sessions[session] = found if found is not None else {}
-            elif text is not None and kind == "shared":
-                memory.shared = decode_data(text, names)
-            elif text is not None and kind == "template":
-                memory.template = decode_data(text, names)
-        for session in missing:
-            row = conn.execute(
-                "SELECT data FROM state_scopes WHERE kind = 'session' AND session = ?", (session,)
-            ).fetchone()
-            if row is None:  # deleted meanwhile by another process
-                del sessions[session]
+                memory.touch(session)  # a write anywhere counts as use
+        rows = conn.execute(
+            "SELECT kind, session, collection, parent, item, position, data FROM state_items"
+            " WHERE version > ? ORDER BY position",
+            (known,),
+        )
+        for kind, session, name, parent, key, position, text in rows:
+            if (kind, session) in whole:
+                continue
+            if kind == "shared":
+                data = memory.shared
+            elif kind == "session":
+                data = memory.sessions.get(session)
             else:
-                sessions[session] = decode_data(row[0], names)
-        memory.sessions = sessions
-        memory.serial = int(serial)
-        # Rows read after the version may be newer than it: they are loaded again next time.
-        self._version = int(version)
-        self._sessions = set(sessions)
+                data = memory.template
+            if data is None or name not in data:
+                continue
+            partitions = memory.writable(data, name)
+            parent_values = tuple(_loads(parent))
+            if text is None or position > self._position:
+                # Deleted, or made (again) since: a new item goes to the end of the order.
+                partitions.remove(parent_values, key)
+            if text is not None:
+                partitions.put(parent_values, key, _loads(text))
 
-    def _save(self, conn: Connection, memory: StateMemory, changed: set[str | None]) -> None:
-        gone = [(s,) for s in self._sessions if s not in memory.sessions]
-        rows: list[tuple[str, str, int, str]] = []
-        version = self._version + 1
-        for scope in changed:
-            if scope is None:
-                rows.append(("shared", "", version, encode_data(memory.shared)))
-            elif scope in memory.sessions:
-                rows.append(("session", scope, version, encode_data(memory.sessions[scope])))
-        if not rows and not gone:
-            return
+    def _load_scope(self, conn: Connection, scope: _ScopeKey, names: tuple[str, ...]) -> Data:
+        data: Data = {name: Partitions() for name in names}
+        rows = conn.execute(
+            "SELECT collection, parent, item, data FROM state_items"
+            " WHERE kind = ? AND session = ? AND data IS NOT NULL ORDER BY position",
+            scope,
+        )
+        for name, parent, key, text in rows:
+            partitions = data.get(name)
+            if partitions is not None:
+                partitions.put(tuple(_loads(parent)), key, _loads(text))
+        return data
+
+    def _write_whole(
+        self, conn: Connection, scope: _ScopeKey, data: Data, version: int, position: int
+    ) -> int:
+        """Replace a scope's rows with `data`'s items; returns the position counter after."""
+        kind, session = scope
+        conn.execute("DELETE FROM state_items WHERE kind = ? AND session = ?", scope)
+        rows: list[tuple[Any, ...]] = []
+        for name, partitions in data.items():
+            for parent, items in partitions.items():
+                parent_text = _parent_text(parent)
+                for key, item in items.items():
+                    position += 1
+                    text = encode_item(item).decode()
+                    rows.append((kind, session, name, parent_text, key, position, version, text))
         if rows:
-            conn.executemany(_UPSERT, rows)
-        if gone:
-            conn.executemany(
-                "DELETE FROM state_scopes WHERE kind = 'session' AND session = ?", gone
+            conn.executemany(_INSERT_ITEM, rows)
+        conn.execute(_UPSERT_SCOPE, (kind, session, version, version))
+        return position
+
+    def _save(self, conn: Connection, memory: StateMemory, changes: Changes) -> None:
+        gone = [s for s in self._sessions if s not in memory.sessions]
+        if not changes and not gone:
+            return
+        version = self._version + 1
+        position = self._position
+        for scope in changes.whole:
+            data = memory.shared if scope is None else memory.sessions.get(scope)
+            if data is not None:
+                position = self._write_whole(conn, _scope_key(scope), data, version, position)
+        touched: set[_ScopeKey] = set()
+        for (scope, name, parent, key), new in changes.items.items():
+            data = memory.shared if scope is None else memory.sessions.get(scope)
+            if scope in changes.whole or data is None:
+                continue  # written whole above, or evicted meanwhile
+            kind, session = _scope_key(scope)
+            touched.add((kind, session))
+            partitions = data.get(name)
+            items = None if partitions is None else partitions.get(parent)
+            item = None if items is None else items.get(key)
+            where = (kind, session, name, _parent_text(parent), key)
+            if item is None:
+                conn.execute(_TOMBSTONE, (version, *where))
+                continue
+            text = encode_item(item).decode()
+            if new:
+                position += 1
+                conn.execute(_UPSERT_ITEM, (*where, position, version, text))
+            else:
+                conn.execute(_UPDATE_ITEM, (version, text, *where))
+        for kind, session in touched:
+            conn.execute(
+                "UPDATE state_scopes SET version = ? WHERE kind = ? AND session = ?",
+                (version, kind, session),
             )
+        for session in gone:
+            conn.execute(
+                "DELETE FROM state_items WHERE kind = 'session' AND session = ?", (session,)
+            )
+            conn.execute(
+                "UPDATE state_scopes SET version = ?, live = 0"
+                " WHERE kind = 'session' AND session = ?",
+                (version, session),
+            )
+        purge = ""
+        values: tuple[Any, ...] = (version, memory.serial, position)
+        if version % _PURGE_EVERY == 0:
+            horizon = version - _PURGE_EVERY
+            conn.execute("DELETE FROM state_items WHERE data IS NULL AND version <= ?", (horizon,))
+            conn.execute("DELETE FROM state_scopes WHERE live = 0 AND version <= ?", (horizon,))
+            purge = ", purged = ?"
+            values = (*values, horizon)
         conn.execute(
-            "UPDATE state_meta SET version = ?, serial = ? WHERE name = 'state'",
-            (version, memory.serial),
+            f"UPDATE state_meta SET version = ?, serial = ?, position = ?{purge}"
+            " WHERE name = 'state'",
+            values,
         )
         self._version = version
+        self._position = position
         self._sessions = set(memory.sessions)

@@ -4,11 +4,18 @@ For each collection the description defines (see `state_collections`), `POST` st
 and answers it with a new id, `GET` lists and fetches, `PUT` replaces, `PATCH` merges (JSON
 merge patch), `DELETE` removes, and a fetch after a delete is 404. Data lives in memory and is
 seeded at start with generated items (deterministic for the mock's seed). With session
-isolation each `X-Session-ID` value gets its own copy of the seed, so parallel agent runs do
-not see each other; requests without the header use the shared data.
+isolation each `X-Session-ID` value gets its own copy of the seed (made when it first writes;
+it shares the seed's collections until it changes them), so parallel agent runs do not see each
+other; requests without the header use the shared data. Sessions are bounded in number and
+evicted when idle, never while in use (see `state_limits`).
 
 The business app calls `StateStore.handle` from its event loop while the admin API may seed or
 reset from a worker thread, so every read and write of the data holds one lock.
+
+Every request costs the same whatever a collection holds: items are found by id, integer ids
+come from a running highest id (`state_data.Partitions`), and the caps on items and bytes per
+collection and on live sessions (`state_limits`) read running totals. A list walks only the
+page it answers, unless it filters.
 
 Given a `SharedState` (see `state_sync`), the data lives in a database that several mock
 processes share: each request or admin read first catches up with what the others wrote (one
@@ -20,10 +27,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import logging
 import threading
+import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal
 from urllib.parse import parse_qsl, quote
 
@@ -39,14 +48,18 @@ from mockloop.mock.state_collections import (
     merge_patch,
     page_number,
 )
-from mockloop.mock.state_sync import Data, Items, SharedState, StateMemory, fingerprint
+from mockloop.mock.state_data import Data, Items, Partitions, StateMemory, encode_item
+from mockloop.mock.state_limits import StateLimitError, StateLimits, check_session_id
+from mockloop.mock.state_sync import Changes, SharedState, fingerprint
 from mockloop.spec.model import ApiSpec, Operation
 
-__all__ = ["MAX_SESSIONS", "StateListener", "StateStore"]
+__all__ = ["StateListener", "StateStore"]
+
+#: Largest generated item (seed items and the fields a POST lacks), as JSON bytes.
+GENERATED_ITEM_BYTES = 64 * 1024
 
 logger = logging.getLogger("mockloop.mock")
 
-MAX_SESSIONS = 1000  # sessions kept; the least recently used one is dropped past this
 _SESSION_HEADER = b"x-session-id"
 _ENTRY_CACHE = 50_000
 _STRING_RULES = ("pattern", "format", "minLength", "maxLength", "enum", "const")
@@ -57,7 +70,21 @@ StateListener = Callable[[str, dict[str, Any]], None]
 
 
 class StateStore:
-    """The in-memory data of a stateful mock: collections, seed, sessions."""
+    """The in-memory data of a stateful mock: collections, seed, sessions.
+
+    Args:
+        spec: the description whose collections are served.
+        seed: the generator's seed (generated items are the same from run to run).
+        seed_items: generated items per top-level collection at start.
+        isolation: "session" keeps one copy of the data per `X-Session-ID` value.
+        responder: makes the documented response headers.
+        shared: the database replicas share the data through; None keeps it in memory.
+        max_items: items one collection (shared, or in one session) may hold.
+        max_bytes: bytes of JSON one collection may hold.
+        max_sessions: sessions kept at once.
+        session_idle_seconds: a session unused this long may be evicted.
+        clock: seconds from an arbitrary start (tests pass a fake one to age sessions).
+    """
 
     def __init__(
         self,
@@ -68,6 +95,11 @@ class StateStore:
         isolation: Literal["shared", "session"] = "shared",
         responder: Responder | None = None,
         shared: SharedState | None = None,
+        max_items: int = 100_000,
+        max_bytes: int = 64 * 1024 * 1024,
+        max_sessions: int = 1000,
+        session_idle_seconds: float = 1800.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.spec = spec
         self.seed_number = seed
@@ -76,17 +108,24 @@ class StateStore:
         self.collections: dict[str, Collection] = {c.name: c for c in infer_collections(spec)}
         self.listeners: list[StateListener] = []
         self.shared_state = shared  # None: the data lives in this process only
-        self._faker = SchemaFaker(spec.document, seed=seed)
+        # A generated item is bounded well below a collection's byte cap: a description whose
+        # item schema asks for megabytes cannot fill memory with seed items at start.
+        self._faker = SchemaFaker(spec.document, seed=seed, max_bytes=GENERATED_ITEM_BYTES)
         self._responder = responder
         self._routes: dict[str, tuple[Collection, str]] = {
             op.operation_id: (collection, action)
             for collection in self.collections.values()
             for action, op in collection.operations.items()
         }
+        self.limits = StateLimits(max_items, max_bytes, max_sessions, session_idle_seconds)
         self._lock = threading.RLock()
-        self._mem = StateMemory(self._empty(), self._empty())
+        self._clock = clock
+        self._mem = StateMemory(self._empty(), self._empty(), clock=clock)
         self._list_bodies: dict[str, Any] = {}
         self._entries: dict[tuple[str, str], dict[str, Any]] = {}
+        # While a write to a shared database runs: what it changed, and in which scope.
+        self._changes: Changes | None = None
+        self._scope: str | None = None
 
     # -- seed, reset, read (the admin API's operations) -------------------------------------
 
@@ -102,10 +141,14 @@ class StateStore:
             template = self._empty()
             for collection in self.collections.values():
                 if not collection.parent_params:
-                    items = template[collection.name].setdefault((), {})
-                    for index in range(self.seed_items):
-                        self._add_generated(collection, items, f"seed|{index}")
-            self._mem = StateMemory(template, copy.deepcopy(template))
+                    partitions = template[collection.name]
+                    partitions.setdefault((), {})
+                    try:
+                        for index in range(self.seed_items):
+                            self._add_generated(collection, partitions, f"seed|{index}")
+                    except StateLimitError as exc:
+                        logger.warning("stateful mock: the seed stops short: %s", exc)
+            self._mem = StateMemory(template, copy.deepcopy(template), clock=self._clock)
             if self.shared_state is not None:
                 shape = [(c.name, c.id_field, c.id_kind) for c in self.collections.values()]
                 made_from = fingerprint(
@@ -133,18 +176,31 @@ class StateStore:
             return self._counts(session_id)
 
     def _counts(self, session_id: str | None) -> dict[str, int]:
-        return {
-            name: sum(len(items) for items in partitions.values())
-            for name, partitions in self._view(session_id).items()
-        }
+        return {name: partitions.count for name, partitions in self._view(session_id).items()}
 
-    def items(self, name: str, session_id: str | None = None) -> list[dict[str, Any]]:
-        """Copies of a collection's items; ConfigError naming the collections if unknown."""
+    def items(
+        self,
+        name: str,
+        session_id: str | None = None,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Copies of a collection's items (`limit` of them from `offset`, or all); ConfigError
+        naming the collections if unknown."""
         self.collection(name)
         with self._lock:
             self._refresh()
             partitions = self._view(session_id)[name]
-            return [copy.deepcopy(i) for items in partitions.values() for i in items.values()]
+            every = itertools.chain.from_iterable(i.values() for i in partitions.values())
+            stop = None if limit is None else offset + limit
+            return [copy.deepcopy(i) for i in itertools.islice(every, offset, stop)]
+
+    def summary(self) -> dict[str, Any]:
+        """The bounds, the live sessions and every eviction and refusal so far.
+
+        Reads counters without the lock, so a slow write never holds up a health check."""
+        return self.limits.summary(self._mem)
 
     def collection(self, name: str) -> Collection:
         """The collection called `name`; ConfigError naming the known ones otherwise."""
@@ -179,20 +235,31 @@ class StateStore:
             self._check_session(session_id)
         number = self.seed_items if count is None else count
         added: dict[str, int] = {}
+        refused: StateLimitError | None = None
         with self._lock, self._changing(session_id):
             data = self._data(session_id)
             for target in targets:
                 if target.parent_params:
                     continue
-                stored = data[target.name].setdefault((), {})
-                if items is None:
-                    for _ in range(number):
-                        self._mem.serial += 1
-                        self._add_generated(target, stored, f"admin|{self._mem.serial}")
-                else:
-                    for item in items:
-                        self._put_explicit(target, stored, dict(item))
-                added[target.name] = number if items is None else len(items)
+                partitions = self._mem.writable(data, target.name)
+                partitions.setdefault((), {})
+                before = partitions.count
+                # Items added before a cap is reached stay (and are saved); the refusal follows.
+                try:
+                    if items is None:
+                        for _ in range(number):
+                            self._mem.serial += 1
+                            self._add_generated(target, partitions, f"admin|{self._mem.serial}")
+                    else:
+                        for item in items:
+                            self._put_explicit(target, partitions, dict(item))
+                except StateLimitError as exc:
+                    refused = exc
+                added[target.name] = partitions.count - before if items is None else len(items)
+                if refused is not None:
+                    break
+        if refused is not None:
+            raise refused
         return added
 
     def reset(self, session_id: str | None = None, *, reseed: bool = True) -> dict[str, int]:
@@ -203,13 +270,16 @@ class StateStore:
         if session_id is not None:
             self._check_session(session_id)
         with self._lock, self._changing(session_id):
-            fresh = copy.deepcopy(self._mem.template) if reseed else self._empty()
+            fresh = dict(self._mem.template) if reseed else self._empty()
             if session_id is None:
                 self._mem.shared = fresh
             else:
+                if session_id not in self._mem.sessions:
+                    self.limits.admit(self._mem, session_id)
                 self._mem.sessions[session_id] = fresh
-                self._mem.sessions.move_to_end(session_id)
-                self._bound_sessions()
+                self._mem.touch(session_id)
+            if self._changes is not None:
+                self._changes.scope(session_id)
             counts = self._counts(session_id)
         self._emit("state.reset", {"session_id": session_id, "collections": counts})
         return counts
@@ -236,25 +306,29 @@ class StateStore:
                 if name.lower() == _SESSION_HEADER:
                     session_id = value.decode("latin-1").strip() or None
                     break
+            if session_id is not None:
+                try:
+                    check_session_id(session_id)
+                except StateLimitError as exc:
+                    self.limits.refused_session_ids += 1
+                    return exc.problem()
         parent = tuple(path_params.get(p, "") for p in collection.parent_params)
         events: list[tuple[str, dict[str, Any]]] = []
+
+        def serve(data: Data) -> PreparedResponse:
+            return self._serve(
+                collection, action, op, parent, path_params, query, path, body, events, data
+            )
+
         shared = self.shared_state
         if shared is None:
             with self._lock:
-                data = self._data(session_id)
-                prepared = self._serve(
-                    collection, action, op, parent, path_params, query, path, body, events, data
-                )
+                if action in _READS:
+                    prepared = serve(self._view(session_id))
+                else:
+                    prepared = self._limited(lambda: serve(self._data(session_id)), events)
         else:
-            prepared = self._serve_shared(
-                shared,
-                action,
-                session_id,
-                events,
-                lambda data: self._serve(
-                    collection, action, op, parent, path_params, query, path, body, events, data
-                ),
-            )
+            prepared = self._serve_shared(shared, action, session_id, events, serve)
         for event, details in events:
             self._emit(event, {"collection": collection.name, "session_id": session_id, **details})
         return prepared
@@ -275,12 +349,10 @@ class StateStore:
                 if action in _READS:
                     shared.refresh(self._mem)
                     return serve(self._view(session_id))
-                with shared.write(self._mem, session_id) as changed:
-                    created = session_id is not None and session_id not in self._mem.sessions
-                    prepared = serve(self._data(session_id))
-                    if not events and not created:
-                        changed.clear()  # a 404, 400 or 409 changed nothing
-                return prepared
+                with self._changing(session_id):
+                    # A refusal commits what was done before it (idle sessions evicted) and
+                    # nothing else: a rollback would make every replica reload everything.
+                    return self._limited(lambda: serve(self._data(session_id)), events)
         except StoreError as exc:
             events.clear()
             logger.error("stateful mock: %s", exc)
@@ -301,15 +373,20 @@ class StateStore:
         events: list[tuple[str, dict[str, Any]]],
         data: Data,
     ) -> PreparedResponse:
-        """Answer one request from `data` (the caller holds the lock); changes go to `events`."""
-        partitions = data[collection.name]
+        """Answer one request from `data` (the caller holds the lock); changes go to `events`.
+
+        Raises StateLimitError when a write would pass a cap (see `_limited`)."""
+        if action in _READS:
+            partitions = data[collection.name]
+        else:
+            partitions = self._mem.writable(data, collection.name)
         items = partitions.get(parent)
         if items is None:  # only writes make a partition: reads of any parent stay free
             items = partitions.setdefault(parent, {}) if action in _WRITES else {}
         if action == "list":
             return self._list(collection, op, items, query)
         if action == "create":
-            return self._create(collection, op, items, body, path, events)
+            return self._create(collection, op, partitions, parent, body, path, events)
         raw_id = path_params.get(collection.id_param, "")
         key = self._key(collection, raw_id)
         current = items.get(key)
@@ -317,14 +394,15 @@ class StateStore:
             if action != "replace" or "create" in collection.operations:
                 return self._missing(collection, raw_id)
             # Without a POST the API creates by PUT to the item's URL (RFC 9110 9.3.4).
-            return self._put_new(collection, op, items, raw_id, body, events)
+            return self._put_new(collection, op, partitions, parent, raw_id, body, events)
         if action == "read":
             return self._answer(op, current)
         if action == "delete":
-            del items[key]
+            partitions.remove(parent, key)
+            self._note(collection, parent, key, new=False)
             events.append(("state.deleted", {"id": current[collection.id_field]}))
             return self._answer(op, current)
-        prepared = self._change(collection, op, items, current, action, body)
+        prepared = self._change(collection, op, partitions, parent, current, action, body)
         if prepared.status < 300:
             events.append(("state.updated", {"id": current[collection.id_field]}))
         return prepared
@@ -336,18 +414,22 @@ class StateStore:
         values: dict[str, list[str]] = {}
         for name, value in pairs:
             values.setdefault(name, []).append(value)
-        chosen = list(items.values())
-        for name in collection.filter_params:
-            wanted = values.get(name)
-            if wanted:
-                chosen = [i for i in chosen if matches_filter(i.get(name), wanted)]
-        total = len(chosen)
         limit = page_number(values, collection.limit_param)
         offset = page_number(values, collection.offset_param) or 0
         page = page_number(values, collection.page_param)
         if page is not None and limit is not None and offset == 0:
             offset = max(page - 1, 0) * limit
-        chosen = chosen[offset:] if limit is None else chosen[offset : offset + limit]
+        filters = [(n, values[n]) for n in collection.filter_params if values.get(n)]
+        if filters:
+            chosen = [
+                i for i in items.values() if all(matches_filter(i.get(n), w) for n, w in filters)
+            ]
+            total = len(chosen)
+            chosen = chosen[offset:] if limit is None else chosen[offset : offset + limit]
+        else:  # only the page is walked
+            total = len(items)
+            stop = None if limit is None else offset + limit
+            chosen = list(itertools.islice(items.values(), offset, stop))
         if collection.entry_schema is not None:
             chosen = [self._entry(collection, item) for item in chosen]
         shape = collection.list_shape
@@ -385,7 +467,8 @@ class StateStore:
         self,
         collection: Collection,
         op: Operation,
-        items: Items,
+        partitions: Partitions,
+        parent: tuple[str, ...],
         body: bytes,
         path: str,
         events: list[tuple[str, dict[str, Any]]],
@@ -395,6 +478,7 @@ class StateStore:
             return _not_object(collection, op)
         id_field = collection.id_field
         given = sent.pop(id_field, None)
+        items = partitions.get(parent, {})
         if given is not None and id_field not in collection.read_only:
             if self._key(collection, str(given)) in items:
                 return problem(
@@ -408,8 +492,8 @@ class StateStore:
         self._mem.serial += 1
         item = self._generated(collection, f"new|{self._mem.serial}")
         item.update(sent)
-        item_id = given if given is not None else self._new_id(collection, items)
-        stored = self._store(collection, items, item_id, item)
+        item_id = given if given is not None else self._new_id(collection, partitions, parent)
+        stored = self._store(collection, partitions, parent, item_id, item)
         events.append(("state.created", {"id": item_id}))
         prepared = self._answer(op, stored)
         if prepared.status == 201:
@@ -421,7 +505,8 @@ class StateStore:
         self,
         collection: Collection,
         op: Operation,
-        items: Items,
+        partitions: Partitions,
+        parent: tuple[str, ...],
         raw_id: str,
         body: bytes,
         events: list[tuple[str, dict[str, Any]]],
@@ -437,7 +522,7 @@ class StateStore:
         if collection.id_kind == "integer":
             with contextlib.suppress(ValueError):
                 item_id = int(raw_id)
-        stored = self._store(collection, items, item_id, item)
+        stored = self._store(collection, partitions, parent, item_id, item)
         events.append(("state.created", {"id": item_id}))
         return self._answer(op, stored, "201" if "201" in op.responses else None)
 
@@ -445,7 +530,8 @@ class StateStore:
         self,
         collection: Collection,
         op: Operation,
-        items: Items,
+        partitions: Partitions,
+        parent: tuple[str, ...],
         current: dict[str, Any],
         action: str,
         body: bytes,
@@ -460,42 +546,78 @@ class StateStore:
             item.update(sent)
         else:
             item = merge_patch(copy.deepcopy(current), sent)
-        stored = self._store(collection, items, current[collection.id_field], item)
+        stored = self._store(collection, partitions, parent, current[collection.id_field], item)
         return self._answer(op, stored)
 
     # -- pieces -----------------------------------------------------------------------------
 
     def _empty(self) -> Data:
-        return {name: {} for name in self.collections}
+        return {name: Partitions() for name in self.collections}
 
     def _refresh(self) -> None:
         """Shared: catch up with what other replicas wrote (one SELECT when nothing)."""
         if self.shared_state is not None:
             self.shared_state.refresh(self._mem)
 
-    def _changing(self, scope: str | None) -> contextlib.AbstractContextManager[Any]:
-        """Shared: the write transaction that saves `scope` after the block; else nothing."""
+    @contextlib.contextmanager
+    def _changing(self, scope: str | None) -> Iterator[None]:
+        """Shared: the write transaction that saves what the block changes in `scope` (the
+        caller holds the lock); else nothing."""
         if self.shared_state is None:
-            return contextlib.nullcontext()
-        return self.shared_state.write(self._mem, scope)
+            yield
+            return
+        with self.shared_state.write(self._mem) as changes:
+            self._changes, self._scope = changes, scope
+            try:
+                yield
+            finally:
+                self._changes, self._scope = None, None
+
+    def _note(
+        self, collection: Collection, parent: tuple[str, ...], key: str, *, new: bool
+    ) -> None:
+        """Shared: record a stored (`new`: newly placed) or removed item for the write."""
+        if self._changes is not None:
+            self._changes.item(self._scope, collection.name, parent, key, new=new)
+
+    def _limited(
+        self, serve: Callable[[], PreparedResponse], events: list[tuple[str, dict[str, Any]]]
+    ) -> PreparedResponse:
+        """`serve()`, or the problem a cap it hit answers (then nothing was stored)."""
+        try:
+            return serve()
+        except StateLimitError as exc:
+            events.clear()
+            return exc.problem()
 
     def _view(self, session_id: str | None) -> Data:
         """Data to read without creating a session (its seed copy would look the same)."""
         if session_id is None:
             return self._mem.shared
         self._check_session(session_id)
-        return self._mem.sessions.get(session_id, self._mem.template)
+        data = self._mem.sessions.get(session_id)
+        if data is None:
+            return self._mem.template
+        if self.shared_state is None:
+            # A read is use too; on a shared database only writes are (the replicas agree on
+            # the order only through what they write).
+            self._mem.touch(session_id)
+        return data
 
     def _data(self, session_id: str | None) -> Data:
+        """Data to change; a new session starts from a copy of the seed when there is room
+        (StateLimitError otherwise), and sessions idle past the limit are evicted."""
         if session_id is None:
             return self._mem.shared
         self._check_session(session_id)
+        self.limits.expire(self._mem)
         data = self._mem.sessions.get(session_id)
         if data is None:
-            data = self._mem.sessions[session_id] = copy.deepcopy(self._mem.template)
-            self._bound_sessions()
-        else:
-            self._mem.sessions.move_to_end(session_id)
+            self.limits.admit(self._mem, session_id)
+            data = self._mem.sessions[session_id] = dict(self._mem.template)
+            if self._changes is not None:
+                self._changes.scope(session_id)
+        self._mem.touch(session_id)
         return data
 
     def _check_session(self, session_id: str) -> None:
@@ -504,11 +626,7 @@ class StateStore:
                 f"session_id {session_id!r} given, but this mock shares one state between "
                 "all clients; start it with state_isolation='session'"
             )
-
-    def _bound_sessions(self) -> None:
-        while len(self._mem.sessions) > MAX_SESSIONS:
-            dropped, _ = self._mem.sessions.popitem(last=False)
-            logger.info("stateful mock: session %r dropped (over %s)", dropped, MAX_SESSIONS)
+        check_session_id(session_id)
 
     def _key(self, collection: Collection, raw: str) -> str:
         if collection.id_kind == "integer":
@@ -524,28 +642,41 @@ class StateStore:
         value = self._faker.generate(collection.item_schema, key=f"state|{collection.name}|{key}")
         return value if isinstance(value, dict) else {}
 
-    def _add_generated(self, collection: Collection, items: Items, key: str) -> None:
+    def _add_generated(self, collection: Collection, partitions: Partitions, key: str) -> None:
         item = self._generated(collection, key)
+        items = partitions.get((), {})
         candidate = item.get(collection.id_field)
         usable = collection.id_kind != "integer" and isinstance(candidate, str) and candidate
         if not usable or self._key(collection, str(candidate)) in items:
             candidate = None  # integer ids count up from 1; others keep a distinct generated id
-        item_id = candidate if candidate is not None else self._new_id(collection, items, key)
-        self._store(collection, items, item_id, item)
+        item_id = (
+            candidate if candidate is not None else self._new_id(collection, partitions, (), key)
+        )
+        self._store(collection, partitions, (), item_id, item)
 
-    def _put_explicit(self, collection: Collection, items: Items, item: dict[str, Any]) -> None:
+    def _put_explicit(
+        self, collection: Collection, partitions: Partitions, item: dict[str, Any]
+    ) -> None:
         item_id = item.get(collection.id_field)
         if item_id is None:
-            item_id = self._new_id(collection, items)
-        self._store(collection, items, item_id, item)
+            item_id = self._new_id(collection, partitions, ())
+        self._store(collection, partitions, (), item_id, item)
 
-    def _new_id(self, collection: Collection, items: Items, key: str | None = None) -> Any:
+    def _new_id(
+        self,
+        collection: Collection,
+        partitions: Partitions,
+        parent: tuple[str, ...],
+        key: str | None = None,
+    ) -> Any:
+        """A new id for an item of `parent`'s partition, in constant time for integer and
+        uuid ids: integers count up from the highest one the partition has held."""
+        items = partitions.get(parent, {})
         if collection.id_kind == "integer":
-            numbers = [v[collection.id_field] for v in items.values()]
-            numbers = [n for n in numbers if isinstance(n, int) and not isinstance(n, bool)]
             minimum = collection.id_schema.get("minimum", 1)
             start = int(minimum) if isinstance(minimum, int | float) else 1
-            return max([*numbers, start - 1]) + 1
+            top = partitions.top(parent)
+            return start if top is None or top < start else top + 1
         if collection.id_kind == "uuid":
             if key is not None:  # seeded items keep the same ids from run to run
                 return str(uuid.uuid5(uuid.NAMESPACE_URL, f"mockloop:{collection.name}:{key}"))
@@ -567,12 +698,24 @@ class StateStore:
         return f"{collection.singular}-{number}"
 
     def _store(
-        self, collection: Collection, items: Items, item_id: Any, item: dict[str, Any]
+        self,
+        collection: Collection,
+        partitions: Partitions,
+        parent: tuple[str, ...],
+        item_id: Any,
+        item: dict[str, Any],
     ) -> dict[str, Any]:
+        """Keep `item` under `item_id`, within the caps (StateLimitError otherwise)."""
         for name in collection.write_only:  # never answered, so never kept
             item.pop(name, None)
         item[collection.id_field] = item_id
-        items[self._key(collection, str(item_id))] = item
+        key = self._key(collection, str(item_id))
+        size = len(encode_item(item))
+        old = partitions.get(parent, {}).get(key)
+        grown = size - (len(encode_item(old)) if old is not None else 0)
+        self.limits.check_item(collection.name, partitions, int(old is None), grown)
+        new = partitions.put(parent, key, item, size)
+        self._note(collection, parent, key, new=new)
         return item
 
     def _answer(self, op: Operation, value: Any, wanted: str | None = None) -> PreparedResponse:

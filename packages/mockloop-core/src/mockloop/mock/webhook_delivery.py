@@ -12,6 +12,10 @@ delivery is retried with exponential backoff (tenacity) on connection errors, ti
 Targets are limited to an allow-list of hosts (loopback by default), checked when a webhook
 is registered and again before every attempt. Secrets sign the body
 (`X-MockLoop-Signature: sha256=<hex HMAC-SHA256 of the raw body>`) and are never returned.
+
+Payloads and the delivery history go through the mock's `Redactor` (the request log's): a
+request's query carries the same redacted values the log stores, event data loses secret
+fields, and a target URL's credentials and errors quoting them are redacted in the history.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from tenacity import (
 
 from mockloop.errors import ConfigError, StoreError
 from mockloop.mock.webhook_store import WebhookStore
+from mockloop.redaction import Redactor
 
 __all__ = ["RUNTIME_EVENTS", "SIGNATURE_HEADER", "WebhookDispatcher", "sign", "verify_signature"]
 
@@ -153,6 +158,8 @@ class WebhookDispatcher:
         backoff: first retry wait in seconds, doubling each retry (capped at 30 s).
         timeout: seconds one attempt may take (connect, send and each read).
         mock_title: the API title put in every payload.
+        redactor: the secret policy for payloads and history (give the request log's, so
+            both show the same values); a default `Redactor()` when None.
     """
 
     def __init__(
@@ -164,8 +171,10 @@ class WebhookDispatcher:
         backoff: float = 0.5,
         timeout: float = 5.0,
         mock_title: str = "",
+        redactor: Redactor | None = None,
     ) -> None:
         self.store = store
+        self.redactor = redactor or Redactor()
         self.allow_hosts = {host.lower().strip("[]") for host in allow_hosts}
         self.max_attempts = max_attempts
         self.backoff = backoff
@@ -314,7 +323,7 @@ class WebhookDispatcher:
                         request={
                             "method": verb,
                             "path": path,
-                            "query": query,
+                            "query": self.redactor.query(query),
                             "operation_id": operation_id,
                         },
                         response={"status": status},
@@ -338,7 +347,7 @@ class WebhookDispatcher:
         for hook, events, lane in self._hooks:
             if name in events:
                 if body is None:
-                    body = self._payload(name, data=data or {})
+                    body = self._payload(name, data=self.redactor.value(data or {}))
                 self._enqueue(hook, lane, name, body)
 
     def _payload(
@@ -470,11 +479,11 @@ class WebhookDispatcher:
             "id": delivery_id,
             "webhook_id": hook["id"],
             "event": event,
-            "url": hook["url"],
+            "url": self.redactor.text(hook["url"]),
             "status": outcome,
             "attempts": attempts,
             "response_status": status,
-            "error": error,
+            "error": self.redactor.text(error) if error else error,
             "ts": started,
             "duration_ms": (time.perf_counter() - clock) * 1000.0,
         }
@@ -491,7 +500,7 @@ class WebhookDispatcher:
                 "id": f"dl_{token_source.token_hex(8)}",
                 "webhook_id": hook["id"],
                 "event": event,
-                "url": hook["url"],
+                "url": self.redactor.text(hook["url"]),
                 "status": "failed",
                 "attempts": 0,
                 "response_status": None,

@@ -9,6 +9,10 @@ threads' statements at once either). Deliveries are appended holding the store's
 so replicas of one mock sharing the PostgreSQL schema append and trim in turn. A PostgreSQL
 connection found broken, or one inherited across a fork, is replaced on the next call.
 History is bounded to the newest `history_limit` deliveries.
+
+What is read back for people (a webhook without its secret, delivery records) has the
+credentials of its URL and error text redacted (`mockloop.redaction`); the dispatcher reads
+the real URL with `include_secret=True`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from mockloop.redaction import redact_text
 from mockloop.store.connection import HeldConnection
 from mockloop.store.database import Connection, Location, Migration
 
@@ -122,7 +127,7 @@ class WebhookStore:
     def _hook(row: tuple[Any, ...], include_secret: bool) -> dict[str, Any]:
         hook = {
             "id": row[0],
-            "url": row[1],
+            "url": row[1] if include_secret else redact_text(row[1]),
             "events": orjson.loads(row[2]),
             "active": bool(row[4]),
             "created_at": row[5],
@@ -199,4 +204,11 @@ class WebhookStore:
             "ORDER BY seq DESC LIMIT ?",
             (*params, limit),
         )
-        return [dict(zip(_DELIVERY_COLUMNS, row, strict=True)) for row in rows]
+        records: list[dict[str, Any]] = [
+            dict(zip(_DELIVERY_COLUMNS, row, strict=True)) for row in rows
+        ]
+        for record in records:  # rows written before redaction reached the history
+            record["url"] = redact_text(record["url"])
+            if record["error"]:
+                record["error"] = redact_text(record["error"])
+        return records

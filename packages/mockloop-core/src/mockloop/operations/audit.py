@@ -12,6 +12,7 @@ from mockloop.audit.recorder import audit_failures, audit_store
 from mockloop.catalog import operation
 from mockloop.errors import ConfigError
 from mockloop.operations.base import OperationsBase
+from mockloop.operations.reports import refuse_existing, write_file
 from mockloop.results import Result
 
 __all__ = [
@@ -138,17 +139,23 @@ class AuditOperations(OperationsBase):
         face: str | None = None,
         time_from: str | float | datetime | None = None,
         time_to: str | float | datetime | None = None,
+        overwrite: bool = False,
     ) -> AuditExport:
         """Export the audit trail (oldest first) as JSON Lines or CSV, to a file or as text.
 
         Args:
             format: jsonl (one JSON record per line) or csv.
-            path: a file to write; without it the export is returned as text.
+            path: a file to write (folders are created; an existing file is an error unless
+                overwrite is True); without it the export is returned as text.
             operation: only calls of this operation.
             face: only calls made through python, mcp, langchain or crewai.
             time_from: earliest call time: epoch seconds, ISO 8601 or a datetime.
             time_to: latest call time: epoch seconds, ISO 8601 or a datetime.
+            overwrite: replace path when it exists already (default False: refuse).
         """
+        target = Path(path).expanduser() if path is not None else None
+        if target is not None and not overwrite:
+            refuse_existing(target, "path")  # before the export is read
         store = await self._in_thread(audit_store)
         text, count = await self._in_thread(
             store.export,
@@ -158,15 +165,10 @@ class AuditOperations(OperationsBase):
             time_from=_epoch(time_from, "time_from"),
             time_to=_epoch(time_to, "time_to"),
         )
-        if path is None:
+        if target is None:
             return AuditExport(format=format, records=count, content=text)
-        target = Path(path).expanduser()
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot write the export to {target}: {exc.strerror}") from None
-        return AuditExport(format=format, records=count, path=str(target.resolve()))
+        written = await self._in_thread(write_file, text, target, "path", overwrite)
+        return AuditExport(format=format, records=count, path=written)
 
     @operation(group="audit", read_only=True)
     async def verify_audit_log(self) -> AuditVerificationResult:

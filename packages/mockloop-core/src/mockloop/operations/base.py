@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -17,8 +17,12 @@ from mockloop.errors import (
     ServerError,
     SpecError,
 )
+from mockloop.mock.admin_guard import ADMIN_MARKER_HEADER
 from mockloop.settings import PROBE, ClientSettings, using_home
 from mockloop.testing.runs import RunKind, TestRunStore
+
+if TYPE_CHECKING:
+    from mockloop.spec import ApiSpec
 
 __all__ = ["AdminTarget", "OperationsBase", "normalise_url"]
 
@@ -47,7 +51,12 @@ def normalise_url(url: str, what: str = "server_url") -> str:
         raise ConfigError(f"{what}={url!r} has an invalid port") from None
     # A server URL names a server: its query and fragment (which may hold a key) are dropped.
     netloc = parts.netloc.rsplit("@", 1)[-1]
-    return f"{parts.scheme}://{netloc}{parts.path}".rstrip("/")
+    normalised = f"{parts.scheme}://{netloc}{parts.path}".rstrip("/")
+    try:
+        httpx.URL(normalised)  # what httpx refuses later (too long, control characters)
+    except httpx.InvalidURL as exc:
+        raise ConfigError(f"{what}={url[:200]!r} is not a usable URL ({exc})") from None
+    return normalised
 
 
 class AdminTarget:
@@ -120,13 +129,26 @@ class OperationsBase:
         with using_home(self.settings.home):
             return await asyncio.to_thread(func, *args, **kwargs)
 
+    async def _load_spec(self, source: Any) -> ApiSpec:
+        """Load a description an agent or caller gave (path, URL, dict or text), bounded like
+        every load, reaching the private hosts of this client's `allow_fetch` and, for a file,
+        only its own folder."""
+        from mockloop.spec import load_spec
+
+        return await self._in_thread(load_spec, source, allow_fetch=list(self.settings.allow_fetch))
+
     def _http(self, timeout: float | None = None) -> httpx.AsyncClient:
-        headers = {}
+        """An HTTP client without credentials: the admin token goes only with `_admin_call`,
+        never to a URL that is merely probed or to a business port."""
+        return httpx.AsyncClient(timeout=timeout or self.settings.timeout, trust_env=False)
+
+    def _admin_headers(self) -> dict[str, str]:
+        """What the admin API asks of a tool: the marker that lets a write without a JSON body
+        through its cross-origin check, and the admin token when there is one."""
+        headers = {ADMIN_MARKER_HEADER: "1"}
         if self.settings.admin_token:
             headers["Authorization"] = f"Bearer {self.settings.admin_token}"
-        return httpx.AsyncClient(
-            timeout=timeout or self.settings.timeout, headers=headers, trust_env=False
-        )
+        return headers
 
     async def _admin_target(self, server_url: str) -> AdminTarget:
         """Find the admin API of the mock at `server_url` (its business or its admin URL)."""
@@ -134,7 +156,7 @@ class OperationsBase:
         async with self._http(timeout=min(self.settings.timeout, 10.0)) as http:
             try:
                 response = await http.get(f"{url}/health", headers=PROBE)
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise ServerError(
                     f"nothing answers on {url} ({type(exc).__name__}): is the mock running? "
                     "list_mock_servers() or discover_mock_servers() show what runs"
@@ -211,8 +233,10 @@ class OperationsBase:
         url = f"{target.admin_url}{path}"
         async with self._http() as http:
             try:
-                response = await http.request(method, url, json=json, params=params)
-            except httpx.HTTPError as exc:
+                response = await http.request(
+                    method, url, json=json, params=params, headers=self._admin_headers()
+                )
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise ServerError(
                     f"{method} {url} failed ({type(exc).__name__}: {exc}); is the mock running?"
                 ) from None

@@ -244,6 +244,11 @@ class LoadTestOperations(OperationsBase):
             stored = await self._admin_call(
                 admin, "GET", f"/api/mock-data/scenarios/{quote(scenario_name, safe='')}"
             )
+            if not isinstance(stored, dict) or not isinstance(stored.get("config"), dict | None):
+                raise ScenarioError(
+                    f"the mock at {admin.admin_url} has no scenario named {scenario_name!r}; "
+                    "list them with manage_mock_data(operation='list_scenarios')"
+                )
             rules = list((stored.get("config") or {}).get("rules") or [])
         if endpoints is not None:
             return _Mix(
@@ -253,9 +258,7 @@ class LoadTestOperations(OperationsBase):
                 admin=admin,
             )
         if spec is not None:
-            from mockloop.spec import load_spec
-
-            loaded = await self._in_thread(load_spec, spec)
+            loaded = await self._load_spec(spec)
             mock = admin is not None or await self._is_mock(url)
             templates, notes = await self._in_thread(templates_from_spec, loaded, credentials=mock)
             if not templates:
@@ -309,7 +312,6 @@ class LoadTestOperations(OperationsBase):
         self, admin: AdminTarget, rules: list[Any] | None
     ) -> tuple[list[RequestTemplate], list[str], str]:
         from mockloop.mock.scenarios import parse_rule
-        from mockloop.spec import load_spec
 
         if not admin.business_url:
             raise ServerError(f"the mock at {admin.admin_url} reports no business URL")
@@ -322,7 +324,7 @@ class LoadTestOperations(OperationsBase):
                     f"could not read the mock's description at {admin.business_url}/openapi.json "
                     f"({type(exc).__name__}); give endpoints or spec instead"
                 ) from None
-        loaded = await self._in_thread(load_spec, document)
+        loaded = await self._load_spec(document)
         selected: set[str] | None = None
         source = "mock description"
         if rules:

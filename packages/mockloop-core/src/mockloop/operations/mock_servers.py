@@ -88,6 +88,8 @@ class MockServerOperations(OperationsBase):
         start: bool = True,
         stateful: bool = False,
         overwrite: bool = False,
+        allow_fetch: list[str] | None = None,
+        refs_root: str | None = None,
     ) -> GeneratedMock:
         """Generate a runnable mock API project from an OpenAPI description and start it.
 
@@ -112,6 +114,12 @@ class MockServerOperations(OperationsBase):
             start: start the mock as a detached background process.
             stateful: CRUD collections (POST creates, GET lists and fetches, DELETE removes).
             overwrite: replace the files of an existing project folder of the same name.
+            allow_fetch: private hosts or CIDRs (e.g. intranet.example, 10.0.0.0/8) the
+                description URL and its remote $refs may reach; default: the client's
+                allow_fetch setting (MOCKLOOP_ALLOW_FETCH). Loopback is always allowed,
+                link-local and cloud metadata addresses never.
+            refs_root: folder the description's local $refs must stay inside; default: the
+                description's own folder.
         """
         from mockloop.generate import generate_project
         from mockloop.servers import start_server
@@ -132,6 +140,8 @@ class MockServerOperations(OperationsBase):
             business_port=int(business_port),
             admin_port=admin_port,
             overwrite=overwrite,
+            allow_fetch=self._allow_fetch(allow_fetch),
+            refs_root=refs_root,
         )
         result: dict[str, Any] = {
             "project_name": project.name,
@@ -177,6 +187,8 @@ class MockServerOperations(OperationsBase):
         admin_port: int | None = None,
         stateful: bool = False,
         auth_enabled: bool = True,
+        allow_fetch: list[str] | None = None,
+        refs_root: str | None = None,
     ) -> ServerInfo:
         """Start a mock server as a detached background process and register it.
 
@@ -191,6 +203,12 @@ class MockServerOperations(OperationsBase):
             admin_port: port of the admin API and UI; default business_port + 1.
             stateful: CRUD collections (only with spec_url_or_path; projects keep their config).
             auth_enabled: simulate security schemes (only with spec_url_or_path).
+            allow_fetch: private hosts or CIDRs (e.g. intranet.example, 10.0.0.0/8) the
+                description URL and its remote $refs may reach (only with spec_url_or_path);
+                default: the client's allow_fetch setting (MOCKLOOP_ALLOW_FETCH). Loopback is
+                always allowed, link-local and cloud metadata addresses never.
+            refs_root: folder the description's local $refs must stay inside (only with
+                spec_url_or_path); default: the description's own folder.
         """
         from mockloop.servers import start_server
 
@@ -217,7 +235,13 @@ class MockServerOperations(OperationsBase):
             admin_port_explicit=_explicit(admin_port),
             extra_args=extra,
             timeout=max(self.settings.timeout, 30.0),
+            allow_fetch=self._allow_fetch(allow_fetch),
+            refs_root=refs_root,
         )
+
+    def _allow_fetch(self, given: list[str] | None) -> list[str]:
+        """The fetch allow-list of a call: its own, else the client's setting."""
+        return list(given) if given is not None else list(self.settings.allow_fetch)
 
     @operation(group="mock", destructive=True)
     async def stop_mock_server(self, server: str) -> ServerInfo:

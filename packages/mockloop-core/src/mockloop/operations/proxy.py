@@ -29,7 +29,7 @@ from mockloop.proxy.results import (
 )
 from mockloop.proxy.settings import parse_auth, parse_proxy_settings
 from mockloop.proxy.tools import ApiTool, api_tools
-from mockloop.spec import ApiSpec, load_spec
+from mockloop.spec import ApiSpec
 
 __all__ = [
     "ApiCallResult",
@@ -104,7 +104,7 @@ class ProxyOperations(OperationsBase):
 
         settings = self._proxy_settings(mode, target_url, auth_config, routing_rules, proxy_config)
         await report_progress(0, 3, "loading the description")
-        spec = await self._in_thread(load_spec, spec_url_or_path)
+        spec = await self._load_spec(spec_url_or_path)
         name = check_plugin_name(plugin_name or _slug(spec.title))
         try:
             previous = await self._in_thread(load_plugin, name)
@@ -407,7 +407,7 @@ class ProxyOperations(OperationsBase):
                 "compare_mock_and_live needs plugin_name or server_url, or both "
                 "spec_url_or_path and target_url"
             )
-        spec: ApiSpec = await self._in_thread(load_spec, spec_url_or_path)
+        spec: ApiSpec = await self._load_spec(spec_url_or_path)
         planned, skipped = plan_requests(
             spec, operations=operations, methods=methods, requests=requests
         )
@@ -496,7 +496,7 @@ class ProxyOperations(OperationsBase):
         """The API tools of a plugin or server, its description and its business URL."""
         _, business, record = await self._resolve(plugin_name, server_url)
         source = (record or {}).get("spec") or f"{business}/openapi.json"
-        spec = await self._in_thread(load_spec, source)
+        spec = await self._load_spec(source)
         return api_tools(spec, prefix=plugin_name or ""), spec, business
 
     @operation(group="proxy", read_only=True)

@@ -65,19 +65,65 @@ class TestReportResult(Result):
         return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def write_report(content: str, output_path: str) -> str:
-    """Write `content` to `output_path` (folders created, replaced atomically); its full path."""
-    path = Path(output_path).expanduser()
-    if path.is_dir():
-        raise ConfigError(f"output_path {output_path!r} is a folder: give a file path")
+def refuse_existing(path: Path, what: str) -> None:
+    """ConfigError when `path` exists: a report or export never replaces a file unasked."""
+    if path.exists() or path.is_symlink():
+        raise ConfigError(
+            f"{what} {str(path)!r} exists already; pass overwrite=True (CLI: --overwrite) to "
+            "replace it, or give another path"
+        )
+
+
+def write_file(content: str, path: Path, what: str, overwrite: bool) -> str:
+    """Write `content` to `path` atomically (folders created); its full path.
+
+    Without `overwrite` an existing file is refused (ConfigError), also one that appears
+    while the content is written: the finished file is hard-linked into place, which fails
+    when the name is taken.
+    """
     try:
+        # Inside the try: a name the file system refuses (too long, a bad byte) is an OSError
+        # as early as is_dir().
+        if path.is_dir():
+            raise ConfigError(f"{what} {_shown(path)} is a folder: give a file path")
+        if not overwrite:
+            refuse_existing(path, what)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
         partial.write_text(content, encoding="utf-8")
-        partial.replace(path)
+        if overwrite:
+            partial.replace(path)
+        else:
+            try:
+                os.link(partial, path)
+            except FileExistsError:
+                partial.unlink(missing_ok=True)
+                refuse_existing(path, what)
+                raise
+            except OSError:  # a file system without hard links: check, then rename
+                refuse_existing(path, what)
+                partial.replace(path)
+            else:
+                partial.unlink(missing_ok=True)
     except OSError as exc:
-        raise ConfigError(f"cannot write output_path {output_path!r}: {exc.strerror}") from None
+        raise ConfigError(
+            f"cannot write {what} {_shown(path)}: {exc.strerror or exc}; give another path"
+        ) from None
     return str(path.resolve())
+
+
+def _shown(path: Path, limit: int = 200) -> str:
+    """A path for an error message: quoted, and cut when a stranger made it enormous."""
+    text = str(path)
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def write_report(content: str, output_path: str, overwrite: bool = False) -> str:
+    """Write `content` to `output_path` (folders created, written atomically); its full path.
+
+    An existing file is replaced only with `overwrite`; else ConfigError names it.
+    """
+    return write_file(content, Path(output_path).expanduser(), "output_path", overwrite)
 
 
 def _result(
@@ -127,6 +173,7 @@ class ReportOperations(OperationsBase):
         run_ids: list[str] | None = None,
         output_path: str | None = None,
         title: str | None = None,
+        overwrite: bool = False,
     ) -> TestReportResult:
         """Write a report of test runs: HTML with charts, Markdown for pull requests, JUnit XML.
 
@@ -153,9 +200,11 @@ class ReportOperations(OperationsBase):
             output_format: "json", "markdown", "html" or "junit".
             run_ids: stored run ids to report as well (load runs and the runs in test
                 sessions, from MOCKLOOP_HOME).
-            output_path: also write the report to this file (folders are created).
+            output_path: also write the report to this file (folders are created); an
+                existing file is an error unless overwrite is True.
             title: the report's title (default: the run's title, or "MockLoop test report:
                 N runs").
+            overwrite: replace output_path when it exists already (default False: refuse).
         """
         if report_format not in _REPORT_FORMATS:
             raise ConfigError(
@@ -176,5 +225,5 @@ class ReportOperations(OperationsBase):
         content = render(document, output_format)
         path = None
         if output_path is not None:
-            path = await self._in_thread(write_report, content, output_path)
+            path = await self._in_thread(write_report, content, output_path, overwrite)
         return _result(document, output_format, content, path)

@@ -119,9 +119,7 @@ class ScenarioToolOperations(OperationsBase):
                     "give api_spec or server_url to check endpoints against, not both"
                 )
             if api_spec is not None:
-                from mockloop.spec import load_spec
-
-                spec = await self._in_thread(load_spec, api_spec)
+                spec = await self._load_spec(api_spec)
                 checked_against = f"{spec.title} ({spec.source})"
             elif server_url is not None:
                 target = await self._admin_target(server_url)
@@ -353,8 +351,6 @@ class ScenarioToolOperations(OperationsBase):
 
     async def _mock_spec(self, target: AdminTarget) -> tuple[ApiSpec | None, str | None]:
         """The description a mock serves (its /openapi.json), or None and why not."""
-        from mockloop.spec import load_spec
-
         if not target.business_url:
             return None, (
                 f"endpoints were not checked: the mock at {target.admin_url} reports no "
@@ -370,7 +366,7 @@ class ScenarioToolOperations(OperationsBase):
         if not isinstance(document, dict):
             return None, f"endpoints were not checked: {url} gave no description"
         try:
-            return await self._in_thread(load_spec, document), None
+            return await self._load_spec(document), None
         except SpecError as exc:
             return None, f"endpoints were not checked: the mock's description does not load: {exc}"
 

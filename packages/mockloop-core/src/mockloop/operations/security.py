@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from mockloop.catalog import operation
+from mockloop.errors import ConfigError
 from mockloop.operations.base import OperationsBase, normalise_url
 from mockloop.security.engine import ScanRequest, run_security_scan
 from mockloop.security.findings import SecurityTestResult
+from mockloop.security.runner import BudgetExhausted
 from mockloop.security.scan import ScanOptions
 
 __all__ = ["SecurityOperations"]
@@ -93,7 +95,14 @@ class SecurityOperations(OperationsBase):
             ),
             timeout=timeout,
         )
-        result = await run_security_scan(request)
+        try:
+            result = await run_security_scan(request)
+        except BudgetExhausted:
+            # The root request and the description lookup come before any probe.
+            raise ConfigError(
+                f"max_requests={max_requests} was spent before any probe ran (reaching the "
+                "server and looking for its description take up to 3 requests); give more"
+            ) from None
         result.session_id = await self._record_run(
             run_id=result.run_id,
             kind="security",

@@ -270,7 +270,13 @@ class TestPlanOperations(OperationsBase):
         if test_plan is None:
             return None, "generated"
         if isinstance(test_plan, str):
-            return await self._in_thread(read_plan, test_plan)
+            try:
+                return await self._in_thread(read_plan, test_plan)
+            except OSError as exc:  # a name too long for a path, a folder without access...
+                raise ConfigError(
+                    f"test_plan {test_plan[:120]!r} is no plan name or readable file "
+                    f"({exc.strerror or exc}); give a plan object, a plan name or a file path"
+                ) from None
         if isinstance(test_plan, dict | BaseModel):
             return parse_plan(test_plan), "given"
         raise ConfigError(
@@ -317,10 +323,8 @@ class TestPlanOperations(OperationsBase):
     async def _plan_description(
         self, target: _Target, openapi_spec: str | dict[str, Any] | None
     ) -> tuple[ApiSpec | None, str | None]:
-        from mockloop.spec import load_spec
-
         if openapi_spec is not None:
-            spec = await self._in_thread(load_spec, openapi_spec)
+            spec = await self._load_spec(openapi_spec)
             return spec, spec.source
         if not target.is_mock:
             return None, None
@@ -333,7 +337,7 @@ class TestPlanOperations(OperationsBase):
                     f"could not read the mock's description at {target.root}/openapi.json "
                     f"({type(exc).__name__}); give openapi_spec= instead"
                 ) from None
-        spec = await self._in_thread(load_spec, document)
+        spec = await self._load_spec(document)
         return spec, f"{target.root}/openapi.json"
 
     @operation(group="testing")
@@ -398,6 +402,11 @@ class TestPlanOperations(OperationsBase):
         """
         if duration_seconds <= 0:
             raise ConfigError(f"duration_seconds={duration_seconds!r} must be above 0")
+        if not scenario_name.strip():
+            raise ConfigError(
+                "scenario_name is empty: give a scenario stored on the mock "
+                "(manage_mock_data with operation='list_scenarios' lists them)"
+            )
         url = normalise_url(server_url)
         admin = await self._admin_target(url)
         business = admin.business_url or url

@@ -4,6 +4,10 @@
 tried as `URL/openapi.json` first (a MockLoop mock serves its description there, as FastAPI
 apps do), then as the description itself. A MockLoop admin URL is followed to its mock's
 business URL (the admin app's own /openapi.json describes the admin API, not the mock's).
+
+Descriptions reach this module from agents, so every read is bounded like `load_spec`'s and
+every URL (the /health probe too) goes through the same fetch policy; local `$ref`s stay in
+the description's own folder.
 """
 
 from __future__ import annotations
@@ -12,18 +16,26 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-import yaml
+import orjson
 
 from mockloop.errors import ConfigError, SpecError
-from mockloop.settings import PROBE
+from mockloop.settings import PROBE, env_allow_fetch
 from mockloop.spec import ApiSpec, load_spec
+from mockloop.spec.fetch import FetchPolicy, fetch_document
+from mockloop.spec.limits import DEFAULT_MAX_SPEC_BYTES
+from mockloop.spec.refs import parse_text, read_file
 
 __all__ = ["load_description", "raw_document"]
 
+_HEALTH_BYTES = 1024 * 1024
 
-def load_description(api_spec: Any) -> ApiSpec:
-    """The loaded description; SpecError or ConfigError saying what is wrong otherwise."""
+
+def load_description(api_spec: Any, *, allow_fetch: list[str] | None = None) -> ApiSpec:
+    """The loaded description; SpecError or ConfigError saying what is wrong otherwise.
+
+    `allow_fetch` names the private hosts or CIDRs its URLs may reach (default:
+    `MOCKLOOP_ALLOW_FETCH`).
+    """
     if isinstance(api_spec, ApiSpec):
         return api_spec
     if api_spec is None or (isinstance(api_spec, str) and not api_spec.strip()):
@@ -36,22 +48,29 @@ def load_description(api_spec: Any) -> ApiSpec:
             "api_spec must be a path, a URL, a dict or YAML/JSON text, not "
             + type(api_spec).__name__
         )
+    allowed = allow_fetch if allow_fetch is not None else env_allow_fetch()
     if isinstance(api_spec, str) and api_spec.strip().startswith(("http://", "https://")):
         url = api_spec.strip().rstrip("/")
         if urlsplit(url).path in ("", "/"):
             try:
-                return load_spec(_business_url(url) + "/openapi.json")
+                return load_spec(_business_url(url, allowed) + "/openapi.json", allow_fetch=allowed)
             except SpecError:
                 pass
-    return load_spec(api_spec)
+    return load_spec(api_spec, allow_fetch=allowed)
 
 
-def _business_url(url: str) -> str:
+def _business_url(url: str, allow_fetch: list[str]) -> str:
     """A MockLoop mock's admin URL stands for its business URL (whose description we want)."""
     try:
-        response = httpx.get(f"{url}/health", headers=PROBE, timeout=5.0, trust_env=False)
-        health = response.json() if response.status_code == 200 else None
-    except (httpx.HTTPError, ValueError):
+        body = fetch_document(
+            f"{url}/health",
+            policy=FetchPolicy(allow_fetch),
+            max_bytes=_HEALTH_BYTES,
+            timeout=5.0,
+            headers=PROBE,
+        )
+        health = orjson.loads(body)
+    except (SpecError, orjson.JSONDecodeError):
         return url
     if isinstance(health, dict) and health.get("service") == "mockloop-admin":
         business = health.get("business_url")
@@ -62,22 +81,18 @@ def _business_url(url: str) -> str:
 
 def raw_document(api_spec: Any) -> dict[str, Any] | None:
     """The description as written (before normalisation), for what the model does not keep,
-    such as response `links`; None for URLs and anything unreadable."""
+    such as response `links`; None for URLs and anything unreadable or beyond the limits."""
     if isinstance(api_spec, dict):
         return api_spec
     if not isinstance(api_spec, str) or api_spec.strip().startswith(("http://", "https://")):
         return None
-    text = api_spec
-    if "\n" not in api_spec and not api_spec.lstrip().startswith(("{", "openapi:", "swagger:")):
-        path = Path(api_spec).expanduser()
-        if not path.is_file():
-            return None
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            return None
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError:
+        text = api_spec
+        source = "<string>"
+        if "\n" not in api_spec and not api_spec.lstrip().startswith(("{", "openapi:", "swagger:")):
+            source = str(Path(api_spec).expanduser().resolve())
+            text = read_file(source, DEFAULT_MAX_SPEC_BYTES).decode("utf-8-sig")
+        document = parse_text(text, source)
+    except (SpecError, UnicodeDecodeError):
         return None
     return document if isinstance(document, dict) else None

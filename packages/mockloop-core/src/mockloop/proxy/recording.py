@@ -3,8 +3,10 @@
 A recording keeps each proxied exchange (method, path, query, status, the response's safe
 headers and body) with secrets stripped: the auth's own credential values wherever they
 appear (the served body already lost them), secret-named headers such as Set-Cookie, and the
-values of secret query parameters (the request log's `Redactor`). The body is otherwise kept as
-the client saw it, so replay gives the same answers. Stopping turns it into a normal
+values of secret query parameters (the request log's `Redactor`). Header values and the body
+also lose what the shared redaction finds (secret fields, URL credentials, bearer credentials,
+token shapes); the body is otherwise kept as the client saw it, so replay gives the same
+answers. Stopping turns it into a normal
 scenario: one rule per operation (the recorded responses in order, as a `sequence` that stays
 on the last one) plus the exact exchanges in `metadata.recording`, which replay mode serves by
 method, path and query.
@@ -78,7 +80,7 @@ class ExchangeRecorder:
                 continue
             if name.startswith("x-mockloop") or self.redactor.is_secret(name):
                 continue
-            value = self.scrub(raw_value).decode("latin-1")
+            value = self.redactor.text(self.scrub(raw_value).decode("latin-1"))
             if name == "content-type":
                 content_type = value
             kept[name] = f"{kept[name]}, {value}" if name in kept else value
@@ -96,9 +98,16 @@ class ExchangeRecorder:
         }
         parsed = _json(clean, content_type)
         if parsed is not _NOT_JSON:
-            entry["body"] = parsed
+            entry["body"] = (
+                self.redactor.json_value(parsed)
+                if self.redactor.may_hold_secrets(clean)
+                else parsed
+            )
         else:
-            entry["body_text"] = clean.decode("utf-8", errors="replace")
+            text = clean.decode("utf-8", errors="replace")
+            entry["body_text"] = (
+                self.redactor.text(text) if self.redactor.may_hold_secrets(clean) else text
+            )
         with self._lock:
             if len(self.exchanges) >= _MAX_EXCHANGES:
                 self.dropped += 1

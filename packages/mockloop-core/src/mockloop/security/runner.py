@@ -84,7 +84,9 @@ def _body_excerpt(content: bytes, limit: int = _BODY_EXCERPT) -> str:
 
 
 def _redact_headers(headers: dict[str, str]) -> dict[str, str]:
-    return {k: (REDACTED if _REDACTOR.is_secret(k) else v) for k, v in headers.items()}
+    return {
+        k: (REDACTED if _REDACTOR.is_secret(k) else _REDACTOR.text(v)) for k, v in headers.items()
+    }
 
 
 @dataclass(slots=True)

@@ -107,6 +107,25 @@ def _check_port(value: int | None, name: str) -> None:
         raise ConfigError(f"{name}={value!r} must be a TCP port between 1 and 65535 (0: any free)")
 
 
+def _description_options(
+    source: str, allow_fetch: list[str], refs_root: str | Path | None, widen: bool
+) -> list[str]:
+    """`mockloop serve` options carrying the fetch allow-list and the `$ref` root.
+
+    The root is always passed explicitly: the server runs in another folder, so its own
+    default (which depends on its current directory) would not be the caller's.
+    """
+    from mockloop.spec.fetch import FetchPolicy
+    from mockloop.spec.refs import default_refs_root
+
+    FetchPolicy(allow_fetch)  # ConfigError for a bad entry, before anything starts
+    options = [option for entry in allow_fetch for option in ("--allow-fetch", entry)]
+    root = default_refs_root(source, refs_root, widen_to_cwd=widen)
+    if root is not None:
+        options += ["--refs-root", str(root)]
+    return options
+
+
 def _command(
     spec: str | None,
     project: str | Path | None,
@@ -114,6 +133,10 @@ def _command(
     admin_port: int,
     host: str,
     extra: list[str],
+    *,
+    allow_fetch: list[str] | None = None,
+    refs_root: str | Path | None = None,
+    widen: bool = False,
 ) -> tuple[list[str], Path, str, str | None]:
     """(argv, working folder, description, project path) of the server process."""
     if project is not None:
@@ -136,14 +159,20 @@ def _command(
     source = spec
     if not source.startswith(("http://", "https://")):
         path = Path(source).expanduser()
-        if not path.is_file():
+        if not path.exists():
             raise SpecError(
                 f"file not found: {spec} (give a path or an http(s) URL of a description)",
+                source=spec,
+            )
+        if not path.is_file():
+            raise SpecError(
+                f"{spec} is not a regular file: give the path of a description file",
                 source=spec,
             )
         source = str(path.resolve())
     argv = [sys.executable, "-m", "mockloop", "serve", source, "--host", host]
     argv += ["--port", str(port), "--admin-port", str(admin_port), *extra]
+    argv += _description_options(source, allow_fetch or [], refs_root, widen)
     return argv, mockloop_home(), source, None
 
 
@@ -208,6 +237,9 @@ def start_server(
     host: str = "127.0.0.1",
     extra_args: list[str] | None = None,
     timeout: float = 30.0,
+    allow_fetch: list[str] | None = None,
+    refs_root: str | Path | None = None,
+    widen_refs_root_to_cwd: bool = False,
 ) -> ServerInfo:
     """Start a mock as a detached process, wait until both ports answer, and register it.
 
@@ -221,10 +253,17 @@ def start_server(
         host: the business host (the admin port always binds 127.0.0.1).
         extra_args: more options for `mockloop serve` or the project's `main.py`.
         timeout: seconds allowed for the server to come up.
+        allow_fetch: private hosts or CIDRs the description's URLs may reach (`spec` only;
+            a project keeps its mockloop.yaml).
+        refs_root: the folder local `$ref`s of `spec` must stay inside; default: its own
+            folder (see `widen_refs_root_to_cwd`).
+        widen_refs_root_to_cwd: without `refs_root`, let local `$ref`s reach the caller's
+            current directory when the description lies inside it (as `mockloop serve` does).
 
     Raises:
-        ConfigError: neither or both of spec and project_path, a bad port, a bad project.
-        SpecError: the description file does not exist.
+        ConfigError: neither or both of spec and project_path, a bad port, a bad project, a
+            bad `allow_fetch` entry, a `refs_root` that is no folder.
+        SpecError: the description file does not exist or is not a regular file.
         ServerError: an explicit port is busy, or the server did not come up (its process
             group is killed and the message ends with its log).
     """
@@ -256,7 +295,17 @@ def start_server(
         notices=notices,
         registered=rows,
     )
-    argv, cwd, source, project = _command(spec, project_path, port, admin, host, extra_args or [])
+    argv, cwd, source, project = _command(
+        spec,
+        project_path,
+        port,
+        admin,
+        host,
+        extra_args or [],
+        allow_fetch=allow_fetch,
+        refs_root=refs_root,
+        widen=widen_refs_root_to_cwd,
+    )
     server_id = secrets.token_hex(4)
     log_file = mockloop_home() / "servers" / f"{server_id}.log"
     env = {**os.environ, "MOCKLOOP_HOME": str(mockloop_home()), "PYTHONUNBUFFERED": "1"}

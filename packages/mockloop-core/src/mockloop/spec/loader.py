@@ -1,17 +1,26 @@
-"""`load_spec`: any description, from anywhere, into one `ApiSpec`."""
+"""`load_spec`: any description, from anywhere, into one `ApiSpec`.
+
+Every description is read within bounds (`SpecLimits`: size per document, nesting depth,
+alias expansion, time per fetch), its URLs under a `FetchPolicy`, its local `$ref`s inside one
+root folder. Whatever goes wrong comes out as one `SpecError` on one line: a stranger's
+description can be refused, never answered with a traceback.
+"""
 
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from mockloop.errors import SpecError
+from mockloop.errors import MockLoopError, SpecError
+from mockloop.spec.fetch import FetchPolicy
+from mockloop.spec.limits import DEFAULT_MAX_SPEC_BYTES, SpecLimits, check_shape, size_text
 from mockloop.spec.model import ApiSpec
 from mockloop.spec.operations import (
     OperationBuilder,
@@ -19,13 +28,25 @@ from mockloop.spec.operations import (
     render_paths,
     security_schemes,
 )
-from mockloop.spec.refs import Documents, is_url, parse_text, read_location
+from mockloop.spec.patterns import pattern_warnings
+from mockloop.spec.refs import (
+    Documents,
+    default_refs_root,
+    is_url,
+    parse_text,
+    read_location,
+)
 from mockloop.spec.schemas import SchemaBundler
 from mockloop.spec.swagger2 import convert_swagger2
 from mockloop.spec.validation import SchemaValidator
 
 __all__ = ["load_spec"]
 
+logger = logging.getLogger("mockloop.spec")
+
+# A URI scheme (`file:`, `ftp:`); one letter is a Windows drive, not a scheme.
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
+_KEY_NAME = re.compile(r"^[A-Za-z_$][A-Za-z0-9_.$-]{0,39}$")
 _SUPPORTED = "Swagger 2.0, OpenAPI 3.0.x, 3.1.x and 3.2.x"
 
 
@@ -42,28 +63,46 @@ def _copy(document: dict[str, Any]) -> Any:
 
 
 def _read_source(
-    source: str | os.PathLike[str] | dict[str, Any], timeout: float
+    source: str | os.PathLike[str] | dict[str, Any],
+    limits: SpecLimits,
+    policy: FetchPolicy,
 ) -> tuple[Any, str]:
     if isinstance(source, dict):
+        check_shape(source, limits, "<dict>")
         return _copy(source), "<dict>"
     if isinstance(source, os.PathLike):
-        location = str(Path(source).resolve())
-        return read_location(location, timeout=timeout), location
+        location = str(Path(source).expanduser().resolve())
+        return read_location(location, limits=limits, policy=policy), location
     if not isinstance(source, str):
         raise SpecError(
             f"a description is a path, a URL, a dict or YAML/JSON text, not {type(source).__name__}"
         )
     if is_url(source):
-        return read_location(source, timeout=timeout), source
+        return read_location(source, limits=limits, policy=policy), source
     if "\n" in source or source.lstrip().startswith(("{", "[", "openapi:", "swagger:")):
-        return parse_text(source, "<string>"), "<string>"
+        if len(source) > limits.max_bytes:
+            raise SpecError(
+                f"the text is larger than {size_text(limits.max_bytes)}, the limit on one "
+                "description document (max_spec_bytes)",
+                source="<string>",
+            )
+        return parse_text(source, "<string>", limits), "<string>"
+    scheme = _SCHEME.match(source)
+    if scheme and scheme.group(1).lower() == "file":
+        source = unquote(urlsplit(source).path)
     location = str(Path(source).expanduser().resolve())
-    if not Path(location).exists():
+    if not os.path.lexists(location) and scheme and scheme.group(1).lower() != "file":
+        raise SpecError(
+            f"{scheme.group(1)}: URLs are not read: give a path, an http(s) URL, a dict or "
+            "YAML/JSON text",
+            source=_one_line(source)[:500],
+        )
+    if not os.path.lexists(location):
         raise SpecError(
             f"file not found: {source} (give a path, an http(s) URL, a dict or YAML/JSON text)",
             source=source,
         )
-    return read_location(location, timeout=timeout), location
+    return read_location(location, limits=limits, policy=policy), location
 
 
 def _dialect(doc: dict[str, Any], source: str) -> str:
@@ -93,7 +132,10 @@ def _dialect(doc: dict[str, Any], source: str) -> str:
             source=source,
             pointer="/swaggerVersion",
         )
-    keys = ", ".join(str(k) for k in list(doc)[:8]) or "none"
+    # Only names are echoed: a file given by mistake (or by a stranger) may hold secrets in
+    # its keys, and this message travels to logs and agents.
+    names = [str(k) for k in list(doc)[:8]]
+    keys = ", ".join(k if _KEY_NAME.match(k) else "..." for k in names) or "none"
     raise SpecError(
         "not an OpenAPI description: no 'openapi' or 'swagger' field at the top level "
         f"(top-level keys: {keys}); MockLoop reads {_SUPPORTED}",
@@ -133,21 +175,94 @@ def load_spec(
     *,
     timeout: float = 10.0,
     check_examples: bool = False,
+    max_bytes: int = DEFAULT_MAX_SPEC_BYTES,
+    allow_fetch: list[str] | tuple[str, ...] = (),
+    refs_root: str | os.PathLike[str] | None = None,
+    widen_refs_root_to_cwd: bool = False,
 ) -> ApiSpec:
-    """Load and normalise an OpenAPI description.
+    """Load and normalise an OpenAPI description, within bounds.
 
     Args:
         source: a file path, an http(s) URL, a parsed dict, or YAML/JSON text.
-        timeout: seconds allowed for each URL fetched (the description and its `$ref`s).
+        timeout: seconds allowed for each URL fetched (the description and its `$ref`s),
+            redirects included.
         check_examples: also validate every documented example against its schema and add a
             warning for each that does not match (costs about 1 s per 10 MB description, so
             it is off when a mock starts; `mockloop validate`-style checks turn it on).
+        max_bytes: the largest document read (each file or URL of the description).
+        allow_fetch: host names, addresses or CIDRs in private ranges that the description's
+            URLs may reach (loopback always may; link-local and cloud metadata never).
+        refs_root: the folder local `$ref`s must stay inside; default: the description's own
+            folder (see `widen_refs_root_to_cwd`).
+        widen_refs_root_to_cwd: without `refs_root`, widen the root to the current directory
+            when the description lies inside it (what `mockloop serve` does for a person at
+            a shell; off for descriptions that arrive from agents).
 
     Raises:
-        SpecError: naming the file, the JSON pointer and the problem when the description
-            cannot be read, parsed, resolved or understood.
+        SpecError: naming the file, the JSON pointer and the problem (on one line) when the
+            description cannot be read, parsed, resolved or understood, or exceeds a limit.
+        ConfigError: `allow_fetch` holds something that is no host or network, or `refs_root`
+            is not a folder.
     """
-    root, location = _read_source(source, timeout)
+    limits = SpecLimits(max_bytes=max_bytes, timeout=timeout)
+    policy = FetchPolicy(allow_fetch)
+    where = _label(source)
+    try:
+        return _load(source, limits, policy, refs_root, widen_refs_root_to_cwd, check_examples)
+    except SpecError as exc:
+        problem, origin = _one_line(exc.problem), _one_line(exc.source)
+        if (problem, origin) == (exc.problem, exc.source):
+            raise
+        raise SpecError(problem, source=origin, pointer=_one_line(exc.pointer)) from None
+    except MockLoopError:
+        raise
+    except RecursionError:
+        raise SpecError(
+            "nested too deeply to process (schemas or $refs within one another): simplify it",
+            source=where,
+        ) from None
+    except MemoryError:
+        raise SpecError("too large to load in memory", source=where) from None
+    except Exception as exc:
+        # A stage met input it did not expect: the description is refused on one line; the
+        # traceback is kept for whoever turns on debug logging.
+        logger.debug("loading %s failed", where, exc_info=True)
+        raise SpecError(
+            "cannot be read as an OpenAPI description "
+            f"({type(exc).__name__}: {_one_line(str(exc))[:300]})",
+            source=where,
+        ) from None
+
+
+def _label(source: object) -> str:
+    """How a source is named in an error: its path or URL, or <dict>/<string>."""
+    if isinstance(source, dict):
+        return "<dict>"
+    if isinstance(source, os.PathLike):
+        return _one_line(os.fspath(source))
+    if isinstance(source, str):
+        text = source.strip()
+        if "\n" in text or text.startswith(("{", "[", "openapi:", "swagger:")):
+            return "<string>"
+        return _one_line(text)[:500]
+    return "<description>"
+
+
+def _one_line(text: object) -> str:
+    """`text` on one line: line breaks become spaces, other control characters escapes."""
+    flat = re.sub(r"\s*[\r\n]+\s*", " ", str(text))
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\x{ord(m.group()):02x}", flat)
+
+
+def _load(
+    source: str | os.PathLike[str] | dict[str, Any],
+    limits: SpecLimits,
+    policy: FetchPolicy,
+    refs_root: str | os.PathLike[str] | None,
+    widen: bool,
+    check_examples: bool,
+) -> ApiSpec:
+    root, location = _read_source(source, limits, policy)
     if not isinstance(root, dict):
         raise SpecError(
             f"not an OpenAPI description: the document is a {type(root).__name__}, not a mapping",
@@ -155,7 +270,13 @@ def load_spec(
         )
     dialect = _dialect(root, location)
     warnings: list[str] = []
-    documents = Documents(location, root, timeout=timeout)
+    documents = Documents(
+        location,
+        root,
+        limits=limits,
+        policy=policy,
+        refs_root=default_refs_root(location, refs_root, widen_to_cwd=widen),
+    )
     doc = root
     if dialect == "2.0":
         doc = convert_swagger2(root, documents, warnings)
@@ -217,6 +338,7 @@ def load_spec(
         document["security"] = doc["security"]
     if check_examples:
         example_warnings(operations, SchemaValidator(document), warnings)
+    warnings.extend(pattern_warnings(document))
     return ApiSpec(
         title=document["info"]["title"],
         version=document["info"]["version"],

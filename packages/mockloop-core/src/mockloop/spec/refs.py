@@ -4,30 +4,53 @@ A location is an absolute file path or an http(s) URL; every document read is pa
 kept. A reference is split into its location (relative to the referring document) and a JSON
 pointer; `Documents.resolve` returns the target with the location it lives in, so references
 inside the target resolve against the right file.
+
+Reading is bounded (`SpecLimits`): only regular files are opened (a device, FIFO, socket or
+folder is refused before any open that could block), each document is read up to its size
+limit and no further, and its nesting and alias expansion are measured before anything walks
+it. URLs go through `fetch_document` and its address policy. Local `$ref`s stay inside one
+root folder (symlinks resolved first), and a document fetched over HTTP refers only to URLs.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-import httpx
 import orjson
 import yaml
 
-from mockloop.errors import SpecError
+from mockloop.errors import ConfigError, SpecError
+from mockloop.spec.fetch import FetchPolicy, fetch_document
+from mockloop.spec.limits import SpecLimits, check_shape, size_text, too_deep
 
 __all__ = [
     "Documents",
+    "default_refs_root",
     "escape_pointer",
     "is_url",
     "parse_text",
+    "read_file",
+    "read_location",
     "split_ref",
 ]
+
+_DEFAULT_LIMITS = SpecLimits()
+# A URI scheme (`ftp:`, `urn:`, `file:`); one letter is a Windows drive, not a scheme.
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 try:
     _BaseLoader: type = yaml.CSafeLoader
@@ -36,11 +59,27 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
 
 
 class _SpecLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """YAML loader that keeps timestamps as strings and turns every mapping key into a string."""
+    """YAML loader that keeps timestamps as strings and turns every mapping key into a string.
+
+    Merge keys (`<<: *a`) copy entries, unlike aliases: `merge_budget` bounds how many entries
+    they may add in all, so a chain of merges cannot grow quadratically.
+    """
+
+    merge_budget = 0
 
 
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[str, Any]:
+def _construct_mapping(loader: _SpecLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    written = len(node.value)
     loader.flatten_mapping(node)
+    if len(node.value) > written:
+        loader.merge_budget -= len(node.value) - written
+        if loader.merge_budget < 0:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                "merge keys (<<) copy more entries than a description needs: an alias bomb",
+                node.start_mark,
+            )
     result: dict[str, Any] = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
@@ -77,8 +116,16 @@ def split_ref(ref: str) -> tuple[str, list[str]]:
     return location, tokens
 
 
-def parse_text(text: str, source: str) -> Any:
-    """Parse YAML or JSON text; SpecError with the line and column when malformed."""
+def parse_text(text: str, source: str, limits: SpecLimits = _DEFAULT_LIMITS) -> Any:
+    """Parse YAML or JSON text; SpecError with the line and column when malformed, or when it
+    nests deeper or expands (YAML aliases) further than `limits` allow."""
+    document, shared = _parse(text, source, limits)
+    check_shape(document, limits, source, shared=shared)
+    return document
+
+
+def _parse(text: str, source: str, limits: SpecLimits) -> tuple[Any, bool]:
+    """(document, whether it may share containers: YAML aliases can, JSON cannot)."""
     stripped = text.lstrip("\ufeff \t\r\n")
     if not stripped:
         raise SpecError("the document is empty: not an OpenAPI description", source=source)
@@ -88,86 +135,189 @@ def parse_text(text: str, source: str) -> Any:
             "address of its openapi.json or swagger.json instead)",
             source=source,
         )
-    if stripped[0] in "{[":
-        try:
-            return orjson.loads(stripped)
-        except orjson.JSONDecodeError:
-            try:
-                return json.loads(stripped)
-            except json.JSONDecodeError as exc:
-                json_error = exc
-            try:  # JSON-looking YAML (flow style) is still YAML, but a .json file is JSON
-                if source.lower().endswith(".json"):
-                    raise yaml.YAMLError
-                return yaml.load(stripped, Loader=_SpecLoader)
-            except yaml.YAMLError:
-                raise SpecError(
-                    f"malformed JSON at line {json_error.lineno}, column {json_error.colno}: "
-                    f"{json_error.msg}",
-                    source=source,
-                ) from None
     try:
-        return yaml.load(stripped, Loader=_SpecLoader)
+        if stripped[0] in "{[":
+            return _parse_json(stripped, source, limits)
+        return _load_yaml(stripped, limits), True
     except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if "maximum nesting depth" in problem:
+            raise too_deep(limits, source) from None
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if "alias bomb" in problem:
+            raise SpecError(f"YAML{where}: {problem}", source=source) from None
         raise SpecError(f"malformed YAML{where}: {problem}", source=source) from None
+    except RecursionError:
+        raise too_deep(limits, source) from None
 
 
-def read_location(location: str, *, timeout: float, referrer: str = "", pointer: str = "") -> Any:
-    """Fetch and parse one document (a file path or an http(s) URL)."""
-    if is_url(location):
-        try:
-            response = httpx.get(location, timeout=timeout, follow_redirects=True)
-        except httpx.HTTPError as exc:
-            raise SpecError(
-                f"cannot fetch {location}: {type(exc).__name__}: {exc}",
-                source=referrer or location,
-                pointer=pointer,
-            ) from None
-        if response.status_code >= 400:
-            raise SpecError(
-                f"cannot fetch {location}: HTTP {response.status_code} {response.reason_phrase}",
-                source=referrer or location,
-                pointer=pointer,
-            )
-        return parse_text(response.text, location)
-    path = Path(location)
+def _load_yaml(text: str, limits: SpecLimits) -> Any:
+    loader = _SpecLoader(text)
+    loader.merge_budget = limits.max_merged_entries
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def _parse_json(text: str, source: str, limits: SpecLimits) -> tuple[Any, bool]:
+    try:
+        return orjson.loads(text), False
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc) or "recursion" in str(exc):
+            raise too_deep(limits, source) from None
+    try:  # numbers beyond 64 bits, NaN: the standard library reads them
+        return json.loads(text), False
+    except json.JSONDecodeError as exc:
+        json_error = exc
+    try:  # JSON-looking YAML (flow style) is still YAML, but a .json file is JSON
+        if source.lower().endswith(".json"):
+            raise yaml.YAMLError
+        return _load_yaml(text, limits), True
+    except yaml.YAMLError:
         raise SpecError(
-            f"file not found: {location}", source=referrer or location, pointer=pointer
+            f"malformed JSON at line {json_error.lineno}, column {json_error.colno}: "
+            f"{json_error.msg}",
+            source=source,
         ) from None
-    except IsADirectoryError:
-        raise SpecError(
-            f"{location} is a folder, not a description file",
-            source=referrer or location,
-            pointer=pointer,
-        ) from None
+
+
+def _not_regular(mode: int) -> str | None:
+    """What a file of this mode is when it is not a regular file ("a FIFO", ...)."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((what for test, what in _NOT_REGULAR if test(mode)), "not a regular file")
+
+
+def read_file(location: str, max_bytes: int, *, referrer: str = "", pointer: str = "") -> bytes:
+    """The bytes of the regular file `location`, at most `max_bytes` of them.
+
+    A folder, device, FIFO or socket is refused from its `stat`, before any open; the file is
+    then opened without blocking and checked again (it may have been swapped in between), and
+    at most `max_bytes` + 1 bytes are read, so a file that grows while read is still refused.
+
+    Raises:
+        SpecError: the file is missing, unreadable, not a regular file, or larger than
+            `max_bytes`.
+    """
+    source = referrer or location
+
+    def refuse(problem: str) -> SpecError:
+        return SpecError(problem, source=source, pointer=pointer)
+
+    def check(info: os.stat_result) -> None:
+        what = _not_regular(info.st_mode)
+        if what == "a folder":
+            raise refuse(f"{location} is a folder, not a description file")
+        if what is not None:
+            raise refuse(f"{location} is {what}, not a file: only regular files are read")
+        if info.st_size > max_bytes:
+            raise refuse(
+                f"{location} is larger than {size_text(max_bytes)}, the limit on one "
+                "description document: raise it with --max-spec-size (max_spec_bytes)"
+            )
+
+    try:
+        check(os.stat(location))
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+        descriptor = os.open(location, flags | getattr(os, "O_CLOEXEC", 0))
+    except (FileNotFoundError, NotADirectoryError):
+        raise refuse(f"file not found: {location}") from None
     except OSError as exc:
-        raise SpecError(
-            f"cannot read {location}: {exc.strerror}", source=referrer or location, pointer=pointer
-        ) from None
+        raise refuse(f"cannot read {location}: {exc.strerror or exc}") from None
+    with os.fdopen(descriptor, "rb") as file:
+        try:
+            check(os.fstat(file.fileno()))
+            data = file.read(max_bytes + 1)
+        except OSError as exc:
+            raise refuse(f"cannot read {location}: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise refuse(
+            f"{location} is larger than {size_text(max_bytes)}, the limit on one description "
+            "document: raise it with --max-spec-size (max_spec_bytes)"
+        )
+    return data
+
+
+def _decode(raw: bytes, location: str) -> str:
     if b"\x00" in raw[:8192]:
         raise SpecError("binary content: not an OpenAPI description", source=location)
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise SpecError(
-            "the file is not UTF-8 text: not an OpenAPI description", source=location
+            "the document is not UTF-8 text: not an OpenAPI description", source=location
         ) from None
-    return parse_text(text, location)
+
+
+def read_location(
+    location: str,
+    *,
+    limits: SpecLimits = _DEFAULT_LIMITS,
+    policy: FetchPolicy | None = None,
+    referrer: str = "",
+    pointer: str = "",
+) -> Any:
+    """Read and parse one document (a file path or an http(s) URL) within `limits`; URLs are
+    fetched under `policy` (default: loopback and public addresses only)."""
+    if is_url(location):
+        raw = fetch_document(
+            location,
+            policy=policy if policy is not None else FetchPolicy(),
+            max_bytes=limits.max_bytes,
+            timeout=limits.timeout,
+            referrer=referrer,
+            pointer=pointer,
+        )
+    else:
+        raw = read_file(location, limits.max_bytes, referrer=referrer, pointer=pointer)
+    return parse_text(_decode(raw, location), location, limits)
+
+
+def default_refs_root(
+    location: str, refs_root: str | os.PathLike[str] | None = None, *, widen_to_cwd: bool
+) -> Path | None:
+    """The folder local `$ref`s of the description at `location` must stay inside.
+
+    `refs_root` when given; else the description's own folder, or the current directory when
+    `widen_to_cwd` and the description lies inside it (never the filesystem root). A URL has
+    none (its `$ref`s are URLs), nor has a dict or text unless widened to the current folder.
+
+    Raises:
+        ConfigError: `refs_root` is not a folder.
+    """
+    if refs_root is not None:
+        root = Path(refs_root).expanduser().resolve()
+        if not root.is_dir():
+            raise ConfigError(
+                f"refs_root {refs_root} is not a folder: give the folder local $refs may read"
+            )
+        return root
+    if is_url(location):
+        return None
+    cwd = Path.cwd().resolve()
+    widen = widen_to_cwd and cwd != Path(cwd.anchor)
+    if location.startswith("<"):
+        return cwd if widen else None
+    own = Path(location).resolve().parent
+    return cwd if widen and own.is_relative_to(cwd) else own
 
 
 @dataclass
 class Documents:
-    """Every document of one description, by location, parsed once."""
+    """Every document of one description, by location, parsed once.
+
+    `refs_root` is the folder local `$ref`s must stay inside (None: no local file may be
+    read by a `$ref`, as for a description given as text); `policy` decides which hosts remote
+    `$ref`s may reach.
+    """
 
     root_location: str
     root: Any
-    timeout: float = 10.0
+    limits: SpecLimits = _DEFAULT_LIMITS
+    policy: FetchPolicy = field(default_factory=FetchPolicy)
+    refs_root: Path | None = None
     _cache: dict[str, Any] = field(default_factory=dict)
     _absolute: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -180,14 +330,23 @@ class Documents:
         self._cache[self.root_location] = document
 
     def absolute(self, location: str, base: str) -> str:
-        """The location a reference names, relative to the document `base` it is written in."""
+        """The location a reference names, relative to the document `base` it is written in.
+
+        A `file:` URL in a local document becomes its path; any other scheme but http(s) is
+        kept as written, for `resolve` to refuse.
+        """
         if not location:
             return base
         key = (location, base)
         found = self._absolute.get(key)
         if found is None:
-            if is_url(location) or is_url(base):
+            scheme = _SCHEME.match(location)
+            if is_url(base):
                 found = urljoin(base, location)
+            elif is_url(location) or (scheme and scheme.group(1).lower() != "file"):
+                found = location
+            elif scheme:  # file:///path or file:path
+                found = str(Path(unquote(urlsplit(location).path) or "/").resolve())
             elif os.path.isabs(location):
                 found = str(Path(location).resolve())
             elif base.startswith("<"):  # a dict or a string: relative to the current folder
@@ -197,10 +356,57 @@ class Documents:
             self._absolute[key] = found
         return found
 
+    def _admit(self, ref: str, location: str, base: str, site: str) -> None:
+        """SpecError unless the document `base` may read `location` through `ref`."""
+        if location in self._cache or is_url(location):
+            return
+        scheme = _SCHEME.match(location)
+        if scheme and scheme.group(1).lower() != "file":
+            raise SpecError(
+                f"$ref {ref!r} uses the scheme {scheme.group(1)}:, which MockLoop does not "
+                "follow (use a relative path or an http(s) URL)",
+                source=base,
+                pointer=site,
+            )
+        if is_url(base):
+            raise SpecError(
+                f"$ref {ref!r} names a local file from a description fetched over HTTP: a "
+                "remote description may refer only to http(s) URLs",
+                source=base,
+                pointer=site,
+            )
+        if self.refs_root is None:
+            raise SpecError(
+                f"$ref {ref!r} names a local file, but a description given as text or a dict "
+                "has no folder to read it from: give refs_root (--refs-root DIR) to allow one",
+                source=base,
+                pointer=site,
+            )
+        if not Path(location).is_relative_to(self.refs_root):
+            raise SpecError(
+                f"$ref {ref!r} reads {location}, outside {self.refs_root} (the folder local "
+                "$refs may read): move the file inside it or widen it with --refs-root DIR "
+                "(refs_root)",
+                source=base,
+                pointer=site,
+            )
+
     def document(self, location: str, *, referrer: str, pointer: str) -> Any:
+        """The parsed document at `location`, read once; SpecError beyond the document cap."""
         if location not in self._cache:
+            if len(self._cache) >= self.limits.max_documents:
+                raise SpecError(
+                    f"the description is split over more than {self.limits.max_documents} "
+                    "files and URLs: bundle it into fewer",
+                    source=referrer,
+                    pointer=pointer,
+                )
             self._cache[location] = read_location(
-                location, timeout=self.timeout, referrer=referrer, pointer=pointer
+                location,
+                limits=self.limits,
+                policy=self.policy,
+                referrer=referrer,
+                pointer=pointer,
             )
         return self._cache[location]
 
@@ -208,7 +414,8 @@ class Documents:
         """Follow one `$ref` written at pointer `site` of document `base`.
 
         Returns (target, its location, its pointer tokens). SpecError naming the referring
-        file, the pointer of the `$ref` and the missing target when it leads nowhere.
+        file, the pointer of the `$ref` and the missing target when it leads nowhere, or why
+        it may not be read (outside the root folder, a local file from a remote document).
         """
         if not isinstance(ref, str):
             raise SpecError(
@@ -220,6 +427,7 @@ class Documents:
         except ValueError as exc:
             raise SpecError(f"$ref {ref!r}: {exc}", source=base, pointer=site) from None
         location = self.absolute(location_part, base)
+        self._admit(ref, location, base, site)
         node = self.document(location, referrer=base, pointer=site)
         for depth, token in enumerate(tokens):
             if isinstance(node, dict) and token in node:

@@ -5,9 +5,15 @@ document is registered once and every validator resolves against it. Validators 
 once per schema object. Formats are checked only for date-time, date, email, uuid, ipv4, ipv6
 and uri; every other format (int32, int64, password, vendor formats) is an annotation.
 
-Real descriptions carry schemas jsonschema cannot use: a regex Python cannot compile, a `$ref`
+Real descriptions carry schemas jsonschema cannot use: a regex RE2 cannot compile, a `$ref`
 into nowhere, a `minimum` written as a string. Each keyword is guarded: one that fails reports
 no errors, the failure is remembered in `SchemaValidator.broken`, and nothing ever raises.
+
+`pattern`, `patternProperties`, `additionalProperties` and `unevaluatedProperties` (the keywords
+that match a description's regular expressions) run through RE2 (`LINEAR_KEYWORDS`, see
+`mockloop.spec.patterns`), so no value can make a check take more than linear time. An
+instance nested more than `MAX_DEPTH` levels is reported as one error without being walked by
+jsonschema (which recurses per level and would exhaust the stack).
 """
 
 from __future__ import annotations
@@ -18,10 +24,21 @@ from datetime import datetime
 from typing import Any, Literal
 
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
+from jsonschema._utils import extras_msg
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-__all__ = ["CHECKED_FORMATS", "FORMAT_CHECKER", "SchemaValidator", "marked_properties"]
+from mockloop.spec.patterns import LinearPattern, compile_pattern
+
+__all__ = [
+    "CHECKED_FORMATS",
+    "FORMAT_CHECKER",
+    "LINEAR_KEYWORDS",
+    "MAX_DEPTH",
+    "SchemaValidator",
+    "deeper_than",
+    "marked_properties",
+]
 
 CHECKED_FORMATS = ("date-time", "date", "email", "uuid", "ipv4", "ipv6", "uri")
 
@@ -33,6 +50,8 @@ _DATE_TIME = re.compile(
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]*$")
 _MAX_MESSAGE = 300
 _MAX_CACHED = 50_000
+MAX_DEPTH = 64
+"""Values nested deeper than this (arrays and objects) are refused without being checked."""
 
 Direction = Literal["request", "response", "any"]
 _Keyword = Callable[[Any, Any, Any, dict[str, Any]], Iterator[ValidationError] | None]
@@ -71,6 +90,152 @@ FORMAT_CHECKER = _format_checker()
 """Checks exactly `CHECKED_FORMATS`; shared by the validator and the faker."""
 
 
+# -- keywords that match description patterns, through RE2 -------------------------------------
+# Each mirrors jsonschema's own implementation (jsonschema/_keywords.py, _utils.py), with
+# `re.search` replaced by RE2 (a pattern RE2 cannot check makes the keyword unusable).
+
+
+def _linear(pattern: Any) -> LinearPattern:
+    """`pattern` compiled for RE2; ValueError for one that cannot be checked, which makes
+    the keyword unusable (see `SchemaValidator.broken`), as an uncompilable regex always did."""
+    found = compile_pattern(pattern)
+    if not found.checked:
+        raise ValueError(f"pattern {pattern!r}: {found.note}")
+    return found
+
+
+def _pattern(validator: Any, pattern: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _linear(pattern).search(instance):
+        shown = repr(instance) if len(instance) <= 80 else repr(instance[:77]) + "…"
+        yield ValidationError(f"{shown} does not match {pattern!r}")
+
+
+def _pattern_properties(
+    validator: Any, patterns: Any, instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if _linear(pattern).search(key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _matches_any(patterns: Any, key: str) -> bool:
+    return any(_linear(p).search(key) for p in patterns)
+
+
+def _additional_properties(
+    validator: Any, extra: Any, instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    properties = schema.get("properties", {})
+    patterns = schema.get("patternProperties", {})
+    extras = {k for k in instance if k not in properties and not _matches_any(patterns, k)}
+    if validator.is_type(extra, "object"):
+        for key in extras:
+            yield from validator.descend(instance[key], extra, path=key)
+    elif not extra and extras:
+        if "patternProperties" in schema:
+            verb = "does" if len(extras) == 1 else "do"
+            joined = ", ".join(repr(each) for each in sorted(extras))
+            listed = ", ".join(repr(each) for each in sorted(patterns))
+            yield ValidationError(f"{joined} {verb} not match any of the regexes: {listed}")
+        else:
+            yield ValidationError(
+                "Additional properties are not allowed ({} {} unexpected)".format(
+                    *extras_msg(sorted(extras, key=str))
+                )
+            )
+
+
+def _evaluated_keys(validator: Any, instance: Any, schema: Any) -> list[str]:
+    """jsonschema's `find_evaluated_property_keys_by_schema`, matching patterns with RE2."""
+    if validator.is_type(schema, "boolean"):
+        return []
+    keys: list[str] = []
+    for keyword in ("$ref", "$dynamicRef"):
+        ref = schema.get(keyword)
+        if ref is not None:
+            resolved = validator._resolver.lookup(ref)
+            keys.extend(
+                _evaluated_keys(
+                    validator.evolve(schema=resolved.contents, _resolver=resolved.resolver),
+                    instance,
+                    resolved.contents,
+                )
+            )
+    properties = schema.get("properties")
+    if validator.is_type(properties, "object"):
+        keys += properties.keys() & instance.keys()
+    for keyword in ("additionalProperties", "unevaluatedProperties"):
+        subschema = schema.get(keyword)
+        if subschema is None:
+            continue
+        keys += (
+            key
+            for key, value in instance.items()
+            if next(validator.descend(value, subschema), None) is None
+        )
+    if "patternProperties" in schema:
+        keys += (k for k in instance if _matches_any(schema["patternProperties"], k))
+    if "dependentSchemas" in schema:
+        for name, subschema in schema["dependentSchemas"].items():
+            if name in instance:
+                keys += _evaluated_keys(validator, instance, subschema)
+    for keyword in ("allOf", "oneOf", "anyOf"):
+        for subschema in schema.get(keyword, []):
+            if next(validator.descend(instance, subschema), None) is None:
+                keys += _evaluated_keys(validator, instance, subschema)
+    if "if" in schema:
+        if validator.evolve(schema=schema["if"]).is_valid(instance):
+            keys += _evaluated_keys(validator, instance, schema["if"])
+            if "then" in schema:
+                keys += _evaluated_keys(validator, instance, schema["then"])
+        elif "else" in schema:
+            keys += _evaluated_keys(validator, instance, schema["else"])
+    return keys
+
+
+def _unevaluated_properties(
+    validator: Any, unevaluated: Any, instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    evaluated = set(_evaluated_keys(validator, instance, schema))
+    failing = [
+        key
+        for key in instance
+        if key not in evaluated
+        and next(validator.descend(instance[key], unevaluated, path=key, schema_path=key), None)
+        is not None
+    ]
+    if not failing:
+        return
+    if unevaluated is False:
+        yield ValidationError(
+            "Unevaluated properties are not allowed ({} {} unexpected)".format(
+                *extras_msg(sorted(failing, key=str))
+            )
+        )
+    else:
+        yield ValidationError(
+            "Unevaluated properties are not valid under the given schema "
+            "({} {} unevaluated and invalid)".format(*extras_msg(failing))
+        )
+
+
+LINEAR_KEYWORDS: dict[str, Any] = {
+    "pattern": _pattern,
+    "patternProperties": _pattern_properties,
+    "additionalProperties": _additional_properties,
+    "unevaluatedProperties": _unevaluated_properties,
+}
+"""Draft 2020-12 keywords that match description patterns, reimplemented over RE2; extend a
+validator class with them (`jsonschema.validators.extend`)."""
+
+
 def marked_properties(document: dict[str, Any]) -> tuple[set[str], set[str]]:
     """Names of properties marked readOnly / writeOnly anywhere in the document's schemas."""
     read_only: set[str] = set()
@@ -100,6 +265,20 @@ def marked_properties(document: dict[str, Any]) -> tuple[set[str], set[str]]:
     return read_only, write_only
 
 
+def deeper_than(instance: Any, levels: int) -> bool:
+    """Whether arrays and objects in `instance` nest more than `levels` deep."""
+    stack: list[tuple[Any, int]] = [(instance, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            if depth >= levels:
+                return True
+            stack.extend((item, depth + 1) for item in node if isinstance(item, (list, dict)))
+    return False
+
+
 def _shorten(message: str) -> str:
     if len(message) <= _MAX_MESSAGE:
         return message
@@ -126,7 +305,7 @@ class SchemaValidator:
             Draft202012Validator,
             {
                 name: self._guard(name, keyword)
-                for name, keyword in Draft202012Validator.VALIDATORS.items()
+                for name, keyword in (Draft202012Validator.VALIDATORS | LINEAR_KEYWORDS).items()
             },
         )
 
@@ -138,6 +317,8 @@ class SchemaValidator:
                 found = keyword(validator, value, instance, schema)
                 if found is not None:
                     yield from found
+            except RecursionError:
+                raise  # a schema referring to itself endlessly: `errors` says so
             except Exception as exc:  # an unusable keyword validates nothing
                 self.broken.setdefault(
                     self._current, f"{name}: {type(exc).__name__}: {_shorten(str(exc))}"
@@ -184,6 +365,9 @@ class SchemaValidator:
         validator = self._validator(schema)
         if validator is None:
             return []
+        if isinstance(instance, (list, dict)) and deeper_than(instance, MAX_DEPTH):
+            # jsonschema recurses per level: far deeper, it would exhaust the stack.
+            return [f"$: the value is nested more than {MAX_DEPTH} levels deep, too deep to check"]
         self._current = id(schema)
         messages: list[str] = []
         try:
@@ -195,6 +379,9 @@ class SchemaValidator:
                 messages.append(f"{error.json_path}: {_shorten(error.message)}")
                 if len(messages) >= limit:
                     break
+        except RecursionError:
+            self.broken[id(schema)] = "RecursionError: the schema refers to itself endlessly"
+            return []
         except Exception as exc:  # anything the guards did not catch: skip this schema
             self.broken[id(schema)] = f"{type(exc).__name__}: {_shorten(str(exc))}"
             return []

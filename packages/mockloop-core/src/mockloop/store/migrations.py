@@ -112,4 +112,37 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        version=5,
+        description="request log: sequence numbers per writer, so a crash's loss is counted",
+        statements=(
+            # Which writer process stored the row, and its place in that writer's sequence:
+            # a gap in a writer's numbers is a record the log does not have.
+            "ALTER TABLE request_log ADD COLUMN writer_id TEXT",
+            "ALTER TABLE request_log ADD COLUMN seq INTEGER",
+            # One row per writer, advanced in the same transaction as each batch: every record
+            # up to last_seq is stored or counted in dropped. Retention and clearing never touch
+            # it, so the next start can tell a crash's loss from rows deleted on purpose.
+            """
+            CREATE TABLE log_writers (
+                writer_id TEXT PRIMARY KEY,
+                last_seq INTEGER NOT NULL,
+                dropped INTEGER NOT NULL DEFAULT 0,
+                rejected INTEGER NOT NULL DEFAULT 0,
+                lost INTEGER NOT NULL DEFAULT 0,
+                updated_at REAL NOT NULL
+            )
+            """,
+            # The sequence numbers a crashed writer had handed out but never stored.
+            """
+            CREATE TABLE log_gaps (
+                id INTEGER PRIMARY KEY,
+                writer_id TEXT NOT NULL,
+                first_seq INTEGER NOT NULL,
+                last_seq INTEGER NOT NULL,
+                found_at REAL NOT NULL
+            )
+            """,
+        ),
+    ),
 )

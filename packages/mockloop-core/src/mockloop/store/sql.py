@@ -36,6 +36,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ from mockloop.store.database import (
 )
 from mockloop.store.migrations import MIGRATIONS
 
-__all__ = ["LOG_COLUMNS", "SQLStore", "SQLiteStore", "parse_status_filter"]
+__all__ = ["LOG_COLUMNS", "SQLStore", "SQLiteStore", "WriterProgress", "parse_status_filter"]
 
 logger = logging.getLogger("mockloop.store")
 
@@ -81,6 +82,8 @@ LOG_COLUMNS: tuple[str, ...] = (
     "upstream_status",
     "upstream_latency_ms",
     "upstream_error",
+    "writer_id",
+    "seq",
 )
 _REF_COLUMNS = ("request_body_ref", "response_body_ref")
 _INSERT_COLUMNS = (*LOG_COLUMNS[1:], *_REF_COLUMNS)
@@ -142,6 +145,33 @@ def parse_status_filter(status: int | str) -> tuple[int, int]:
     if not 100 <= code <= 599:
         raise ConfigError(f"invalid status filter {status!r}: HTTP status codes are 100-599")
     return code, code
+
+
+@dataclass(frozen=True)
+class WriterProgress:
+    """How far one request-log writer has got: its row in `log_writers`.
+
+    Args:
+        writer_id: the writer's identity (see `mock.request_log_counters`).
+        last_seq: every record of the writer numbered up to this is stored or counted dropped.
+        dropped: records up to `last_seq` the writer gave up on (conversion or store failures).
+        rejected: records dropped on submit (queue full, writer closed); they have no number.
+        lost: records a crash took (handed a number, never stored), found at later starts.
+    """
+
+    writer_id: str
+    last_seq: int
+    dropped: int = 0
+    rejected: int = 0
+    lost: int = 0
+
+
+_UPSERT_PROGRESS = (
+    "INSERT INTO log_writers (writer_id, last_seq, dropped, rejected, lost, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (writer_id) DO UPDATE"
+    " SET last_seq = excluded.last_seq, dropped = excluded.dropped,"
+    " rejected = excluded.rejected, lost = excluded.lost, updated_at = excluded.updated_at"
+)
 
 
 @lru_cache(maxsize=32)
@@ -500,13 +530,18 @@ class SQLStore:
 
     # -- request log ------------------------------------------------------------------------
 
-    def insert_log_rows(self, rows: list[dict[str, Any]]) -> None:
+    def insert_log_rows(
+        self, rows: list[dict[str, Any]], *, progress: WriterProgress | None = None
+    ) -> None:
         """Insert already-redacted log rows in one transaction.
 
         Each row maps column names (`LOG_COLUMNS` without id) to values; missing columns take
-        their defaults, header dicts are stored as JSON text.
+        their defaults, header dicts are stored as JSON text. `progress`, when given, is
+        recorded in the same transaction: a crash leaves both or neither.
         """
         if not rows:
+            if progress is not None:
+                self.save_log_writer(progress)
             return
         params = []
         bodies: dict[str, str] = {}
@@ -531,6 +566,74 @@ class SQLStore:
                 chunk = params[start : start + size]
                 start += size
                 conn.execute(_multi_row_insert(size), [v for row in chunk for v in row])
+            if progress is not None:
+                self._save_progress(conn, progress)
+
+    @staticmethod
+    def _save_progress(conn: Connection, progress: WriterProgress) -> None:
+        conn.execute(
+            _UPSERT_PROGRESS,
+            (
+                progress.writer_id,
+                progress.last_seq,
+                progress.dropped,
+                progress.rejected,
+                progress.lost,
+                time.time(),
+            ),
+        )
+
+    def save_log_writer(
+        self, progress: WriterProgress, *, gap: tuple[int, int] | None = None
+    ) -> None:
+        """Record a writer's progress; with `gap` (first, last), also the numbers it lost.
+
+        Raises:
+            StoreError: the database could not be written.
+        """
+        with self._write(f"record request log writer {progress.writer_id}") as conn:
+            self._save_progress(conn, progress)
+            if gap is not None:
+                conn.execute(
+                    "INSERT INTO log_gaps (writer_id, first_seq, last_seq, found_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (progress.writer_id, gap[0], gap[1], time.time()),
+                )
+
+    def log_writer(self, writer_id: str) -> WriterProgress | None:
+        """One writer's recorded progress, or None when it never stored anything."""
+        rows = self._read(
+            f"read request log writer {writer_id}",
+            "SELECT writer_id, last_seq, dropped, rejected, lost FROM log_writers"
+            " WHERE writer_id = ?",
+            (writer_id,),
+        )
+        if not rows:
+            return None
+        writer, last_seq, dropped, rejected, lost = rows[0]
+        return WriterProgress(writer, int(last_seq), int(dropped), int(rejected), int(lost))
+
+    def log_gaps(self, writer_id: str | None = None) -> list[dict[str, Any]]:
+        """The sequence ranges crashed writers lost, oldest first (one writer's, or all).
+
+        Each is `{"writer_id", "first_seq", "last_seq", "lost", "found_at"}`.
+        """
+        sql = "SELECT writer_id, first_seq, last_seq, found_at FROM log_gaps"
+        params: tuple[Any, ...] = ()
+        if writer_id is not None:
+            sql += " WHERE writer_id = ?"
+            params = (writer_id,)
+        rows = self._read("read request log gaps", f"{sql} ORDER BY id", params)
+        return [
+            {
+                "writer_id": w,
+                "first_seq": int(first),
+                "last_seq": int(last),
+                "lost": int(last) - int(first) + 1,
+                "found_at": found,
+            }
+            for w, first, last, found in rows
+        ]
 
     def _insert_chunks(self, conn: Connection, count: int) -> list[int]:
         """Rows per INSERT statement: few statements, from a small set of sizes.
@@ -626,6 +729,8 @@ class SQLStore:
             get("upstream_status"),
             get("upstream_latency_ms"),
             get("upstream_error"),
+            get("writer_id"),
+            get("seq"),
         )
 
     @staticmethod

@@ -64,7 +64,14 @@ def read_plan(reference: str) -> tuple[TestPlan, str]:
         return parse_plan(_parse_text(text, "<inline>"), what="test_plan"), "inline"
     path = Path(text).expanduser()
     if text.endswith(PLAN_SUFFIXES) or "/" in text or "\\" in text:
-        if path.is_file():
+        try:
+            is_file = path.is_file()
+        except OSError as exc:  # a name the file system refuses, e.g. too long
+            shown = text if len(text) <= 200 else text[:197] + "..."
+            raise ConfigError(
+                f"test_plan: {shown!r} is not a usable file path ({exc.strerror or exc})"
+            ) from None
+        if is_file:
             return _read_file(path), f"file {path}"
         if text.endswith(PLAN_SUFFIXES) and ("/" in text or "\\" in text):
             raise ConfigError(f"test_plan: no file {path}")
@@ -72,7 +79,11 @@ def read_plan(reference: str) -> tuple[TestPlan, str]:
     folder = plans_dir()
     for suffix in PLAN_SUFFIXES:
         candidate = folder / f"{name}{suffix}"
-        if candidate.is_file():
+        try:
+            found = candidate.is_file()
+        except OSError:  # no file can have a name the file system refuses
+            found = False
+        if found:
             return _read_file(candidate), f"named {name}"
     available = _available()
     listed = ", ".join(available) if available else "none yet"

@@ -7,6 +7,9 @@ the test session and context it belongs to (if any), a short summary of figures 
 result as JSON. Load runs keep their full record (progress, HDR histogram) in the load run
 store (`LoadRunStore`) as well; a background load run's row here is written when it starts and
 `LoadRunStore` tells its latest state.
+
+Every row is redacted as it is written (`mockloop.redaction`): the target URL's credentials,
+secret fields and secrets in the text of the summary and the result never reach the store.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any, Literal
 
 import orjson
 
+from mockloop.redaction import redact_text, redact_value
 from mockloop.settings import mockloop_home
 from mockloop.store.connection import store_connection, store_location
 from mockloop.store.database import Connection, Location, Migration, upsert_sql
@@ -93,20 +97,21 @@ class TestRunStore:
         session_id: str | None = None,
         context_id: str | None = None,
     ) -> None:
-        """Insert or replace a run. `summary` holds a few figures; `result` the whole JSON."""
+        """Insert or replace a run, redacted. `summary` holds a few figures; `result` the whole
+        JSON."""
         if kind not in RUN_KINDS:
             raise ValueError(f"unknown run kind {kind!r}")
         row = (
             run_id,
             kind,
             status,
-            server_url,
+            redact_text(server_url),
             session_id,
             context_id,
             started_at,
             finished_at,
-            orjson.dumps(summary or {}).decode(),
-            orjson.dumps(result).decode() if result is not None else None,
+            orjson.dumps(redact_value(summary or {})).decode(),
+            orjson.dumps(redact_value(result)).decode() if result is not None else None,
         )
         with self._connect("save a test run") as conn:
             conn.execute(upsert_sql("test_runs", _COLUMNS, ("id",)), row)

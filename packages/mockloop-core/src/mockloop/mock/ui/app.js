@@ -50,7 +50,9 @@
   }
 
   async function api(method, path, body) {
-    const headers = { Accept: "application/json" };
+    // The marker lets a write without a JSON body through the admin port's cross-origin check
+    // (a page elsewhere cannot send a custom header without a preflight, which is never granted).
+    const headers = { Accept: "application/json", "X-MockLoop-Admin": "1" };
     const token = sessionStorage.getItem(TOKEN_KEY);
     if (token) headers.Authorization = `Bearer ${token}`;
     const init = { method, headers };
