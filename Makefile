@@ -13,7 +13,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 help:
 	@echo "make demo   - install everything and run the main job on embedded defaults"
 	@echo "make test   - install everything and run the whole test suite"
-	@echo "make lint   - ruff check, ruff format --check and pyright"
+	@echo "make lint   - ruff check, ruff format --check, pyright and the import contracts"
 	@echo "make bench  - run the benchmarks under bench/ (needs wrk; see bench/README.md)"
 	@echo "make conformance - serve every real-world description and check it with schemathesis"
 
@@ -73,6 +73,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pyright
+	$(VENV)/bin/lint-imports
 
 format: setup
 	$(VENV)/bin/ruff format .

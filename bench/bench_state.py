@@ -23,7 +23,18 @@ the mock's SQLite file (`--replica-sync`: every write is persisted, as with repl
 
 It prints a table and writes `bench/results/bench_state.json` (or `bench_state_shared.json`).
 
+`--memory` measures instead what the byte budget (`--state-max-bytes`, one budget for all the
+data) holds the server to: for each body shape it starts `mockloop serve petstore.yaml
+--stateful --state-isolation session` with the default caps, POSTs items round-robin over
+`--sessions` sessions until the budget refuses one (409 `state_max_bytes`), and reports the
+server's resident memory at the cap, then again after resetting half the sessions and filling
+the budget a second time (what memory the allocator keeps). Shapes: long strings (JSON is
+about what they take), objects of many short keys, and pets with a 2 KB note (each session
+copies the seed's pets). It writes `bench/results/bench_state_memory.json` and exits 1 when the
+resident memory passes `--max-rss` MiB (500).
+
 Run: python bench/bench_state.py [--sizes 1000,10000,100000] [--window 1000] [--shared]
+     python bench/bench_state.py --memory [--sessions 1000] [--max-rss 500]
 """
 
 from __future__ import annotations
@@ -132,6 +143,115 @@ def measure(size: int, window: int, shared: bool, log: bool) -> dict[str, Any]:
     }
 
 
+_SHAPES: dict[str, Any] = {
+    "long strings": lambda n: {"name": f"s{n}", "blob": "x" * 200_000},
+    "many keys": lambda n: {"name": f"k{n}", "keys": {f"{i:x}": 0 for i in range(5000)}},
+    "pets with a note": lambda n: {"name": f"p{n}", "tag": "dog", "note": "n" * 2000},
+}
+
+
+def fill(api: httpx.Client, shape: Any, sessions: int, start: int) -> tuple[int, dict[str, Any]]:
+    """POST `shape` items round-robin over `sessions` sessions until one is refused; how many
+    were stored and the refusal (which must be the byte budget's 409)."""
+    made = 0
+    while True:
+        number = start + made
+        headers = {**_JSON, "x-session-id": f"hammer-{number % sessions}"}
+        response = api.post("/pets", content=orjson.dumps(shape(number)), headers=headers)
+        if response.status_code != 201:
+            return made, {"status": response.status_code, **response.json()}
+        made += 1
+
+
+def measure_memory(name: str, sessions: int) -> dict[str, Any]:
+    """Fill the default byte budget with one body shape; resident memory at the cap, and after
+    resetting half the sessions and filling it again."""
+    shape = _SHAPES[name]
+    extra = ["--stateful", "--state-isolation", "session", "--no-auth", "--no-log"]
+    with (
+        tempfile.TemporaryDirectory(prefix="mockloop-bench-state-") as folder,
+        ServedMock(PETSTORE, Path(folder), extra) as mock,
+        httpx.Client(base_url=mock.business_url, timeout=60.0) as api,
+        httpx.Client(base_url=mock.admin_url, timeout=60.0) as admin,
+    ):
+        pid = mock.process.pid if mock.process is not None else 0
+        idle = resident_mb(pid)
+        started = time.perf_counter()
+        made, refused = fill(api, shape, sessions, 0)
+        state = admin.get("/health").json()["state"]
+        full = resident_mb(pid)
+        for index in range(0, min(made, sessions), 2):
+            admin.post("/api/state/reset", json={"session_id": f"hammer-{index}"})
+        again, refused_again = fill(api, shape, sessions, made)
+        after = admin.get("/health").json()["state"]
+        refill = resident_mb(pid)
+        seconds = time.perf_counter() - started
+    problems = [
+        f"{name}: refused with {r.get('status')} {r.get('limit')}, not the byte budget"
+        for r in (refused, refused_again)
+        if r.get("status") != 409 or r.get("limit") != "state_max_bytes"
+    ]
+    return {
+        "shape": name,
+        "items": made,
+        "items_refill": again,
+        "sessions": state["sessions"],
+        "held_bytes": state["held_bytes"],
+        "held_bytes_refill": after["held_bytes"],
+        "max_bytes": state["max_bytes"],
+        "rss_idle_mb": idle,
+        "rss_full_mb": full,
+        "rss_refill_mb": refill,
+        "seconds": seconds,
+        "problems": problems,
+    }
+
+
+def main_memory(sessions: int, max_rss: float) -> int:
+    """`--memory`: resident memory at the byte budget, per body shape."""
+    runs = []
+    for name in _SHAPES:
+        run = measure_memory(name, sessions)
+        print(f"{name}: {run['items']} items, RSS {run['rss_full_mb']:.0f} MiB", file=sys.stderr)
+        runs.append(run)
+    print("\nstateful POST /pets until --state-max-bytes refuses, --state-isolation session")
+    print_table(
+        [
+            "shape",
+            "items",
+            "sessions",
+            "held MiB",
+            "RSS idle MiB",
+            "RSS at cap MiB",
+            "RSS refilled MiB",
+            "s",
+        ],
+        [
+            [
+                r["shape"],
+                r["items"],
+                r["sessions"],
+                r["held_bytes"] / 2**20,
+                r["rss_idle_mb"],
+                r["rss_full_mb"],
+                r["rss_refill_mb"],
+                r["seconds"],
+            ]
+            for r in runs
+        ],
+    )
+    path = write_results("bench_state_memory", {"machine": machine(), "runs": runs})
+    print(f"\nresults: {path}")
+    problems = [p for r in runs for p in r["problems"]]
+    for run in runs:
+        peak = max(run["rss_full_mb"] or 0, run["rss_refill_mb"] or 0)
+        if peak > max_rss:
+            problems.append(f"{run['shape']}: RSS {peak:.0f} MiB > --max-rss {max_rss:g}")
+    for problem in problems:
+        print(f"PROBLEM: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated N")
@@ -139,7 +259,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", action="store_true", help="persist every write (SQLite)")
     parser.add_argument("--no-log", action="store_true", help="serve without the request log")
     parser.add_argument("--max-ratio", type=float, default=None, help="exit 1 past this ratio")
+    parser.add_argument("--memory", action="store_true", help="RSS at the byte budget instead")
+    parser.add_argument("--sessions", type=int, default=1000, help="--memory: sessions used")
+    parser.add_argument("--max-rss", type=float, default=500.0, help="--memory: exit 1 past MiB")
     args = parser.parse_args(argv)
+    if args.memory:
+        if args.sessions < 1:
+            parser.error("--sessions needs a positive number")
+        return main_memory(args.sessions, args.max_rss)
     sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
     if not sizes or sizes[0] < 1 or args.window < 1:
         parser.error("--sizes needs positive numbers and --window a positive one")

@@ -124,10 +124,21 @@ def _names(node: ast.AST | None) -> set[str]:
 
 
 def _home_of(obj: object, name: str, fallback: str) -> str:
-    """The module to import `name` from: where the object lives, if it is found there."""
+    """The module to import `name` from: where the object lives, if it is found there; else the
+    module the operation's own module imports it from (a `Literal` alias has no home of its
+    own), so the import names the module that exports it, as a typed package requires."""
     origin = getattr(obj, "__module__", None)
     if isinstance(origin, str) and getattr(sys.modules.get(origin), name, None) is obj:
         return origin
+    source = inspect.getsource(sys.modules[fallback])
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.level == 0
+            and any((alias.asname or alias.name) == name for alias in node.names)
+        ):
+            return node.module
     return fallback
 
 

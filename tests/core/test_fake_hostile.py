@@ -3,7 +3,9 @@ served body never exceeds `max_response_bytes` (the cut logged once per operatio
 
 from __future__ import annotations
 
+import copy
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -232,3 +234,100 @@ def test_an_example_larger_than_the_bound_is_replaced_or_refused_by_name() -> No
     named = responder.respond(op, {}, prefer="example=bomb")
     assert named.status == 422
     assert b"larger than the mock's limit" in named.body
+
+
+class _CountingDict(dict[str, Any]):
+    """A dict that counts how many of its keys were visited."""
+
+    visited = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for key in super().__iter__():
+            _CountingDict.visited += 1
+            yield key
+
+
+def test_json_size_visits_about_limit_keys_and_measures_huge_integers() -> None:
+    _CountingDict.visited = 0
+    wide = _CountingDict({f"k{i}": 1 for i in range(1000)})
+    assert json_size(wide, 20) > 20
+    assert _CountingDict.visited <= 10  # each key adds at least 3 bytes: the walk stops
+    huge = 10**5000  # `repr` refuses integers past 4,300 digits
+    assert 4900 <= json_size(huge, 10**6) <= 5100
+    assert json_size([huge], 100) > 100
+    assert json_size(12345, 100) == 5
+
+
+DOUBLING_DOC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "doubling", "version": "1"},
+    "paths": {
+        "/x": {
+            "get": {
+                "operationId": "getX",
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/N"},
+                                "examples": {"deep": {"value": None}},
+                            }
+                        },
+                    }
+                },
+            }
+        }
+    },
+    "components": {
+        "schemas": {
+            # Each level of a value is checked twice over: the work doubles per level.
+            "N": {
+                "type": "object",
+                "allOf": [{"properties": {"c": {"anyOf": [{"$ref": "#/components/schemas/N"}]}}}],
+                "unevaluatedProperties": False,
+            }
+        }
+    },
+}
+
+
+def _chain(depth: int) -> Any:
+    value: Any = {}
+    for _ in range(depth):
+        value = {"c": value}
+    return value
+
+
+def _finished(call: Any) -> Any:
+    """`call()` in a thread, given a generous safety net to finish at all."""
+    outcome: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: outcome.update(result=call()), daemon=True)
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive(), "the check did not finish"
+    return outcome["result"]
+
+
+def test_an_example_too_complex_to_check_is_served_unchecked_not_checked_forever(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    document = copy.deepcopy(DOUBLING_DOC)
+    media = document["paths"]["/x"]["get"]["responses"]["200"]["content"]["application/json"]
+    media["examples"]["deep"]["value"] = _chain(60)
+    spec = load_spec(document)
+    op = spec.operations[0]
+    responder = Responder(spec, SchemaFaker(spec.document), SchemaValidator(spec.document))
+    served = _finished(lambda: responder.respond(op, {}))
+    assert served.status == 200
+    assert orjson.loads(served.body) == _chain(60)
+
+    faker = SchemaFaker(document)
+    schema = {"$ref": "#/components/schemas/N", "examples": [_chain(60)]}
+    with caplog.at_level(logging.WARNING, logger="mockloop.fake"):
+        assert _finished(lambda: faker.generate(schema)) == _chain(60)
+        assert _finished(lambda: faker.is_valid(schema, _chain(61))) is True
+    assert faker.is_valid(schema, {"c": {"x": 1}}) is False  # small values are still checked
+    notes = [r for r in caplog.records if r.name == "mockloop.fake"]
+    assert len(notes) == 1
+    assert "not checked" in notes[0].getMessage()

@@ -423,3 +423,153 @@ def test_the_admin_api_answers_a_failing_route_with_a_500_problem(
             assert reply.status == 500 and "ValueError" in reply.problem["detail"]
     failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(failures) == 1 and failures[0].exc_info is None
+
+
+def test_the_header_count_refusal_names_the_servers_own_limit() -> None:
+    config = uvicorn.Config(
+        _failing_app,
+        http=guarded_protocol(HttpLimits(max_headers=10), coalescing=True),
+        ws="none",
+        lifespan="off",
+        log_level="warning",
+    )
+    headers = b"".join(b"X-%d: y\r\n" % i for i in range(11))
+    for url in _serve(config):
+        reply = _exchange(url, b"GET /ok HTTP/1.1\r\n" + headers + b"\r\n")
+        assert reply.status == 431
+        assert reply.problem["detail"].endswith("11 header fields, more than 10")
+
+
+UNREAD_BODY = b"x" * (8 * 1024 * 1024)  # far beyond what loopback's socket buffers absorb
+
+
+async def _large_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """`/big`: 8 MiB in one write; `/stream`: the same in 256 KiB chunks; else a short 200."""
+    if scope["type"] != "http":
+        return
+    body = UNREAD_BODY if scope["path"] in ("/big", "/stream") else b"ok"
+    length = (b"content-length", b"%d" % len(body))
+    await send({"type": "http.response.start", "status": 200, "headers": [length]})
+    if scope["path"] == "/stream":
+        step = 256 * 1024
+        for start in range(0, len(body), step):
+            chunk = body[start : start + step]
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    else:  # complete at once: the bytes wait in the transport, the app is done
+        await send({"type": "http.response.body", "body": body})
+
+
+@contextlib.contextmanager
+def _large_server(limits: HttpLimits) -> Iterator[tuple[str, http_protocol.ConnectionGuard]]:
+    protocol = guarded_protocol(limits, coalescing=True)
+    config = uvicorn.Config(
+        _large_app, http=protocol, ws="none", lifespan="off", log_level="warning"
+    )
+    config.timeout_keep_alive = 1
+    for url in _serve(config):
+        yield url, protocol.guard
+
+
+def _non_reader(url: str, path: str) -> socket.socket:
+    """A client that asks for `path` and never reads, its receive buffer as small as allowed."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(30)
+    sock.connect(_address(url))
+    sock.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+    return sock
+
+
+def _received(sock: socket.socket) -> int:
+    """Bytes the client can still read before the server's close or reset."""
+    total = 0
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(1 << 20):
+            total += len(chunk)
+    return total
+
+
+def _poll(condition: Any, what: str) -> None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def _ok(url: str) -> bool:
+    with httpx.Client(timeout=10) as client:
+        return client.get(f"{url}/health").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/big", "/stream"])
+def test_a_client_that_does_not_read_is_cut_off_after_the_timeout(path: str) -> None:
+    with _large_server(HttpLimits(request_timeout=0.5)) as (url, guard):
+        stalled = [_non_reader(url, path) for _ in range(3)]
+        try:
+            _poll(
+                lambda: any(c.flow.write_paused for c in guard.connections),
+                "the answers never filled the write buffers",
+            )
+            assert _ok(url)
+            _poll(
+                lambda: not guard.connections,
+                "the server kept the connections of clients that do not read",
+            )
+            assert guard.write_held == 0
+            for sock in stalled:  # the answer was cut short, not delivered whole
+                assert _received(sock) < len(UNREAD_BODY)
+            assert _ok(url)
+        finally:
+            for sock in stalled:
+                sock.close()
+
+
+@pytest.mark.parametrize("path", ["/big", "/stream"])
+def test_clients_that_do_not_read_are_shed_at_the_connection_cap(path: str) -> None:
+    with _large_server(HttpLimits(request_timeout=60, max_connections=3)) as (url, guard):
+        stalled = [_non_reader(url, path) for _ in range(3)]
+        try:
+            # All three hold the cap: writes paused, and for /big (complete, idle past the
+            # 1 s keep-alive) closing with its bytes unsent.
+            _poll(
+                lambda: (
+                    len(guard.connections) == 3
+                    and all(
+                        c.flow.write_paused and (path == "/stream" or c.transport.is_closing())
+                        for c in guard.connections
+                    )
+                ),
+                "the three clients never stalled",
+            )
+            assert _ok(url)  # one of them made room
+            cut = [sock for sock in stalled if _received(sock) < len(UNREAD_BODY)]
+            assert cut
+        finally:
+            for sock in stalled:
+                sock.close()
+
+
+def test_unread_answers_beyond_the_budget_cut_off_the_longest_stalled() -> None:
+    # Loopback's socket buffers absorb at most 4 MiB of an answer, so each unread 8 MiB answer
+    # leaves over 4 MiB with the server: two of them exceed a 7 MiB budget, one does not.
+    budget = 7 * 1024 * 1024
+    limits = HttpLimits(request_timeout=60, max_write_held_bytes=budget)
+    with _large_server(limits) as (url, guard):
+        first = _non_reader(url, "/big")
+        second: socket.socket | None = None
+        try:
+            address = first.getsockname()
+            _poll(lambda: guard.write_held > 0, "the first answer never filled its buffer")
+            second = _non_reader(url, "/big")
+            _poll(
+                lambda: all(tuple(c.client or ()) != address for c in guard.connections),
+                "the longest stalled answer was not cut off beyond the budget",
+            )
+            assert guard.write_held <= budget
+            assert _ok(url)
+            assert _received(first) < len(UNREAD_BODY)
+        finally:
+            first.close()
+            if second is not None:
+                second.close()

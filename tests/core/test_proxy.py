@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -27,6 +28,7 @@ from mockloop.mock.server import MockServer
 from mockloop.proxy.auth import UpstreamAuth
 from mockloop.proxy.circuit import CircuitBreaker
 from mockloop.proxy.diff import diff_json
+from mockloop.proxy.recording import ExchangeRecorder, ReplayIndex, replay_key
 from mockloop.proxy.routing import RoutingTable
 from mockloop.proxy.settings import (
     CircuitSettings,
@@ -604,6 +606,110 @@ def test_secrets_stay_out_of_the_log_and_the_served_answer(
         assert SECRET not in export.text
         assert export.json()["config"]["proxy"]["auth"]["credentials"] == "[REDACTED]"
         assert SECRET not in str(_logs(http, server.admin_url))
+
+
+_JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N"
+_SK = "sk-live-" + "Ab3" * 8
+
+
+def _replayed(recorder: ExchangeRecorder, path: str, query: str = "") -> Any:
+    index = ReplayIndex("rec", recorder.to_scenario()["metadata"]["recording"]["exchanges"])
+    answer = index.answer("GET", path, query, b"")
+    assert answer is not None, (path, query)
+    return answer
+
+
+def test_recordings_replay_ordinary_data_and_lose_only_credentials() -> None:
+    """Names with secret words in them (page tokens, token counts, "business" holding "ssn")
+    replay exactly; the auth's credential, secret headers, URL passwords, scheme credentials
+    and token shapes do not."""
+    recorder = ExchangeRecorder("rec", "http://up.test", scrub=lambda b: b.replace(b"AUTH1", b"X"))
+    body = {
+        "usage": {"total_tokens": 12, "cached": True},
+        "next_page_token": "abc",
+        "business_name": "Acme",
+        "className": "x",
+        "address": "1 Road",
+        "api_key_count": 3,
+        "note": f"rotate {_SK} and AUTH1",
+        "session": _JWT,
+        "dsn": "postgres://app:hunter2@db.test/x",
+    }
+    link = "<https://up.test/items?page_token=p2&limit=5>; rel=next"
+    recorder.capture(
+        method="GET",
+        path="/items",
+        query="limit=5",
+        operation_id="listItems",
+        request_body=b"",
+        status=200,
+        headers=[
+            (b"content-type", b"application/json"),
+            (b"link", link.encode()),
+            (b"set-cookie", b"sid=abc"),
+            (b"x-upstream-token", b"t0k"),
+            (b"x-echo-auth", b"Bearer abcdef123456"),
+        ],
+        body=orjson.dumps(body),
+    )
+    answer = _replayed(recorder, "/items", "limit=5")
+    replayed = orjson.loads(answer.body)
+    assert replayed == {
+        **body,
+        "note": "rotate [REDACTED] and X",
+        "session": "[REDACTED]",
+        "dsn": "postgres://app:[REDACTED]@db.test/x",
+    }
+    headers = {name.decode(): value.decode() for name, value in answer.headers}
+    assert headers["link"] == link  # pagination through replay keeps working
+    assert headers["x-echo-auth"] == "Bearer [REDACTED]"
+    assert "set-cookie" not in headers and "x-upstream-token" not in headers
+
+
+def test_replay_keys_keep_parameter_names_and_match_older_recordings() -> None:
+    redactor = ExchangeRecorder("rec", "http://up.test", scrub=lambda b: b).redactor
+    us = replay_key("GET", "/countries", "code=US", redactor)
+    assert us == "GET /countries?code=US"
+    assert us != replay_key("GET", "/countries", "code=FR", redactor)
+    assert replay_key("GET", "/items", "access_token=t1&page=2", redactor) == (
+        "GET /items?access_token=[REDACTED]&page=2"
+    )
+    assert replay_key("GET", f"/keys/{_SK}", "", redactor) == "GET /keys/[REDACTED]?"
+
+    recorder = ExchangeRecorder("rec", "http://up.test", scrub=lambda b: b)
+    for code in ("US", "FR"):
+        recorder.capture(
+            method="GET",
+            path="/countries",
+            query=f"code={code}",
+            operation_id="getCountry",
+            request_body=b"",
+            status=200,
+            headers=[(b"content-type", b"application/json")],
+            body=orjson.dumps({"code": code}),
+        )
+    assert orjson.loads(_replayed(recorder, "/countries", "code=FR").body) == {"code": "FR"}
+    assert orjson.loads(_replayed(recorder, "/countries", "code=US").body) == {"code": "US"}
+
+    # Exchanges written by other rules: an older recording that redacted "business_id" (the
+    # "ssn" inside it) and kept a token path in clear, and one that redacted `code`.
+    older = [
+        {
+            "method": "GET",
+            "key": "GET /shops?api_key=[REDACTED]&business_id=[REDACTED]",
+            "status": 200,
+            "body": {"shop": 1},
+        },
+        {"method": "GET", "key": f"GET /keys/{_SK}?", "status": 200, "body": {"key": 1}},
+        {"method": "GET", "key": "GET /countries?code=[REDACTED]", "status": 200, "body": {}},
+    ]
+    index = ReplayIndex("old", older)
+    shop = index.answer("GET", "/shops", "business_id=7&api_key=k9", b"")
+    assert shop is not None and orjson.loads(shop.body) == {"shop": 1}
+    key = index.answer("GET", f"/keys/{_SK}", "", b"")
+    assert key is not None and orjson.loads(key.body) == {"key": 1}
+    assert index.answer("GET", "/countries", "code=DE", b"") is not None
+    assert index.answer("GET", "/shops", "business_id=7", b"") is None  # a pair missing
 
 
 def test_the_api_operations_as_tools() -> None:

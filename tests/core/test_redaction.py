@@ -5,6 +5,7 @@ refuse to replace a file unasked."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import http.server
 import subprocess
 import sys
@@ -16,12 +17,15 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mockloop import AsyncMockLoopClient, ConfigError, MockLoopClient
 from mockloop.load.store import LoadRunStore
 from mockloop.mock import MockConfig, MockServer
 from mockloop.redaction import (
     REDACTED,
+    EncodedData,
     Redactor,
     default_redactor,
     redact_text,
@@ -133,12 +137,149 @@ def test_redact_value_walks_models_dicts_and_lists() -> None:
 
 
 def test_json_text_stays_json_after_redaction() -> None:
-    text = orjson.dumps({"tokens_left": 3, "name": "Rex", "password": "p1"}).decode()
+    text = orjson.dumps(
+        {"tokens_left": 3, "name": "Rex", "password": "p1", "pin_token": "t1", "cvv": 123}
+    ).decode()
     assert orjson.loads(redact_text(text)) == {
-        "tokens_left": REDACTED,
+        "tokens_left": 3,  # a count under a "token" name stays
         "name": "Rex",
         "password": REDACTED,
+        "pin_token": REDACTED,  # a string under it does not
+        "cvv": REDACTED,  # a number under any other secret name does not
     }
+
+
+def test_ssn_is_a_whole_word_of_a_name_not_a_substring() -> None:
+    redactor = Redactor()
+    for name in ("ssn", "SSN", "user_ssn", "customerSSN", "ssn-last4", "social_security_number"):
+        assert redactor.is_secret(name), name
+    for name in ("business_name", "className", "address", "process", "session_ssnap", "ssns"):
+        assert not redactor.is_secret(name), name
+    body = {"business_name": "Acme", "className": "x", "address": "1 Road", "ssn": "078-05-1120"}
+    assert redact_value(body) == {**body, "ssn": REDACTED}
+    assert redact_text("business: Acme, ssn: 078-05-1120") == f"business: Acme, ssn: {REDACTED}"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("status code=404 for /pets", "status code=404 for /pets"),
+        ("the upstream said code=EXPIRED, auth=none", "the upstream said code=EXPIRED, auth=none"),
+        ("tokens: 12", "tokens: 12"),
+        ("used max_tokens=100 of the budget", "used max_tokens=100 of the budget"),
+        ("<total_tokens>5</total_tokens>", "<total_tokens>5</total_tokens>"),
+        ('{"usage": {"total_tokens": 12}}', '{"usage": {"total_tokens": 12}}'),
+        # In a URL's query, or a bare query string, the parameter-only names still count.
+        (
+            "go to https://app.test/cb?code=AB12&state=1",
+            f"go to https://app.test/cb?code={REDACTED}&state=1",
+        ),
+        ("code=AB12&state=1", f"code={REDACTED}&state=1"),
+        # A string under a token name is still a secret; a number under a stronger name too.
+        ("token: abc123", f"token: {REDACTED}"),
+        ("api_key=4411 sent", f"api_key={REDACTED} sent"),
+        ("password: 123456", f"password: {REDACTED}"),
+    ],
+)
+def test_prose_keeps_parameter_names_and_counts(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+def test_counts_under_token_names_stay_in_json_values() -> None:
+    value = {"total_tokens": 12, "max_tokens": 1.5, "token": "abc", "cvv": 123, "token_ok": True}
+    expected = {"total_tokens": 12, "max_tokens": 1.5, "token": REDACTED, "cvv": REDACTED}
+    assert redact_value(value) == {**expected, "token_ok": True}
+    assert default_redactor().json_value(value) == {**expected, "token_ok": True}
+
+
+# Strings the rules before this fix corrupted (`...==` -> `...=[REDACTED]`).
+_CORRUPTED_BEFORE = [
+    "BkzM+8JExmuy8kCkLy3sYl4jTV/trAtUwSSNk3L0Fg==",
+    "pm9dw8j40XcovsSNH7aK2Mk9CA==",
+    "AGEEIpPG4uCtrN047eiPrhP/mxuN5hdsMOnL6yCvV21Lvw==",
+    "abc+secretToken==",
+    "abc/passwordXy==",
+]
+
+
+@pytest.mark.parametrize("blob", _CORRUPTED_BEFORE)
+def test_base64_padding_is_never_a_redacted_value(blob: str) -> None:
+    assert redact_value(blob) == blob
+    assert redact_value({"histogram": blob}) == {"histogram": blob}
+    assert redact_text(f"histogram: {blob}") == f"histogram: {blob}"
+
+
+@settings(derandomize=True, max_examples=400, deadline=None)
+@given(st.lists(st.binary(min_size=1, max_size=120), min_size=60, max_size=60))
+def test_random_base64_survives_redaction(blobs: list[bytes]) -> None:
+    for raw in blobs:
+        for blob in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
+            assert redact_value(blob) == blob
+            assert redact_value({"operations": [{"histogram": blob}]}) == {
+                "operations": [{"histogram": blob}]
+            }
+
+
+def test_encoded_data_passes_through_any_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Redactor, "text", lambda self, text: REDACTED)
+    value = {"histogram": EncodedData("HISTFAAA+token=="), "token": EncodedData("x"), "n": "y"}
+    assert redact_value(value) == {"histogram": "HISTFAAA+token==", "token": "x", "n": REDACTED}
+
+
+def test_record_load_run_keeps_operation_histograms_exact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The load run row in test_runs.db keeps each operation's histogram byte for byte, even
+    under a redaction that would replace every string (analysis merges them)."""
+    from mockloop.load.report import LatencyStats, LoadTestResult, OperationStats
+
+    histogram = _CORRUPTED_BEFORE[0]
+    operation_stats = OperationStats(
+        name="GET /items",
+        method="GET",
+        path="/items",
+        requests=3,
+        errors=0,
+        error_rate=0.0,
+        achieved_rps=1.0,
+        latency=LatencyStats(),
+        status_counts={"200": 3},
+        errors_by_kind={},
+        histogram=histogram,
+    )
+    result = LoadTestResult(
+        run_id="run-hist-1",
+        status="completed",
+        server_url="http://127.0.0.1:9",
+        model="closed",
+        started_at=1.0,
+        duration_s=1.0,
+        concurrent_users=1,
+        processes=1,
+        operations=[operation_stats],
+        histogram=histogram,
+    )
+    monkeypatch.setattr(Redactor, "text", lambda self, text: REDACTED)
+
+    async def record() -> None:
+        async with AsyncMockLoopClient() as client:
+            await client._record_load_run(result, None)
+
+    asyncio.run(record())
+    row = TestRunStore().get("run-hist-1")
+    assert row is not None
+    [stored] = row["result"]["operations"]
+    assert stored["histogram"] == histogram
+    assert stored["path"] == REDACTED  # the other strings were redacted
+
+
+def test_paths_lose_token_shapes_and_nothing_else() -> None:
+    redactor = Redactor()
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N"
+    assert redactor.path(f"/keys/sk-live-{'a1' * 12}/rotate") == f"/keys/{REDACTED}/rotate"
+    assert redactor.path(f"/reset/{jwt}") == f"/reset/{REDACTED}"
+    for path in ("/v1/pets/3", "/tokens/12", "/code=1/auth", "/password/reset", "/a+b=="):
+        assert redactor.path(path) == path
 
 
 def test_redaction_is_idempotent_and_deep_values_do_not_recurse_forever() -> None:
@@ -207,6 +348,24 @@ def test_request_log_stores_json_bodies_with_url_credentials_and_sig_redacted(
         assert secret not in logs, secret
 
 
+_PATH_KEY = "sk-live-" + "Zq9" * 8
+_PATH_JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N"
+
+
+def test_request_log_paths_lose_token_shapes(tmp_path: Path) -> None:
+    config = MockConfig.build(
+        spec=str(PETSTORE), port=0, admin_port=0, auth=False, data_dir=tmp_path
+    )
+    with MockServer(config).start() as server:
+        httpx.get(f"{server.business_url}/v1/pets/{_PATH_KEY}")
+        httpx.get(f"{server.business_url}/v1/pets/{_PATH_JWT}")
+        httpx.get(f"{server.business_url}/v1/pets/7")
+        server.runtime.log_writer.flush()  # type: ignore[union-attr]
+        records = httpx.get(f"{server.admin_url}/api/logs/search").json()["records"]
+    paths = sorted(record["path"] for record in records)
+    assert paths == ["/v1/pets/7", f"/v1/pets/{REDACTED}", f"/v1/pets/{REDACTED}"]
+
+
 # -- webhooks -------------------------------------------------------------------------------
 
 
@@ -243,6 +402,28 @@ def test_webhook_payload_carries_the_redacted_query(tmp_path: Path, receiver: Re
     [request] = [b["request"] for b in bodies if b["request"]]
     assert request["query"] == f"api_key={REDACTED}&access_token={REDACTED}&limit=2"
     assert "hookpw" not in orjson.dumps(history).decode()
+
+
+def test_webhook_payload_paths_lose_token_shapes(tmp_path: Path, receiver: Receiver) -> None:
+    config = MockConfig.build(
+        spec=str(PETSTORE), port=0, admin_port=0, auth=False, data_dir=tmp_path
+    )
+    with MockServer(config).start() as server:
+        created = httpx.post(
+            f"{server.admin_url}/api/webhooks", json={"url": receiver.url, "events": ["*"]}
+        )
+        assert created.status_code == 201
+        httpx.get(f"{server.business_url}/v1/pets/{_PATH_KEY}")
+        httpx.get(f"{server.business_url}/nowhere/{_PATH_JWT}")
+        wait_for(lambda: len(receiver.received) >= 2)
+        history = wait_for(
+            lambda: httpx.get(f"{server.admin_url}/api/webhooks/history").json()["deliveries"]
+        )
+    delivered = b"".join(delivery["body"] for delivery in receiver.received)
+    assert _PATH_KEY.encode() not in delivered and _PATH_JWT.encode() not in delivered
+    assert _PATH_KEY not in str(history) and _PATH_JWT not in str(history)
+    paths = sorted(orjson.loads(d["body"])["request"]["path"] for d in receiver.received)
+    assert paths == [f"/nowhere/{REDACTED}", f"/v1/pets/{REDACTED}"]
 
 
 # -- load runs ------------------------------------------------------------------------------

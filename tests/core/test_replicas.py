@@ -188,7 +188,7 @@ class _FakeRuntime:
         self.admin_url = "http://127.0.0.1:1"
         self.reloads = 0
 
-    def _require_store(self):
+    def require_store(self):
         return self.store
 
     def reload_rules(self) -> None:

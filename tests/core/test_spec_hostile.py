@@ -23,6 +23,7 @@ from mockloop.errors import ConfigError, SpecError
 from mockloop.spec import fetch as fetch_module
 from mockloop.spec import load_spec
 from mockloop.spec.fetch import FetchPolicy
+from mockloop.spec.refs import Documents
 
 _OPENAPI = """\
 openapi: 3.0.3
@@ -262,6 +263,28 @@ def test_a_symlink_out_of_the_root_is_refused(tmp_path: Path) -> None:
         load_spec(tmp_path / "spec" / "api.yaml")
 
 
+def test_a_symlink_swapped_in_after_the_root_check_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "spec").mkdir()
+    (tmp_path / "secret.yaml").write_text("type: object\ndescription: the secret\n")
+    thing = tmp_path / "spec" / "thing.yaml"
+    thing.write_text(_THING)
+    (tmp_path / "spec" / "api.yaml").write_text(_spec_with_ref("thing.yaml"))
+    checked = thing.resolve()
+    admit = Documents._admit  # pyright: ignore[reportPrivateUsage]
+
+    def admit_then_swap(self: Documents, *args: Any) -> None:
+        admit(self, *args)  # the path passed the root check: now a link replaces the file
+        thing.unlink()
+        thing.symlink_to(tmp_path / "secret.yaml")
+
+    monkeypatch.setattr(Documents, "_admit", admit_then_swap)
+    with pytest.raises(SpecError) as caught:
+        load_spec(tmp_path / "spec" / "api.yaml")
+    assert f"{checked} is a symbolic link, which is not followed here" in str(caught.value)
+
+
 def test_the_root_widens_to_the_current_folder_holding_the_description(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -302,8 +325,10 @@ class _Handler(BaseHTTPRequestHandler):
     """Routes of the loopback server the fetch tests use."""
 
     routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+    authorizations: list[tuple[str, str | None]] = []  # (path, Authorization) per request
 
     def do_GET(self) -> None:
+        self.authorizations.append((self.path, self.headers.get("Authorization")))
         if self.path == "/endless":
             self.send_response(200)
             self.end_headers()
@@ -396,7 +421,7 @@ def test_a_name_resolving_to_the_metadata_address_is_refused(
         assert host == "innocent.example"
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", port))]
 
-    monkeypatch.setattr(fetch_module.socket, "getaddrinfo", resolver)
+    monkeypatch.setattr("mockloop.spec.fetch.socket.getaddrinfo", resolver)
     with pytest.raises(SpecError, match=r"innocent\.example \(169\.254\.169\.254\) is a cloud"):
         load_spec("http://innocent.example/openapi.json", allow_fetch=["169.254.0.0/16"])
     with pytest.raises(SpecError, match=r"metadata\.google\.internal is a cloud metadata endpoint"):
@@ -414,6 +439,37 @@ def test_redirect_loops_and_oversize_answers_are_cut_off(
     # No Content-Length: the stream is read up to the limit and no further.
     with pytest.raises(SpecError, match=r"endless: the answer is larger than 1 MiB"):
         load_spec(f"{loopback}/endless", max_bytes=1024 * 1024)
+
+
+def test_caller_headers_reach_the_first_origin_only(loopback: str) -> None:
+    other = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)  # another port: another origin
+    thread = threading.Thread(target=other.serve_forever, daemon=True)
+    thread.start()
+    elsewhere = f"http://127.0.0.1:{other.server_address[1]}"
+    _Handler.routes["/same"] = (302, {"Location": "/parts/thing.yaml"}, b"")
+    _Handler.routes["/away"] = (302, {"Location": f"{elsewhere}/back"}, b"")
+    _Handler.routes["/back"] = (302, {"Location": f"{loopback}/parts/thing.yaml"}, b"")
+    _Handler.authorizations.clear()
+    try:
+        for path in ("/same", "/away"):
+            body = fetch_module.fetch_document(
+                f"{loopback}{path}",
+                policy=FetchPolicy(),
+                max_bytes=1 << 20,
+                timeout=10,
+                headers={"Authorization": "Bearer s3cret"},
+            )
+            assert body == _THING.encode()
+    finally:
+        other.shutdown()
+        other.server_close()
+    assert _Handler.authorizations == [
+        ("/same", "Bearer s3cret"),
+        ("/parts/thing.yaml", "Bearer s3cret"),  # same origin: kept
+        ("/away", "Bearer s3cret"),
+        ("/back", None),  # another port: dropped
+        ("/parts/thing.yaml", None),  # and not sent again once the fetch has left its origin
+    ]
 
 
 def test_a_remote_description_cannot_refer_to_a_local_file(loopback: str) -> None:
@@ -470,7 +526,7 @@ def test_allow_fetch_lets_a_private_address_through_to_the_checked_ip(
         attempts.append((host, port))
         raise httpcore.ConnectError("faked: no traffic leaves the test")
 
-    monkeypatch.setattr(fetch_module.socket, "getaddrinfo", resolver)
+    monkeypatch.setattr("mockloop.spec.fetch.socket.getaddrinfo", resolver)
     monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", no_traffic)
     with pytest.raises(SpecError, match=r"intranet\.example \(10\.0\.0\.7\) is a private address"):
         load_spec("http://intranet.example/api.yaml")
@@ -599,3 +655,12 @@ def test_generated_images_hold_only_what_the_mock_needs(tmp_path: Path) -> None:
     config = yaml.safe_load((secret.path / "mockloop.yaml").read_text())
     assert config["allow_fetch"] == ["10.0.0.0/8"]
     assert (secret.path / "mockloop.yaml").stat().st_mode & 0o077 == 0
+
+
+def test_the_loader_and_the_ref_resolver_share_one_scheme_pattern() -> None:
+    from mockloop.spec import loader as loader_module
+    from mockloop.spec import refs as refs_module
+
+    assert vars(loader_module)["URI_SCHEME"] is refs_module.URI_SCHEME  # imported, not redefined
+    assert not hasattr(loader_module, "_SCHEME") and not hasattr(refs_module, "_SCHEME")
+    assert refs_module.URI_SCHEME.match("file:///x") and not refs_module.URI_SCHEME.match("C:\\x")

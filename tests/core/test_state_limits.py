@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,15 @@ import httpx
 import orjson
 import pytest
 
-from mockloop.mock import MockConfig, MockServer, state_sync
-from mockloop.mock.state_data import encode_item
+from mockloop.mock import MockConfig, MockServer, state_data, state_sync, stateful
+from mockloop.mock.state_data import (
+    ITEM_OVERHEAD,
+    Partitions,
+    encode_item,
+    item_charge,
+    partition_charge,
+)
+from mockloop.mock.state_limits import check_session_id
 from mockloop.mock.state_sync import STATE_MIGRATIONS, SharedState
 from mockloop.mock.stateful import StateStore
 from mockloop.spec import load_spec
@@ -138,27 +146,121 @@ def test_the_item_cap_refuses_with_a_problem_and_keeps_what_is_stored() -> None:
         assert admin.get("/api/state/pets").json()["count"] == 5
 
 
-def test_the_byte_cap_counts_the_json_of_the_items(spec: ApiSpec) -> None:
-    store = StateStore(spec, max_bytes=2048)
+def charged(store: StateStore) -> int:
+    """The byte budget's charge for everything `store` holds, counted afresh (each partition
+    object once, however many scopes share it)."""
+    memory = store._mem
+    held: dict[int, Partitions] = {}
+    for data in (memory.template, memory.shared, *memory.sessions.values()):
+        for partitions in data.values():
+            held[id(partitions)] = partitions
+    return sum(
+        partition_charge(parent) + sum(item_charge(encode_item(i)) for i in items.values())
+        for partitions in held.values()
+        for parent, items in partitions.items()
+    )
+
+
+def test_the_byte_budget_refuses_with_a_problem_and_keeps_what_is_stored(spec: ApiSpec) -> None:
+    seeded = StateStore(spec)
+    seeded.start()
+    budget = seeded._mem.held + 8 * 1024  # the seed counts: room for about a dozen pets more
+    store = StateStore(spec, max_bytes=budget)
     store.start()
+    assert store._mem.held == seeded._mem.held == charged(store)
     direct = Direct(spec, store)
-    statuses = [direct.create("x" * 300)[0] for _ in range(12)]
+    statuses = [direct.create("x" * 60)[0] for _ in range(40)]
     assert 201 in statuses and statuses[-1] == 409
     first_refusal = statuses.index(409)
     assert set(statuses[first_refusal:]) == {409}  # once full, every further create is refused
-    status, problem = direct.create("y" * 300)
+    status, problem = direct.create("y" * 60)
     assert status == 409 and problem["limit"] == "state_max_bytes"
-    assert problem["flag"] == "--state-max-bytes" and problem["max_bytes"] == 2048
-    stored = store.items("pets")
-    assert len(stored) == 3 + first_refusal
-    assert sum(len(encode_item(p)) for p in stored) <= 2048
-    assert store.summary()["refused_bytes"] == 12 - first_refusal + 1
+    assert problem["flag"] == "--state-max-bytes" and problem["max_bytes"] == budget
+    assert problem["title"] == "State Full" and "--state-max-bytes" in problem["detail"]
+    assert len(store.items("pets")) == 3 + first_refusal
+    assert store._mem.held == charged(store) <= budget
+    assert store.summary()["refused_bytes"] == 40 - first_refusal + 1
+    assert store.summary()["held_bytes"] == store._mem.held
     # A change that shrinks an item is taken even at the cap.
-    last = stored[-1]["id"]
+    last = store.items("pets")[-1]["id"]
     patched = direct.call(
         "updatePet", f"/pets/{last}", params={"petId": str(last)}, body={"name": "short"}
     )
     assert patched[0] == 200
+
+
+def test_many_sessions_together_hit_the_process_wide_budget(spec: ApiSpec) -> None:
+    budget = 256 * 1024
+    store = StateStore(spec, isolation="session", max_bytes=budget, max_sessions=1000)
+    store.start()
+    direct = Direct(spec, store)
+    refused: dict[str, Any] | None = None
+    sessions = 0
+    while refused is None and sessions < 500:
+        sessions += 1
+        for n in range(3):
+            status, body = direct.create(f"pet {n} " + "z" * 50, session=f"run-{sessions}")
+            if status != 201:
+                assert status == 409
+                refused = body
+                break
+    assert refused is not None, "500 sessions of 3 pets each never reached the budget"
+    assert refused["limit"] == "state_max_bytes" and refused["flag"] == "--state-max-bytes"
+    # No one collection came near the budget: only the total of every session's data did.
+    own = [data["pets"].charged for data in store._mem.sessions.values()]
+    assert max(own) < budget / 10 and sessions > 10
+    assert store._mem.held == charged(store) <= budget
+    # A session reset (or evicted) gives its room back.
+    before = store._mem.held
+    store.reset("run-1")
+    assert store._mem.held < before and store._mem.held == charged(store)
+    assert direct.create("fits again", session="run-1")[0] == 201
+
+
+def test_a_session_is_charged_only_for_what_it_copies(spec: ApiSpec) -> None:
+    store = StateStore(spec, isolation="session")
+    store.start()
+    direct = Direct(spec, store)
+    memory = store._mem
+    seed = memory.held
+    assert seed == charged(store) and memory.shared["pets"] is memory.template["pets"]
+    assert direct.ids("a") == [1, 2, 3] and memory.held == seed  # a read copies nothing
+    status, pet = direct.create("A's", session="a")
+    assert status == 201
+    copied = memory.template["pets"].charged
+    grown = item_charge(encode_item(pet))  # the stored item is what was answered
+    assert memory.held == seed + copied + grown == charged(store)
+    assert direct.create("A's second", session="a")[0] == 201  # no second copy
+    assert memory.held == charged(store) < seed + 2 * copied + 2 * grown + 500
+    store.reset("a")
+    assert memory.held == seed == charged(store)
+    memory.forget("a")
+    assert memory.held == seed
+
+
+def test_the_charge_covers_the_memory_an_item_takes() -> None:
+    shapes = {
+        "empty": b"{}",
+        "pet": b'{"id":12345,"name":"Rex","tag":"dog"}',
+        "empty objects": b'{"a":[' + b",".join([b"{}"] * 1000) + b"]}",
+        "empty arrays": b'{"a":[' + b",".join([b"[]"] * 1000) + b"]}",
+        "floats": b'{"a":[' + b",".join([b"1.5"] * 1000) + b"]}",
+        "one-letter strings": b'{"a":[' + b",".join([b'"a"'] * 1000) + b"]}",
+        "small objects": b'{"a":[' + b",".join([b'{"x":1}'] * 1000) + b"]}",
+        "many keys": b"{" + b",".join(b'"%x":0' % i for i in range(20000)) + b"}",
+        "deep arrays": b'{"a":' + b"[" * 200 + b"]" * 200 + b"}",
+        "long string": b'{"a":"' + b"x" * 100_000 + b'"}',
+    }
+    for name, text in shapes.items():
+        tracemalloc.start()
+        try:
+            held = [orjson.loads(text) for _ in range(5)]
+            taken, _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert len(held) == 5
+        assert item_charge(text) * 5 >= taken, name
+    assert item_charge(b"{}") >= ITEM_OVERHEAD  # a million {} cannot slip through
 
 
 def test_running_totals_match_the_items_after_every_kind_of_write(spec: ApiSpec) -> None:
@@ -174,8 +276,47 @@ def test_running_totals_match_the_items_after_every_kind_of_write(spec: ApiSpec)
     partitions = store._mem.shared["pets"]
     items = store.items("pets")
     assert partitions.count == len(items) == 3 + 20 - 3 + 1
-    assert partitions.bytes == sum(len(encode_item(i)) for i in items)
+    assert partitions.charged == partition_charge(()) + sum(
+        item_charge(encode_item(i)) for i in items
+    )
+    assert store._mem.held == charged(store)
     assert direct.create("after the far one")[1]["id"] == 901  # ids count up from the highest
+
+
+def test_an_update_encodes_each_item_once(spec: ApiSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = StateStore(spec)
+    store.start()
+    direct = Direct(spec, store)
+    encoded: list[Any] = []
+
+    def counting(item: Any) -> bytes:
+        encoded.append(item)
+        return encode_item(item)
+
+    monkeypatch.setattr(state_data, "encode_item", counting)
+    monkeypatch.setattr(stateful, "encode_item", counting)
+    status, _ = direct.call("updatePet", "/pets/2", params={"petId": "2"}, body={"name": "Two"})
+    assert status == 200
+    assert len(encoded) == 2  # the new item and the one it replaces, once each
+
+
+def test_the_session_id_is_checked_once_per_request(
+    spec: ApiSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = StateStore(spec, isolation="session")
+    store.start()
+    direct = Direct(spec, store)
+    checked: list[str] = []
+
+    def counting(value: str) -> None:
+        checked.append(value)
+        check_session_id(value)
+
+    monkeypatch.setattr(stateful, "check_session_id", counting)
+    assert direct.create("A's", session="a")[0] == 201
+    assert checked == ["a"]
+    assert direct.call("getPet", "/pets/4", params={"petId": "4"}, session="a")[0] == 200
+    assert checked == ["a", "a"]
 
 
 def test_five_thousand_creates_get_unique_ids(spec: ApiSpec) -> None:
@@ -366,3 +507,152 @@ def test_sessions_share_the_seed_until_they_change_it(spec: ApiSpec) -> None:
     assert direct.ids("a") == [2, 3, 4] and direct.ids("b") == [1, 2, 3, 4]
     store.reset("a")
     assert direct.ids("a") == [1, 2, 3] and template["pets"].count == 3
+
+
+def test_sessions_are_ordered_by_use_after_a_reload(tmp_path: Path, spec: ApiSpec) -> None:
+    clock = FakeClock()
+    location = Location.sqlite(tmp_path / "state.db")
+    settings = {
+        "isolation": "session",
+        "max_sessions": 2,
+        "session_idle_seconds": 60,
+        "clock": clock,
+    }
+    direct = replica(spec, location, **settings)
+    try:
+        assert direct.create("A's", session="a")[0] == 201
+        clock.advance(10)
+        assert direct.create("B's", session="b")[0] == 201
+        clock.advance(10)
+        # A write that changes nothing is use too, but moves nothing in the database.
+        gone = direct.call("deletePet", "/pets/99", params={"petId": "99"}, session="a")
+        assert gone[0] == 404
+        assert direct.store.sessions() == ["b", "a"]
+        shared = direct.store.shared_state
+        assert shared is not None
+        shared._version = -1  # as after a failed write: the next access reloads everything
+        assert direct.store.sessions() == ["b", "a"]  # least recently used first, still
+        clock.advance(51)  # b: 61 s idle, past the limit; a: 51 s
+        assert direct.create("C's", session="c")[0] == 201  # b is evicted, not a 429
+        assert direct.store.sessions() == ["a", "c"]
+        assert direct.store.summary()["evicted_idle"] == 1
+    finally:
+        direct.store.close()
+
+
+def test_an_admin_page_and_its_count_are_one_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    with serve() as (_api, admin):
+        original = StateStore.counts
+
+        def counts_then_a_write(self: StateStore, session_id: str | None = None) -> Any:
+            counted = original(self, session_id)
+            self.seed("pets", count=1)  # a write landing right after the count was read
+            return counted
+
+        monkeypatch.setattr(StateStore, "counts", counts_then_a_write)
+        page = admin.get("/api/state/pets").json()
+        assert page["count"] == len(page["items"])
+
+
+# -- ids in constant time ----------------------------------------------------------------------
+
+
+class CountingItems(dict[str, dict[str, Any]]):
+    """A partition that counts lookups and walks."""
+
+    def __init__(self, items: dict[str, dict[str, Any]]) -> None:
+        super().__init__(items)
+        self.lookups = 0
+        self.walks = 0
+
+    def __contains__(self, key: object) -> bool:
+        self.lookups += 1
+        return super().__contains__(key)
+
+    def __iter__(self) -> Iterator[str]:
+        self.walks += 1
+        return super().__iter__()
+
+    def values(self) -> Any:
+        self.walks += 1
+        return super().values()
+
+    def keys(self) -> Any:
+        self.walks += 1
+        return super().keys()
+
+    def items(self) -> Any:
+        self.walks += 1
+        return super().items()
+
+
+def _instrument(store: StateStore, name: str) -> CountingItems:
+    partitions = store._mem.shared[name]
+    counting = CountingItems(partitions[()])
+    partitions[()] = counting
+    return counting
+
+
+@pytest.mark.parametrize("size", [1000, 20_000])
+def test_a_string_id_is_assigned_without_walking_the_collection(size: int) -> None:
+    from tests.core.test_stateful import BOARD
+
+    document = orjson.loads(orjson.dumps(BOARD))
+    del document["components"]["schemas"]["Item"]["properties"]["itemId"]["readOnly"]
+    board = load_spec(document)
+    store = StateStore(board, seed_items=0, max_items=size + 10)
+    store.start()
+    direct = Direct(board, store)
+    # A client names its own ids in the generated shape, past the count of items: the ids a
+    # count-based guess would try first are all taken.
+    store.seed("items", items=[{"itemId": f"item-{n}"} for n in range(size + 1, 2 * size)])
+    body = {"itemId": f"item-{2 * size}", "title": "mine", "colour": "red"}
+    assert direct.call("createItem", "/items", body=body)[0] == 201
+    counting = _instrument(store, "items")
+    status, made = direct.call("createItem", "/items", body={"title": "t", "colour": "red"})
+    assert status == 201 and made["itemId"] == f"item-{2 * size + 1}"
+    assert counting.walks == 0 and counting.lookups <= 2  # the same at 1,000 and 20,000
+    status, made = direct.call("createItem", "/items", body={"title": "u", "colour": "blue"})
+    assert made["itemId"] == f"item-{2 * size + 2}" and counting.lookups <= 4
+    # A deleted id is not handed out again.
+    last = made["itemId"]
+    assert direct.call("deleteItem", f"/items/{last}", params={"itemId": last})[0] == 204
+    status, made = direct.call("createItem", "/items", body={"title": "v", "colour": "red"})
+    assert made["itemId"] == f"item-{2 * size + 3}"
+
+
+@pytest.mark.parametrize("size", [1000, 20_000])
+def test_an_integer_id_is_assigned_without_walking_the_collection(spec: ApiSpec, size: int) -> None:
+    store = StateStore(spec, seed_items=0, max_items=size + 10)
+    store.start()
+    direct = Direct(spec, store)
+    store.seed("pets", items=[{"id": n, "name": "p"} for n in range(1, size + 1)])
+    counting = _instrument(store, "pets")
+    status, made = direct.create("one more")
+    assert status == 201 and made["id"] == size + 1
+    assert counting.walks == 0 and counting.lookups == 0
+
+
+def test_a_refused_or_missing_write_leaves_no_partition() -> None:
+    from tests.core.test_stateful import BOARD
+
+    board = load_spec(BOARD)
+    store = StateStore(board, max_items=1)
+    store.start()
+    direct = Direct(board, store)
+    held = store._mem.held
+    for n in range(20):
+        path = f"/items/{'p' * 100}{n}/notes"
+        direct.call("getNote", f"{path}/1", params={"itemId": f"{'p' * 100}{n}", "noteId": "1"})
+    assert list(store._mem.shared["notes"]) == []  # reads make no partition
+    assert direct.call("addNote", "/items/x/notes", params={"itemId": "x"}, body={})[0] == 201
+    assert store._mem.held > held
+    partitions = dict(store._mem.shared["notes"])
+    for n in range(20):
+        parent = f"{'p' * 100}{n}"
+        status, _ = direct.call(
+            "addNote", f"/items/{parent}/notes", params={"itemId": parent}, body={"text": "x"}
+        )
+        assert status == 409  # the collection is full (state_max_items 1)
+    assert dict(store._mem.shared["notes"]) == partitions
+    assert store._mem.held == charged(store)

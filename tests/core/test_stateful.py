@@ -677,3 +677,31 @@ def test_cli_flags(monkeypatch: pytest.MonkeyPatch) -> None:
     assert captured[0].stateful is True and captured[0].state_seed_items == 7
     assert captured[0].state_isolation == "shared"
     assert main(["serve", str(PETSTORE), "--stateful", "--seed-items", "5000"]) == 2
+
+
+def test_the_cache_of_listed_summaries_is_bounded_in_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mockloop.mock import stateful
+
+    document = orjson.loads(orjson.dumps(BOARD))
+    summary = {
+        "type": "object",
+        "properties": {
+            "itemId": {"type": "string"},
+            "title": {"type": "string"},
+            "blurb": {"type": "string", "minLength": 5000, "maxLength": 5000},
+        },
+    }
+    listed = document["paths"]["/items"]["get"]["responses"]["200"]["content"]
+    listed["application/json"]["schema"]["properties"]["data"]["items"] = summary
+    monkeypatch.setattr(stateful, "_ENTRY_CACHE_BYTES", 30_000)
+    store = StateStore(load_spec(document), seed_items=20)
+    store.start()
+    assert store.collections["items"].entry_schema is not None
+    listing = store.spec.operation("listItems")
+    prepared = store.handle(listing, {}, "limit=100", [], "/items", b"")
+    assert prepared is not None and prepared.status == 200
+    page = orjson.loads(prepared.body)["data"]
+    assert len(page) == 20 and all(len(entry["blurb"]) == 5000 for entry in page)
+    assert 0 < len(store._entries) < 20 and store._entry_bytes <= 30_000

@@ -1,5 +1,6 @@
 """Hostile requests against description patterns and request validation: RE2 keeps every
-pattern check linear, large bodies are checked off the event loop, deep bodies are a 4xx.
+pattern check linear, `uniqueItems` is linear, every check is bounded in validation steps,
+large or costly bodies are checked off the event loop, deep bodies are a 4xx.
 
 Real servers on 127.0.0.1; no timed assertions: where "the event loop stays free" is the
 claim, the slow part is held open by a gate the test releases only after `/health` answered.
@@ -7,18 +8,22 @@ claim, the slow part is held open by a gate the test releases only after `/healt
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import jsonschema._utils
 import orjson
 import pytest
+from jsonschema import Draft202012Validator
 
 from mockloop.mock import MockConfig, MockServer
-from mockloop.mock.validation import OFF_LOOP_BYTES
+from mockloop.mock.validation import OFF_LOOP_BYTES, ON_LOOP_STEPS
+from mockloop.spec import validation as spec_validation
 from mockloop.spec.patterns import compile_pattern, pattern_warnings
-from mockloop.spec.validation import SchemaValidator
+from mockloop.spec.validation import MAX_STEPS, SchemaValidator, WorkBudget, charge
 
 EVIL = "^(a+)+$"
 THING = {
@@ -82,9 +87,34 @@ SPEC: dict[str, Any] = {
         "schemas": {
             "Thing": THING,
             "Tree": {"type": "array", "items": {"$ref": "#/components/schemas/Tree"}},
+            # Each level of the value is checked twice over (allOf, then for
+            # unevaluatedProperties): work doubles with every level.
+            "Doubling": {
+                "type": "object",
+                "allOf": [
+                    {"properties": {"c": {"anyOf": [{"$ref": "#/components/schemas/Doubling"}]}}}
+                ],
+                "unevaluatedProperties": False,
+            },
+            "Loop": {"$ref": "#/components/schemas/Loop"},
+            # RE2's DFA gives up on this one: a match costs text length x 1,005 instructions.
+            "Costly": {"type": "string", "pattern": "^(?:[ab]*a[ab]{999}){1,}x$"},
         }
     },
 }
+for _name in ("Doubling", "Loop", "Costly"):
+    SPEC["paths"][f"/{_name.lower()}"] = {
+        "post": {
+            "operationId": f"post{_name}",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{_name}"}}
+                },
+            },
+            "responses": {"201": {"description": "ok"}},
+        }
+    }
 
 
 @pytest.fixture(scope="module")
@@ -275,3 +305,195 @@ def test_schema_that_refers_to_itself_endlessly_still_checks_nothing() -> None:
     loop = {"$ref": "#/components/schemas/Loop"}
     assert validator.errors(loop, 1) == []
     assert "RecursionError" in validator.broken[id(loop)]
+
+
+# -- bounded work: uniqueItems, a step budget, recursion, RE2 cost -----------------------------
+
+UNIQUE = {"type": "array", "uniqueItems": True}
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [1, True],
+        [0, False],
+        [1, 1.0],
+        [[1], [1.0]],
+        [[1], [True]],
+        [{"a": 1, "b": 2}, {"b": 2, "a": 1}],
+        [{"a": True}, {"a": 1}],
+        [{"a": [1, {"b": 2.0}]}, {"a": [1, {"b": 2}]}],
+        ["1", 1],
+        [None, False, 0, "", [], {}],
+        [1.5, 1.5],
+        [{"a": None}, {}],
+        [2**70, 2**70],  # beyond canonical JSON: jsonschema's own comparison
+    ],
+)
+def test_unique_items_keeps_jsonschemas_meaning_and_message(items: list[Any]) -> None:
+    expected = [error.message for error in Draft202012Validator(UNIQUE).iter_errors(items)]
+    found = SchemaValidator({}).errors(UNIQUE, items)
+    assert found == [f"$: {message}" for message in expected]
+
+
+def test_unique_items_compares_no_pair_of_items(monkeypatch: pytest.MonkeyPatch) -> None:
+    compared = 0
+    original = jsonschema._utils.equal
+
+    def counting(one: Any, two: Any) -> bool:
+        nonlocal compared
+        compared += 1
+        return original(one, two)
+
+    monkeypatch.setattr(jsonschema._utils, "equal", counting)
+    items = [{"a": i} for i in range(600)]
+    validator = SchemaValidator({})
+    assert validator.errors(UNIQUE, items) == []
+    assert validator.errors(UNIQUE, [*items, {"a": 5.0}])[0].startswith("$: [{'a': 0}, ")
+    assert compared == 0  # jsonschema's uniqueItems compares 600 objects pairwise: 179,700
+
+
+def _chain(depth: int) -> Any:
+    value: Any = {}
+    for _ in range(depth):
+        value = {"c": value}
+    return value
+
+
+def _outcome_of(call: Any) -> Any:
+    """`call()` in a thread, given a generous safety net to finish at all."""
+    thread, outcome = _in_background(call)
+    thread.join(120)
+    assert not thread.is_alive(), "the check did not finish"
+    assert "error" not in outcome, outcome.get("error")
+    return outcome["result"]
+
+
+def test_a_check_whose_work_doubles_per_level_is_stopped_by_its_step_budget() -> None:
+    validator = SchemaValidator(SPEC)
+    doubling = {"$ref": "#/components/schemas/Doubling"}
+    assert validator.errors(doubling, _chain(3), direction="request") == []
+    assert validator.errors(doubling, {"c": {"x": 1}}, direction="request")
+    found = _outcome_of(lambda: validator.errors(doubling, _chain(60), direction="request"))
+    assert len(found) == 1
+    assert "too complex to check" in found[0] and "validation steps" in found[0]
+    assert id(doubling) not in validator.broken
+
+
+def test_an_example_or_response_too_complex_to_check_is_not_checked_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    validator = SchemaValidator(SPEC)
+    doubling = {"$ref": "#/components/schemas/Doubling"}
+    with caplog.at_level(logging.WARNING, logger="mockloop.validation"):
+        assert _outcome_of(lambda: validator.errors(doubling, _chain(60))) == []
+        response = _outcome_of(lambda: validator.errors(doubling, _chain(60), direction="response"))
+        assert response == []
+        assert _outcome_of(lambda: validator.is_valid(doubling, _chain(60))) is True
+    notes = [r for r in caplog.records if "not checked" in r.getMessage()]
+    assert len(notes) == 1
+
+
+def test_budgets_count_per_thread_and_nest() -> None:
+    with WorkBudget(0) as outer:
+        # Another thread's checks are not counted against this one.
+        assert _outcome_of(lambda: (charge(1000), "charged")[1]) == "charged"
+        with WorkBudget(MAX_STEPS) as inner:
+            charge(1)  # the outer budget allows none: the inner one cannot allow more
+        assert inner.exceeded
+    assert outer.exceeded is False  # the inner block stopped the check it ran
+    with WorkBudget(10) as budget:
+        charge(10)
+    assert not budget.exceeded
+
+
+def test_a_costly_request_is_moved_off_the_event_loop_then_refused(
+    server: MockServer, api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    validator = server.runtime.request_validator
+    assert validator is not None
+    started, release = threading.Event(), threading.Event()
+    original = validator.check
+
+    def gated(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        release.wait(30)  # holds the event loop if this runs on it
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(validator, "check", gated)
+    body = orjson.dumps(_chain(60))
+    assert len(body) < OFF_LOOP_BYTES  # small: it starts on the event loop
+    thread, outcome = _in_background(
+        lambda: httpx.post(
+            f"{server.business_url}/doubling",
+            content=body,
+            headers={"content-type": "application/json"},
+            timeout=120,
+        )
+    )
+    try:
+        assert started.wait(30)
+        assert httpx.get(f"{server.business_url}/health", timeout=10).status_code == 200
+        assert thread.is_alive()  # answered while the costly body waited for its worker
+    finally:
+        release.set()
+        thread.join(120)
+    refused = outcome["result"]
+    assert refused.status_code == 422
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "too complex to check" in refused.json()["detail"]
+    assert api.post("/doubling", json=_chain(3)).status_code == 201
+
+
+def test_a_request_that_exhausts_the_stack_is_invalid_and_the_schema_not_marked_broken(
+    api: httpx.Client,
+) -> None:
+    validator = SchemaValidator(SPEC)
+    loop = {"$ref": "#/components/schemas/Loop"}
+    found = validator.errors(loop, {"a": 1}, direction="request")
+    assert found and "too deep to check" in found[0]
+    assert validator.broken == {}
+    refused = api.post("/loop", json={"a": 1})
+    assert refused.status_code == 422
+    assert "too deep to check" in refused.json()["detail"]
+
+
+def test_re2_matches_are_charged_at_their_worst_case_cost(
+    server: MockServer, api: httpx.Client
+) -> None:
+    costly = compile_pattern("^(?:[ab]*a[ab]{999}){1,}x$")
+    assert costly.exact and costly.cost >= 1000
+    assert compile_pattern("^[A-Z]{3}-\\d{4}$").cost < 100
+    validator = SchemaValidator(SPEC)
+    schema = {"$ref": "#/components/schemas/Costly"}
+    text = ("ab" * 30_000)[:60_000]
+    # Too costly for the event loop's share, checked in full within the whole budget.
+    assert validator.errors_within(schema, text, steps=ON_LOOP_STEPS) is None
+    assert "does not match" in validator.errors(schema, text, direction="request")[0]
+    assert validator.errors_within(schema, "a" * 1000 + "x", steps=ON_LOOP_STEPS) == []
+    answered = api.post("/costly", json=text)
+    assert answered.status_code == 422
+    assert "does not match" in answered.json()["detail"]
+
+
+def test_short_bodies_are_not_walked_for_their_depth(
+    api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    walks = 0
+    original = spec_validation._measure
+
+    def counting(instance: Any, levels: int) -> tuple[int, bool]:
+        nonlocal walks
+        walks += 1
+        return original(instance, levels)
+
+    monkeypatch.setattr(spec_validation, "_measure", counting)
+    assert api.post("/things", json={"name": "aaa", "tags": ["x"]}).status_code == 201
+    assert walks == 0
+    validator = SchemaValidator({})
+    assert validator.errors({"type": "array"}, [[1]], size=5) == []
+    assert walks == 0
+    assert validator.errors({"type": "array"}, [[1]]) == []  # size unknown: walked
+    assert walks == 1
+    assert api.post("/trees", json=_nested(70)).status_code == 422  # long enough: walked
+    assert walks == 2

@@ -7,7 +7,6 @@ errors below are all a caller needs to catch. The clients load on first use, so 
 
 from __future__ import annotations
 
-from importlib.metadata import version as _version
 from typing import TYPE_CHECKING, Any
 
 from mockloop.errors import (
@@ -21,6 +20,7 @@ from mockloop.errors import (
     StoreError,
     VersionConflictError,
 )
+from mockloop.version import __version__
 
 if TYPE_CHECKING:
     from mockloop._sync_client import MockLoopClient
@@ -43,7 +43,6 @@ __all__ = [
     "__version__",
 ]
 
-__version__ = _version("mockloop")
 
 _LAZY = {
     "AsyncMockLoopClient": "mockloop.client",

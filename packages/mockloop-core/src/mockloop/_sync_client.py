@@ -24,7 +24,8 @@ from mockloop.context.models import (
     TestSessionContext,
     WorkflowContext,
 )
-from mockloop.load.metrics import PerformanceMetricsResult
+from mockloop.context.records import ContextStatus, ContextType, StoredStatus
+from mockloop.load.metrics import Aggregation, PerformanceMetricsResult
 from mockloop.load.report import LoadTestResult
 from mockloop.mock.scenario_results import (
     ActiveScenarioList,
@@ -39,14 +40,12 @@ from mockloop.operations.audit import (
     AuditVerificationResult,
     Outcome,
 )
-from mockloop.operations.contexts import ContextStatus, ContextType, StoredStatus
-from mockloop.operations.load import Aggregation, LoadEngine, LoadMonitorResult
+from mockloop.operations.load import LoadEngine, LoadMonitorResult
 from mockloop.operations.mock_data import MockDataAction, MockDataResult, MockLogsResult
 from mockloop.operations.mock_servers import DEFAULT_BUSINESS_PORT, GeneratedMock, MockServerList
 from mockloop.operations.proxy import PluginMode
-from mockloop.operations.reports import OutputFormat, ReportFormat, TestReportResult
-from mockloop.operations.sessions import ScheduleListStatus, SessionListStatus
-from mockloop.operations.testing import SavedTestPlan, TestFocus, TestIterationResult, TestPlanList
+from mockloop.operations.reports import TestReportResult
+from mockloop.operations.testing import SavedTestPlan, TestIterationResult, TestPlanList
 from mockloop.packs.results import PackApplication, PackDetail, ScenarioPackList
 from mockloop.prompts.models import (
     ErrorScenarioSet,
@@ -63,14 +62,16 @@ from mockloop.proxy.results import (
     ProxyStatus,
     RecordingResult,
 )
+from mockloop.reports import OutputFormat, ReportFormat
 from mockloop.security.findings import SecurityTestResult
 from mockloop.servers.models import Discovery, ServerInfo
 from mockloop.settings import ClientSettings
 from mockloop.testing.analysis import AnalysisResult
 from mockloop.testing.compare import ComparisonResult
 from mockloop.testing.plan import TestPlanResult
-from mockloop.testing.schedules import TestSchedule, TestScheduleList
-from mockloop.testing.sessions import TestSession, TestSessionList
+from mockloop.testing.plan_generate import TestFocus
+from mockloop.testing.schedules import ScheduleListStatus, TestSchedule, TestScheduleList
+from mockloop.testing.sessions import SessionListStatus, TestSession, TestSessionList
 
 __all__ = ["MockLoopClient"]
 

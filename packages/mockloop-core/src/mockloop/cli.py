@@ -161,7 +161,7 @@ def _print_admin(admin_host: str, admin_url: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mockloop import __version__
+    from mockloop.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="mockloop", description="MockLoop: AI-native API testing from OpenAPI descriptions."
@@ -334,14 +334,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=100_000,
         metavar="N",
-        help="items one stateful collection may hold (default 100000)",
+        help="items one stateful collection (shared, or one session's) may hold (default 100000)",
     )
     limits.add_argument(
         "--state-max-bytes",
         type=byte_size,
         default=64 * 1024**2,
         metavar="SIZE",
-        help="bytes one stateful collection may hold (default 64M)",
+        help="bytes all stateful data may take, every collection and session together: "
+        "each item's JSON plus its overhead in memory (default 64M)",
     )
     limits.add_argument(
         "--state-max-sessions",

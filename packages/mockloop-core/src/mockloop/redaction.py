@@ -2,10 +2,16 @@
 
 A name (header, query parameter, form field, JSON key) is secret when it is one of
 `SECRET_HEADERS`, contains one of `SECRET_WORDS` once lowercased and stripped of separators,
-or is exactly one of `SECRET_EXACT_NAMES` ("sig", "signature", "X-Amz-Signature", "jwt"; so
-"signal" and "design" stay). Query and form parameters and `name=value` pairs in text are also
-secret when exactly one of `SECRET_PARAM_NAMES` (the OAuth `code`, `auth`): those names are
-too common as JSON keys ("code": 404) to redact there.
+is exactly one of `SECRET_EXACT_NAMES` ("sig", "signature", "X-Amz-Signature", "jwt"; so
+"signal" and "design" stay), or has one of `SECRET_NAME_PARTS` as a whole word of it ("ssn",
+"user_ssn", "customerSSN"; so "business_name", "className" and "address" stay). Query and form
+parameters are also secret when exactly one of `SECRET_PARAM_NAMES` (the OAuth `code`, `auth`):
+those names are too common as JSON keys ("code": 404) and in prose ("status code=404") to
+redact anywhere but in a query string, a form body or a URL's query inside text.
+
+A number under a name secret only through the word "token" is a count, not a secret
+("total_tokens": 12, "max_tokens=100" in prose): it stays, in JSON and in text, while strings
+under such names are redacted. None and booleans under secret names stay too (`has_secret`).
 
 `Redactor` replaces the values under such names with "[REDACTED]" in headers, query strings,
 JSON values, form bodies and free text. Free text (and every JSON string value) also loses:
@@ -20,7 +26,22 @@ JSON values, form bodies and free text. Free text (and every JSON string value) 
   prefix and a minimum length, so ordinary words do not match.
 
 `redact_text(str)` and `redact_value(obj)` apply the default policy to sinks holding arbitrary
-text or JSON-able data (dicts, lists, pydantic models).
+text or JSON-able data (dicts, lists, pydantic models). A base64 or base64url blob is never read
+as `name=value` (its `=` padding is no value, and no name starts after `+` or `/`), and text
+wrapped in `EncodedData` (an HDR histogram) is passed through untouched.
+
+Two narrower sets of rules serve sinks whose data must stay usable as it is:
+
+- `Redactor.path` (request paths in the request log and webhook payloads): only the token
+  shapes and URL user-info passwords, behind the cheap `may_hold_secrets` pre-scan; a path has
+  no `name=value` pairs to judge.
+- Recordings of proxied traffic (`mockloop.proxy.recording`), which replay must serve as the
+  client saw them: `recording_value` / `token_shapes` for bodies (token shapes and URL
+  passwords only: no field is redacted by its name, so `next_page_token`, `total_tokens` and
+  `business_name` replay intact), `credentials` for header values (adds `Bearer`/`Basic`/
+  `Token`/`Digest` credentials), and `recording_query` for query strings and replay keys
+  (values of `is_secret` parameters and token shapes; never the parameter-only names, so
+  `?code=US` and `?code=FR` stay two keys).
 """
 
 from __future__ import annotations
@@ -29,7 +50,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 import orjson
 from pydantic import BaseModel
@@ -38,8 +59,10 @@ __all__ = [
     "REDACTED",
     "SECRET_EXACT_NAMES",
     "SECRET_HEADERS",
+    "SECRET_NAME_PARTS",
     "SECRET_PARAM_NAMES",
     "SECRET_WORDS",
+    "EncodedData",
     "Redactor",
     "cut_text",
     "default_redactor",
@@ -68,7 +91,7 @@ SECRET_WORDS: tuple[str, ...] = (
     "credential",
     "authorization",
     "cookie",
-    "ssn",
+    "socialsecurity",
     "creditcard",
     "cardnumber",
     "cvv",
@@ -89,9 +112,21 @@ SECRET_EXACT_NAMES: frozenset[str] = frozenset(
     }
 )
 
-#: Names secret as query or form parameters and in `name=value` text only: the OAuth
-#: authorization `code` and `auth` (a token in Firebase-style URLs).
+#: Names secret when one of the words of the name (split at separators and at lower-to-upper
+#: case changes) is exactly one of these: "ssn", "user_ssn" and "customerSSN", but not
+#: "business", "className", "address" or "process" that merely contain the letters.
+SECRET_NAME_PARTS: frozenset[str] = frozenset({"ssn"})
+
+#: Names secret as query or form parameters only (a query string, a form body, the query of
+#: a URL inside text): the OAuth authorization `code` and `auth` (a token in Firebase URLs).
 SECRET_PARAM_NAMES: frozenset[str] = frozenset({"code", "auth", "authcode"})
+
+# The one secret word that also names counts ("total_tokens", "max_tokens"): a number under a
+# name secret only through it stays.
+_COUNT_WORD = "token"
+_NAME_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+# A count: a number, alone or followed by a blank ("tokens: 12 left").
+_COUNT = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?(?![^\s])")
 
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 _WORD_CHARS = r"A-Za-z0-9\-._~+/="
@@ -154,6 +189,7 @@ _SCAN_EXTRA: tuple[str, ...] = (
     "glpat",
     "xox",
     "aiza",
+    "ssn",
 )
 # In text that is not parseable JSON: `"name": "value"`, `name=value`, `name: value`, and
 # `<name>value</name>`. A name is found first (`_PAIR_HEAD`); only a secret one takes its value
@@ -162,14 +198,17 @@ _SCAN_EXTRA: tuple[str, ...] = (
 # whole credential, not just "Bearer".
 # The look-behind makes a name start only at the start of a word: without it a long run of
 # name characters (a base64 blob) is retried from every position, quadratic in its length.
+# `+` and `/` are in the look-behind too: inside a base64 blob every run between them would
+# otherwise be a name, and the blob's `=` padding its value.
 _PAIR_HEAD = re.compile(
-    r"""(?<![A-Za-z0-9_.\-])(?P<q>["']?)(?P<name>[A-Za-z0-9_.\-]+)(?P=q)(?P<sep>\s*[:=]\s*)"""
+    r"""(?<![A-Za-z0-9_.\-+/])(?P<q>["']?)(?P<name>[A-Za-z0-9_.\-]+)(?P=q)(?P<sep>\s*[:=]\s*)"""
 )
 # An unquoted value never runs past a double quote or a backslash: in JSON text that is the end
 # of the string holding it (`"note": "expired-token: ..."` keeps its closing quote).
 _PAIR_VALUE = re.compile(r""""(?:[^"\\]|\\.)*"|'[^']*'|[^\r\n,&;}\]<"\\]+""")
 # After `=` (a query string, `key=value` text) an unquoted value also ends at a blank.
 _PAIR_VALUE_EQ = re.compile(r""""(?:[^"\\]|\\.)*"|'[^']*'|[^\s,&;}\]<"'\\]+""")
+_BLANK = re.compile(r"\s")
 _XML_ELEMENT = re.compile(r"<(?P<name>[A-Za-z0-9_.\-:]+)>(?P<value>[^<]*)</(?P=name)>")
 _MAX_DEPTH = 64  # deeper JSON values are redacted whole (no recursion limit is ever reached)
 _MAX_TEXT = 1 << 20  # longer strings are redacted by the text rules in slices of this size
@@ -187,6 +226,16 @@ def _redacted_already(value: Any) -> bool:
     return value.replace(REDACTED, "").strip().lower() in ("", "bearer", "basic", "token", "digest")
 
 
+class EncodedData(str):
+    """Encoded binary data (a base64 HDR histogram): text the redaction passes through as it is.
+
+    Wrap a field's value in it before a redacting store or sink sees it; it is still a `str`
+    (JSON encoders write it as one).
+    """
+
+    __slots__ = ()
+
+
 def _credential(match: re.Match[str]) -> str:
     return f"{match.group('scheme')}{match.group('space')}{REDACTED}"
 
@@ -201,8 +250,8 @@ class Redactor:
     A name is secret when it is one of `SECRET_HEADERS` (headers only), or when, lowercased and
     stripped of separators, it contains one of `SECRET_WORDS` or one of `extra_fields` (treated
     the same way, so "card-pin" also covers "cardPin" and "user_card_pin"), or is exactly one
-    of `SECRET_EXACT_NAMES` (anywhere) or `SECRET_PARAM_NAMES` (query and form parameters,
-    `name=value` text).
+    of `SECRET_EXACT_NAMES` (anywhere) or `SECRET_PARAM_NAMES` (query and form parameters, and
+    `name=value` in a URL's query inside text), or has a word in `SECRET_NAME_PARTS`.
 
     Args:
         extra_fields: more names to treat as secret, case-insensitive.
@@ -211,6 +260,7 @@ class Redactor:
     def __init__(self, extra_fields: Iterable[str] = ()) -> None:
         extras = tuple(_NOT_ALNUM.sub("", name.lower()) for name in extra_fields)
         self.words: tuple[str, ...] = SECRET_WORDS + tuple(word for word in extras if word)
+        self._strong_words = tuple(word for word in self.words if word != _COUNT_WORD)
         # One alternation regex: a loop of `word in text` checks costs several times more.
         self._byte_words = re.compile(
             b"|".join(re.escape(word.encode()) for word in self.words + _SCAN_EXTRA)
@@ -218,14 +268,33 @@ class Redactor:
         # Names repeat endlessly (the same headers, the same fields), so verdicts are cached.
         self._is_secret = lru_cache(maxsize=4096)(self._decide)
         self._is_param_secret = lru_cache(maxsize=4096)(self._decide_param)
+        self._hides_numbers = lru_cache(maxsize=4096)(self._decide_numbers)
         self._header_names: dict[bytes | str, tuple[str, bool]] = {}
 
     def _decide(self, name: str) -> bool:
+        return self._decide_by(name, self.words)
+
+    def _decide_numbers(self, name: str) -> bool:
+        # Secret through something else than the count word: a number under it is hidden too.
+        return self._decide_by(name, self._strong_words)
+
+    def _decide_by(self, name: str, words: tuple[str, ...]) -> bool:
         lowered = name.lower()
         if lowered in SECRET_HEADERS:
             return True
         squashed = _NOT_ALNUM.sub("", lowered)
-        return squashed in SECRET_EXACT_NAMES or any(word in squashed for word in self.words)
+        if squashed in SECRET_EXACT_NAMES or any(word in squashed for word in words):
+            return True
+        return any(part.lower() in SECRET_NAME_PARTS for part in _NAME_PARTS.findall(name))
+
+    def _hides(self, name: str, item: Any) -> bool:
+        """Whether a JSON value under `name` is replaced: a secret name, and a value that is
+        not None, a boolean, a redacted string, nor a count under a "token" name."""
+        if item is None or isinstance(item, bool) or not self._is_secret(name):
+            return False
+        if isinstance(item, int | float):
+            return self._hides_numbers(name)
+        return not _redacted_already(item)
 
     def _decide_param(self, name: str) -> bool:
         return self._is_secret(name) or _NOT_ALNUM.sub("", name.lower()) in SECRET_PARAM_NAMES
@@ -235,9 +304,69 @@ class Redactor:
         return self._is_secret(name)
 
     def is_param_secret(self, name: str) -> bool:
-        """Whether a query or form parameter (or `name=value` in text) of this name is redacted:
-        every secret name, and the parameter-only names such as OAuth's `code`."""
+        """Whether a query or form parameter (or `name=value` in a URL's query inside text) of
+        this name is redacted: every secret name, and the parameter-only names such as OAuth's
+        `code`."""
         return self._is_param_secret(name)
+
+    def path(self, path: str) -> str:
+        """A request path with token shapes and URL user-info passwords redacted.
+
+        `/keys/sk-live-...` and `/reset/eyJ...` lose the token; a path has no `name=value`
+        pairs to judge, so nothing else changes. Paths the cheap pre-scan passes are returned
+        as they are.
+        """
+        if not path or not self.may_hold_secrets(path.encode("utf-8", "replace")):
+            return path
+        return self.token_shapes(path)
+
+    def token_shapes(self, text: str) -> str:
+        """`text` with only the high-confidence rules applied: URL user-info passwords and the
+        well-known token shapes (JWT, `sk-`, `ghp_`, `AKIA`, ...). No name is judged, so
+        ordinary data (page tokens, counts, prose) is never changed."""
+        if "://" in text:
+            text = _USERINFO.sub(_userinfo, text)
+        return _TOKEN_SHAPES.sub(REDACTED, text)
+
+    def credentials(self, text: str) -> str:
+        """`token_shapes` plus `Bearer`/`Basic`/`Token` credentials and `Digest` parameter
+        lists: the rules for a header value whose name is not secret."""
+        return self._free_text(text)
+
+    def recording_value(self, value: Any, _depth: int = 0) -> Any:
+        """A parsed JSON value with `token_shapes` applied to every string: what a recording
+        of proxied traffic keeps of a body (no field is redacted by its name, numbers and
+        booleans are never touched)."""
+        if _depth > _MAX_DEPTH:
+            return REDACTED
+        if isinstance(value, dict):
+            return {key: self.recording_value(item, _depth + 1) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.recording_value(item, _depth + 1) for item in value]
+        if isinstance(value, str):
+            return self.token_shapes(value)
+        return value
+
+    def recording_query(self, raw: bytes | str) -> str:
+        """A query string as a recording keeps it: the values of `is_secret` parameters, and
+        token shapes and URL passwords inside other values, redacted. The parameter-only names
+        (`code`, `auth`) are kept, so replay keys still tell `?code=US` from `?code=FR`."""
+        if not raw:
+            return ""
+        data = raw if isinstance(raw, bytes) else str(raw).encode()
+        if not self.may_hold_secrets(data):
+            return data.decode("latin-1")
+        parts = _text(raw).split("&")
+        for index, part in enumerate(parts):
+            key, sep, value = part.partition("=")
+            if self._is_secret(unquote_plus(key)):
+                parts[index] = f"{key}={REDACTED}" if sep else part
+            elif sep and value:
+                decoded = unquote_plus(value)
+                cleaned = self.token_shapes(decoded)
+                if cleaned != decoded:
+                    parts[index] = f"{key}={quote_plus(cleaned, safe='[]')}"
+        return "&".join(parts)
 
     def may_hold_secrets(self, data: bytes) -> bool:
         """False only when no secret can occur in `data` (a cheap scan that skips parsing).
@@ -309,15 +438,14 @@ class Redactor:
         return "&".join(parts)
 
     def json_value(self, value: Any, _depth: int = 0) -> Any:
-        """A parsed JSON value with every secret field's value redacted, recursively; strings
-        go through the text rules (`text`)."""
+        """A parsed JSON value with every secret field's value redacted, recursively (None,
+        booleans and counts under "token" names stay); strings go through the text rules
+        (`text`)."""
         if _depth > _MAX_DEPTH:
             return REDACTED
         if isinstance(value, dict):
             return {
-                key: REDACTED
-                if self._is_secret(str(key)) and not _redacted_already(item)
-                else self.json_value(item, _depth + 1)
+                key: REDACTED if self._hides(str(key), item) else self.json_value(item, _depth + 1)
                 for key, item in value.items()
             }
         if isinstance(value, list):
@@ -328,8 +456,11 @@ class Redactor:
 
     def value(self, value: Any, _depth: int = 0) -> Any:
         """A JSON-ready copy of any JSON-able value (pydantic models, dicts, lists, tuples,
-        strings) with secrets redacted: values under secret keys (None and booleans such as
-        `has_secret` stay) and secrets the text rules find in strings."""
+        strings) with secrets redacted: values under secret keys (None, booleans such as
+        `has_secret` and counts such as `total_tokens` stay) and secrets the text rules find in
+        strings. `EncodedData` is returned as it is."""
+        if isinstance(value, EncodedData):
+            return value
         if _depth > _MAX_DEPTH:
             return REDACTED
         if isinstance(value, BaseModel):
@@ -337,10 +468,7 @@ class Redactor:
         if isinstance(value, dict):
             return {
                 str(key): REDACTED
-                if self._is_secret(str(key))
-                and item is not None
-                and not isinstance(item, bool)
-                and not _redacted_already(item)
+                if self._hides(str(key), item) and not isinstance(item, EncodedData)
                 else self.value(item, _depth + 1)
                 for key, item in value.items()
             }
@@ -366,9 +494,11 @@ class Redactor:
             )
 
         def element(match: re.Match[str]) -> str:
-            if not self._is_secret(match.group("name")):
-                return match.group(0)
             name = match.group("name")
+            if not self._is_secret(name):
+                return match.group(0)
+            if _COUNT.fullmatch(match.group("value").strip()) and not self._hides_numbers(name):
+                return match.group(0)  # <total_tokens>12</total_tokens>
             return f"<{name}>{REDACTED}</{name}>"
 
         if "=" in text or ":" in text:
@@ -379,25 +509,44 @@ class Redactor:
 
     def _pairs(self, text: str) -> str:
         """`text` with the value of each `name: value` / `name=value` of a secret name
-        redacted."""
+        redacted.
+
+        The parameter-only names (`code`, `auth`) count only in a URL's query (right after `?`
+        or `&`) or in text that is a bare query string (no blank in it): "status code=404" is
+        prose. A number under a name secret only through "token" is a count and stays, outside
+        a query.
+        """
         out: list[str] = []
         kept = 0  # text[:kept] is in `out` already
+        bare_query: bool | None = None  # computed on first need
         for head in _PAIR_HEAD.finditer(text):
             if head.start() < kept:
                 continue  # inside a value redacted already
             name = head.group("name")
-            secret = (
-                self._is_param_secret(name) if "=" in head.group("sep") else self._is_secret(name)
-            )
+            equals = "=" in head.group("sep")
+            in_query = False
+            if equals:
+                start = head.start()
+                if start and text[start - 1] in "?&":
+                    in_query = True
+                elif start == 0:
+                    if bare_query is None:
+                        bare_query = _BLANK.search(text) is None
+                    in_query = bare_query
+            secret = self._is_param_secret(name) if in_query else self._is_secret(name)
             if not secret:
                 continue
             if text.startswith(REDACTED, head.end() + (text[head.end() : head.end() + 1] in "\"'")):
                 continue  # redacted already
-            pattern = _PAIR_VALUE_EQ if "=" in head.group("sep") else _PAIR_VALUE
+            pattern = _PAIR_VALUE_EQ if equals else _PAIR_VALUE
             value = pattern.match(text, head.end())
             if value is None:
                 continue
             found = value.group(0)
+            if equals and not found.strip("="):
+                continue  # base64 padding (`...dG9rZW4=`), not a value
+            if not in_query and _COUNT.match(found) and not self._hides_numbers(name):
+                continue  # a count ("tokens: 12"), not a secret; "12" in quotes is a string
             quote = found[0] if found[:1] in ('"', "'") else ""
             if not quote and head.group("q") == '"':
                 quote = '"'  # `"name": 3` stays JSON: `"name": "[REDACTED]"`

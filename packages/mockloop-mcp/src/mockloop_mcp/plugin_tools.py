@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from mcp.server.fastmcp import Context
 from mcp.server.fastmcp.exceptions import ToolError
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.types import ContentBlock, TextContent, ToolAnnotations
@@ -25,7 +26,7 @@ from mcp.types import Tool as MCPTool
 from mockloop import AsyncMockLoopClient, MockLoopError, MockLoopUserError
 from mockloop.audit import using_face
 
-__all__ = ["PLUGIN_OPERATIONS", "PluginTools", "install_plugin_tools"]
+__all__ = ["PLUGIN_OPERATIONS", "PluginTools", "install_plugin_tools", "session_id"]
 
 logger = logging.getLogger("mockloop_mcp")
 
@@ -165,9 +166,7 @@ def install_plugin_tools(server: Any) -> PluginTools:
         if not plugin_tools.serves(name) and name not in server.operations:
             await plugin_tools.discover()
         if plugin_tools.serves(name):
-            from mockloop_mcp.server import _session_id
-
-            return await plugin_tools.call_tool(name, arguments, _session_id(server.get_context()))
+            return await plugin_tools.call_tool(name, arguments, session_id(server.get_context()))
         result = await catalog_call(name, arguments)
         if name in PLUGIN_OPERATIONS and isinstance(result, tuple):
             try:
@@ -193,3 +192,13 @@ def install_plugin_tools(server: Any) -> PluginTools:
     low.create_initialization_options = create_initialization_options
     server.plugin_tools = plugin_tools
     return plugin_tools
+
+
+def session_id(context: Context[Any, Any, Any]) -> str | None:
+    """The MCP client's id when it sent one, else one id per connected session."""
+    try:
+        client_id = context.client_id
+        session = context.request_context.session
+    except (LookupError, ValueError):
+        return None
+    return client_id or f"mcp-session-{id(session):x}"

@@ -16,6 +16,16 @@ MockLoop's or not, comes back as an `isError` result that says what was wrong; t
 keeps serving. Every reply text (tool summaries, errors, prompt text, resources) goes through
 the shared redaction (`mockloop.redaction.redact_text`): a secret an operation echoes back
 never reaches the agent's transcript.
+
+A tool's structured content is NOT redacted here: it is the typed result the Python client
+returns for the same call, exactly (`result.model_dump(mode="json")`). It must validate
+against the tool's output schema (a number or an object replaced by "[REDACTED]" would not),
+and agents act on its values: the variables an agent stored in a test context and reads back,
+run and delivery ids, the encoded HDR histograms analysis merges, page tokens and counts under
+names such as `next_page_token` or `total_tokens`. Secrets are removed where the operations
+produce their data instead: the request log, webhook history, recordings, load and test run
+results and their stores, reports and the audit trail redact at their source, so what a tool
+returns from them holds no secret already.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ import logging
 import types
 import typing
 from collections.abc import Sequence
+from importlib.metadata import version as _version
 from typing import Annotated, Any, Literal
 
 from mcp.server.fastmcp import Context, FastMCP
@@ -42,7 +53,7 @@ from mockloop.catalog import Catalog, OperationSpec, get_catalog
 from mockloop.progress import progress_to
 from mockloop.redaction import redact_text, redact_value
 from mockloop.results import Result, summary_of
-from mockloop_mcp.plugin_tools import install_plugin_tools
+from mockloop_mcp.plugin_tools import install_plugin_tools, session_id
 
 __all__ = ["MockLoopMCP", "build_server", "coerce_argument"]
 
@@ -106,10 +117,8 @@ class MockLoopMCP(FastMCP):
         exclude: list[str] | None = None,
         **settings: Any,
     ) -> None:
-        from mockloop_mcp import __version__
-
         super().__init__(name="mockloop", instructions=INSTRUCTIONS, **settings)
-        self._mcp_server.version = __version__
+        self._mcp_server.version = _version("mockloop-mcp")
         self.client = client if client is not None else AsyncMockLoopClient()
         self.catalog = catalog if catalog is not None else get_catalog()
         self.operations = {
@@ -158,7 +167,7 @@ class MockLoopMCP(FastMCP):
             raise ToolError(_error_text(name, exc)) from None
         context = self.get_context()
         try:
-            with using_face("mcp", _session_id(context)), progress_to(_progress_sender(context)):
+            with using_face("mcp", session_id(context)), progress_to(_progress_sender(context)):
                 result = await getattr(self.client, name)(**kwargs)
         except Exception as exc:
             if not isinstance(exc, MockLoopError):
@@ -346,16 +355,6 @@ def coerce_argument(annotation: Any, value: Any) -> Any:
     if list in origins and not takes_str:
         return [part.strip() for part in text.split(",") if part.strip()]
     return value
-
-
-def _session_id(context: Context[Any, Any, Any]) -> str | None:
-    """The MCP client's id when it sent one, else one id per connected session."""
-    try:
-        client_id = context.client_id
-        session = context.request_context.session
-    except (LookupError, ValueError):
-        return None
-    return client_id or f"mcp-session-{id(session):x}"
 
 
 def _progress_sender(context: Context[Any, Any, Any]) -> Any:

@@ -38,11 +38,15 @@ from mockloop.context.records import (
     SnapshotRecord,
     StoredStatus,
 )
-from mockloop.context.sqlite import CONTEXT_MIGRATIONS, SQLContextStore, SQLiteContextStore
+from mockloop.context.sqlite import (
+    CONTEXT_MIGRATIONS,
+    SQLContextStore,
+    SQLiteContextStore,
+    open_context_store,
+)
 from mockloop.context.store import (
     ContextStore,
     default_context_store_path,
-    open_context_store,
 )
 
 __all__ = [

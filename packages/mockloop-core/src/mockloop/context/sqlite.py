@@ -40,13 +40,20 @@ from mockloop.context.records import (
 )
 from mockloop.context.sqlite_schema import CONTEXT_MIGRATIONS
 from mockloop.context.sqlite_transactions import StoreTransactions, VersionMoved
-from mockloop.context.store import default_context_store_path
+from mockloop.context.store import ContextStore, default_context_store_path
 from mockloop.context.values import decode_value, dumps, encode_value, loads
 from mockloop.errors import ConfigError, StoreError
 from mockloop.store.connection import store_location
-from mockloop.store.database import Connection, DatabaseError, Location, Migration, apply_migrations
+from mockloop.store.database import (
+    Connection,
+    DatabaseError,
+    Location,
+    Migration,
+    apply_migrations,
+    schema_name,
+)
 
-__all__ = ["CONTEXT_MIGRATIONS", "SQLContextStore", "SQLiteContextStore"]
+__all__ = ["CONTEXT_MIGRATIONS", "SQLContextStore", "SQLiteContextStore", "open_context_store"]
 
 
 _CONTEXT_COLUMNS = (
@@ -603,3 +610,33 @@ class SQLContextStore:
 
 
 SQLiteContextStore = SQLContextStore  # the name before PostgreSQL support
+
+
+def open_context_store(location: str | os.PathLike[str] | None = None) -> ContextStore:
+    """Open the context store at a path or URL; None opens the default store.
+
+    Accepted: a file path, `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`, or
+    `postgresql://user:password@host:port/database` (the `contexts` schema of that database).
+    None follows `MOCKLOOP_DATABASE_URL`, else `MOCKLOOP_HOME/contexts.db`.
+
+    Raises:
+        ConfigError: the location names a backend this installation cannot open.
+        StoreError: the database cannot be opened or migrated.
+    """
+    if location is None:
+        return SQLContextStore()
+    text = os.fspath(location)
+    if "://" not in text:
+        return SQLContextStore(text)
+    scheme, _, rest = text.partition("://")
+    if scheme == "sqlite":
+        path = rest[1:] if rest.startswith("/") else rest
+        if not path:
+            raise ConfigError(f"context store URL {text!r} names no database file")
+        return SQLContextStore(path)
+    if scheme in {"postgres", "postgresql"}:
+        return SQLContextStore(Location.postgresql(text, schema_name("contexts")))
+    raise ConfigError(
+        f"context store URL {text!r}: unknown scheme {scheme!r} "
+        "(use a path, sqlite:/// or postgresql://)"
+    )

@@ -21,7 +21,6 @@ held too long); a caller's mistake (unknown id, refused change) raises `ConfigEr
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -31,9 +30,8 @@ from mockloop.context.records import (
     HistoryRecord,
     SnapshotRecord,
 )
-from mockloop.errors import ConfigError
 
-__all__ = ["ContextStore", "default_context_store_path", "open_context_store"]
+__all__ = ["ContextStore", "default_context_store_path"]
 
 
 @runtime_checkable
@@ -119,36 +117,3 @@ def default_context_store_path() -> Path:
     from mockloop.settings import mockloop_home
 
     return mockloop_home() / "contexts.db"
-
-
-def open_context_store(location: str | os.PathLike[str] | None = None) -> ContextStore:
-    """Open the context store at a path or URL; None opens the default store.
-
-    Accepted: a file path, `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`, or
-    `postgresql://user:password@host:port/database` (the `contexts` schema of that database).
-    None follows `MOCKLOOP_DATABASE_URL`, else `MOCKLOOP_HOME/contexts.db`.
-
-    Raises:
-        ConfigError: the location names a backend this installation cannot open.
-        StoreError: the database cannot be opened or migrated.
-    """
-    from mockloop.context.sqlite import SQLContextStore
-    from mockloop.store.database import Location, schema_name
-
-    if location is None:
-        return SQLContextStore()
-    text = os.fspath(location)
-    if "://" not in text:
-        return SQLContextStore(text)
-    scheme, _, rest = text.partition("://")
-    if scheme == "sqlite":
-        path = rest[1:] if rest.startswith("/") else rest
-        if not path:
-            raise ConfigError(f"context store URL {text!r} names no database file")
-        return SQLContextStore(path)
-    if scheme in {"postgres", "postgresql"}:
-        return SQLContextStore(Location.postgresql(text, schema_name("contexts")))
-    raise ConfigError(
-        f"context store URL {text!r}: unknown scheme {scheme!r} "
-        "(use a path, sqlite:/// or postgresql://)"
-    )

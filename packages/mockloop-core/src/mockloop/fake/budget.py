@@ -3,7 +3,9 @@
 Generated and documented bodies are bounded in size (`MockConfig.max_response_bytes`). A value
 from a description can share structure (a YAML alias used many times over) and so stand for
 far more JSON than it holds in memory: `json_size` walks it as the JSON text would, and stops
-as soon as the count passes the limit, so measuring costs at most `limit` steps.
+as soon as the count passes the limit. Every value it visits adds at least one byte, so it
+visits at most about `limit` values, each for the cost of measuring it: constant for numbers
+and containers, a string's length for a non-ASCII string (it is encoded to count its bytes).
 """
 
 from __future__ import annotations
@@ -27,14 +29,20 @@ def json_size(value: Any, limit: int) -> int:
             size += (len(node) if node.isascii() else len(node.encode("utf-8", "replace"))) + 2
         elif node is None or isinstance(node, bool):
             size += 5
-        elif isinstance(node, (int, float)):
+        elif isinstance(node, int):
+            # Digits from the bit length past 64 bits: `repr` of a huge integer is slow (or
+            # refused past 4,300 digits).
+            size += len(repr(node)) if node.bit_length() <= 64 else node.bit_length() * 3 // 10 + 2
+        elif isinstance(node, float):
             size += len(repr(node))
         elif isinstance(node, dict):
             size += 2 + len(node)
-            for key in node:
-                size += len(str(key)) + 3
             if size > limit:
                 return size
+            for key in node:
+                size += (len(key) if isinstance(key, str) else len(str(key))) + 3
+                if size > limit:
+                    return size
             stack.extend(node.values())
         elif isinstance(node, (list, tuple)):
             size += 2 + len(node)

@@ -7,7 +7,9 @@ Schemas are JSON Schema 2020-12 with local `$ref`s into a document; OpenAPI 3.0 
 Each schema is first reduced to an "effective" schema: `$ref`s resolved and `allOf` branches
 merged (properties, required, bounds, types, enums), cached by object identity. Generation walks
 the effective schema; combinators and the few keywords it cannot construct (`not`, `if`, a
-second `pattern`) are checked with a validator and retried a bounded number of times.
+second `pattern`) are checked with a validator and retried a bounded number of times; each
+check, and all the checks of one call together, are bounded in validation steps
+(`mockloop.spec.validation.WorkBudget`): past the bound a value is taken unchecked.
 
 Recursion is cut at `max_depth`, and a `$ref` met twice on the way down counts as deep too: past
 it only required properties and `minItems` items are generated, null is chosen for nullable
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 import math
 import random
 import re
@@ -51,11 +54,17 @@ from mockloop.spec.validation import (
     FORMAT_CHECKER,
     LINEAR_KEYWORDS,
     MAX_DEPTH,
+    MAX_STEPS,
+    WorkBudget,
+    charge,
     deeper_than,
     marked_properties,
+    schema_name,
 )
 
 __all__ = ["SchemaFaker"]
+
+logger = logging.getLogger("mockloop.fake")
 
 _KEY_COST = 4  # quotes, colon and comma around an object key
 _MARGIN = 512  # bytes kept free of the budget for what is added uncounted
@@ -64,6 +73,7 @@ _DOC_URI = "urn:mockloop:fake-document"
 _HARD = 8  # levels past max_depth that chains of required properties may still go
 _BUDGET = 3000  # values per call before everything counts as deep
 _RETRIES = 200  # validator-driven retries per call (oneOf, `not`...) before taking what comes
+_CALL_STEPS = 5 * MAX_STEPS  # validation steps all the checks of one call may take together
 _MAX_CACHED = 100_000
 _NUMERIC = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
 _OBJECT_KEYS = ("properties", "required", "additionalProperties", "patternProperties")
@@ -78,6 +88,8 @@ _MISSING = re.compile(r"^'(.+)' is a required property$")
 
 def _guard(keyword: Any) -> Any:
     def guarded(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
+        # Counted as `SchemaValidator` counts: a keyword looping over a long list costs more.
+        charge(1 + (len(value) >> 3 if isinstance(value, (list, dict)) else 0))
         try:
             found = keyword(validator, value, instance, schema)
             if found is not None:
@@ -158,6 +170,7 @@ class SchemaFaker:
         self._enums: dict[int, tuple[Any, list[Any]]] = {}
         self._marked: dict[str, set[str]] | None = None
         self._ref_schemas: dict[str, dict[str, str]] = {}
+        self._unchecked: set[int] = set()
 
     # -- public -----------------------------------------------------------------------------
 
@@ -193,7 +206,10 @@ class SchemaFaker:
         room -= min(room // 4, _MARGIN)
         ctx = _Ctx(random.Random(int.from_bytes(digest[:8], "big")), for_response, room)
         try:
-            return self._gen(schema, ctx, field_name, 0), ctx.cut
+            # Retries and example checks share one bound: past it, values are not checked.
+            with WorkBudget(_CALL_STEPS):
+                return self._gen(schema, ctx, field_name, 0), ctx.cut
+            return None, ctx.cut  # pragma: no cover - each check stops within its own budget
         except RecursionError:  # pragma: no cover - the depth guards should prevent it
             return None, ctx.cut
         except Exception:  # pragma: no cover - never let a weird schema break a response
@@ -201,19 +217,36 @@ class SchemaFaker:
 
     def is_valid(self, schema: Any, instance: Any, *, for_response: bool = True) -> bool:
         """Whether `instance` matches `schema`, forgiving required writeOnly properties missing
-        from responses (readOnly ones from requests), as OpenAPI says."""
+        from responses (readOnly ones from requests), as OpenAPI says.
+
+        A check that needs more than `MAX_STEPS` validation steps (or more than what is left
+        of the call's `_CALL_STEPS`) is stopped and the value counts as valid, logged once per
+        schema: a description's example or `enum` is its own author's, and a hostile schema
+        must not hold a worker thread for long.
+        """
         validator = self._validator(schema)
         if validator is None:
             return True
         if isinstance(instance, (list, dict)) and deeper_than(instance, MAX_DEPTH):
             return False  # too deep to check without exhausting the stack
+        budget = WorkBudget(MAX_STEPS)
         try:
-            for error in validator.iter_errors(instance):
-                if error.validator == "required" and self._forgiven(error, for_response):
-                    continue
-                return False
+            with budget:
+                for error in validator.iter_errors(instance):
+                    if error.validator == "required" and self._forgiven(error, for_response):
+                        continue
+                    return False
         except Exception:
             return True
+        if budget.exceeded and id(schema) not in self._unchecked:
+            if len(self._unchecked) >= _MAX_CACHED:
+                self._unchecked.clear()
+            self._unchecked.add(id(schema))
+            logger.warning(
+                "a value was not checked against schema %s while generating data: the check "
+                "needed more than its budget of validation steps; it is treated as valid",
+                schema_name(schema),
+            )
         return True
 
     # -- validation helpers -----------------------------------------------------------------

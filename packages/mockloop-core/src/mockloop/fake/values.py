@@ -401,8 +401,9 @@ def _parses(pattern: str) -> bool:
 
 
 def search(pattern: str, text: str) -> bool:
-    """Whether `text` matches `pattern` anywhere, in linear time (RE2, see
-    `mockloop.spec.patterns`); a pattern that cannot be checked constrains nothing."""
+    """Whether `text` matches `pattern` anywhere, never backtracking (RE2: time linear in
+    the text, times the pattern's program size, see `mockloop.spec.patterns`); a pattern that
+    cannot be checked constrains nothing."""
     return pattern_search(pattern, text)
 
 

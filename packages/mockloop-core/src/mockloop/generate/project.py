@@ -284,7 +284,7 @@ def generate_project(
         ConfigError: a port is invalid, the name is not usable, or the folder exists and is not
             empty while `overwrite` is False.
     """
-    from mockloop import __version__
+    from mockloop.version import __version__
 
     _check_port(business_port, "business_port")
     _check_port(admin_port, "admin_port")

@@ -244,7 +244,7 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
         filters = await _filters(
             method, path, status, time_from, time_to, session_id, operation_id, include_admin
         )
-        store = runtime._require_store()
+        store = runtime.require_store()
         records = await asyncio.to_thread(store.search_logs, limit=limit, offset=offset, **filters)
         total = await asyncio.to_thread(store.count_logs, **filters)
         return {"total": total, "limit": limit, "offset": offset, "records": records}
@@ -265,7 +265,7 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
         filters = await _filters(
             method, path, status, time_from, time_to, session_id, operation_id, include_admin
         )
-        store = runtime._require_store()
+        store = runtime.require_store()
         records = await asyncio.to_thread(
             store.search_logs, limit=_MAX_ANALYZE, offset=0, **filters
         )
@@ -329,7 +329,7 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
     @app.get("/api/mock-data/responses", dependencies=guarded)
     async def list_overrides() -> dict[str, Any]:
         """Response overrides by operation (they take precedence over the active scenario)."""
-        return {"overrides": runtime._require_store().list_overrides()}
+        return {"overrides": runtime.require_store().list_overrides()}
 
     @app.put("/api/mock-data/responses/{key:path}", dependencies=guarded)
     async def put_override(key: str, rule: dict[str, Any] = Body(...)) -> dict[str, Any]:
@@ -369,7 +369,7 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
         include_logs: bool = False, log_limit: int = Query(1000, ge=1, le=100_000)
     ) -> dict[str, Any]:
         """The mock's configuration, scenarios, overrides and (optionally) recent log records."""
-        store = runtime._require_store()
+        store = runtime.require_store()
         data: dict[str, Any] = {
             "mockloop_version": _version(),
             "exported_at": time.time(),
@@ -395,7 +395,8 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
     app.include_router(state_router(runtime, guarded))
     app.include_router(webhooks_router(runtime, guarded))
     app.include_router(proxy_router(runtime, guarded))
-    # Added last, run first: the logger records refusals too, the guard runs before any route.
+    # Middleware added later runs further out: the request logger (added below) sees every
+    # request first, so the guard's refusals are logged too; the guard runs before any route.
     app.add_middleware(
         AdminGuard,
         admin_host=settings.admin_host,
@@ -407,7 +408,7 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
 
 
 def _version() -> str:
-    from mockloop import __version__
+    from mockloop.version import __version__
 
     return __version__
 

@@ -2,9 +2,10 @@
 
 The routes exist whether or not stateful mode is on, so a client can ask; when it is off, the
 read says `enabled: false` and the writes answer 409 saying how to turn it on. A seed or reset
-past a cap (items or bytes per collection, live sessions; see `state_limits`) answers the
-problem the business port would. Reads run off the event loop and a collection is read a page
-at a time, so a large one never holds up `/health`.
+past a cap (items per collection, bytes of all the data, live sessions; see `state_limits`)
+answers the problem the business port would. Reads run off the event loop and a collection is
+read a page at a time (its count with it, in one locked read), so a large one never holds up
+`/health`.
 """
 
 from __future__ import annotations
@@ -175,12 +176,14 @@ def state_router(runtime: MockRuntime, dependencies: Sequence[Any]) -> APIRouter
         if collection not in state.collections:
             return _problem(404, "Not Found", _unknown(state, collection))
         sid = session(session_id)
-        counts = await asyncio.to_thread(state.counts, sid)
-        items = await asyncio.to_thread(state.items, collection, sid, offset=offset, limit=limit)
+        # One locked read: a write landing between two reads would make them disagree.
+        count, items = await asyncio.to_thread(
+            state.page, collection, sid, offset=offset, limit=limit
+        )
         return {
             "collection": collection,
             "session_id": sid,
-            "count": counts.get(collection, 0),
+            "count": count,
             "offset": offset,
             "limit": limit,
             "items": items,

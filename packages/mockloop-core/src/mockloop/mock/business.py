@@ -401,7 +401,7 @@ class BusinessApp:
 
     def _health(self) -> bytes:
         if self._health_body is None:
-            from mockloop import __version__
+            from mockloop.version import __version__
 
             runtime = self.runtime
             self._health_body = orjson.dumps(

@@ -83,12 +83,16 @@ class MockConfig(BaseModel):
         "the connection is closed",
     )
     state_max_items: int = Field(
-        default=100_000, ge=1, description="items one stateful collection may hold"
+        default=100_000,
+        ge=1,
+        description="items one stateful collection (shared, or one session's) may hold",
     )
     state_max_bytes: int = Field(
         default=64 * 1024 * 1024,
         ge=1024,
-        description="bytes (as JSON) one stateful collection may hold",
+        description="bytes all stateful data may take, in every collection, session and the "
+        "seed: each item's JSON size plus an estimate of its overhead in memory (at least 128 "
+        "bytes); a write past it is refused with 409",
     )
     state_max_sessions: int = Field(
         default=1000,

@@ -9,12 +9,17 @@ limits a server facing strangers needs (`HttpLimits`):
   the limit plus one read (256 KiB at most), never buffered whole;
 * a request must arrive whole (headers and body) within `request_timeout` seconds of its first
   byte (408 and close), and an idle connection is closed after the keep-alive timeout;
+* a client that stops reading its answer is cut off (the connection aborted, the unsent bytes
+  dropped) once the answer has made no progress for `request_timeout` seconds: its writes
+  paused (the transport's buffer past its high-water mark), or the connection closing with
+  bytes still unsent, and the buffer not shrinking. The answers held for such clients are
+  bounded by `max_write_held_bytes` too: beyond it the longest-stalled ones are cut off first;
 * the request bytes held at once (bodies until answered, header blocks arriving in several
   reads) are bounded by `max_in_flight_bytes` (503 for the request that would exceed it), and
   the open connections by `max_connections`: at the cap a new connection closes the eighth of
-  the others that have waited longest (idle, or still sending a request), so a flood of slow
-  connections costs its own oldest members, not the next client's `/health`; only when every
-  connection is being answered is the new one refused (503);
+  the others that have waited longest (idle, still sending a request, or not reading its
+  answer), so a flood of slow connections costs its own oldest members, not the next client's
+  `/health`; only when every connection is being answered is the new one refused (503);
 * everything the HTTP layer itself refuses (a request httptools cannot parse, an unmet
   `Expect`, an HTTP version other than 1.0 or 1.1, an exception escaping the app) is answered
   with `application/problem+json` and `Connection: close`, never uvicorn's `text/plain`, and
@@ -83,23 +88,26 @@ class HttpLimits:
     request_timeout: float = 30.0
     max_connections: int = 1000
     max_in_flight_bytes: int = 64 * _MIB
+    max_write_held_bytes: int = 64 * _MIB
 
     @classmethod
     def business(cls, config: MockConfig) -> HttpLimits:
         """The business port's limits: the config's sizes and timeout, most of the process's
-        file descriptors, and room for several maximal request bodies at once."""
+        file descriptors, and room for several maximal request bodies and unread responses."""
         return cls(
             max_request_line_bytes=config.max_request_line_bytes,
             max_header_bytes=config.max_header_bytes,
             request_timeout=config.request_timeout,
             max_connections=connection_cap(),
             max_in_flight_bytes=max(64 * _MIB, 2 * config.max_body_bytes),
+            max_write_held_bytes=max(64 * _MIB, 4 * config.max_response_bytes),
         )
 
     @classmethod
     def admin(cls, config: MockConfig) -> HttpLimits:
         """The admin port's limits: the same sizes and timeout, few connections (its clients
-        are the CLI, agents and a browser tab) and 64 MiB of request bodies."""
+        are the CLI, agents and a browser tab) and 64 MiB each of request bodies and of
+        unread responses."""
         return cls(
             max_request_line_bytes=config.max_request_line_bytes,
             max_header_bytes=config.max_header_bytes,
@@ -133,14 +141,17 @@ class _Refused(Exception):
 
 
 class ConnectionGuard:
-    """One server's open connections: the count, the request bytes they hold, and a sweep that
-    closes the ones past a deadline. The sweep runs only while connections are open."""
+    """One server's open connections: the count, the request bytes they hold, the unsent
+    response bytes of those whose writes are paused, and a sweep that closes the ones past a
+    deadline. The sweep runs only while connections are open."""
 
     def __init__(self, limits: HttpLimits) -> None:
         self.limits = limits
         self.connections: set[GuardedHttpProtocol] = set()
         self.in_flight = 0
+        self.write_held = 0  # unsent bytes of connections whose writes are paused
         self._timer: asyncio.TimerHandle | None = None
+        self._writers_shed_soon = False
 
     def add(self, connection: GuardedHttpProtocol) -> None:
         self.connections.add(connection)
@@ -166,6 +177,30 @@ class ConnectionGuard:
             self.connections.discard(connection)
             connection.shed()
         return True
+
+    def shed_writers_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run `shed_writers` on the next tick (not inside the transport's write callback)."""
+        if not self._writers_shed_soon:
+            self._writers_shed_soon = True
+            loop.call_soon(self.shed_writers)
+
+    def shed_writers(self) -> None:
+        """Over `max_write_held_bytes` of unsent answers: cut off the connections whose
+        answers have stalled longest until three quarters of the budget remain held."""
+        self._writers_shed_soon = False
+        limit = self.limits.max_write_held_bytes
+        if self.write_held <= limit:
+            return
+        writers = [c for c in self.connections if c.write_held]
+        writers.sort(key=lambda c: c.waiting_since() or 0.0)
+        for connection in writers:
+            if self.write_held <= limit * 3 // 4:
+                break
+            self.connections.discard(connection)
+            connection.cut_off(
+                f"the server holds more than {limit // _MIB} MiB of answers its clients do "
+                "not read, its limit; this one had waited longest"
+            )
 
     def _arm(self, loop: asyncio.AbstractEventLoop, keep_alive: float) -> None:
         # A few sweeps per deadline: a connection is closed at most a quarter late.
@@ -208,6 +243,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._began = 0.0  # loop time of the first byte of the request being received, or 0
         self._idle_since = 0.0  # loop time of the connection or of its last answer
         self._unmet_expect: bytes | None = None
+        self.write_held = 0  # unsent bytes charged to the guard while writes are paused
+        self._write_since = 0.0  # loop time the unsent bytes last shrank, or 0: not stalled
+        self._write_seen = 0  # the unsent bytes then
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -229,11 +267,40 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         guard.discard(self)
         guard.in_flight -= self._body_bytes + self._head_held
         self._body_bytes = self._head_held = 0
+        if self.write_held:
+            guard.write_held -= self.write_held
+            self.write_held = 0
         super().connection_lost(exc)
 
+    def pause_writing(self) -> None:
+        """The transport's buffer passed its high-water mark: charge the unsent bytes to the
+        guard and start counting the time the client takes to read them (see `expire`)."""
+        super().pause_writing()
+        size = self.transport.get_write_buffer_size()
+        if not self._write_since:
+            self._write_since = self.loop.time()
+            self._write_seen = size
+        self._charge_write(size)
+
+    def resume_writing(self) -> None:
+        """The client read enough for the buffer to fall below its low-water mark."""
+        super().resume_writing()
+        self._write_since = 0.0
+        self._charge_write(0)
+
+    def _charge_write(self, size: int) -> None:
+        guard = self.guard
+        guard.write_held += size - self.write_held
+        self.write_held = size
+        if size and guard.write_held > self.limits.max_write_held_bytes:
+            guard.shed_writers_soon(self.loop)
+
     def waiting_since(self) -> float | None:
-        """Since when this connection has waited for an answer (its connection or its last
-        answer); None while a request is being answered, or once refused."""
+        """Since when this connection has waited (its connection, its last answer, or the last
+        progress of an answer it does not read); None while a request is being answered, or
+        once refused, unless the answer is stalled."""
+        if self._write_since:
+            return self._write_since
         if self._refused or (not self._began and self._answering()):
             return None
         return self._idle_since
@@ -244,7 +311,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def shed(self) -> None:
         """Close this connection to make room for a new one (see `ConnectionGuard.shed`)."""
-        if self._began:
+        if self._write_since:
+            self.cut_off(
+                f"the server reached its limit of {self.limits.max_connections} connections "
+                "and cut off a client that did not read its answer"
+            )
+        elif self._began:
             self._refuse(
                 503,
                 f"the server reached its limit of {self.limits.max_connections} connections "
@@ -254,8 +326,29 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._refused = True
             self.transport.close()
 
+    def cut_off(self, reason: str) -> None:
+        """Abort this connection, dropping its unsent bytes: its client does not read them."""
+        self._refused = True
+        self._began = 0.0
+        self._write_since = 0.0
+        logger.debug("cut off %s: %s", self.client, reason)
+        if self.write_held:
+            self.guard.write_held -= self.write_held
+            self.write_held = 0
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            cycle.disconnected = True  # the app's later sends go nowhere
+            cycle.message_event.set()
+        self.transport.abort()
+
     def expire(self, now: float) -> None:
-        """Close this connection when its request or its idleness has outlasted the limit."""
+        """Close this connection when its request, its idleness or a stalled answer has
+        outlasted the limit."""
+        transport = self.transport
+        if self.flow.write_paused or transport.is_closing():
+            size = transport.get_write_buffer_size()
+            if size and self._write_stalled(now, size):
+                return
         if self._refused:
             return
         began = self._began
@@ -270,6 +363,20 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         elif now - self._idle_since > self.timeout_keep_alive and not self._answering():
             self._refused = True
             self.transport.close()
+
+    def _write_stalled(self, now: float, size: int) -> bool:
+        """Cut the connection off when `size` unsent bytes have not shrunk for the limit."""
+        if not self._write_since or size < self._write_seen:
+            self._write_since = now
+            self._write_seen = size
+            if self.write_held:
+                self._charge_write(size)
+            return False
+        timeout = self.limits.request_timeout
+        if now - self._write_since <= timeout:
+            return False
+        self.cut_off(f"its answer made no progress for {timeout:g} s (the client does not read)")
+        return True
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -409,7 +516,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._in_head = False
         if len(self.headers) > self.limits.max_headers:
             raise _Refused(
-                431, f"the request has {len(self.headers)} header fields, more than {MAX_HEADERS}"
+                431,
+                f"the request has {len(self.headers)} header fields, more than "
+                f"{self.limits.max_headers}",
             )
         if self._unmet_expect is not None:
             expected = self._unmet_expect.decode("latin-1")

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
 import orjson
 
+from mockloop.http_response import PreparedResponse
+
 __all__ = ["PreparedResponse", "problem", "problem_bytes"]
-
-
-@dataclass(slots=True)
-class PreparedResponse:
-    """A response ready to send: status, raw headers (without content-length) and body bytes."""
-
-    status: int
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-    body: bytes = b""
-    source: str = ""  # what produced it (scenario, prefer, example, generated, ...)
 
 
 def _title(status: int) -> str:

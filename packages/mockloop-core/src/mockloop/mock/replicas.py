@@ -23,18 +23,28 @@ import logging
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mockloop.errors import ConfigError, StoreError
 from mockloop.store.database import DatabaseError, connect
 
 if TYPE_CHECKING:
-    from mockloop.mock.runtime import MockRuntime
     from mockloop.store import SQLStore
 
-__all__ = ["ReplicaSync"]
+__all__ = ["ReplicaHost", "ReplicaSync"]
 
 logger = logging.getLogger("mockloop.mock")
+
+
+class ReplicaHost(Protocol):
+    """What `ReplicaSync` needs of the runtime that owns it. The runtime creates its replica
+    sync; this module never imports the runtime back."""
+
+    admin_url: str | None
+
+    def require_store(self) -> SQLStore: ...
+
+    def reload_rules(self) -> None: ...
 
 
 class ReplicaSync:
@@ -42,7 +52,7 @@ class ReplicaSync:
 
     def __init__(
         self,
-        runtime: MockRuntime,
+        runtime: ReplicaHost,
         *,
         poll_interval: float = 0.2,
         heartbeat_every: float = 2.0,
@@ -65,7 +75,7 @@ class ReplicaSync:
 
     @property
     def store(self) -> SQLStore:
-        return self.runtime._require_store()
+        return self.runtime.require_store()
 
     def start(self) -> None:
         """Record this replica, open the listener (PostgreSQL) and start following."""

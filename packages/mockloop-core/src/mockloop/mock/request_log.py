@@ -693,7 +693,8 @@ class RequestLogWriter:
         return {
             "ts": record.ts,
             "method": str(record.method).upper(),
-            "path": record.path,
+            # Token shapes and URL passwords only (`/keys/sk-live-...`), behind the pre-scan.
+            "path": self.redactor.path(record.path),
             "query": query[:limit] if query_cut else query,
             "operation_id": record.operation_id,
             "status": record.status,

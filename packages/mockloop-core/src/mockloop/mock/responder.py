@@ -11,7 +11,10 @@ generated within it (the faker carries a byte budget), a documented example larg
 replaced by generated data (asked for by name, it is answered with a 422 problem), and each
 operation whose body had to be cut is logged once. Cached bodies are bounded in total too.
 `respond_async` builds a body not cached yet in a worker thread, so generating (or checking a
-large example) never holds up the event loop.
+large example) leaves the event loop free to answer, sharing the GIL with it. Example checks
+are bounded in validation steps (`mockloop.spec.validation.WorkBudget`): an example whose
+check needs more is taken as valid, logged once, so a hostile description cannot hold a
+worker thread for long.
 """
 
 from __future__ import annotations
@@ -491,12 +494,13 @@ class Responder:
             return self._valid_examples[cache_key]
         chosen = None
         for candidate in media_type.examples:
-            if json_size(candidate.value, self.max_bytes) > self.max_bytes:
+            size = json_size(candidate.value, self.max_bytes)
+            if size > self.max_bytes:
                 # Never served whole, and never validated (that would walk all of it).
                 self._log_cut(op, f"example {candidate.name!r} replaced by generated data")
                 continue
-            if media_type.schema is None or self.validator.is_valid(
-                media_type.schema, candidate.value
+            if media_type.schema is None or not self.validator.errors(
+                media_type.schema, candidate.value, limit=1, size=size
             ):
                 chosen = candidate
                 break

@@ -200,7 +200,8 @@ class MockRuntime:
             self._temporary_dir.cleanup()
             self._temporary_dir = None
 
-    def _require_store(self) -> SQLStore:
+    def require_store(self) -> SQLStore:
+        """The open store; ConfigError while the mock is not started."""
         if self.store is None:
             raise ConfigError("the mock is not started: its store is closed")
         return self.store
@@ -282,7 +283,7 @@ class MockRuntime:
             self._reload_rules()
 
     def _reload_rules(self) -> None:
-        store = self._require_store()
+        store = self.require_store()
         overrides = {}
         for key, config in store.list_overrides().items():
             try:
@@ -318,10 +319,10 @@ class MockRuntime:
     # -- scenarios --------------------------------------------------------------------------
 
     def list_scenarios(self) -> list[dict[str, Any]]:
-        return self._require_store().list_scenarios()
+        return self.require_store().list_scenarios()
 
     def get_scenario(self, name: str) -> dict[str, Any]:
-        stored = self._require_store().get_scenario(name)
+        stored = self.require_store().get_scenario(name)
         if stored is None:
             raise ScenarioError(self._unknown(name))
         return stored
@@ -336,7 +337,7 @@ class MockRuntime:
         problems = check_rules_against(scenario.rules, self.spec.operations)
         if problems:
             raise ScenarioError(f"scenario {scenario.name!r}: " + "; ".join(problems))
-        store = self._require_store()
+        store = self.require_store()
         if create and store.get_scenario(scenario.name) is not None:
             raise ScenarioError(
                 f"scenario {scenario.name!r} exists already; update it with PUT instead"
@@ -349,7 +350,7 @@ class MockRuntime:
         return saved
 
     def delete_scenario(self, name: str) -> None:
-        store = self._require_store()
+        store = self.require_store()
         if not store.delete_scenario(name):
             raise ScenarioError(self._unknown(name))
         if self.rules.active_scenario == name:
@@ -358,7 +359,7 @@ class MockRuntime:
         self._synced()
 
     def activate_scenario(self, name: str) -> Scenario:
-        store = self._require_store()
+        store = self.require_store()
         stored = store.get_scenario(name)
         if stored is None:
             raise ScenarioError(self._unknown(name))
@@ -372,7 +373,7 @@ class MockRuntime:
 
     def deactivate_scenario(self) -> str | None:
         previous = self.rules.active_scenario
-        self._require_store().set_active_scenario(None)
+        self.require_store().set_active_scenario(None)
         self.rules.set_scenario(None)
         self._synced()
         if self.webhooks is not None and previous is not None:
@@ -380,7 +381,7 @@ class MockRuntime:
         return previous
 
     def _unknown(self, name: str) -> str:
-        names = [s["name"] for s in self._require_store().list_scenarios()]
+        names = [s["name"] for s in self.require_store().list_scenarios()]
         known = ", ".join(names) if names else "none yet: create one first"
         return f"unknown scenario {name!r} (known: {known})"
 
@@ -410,7 +411,7 @@ class MockRuntime:
         if active is not None:
             if active not in names:
                 raise ConfigError(f"scenarios file {path}: active scenario {active!r} is not in it")
-            self._require_store().set_active_scenario(active)
+            self.require_store().set_active_scenario(active)
         return names
 
     # -- response overrides -----------------------------------------------------------------
@@ -439,19 +440,19 @@ class MockRuntime:
     def set_override(self, key: str, data: Any) -> dict[str, Any]:
         self.override_rule(key, data)
         config = dict(data)
-        store = self._require_store()
+        store = self.require_store()
         store.put_override(key, config)
         self.reload_rules()
         self._synced()
         return config
 
     def delete_override(self, key: str) -> None:
-        if not self._require_store().delete_override(key):
+        if not self.require_store().delete_override(key):
             raise ScenarioError(f"no response override for {key!r}")
         self.reload_rules()
         self._synced()
 
     def clear_overrides(self) -> None:
-        self._require_store().clear_overrides()
+        self.require_store().clear_overrides()
         self.reload_rules()
         self._synced()

@@ -1,8 +1,13 @@
-"""Stateful mode's bounds: items and bytes per collection, live sessions, session ids.
+"""Stateful mode's bounds: items per collection, bytes for everything, live sessions, ids.
 
-* A collection (in the shared data or in one session's copy) holds at most `max_items` items
-  and `max_bytes` bytes of JSON. A write past either is refused with 409 (the collection's
-  state conflicts with the request: delete or reset, then retry); nothing stored is lost.
+* A collection (in the shared data or in one session's copy) holds at most `max_items` items.
+* Everything the mock holds (every collection of the seed, the shared data and every session's
+  copy) is charged at most `max_bytes` bytes: each item its JSON size plus an estimate of
+  Python's overhead (`state_data.item_charge`), each partition a fixed amount. A session
+  shares the seed's collections until it changes one, and only that copy is charged. This is
+  what bounds the memory stateful mode takes, whatever clients send.
+* A write past either is refused with 409 (the data's state conflicts with the request:
+  delete or reset, then retry); nothing stored is lost.
 * With session isolation at most `max_sessions` sessions are live. A session unused for
   `session_idle_seconds` is evicted (its data is gone) when a write needs room or passes by.
   A session in use is never evicted to make room: when every live session is fresher than the
@@ -36,9 +41,9 @@ _SESSION_ID = re.compile(r"[A-Za-z0-9._~:@+/=-]{1,128}")
 
 
 class StateLimitError(ConfigError):
-    """Raised when a stateful write would pass a bound (items or bytes in a collection, live
-    sessions) or names a malformed session id. `status`, `title`, `headers` and `fields` make
-    the problem+json it is answered with."""
+    """Raised when a stateful write would pass a bound (items in a collection, bytes of all the
+    data, live sessions) or names a malformed session id. `status`, `title`, `headers` and
+    `fields` make the problem+json it is answered with."""
 
     def __init__(
         self,
@@ -91,8 +96,8 @@ class StateLimits:
     refused_session_ids: int = 0
 
     def check_item(self, name: str, partitions: Partitions, added: int, grown: int) -> None:
-        """Refuse a write that adds `added` items (0 or 1) and `grown` bytes to a collection
-        when it would pass a bound (StateLimitError, status 409)."""
+        """Refuse a write that adds `added` items (0 or 1) to a collection and `grown` charged
+        bytes to the data when it would pass a bound (StateLimitError, status 409)."""
         if added and partitions.count + added > self.max_items:
             self.refused_items += 1
             raise StateLimitError(
@@ -107,20 +112,29 @@ class StateLimits:
                 max_items=self.max_items,
                 flag="--state-max-items",
             )
-        if grown > 0 and partitions.bytes + grown > self.max_bytes:
-            self.refused_bytes += 1
-            raise StateLimitError(
-                f"collection {name!r} would hold {partitions.bytes + grown} bytes of JSON, "
-                f"more than this mock keeps (state_max_bytes {self.max_bytes}); nothing was "
-                "stored. Delete items, reset the data (POST /api/state/reset on the admin "
-                "port) or start the mock with a larger --state-max-bytes",
-                status=409,
-                title="Collection Full",
-                collection=name,
-                limit="state_max_bytes",
-                max_bytes=self.max_bytes,
-                flag="--state-max-bytes",
-            )
+        held = partitions.ledger.held if partitions.ledger is not None else partitions.charged
+        self.check_bytes(name, held, grown)
+
+    def check_bytes(self, name: str, held: int, grown: int) -> None:
+        """Refuse a write to collection `name` that adds `grown` charged bytes when the data
+        already holds `held` and the sum passes `max_bytes` (StateLimitError, status 409)."""
+        if grown <= 0 or held + grown <= self.max_bytes:
+            return
+        self.refused_bytes += 1
+        raise StateLimitError(
+            f"the stateful data would take {held + grown} bytes (the JSON of every item of "
+            "every collection and session, plus overhead), more than this mock keeps "
+            f"(state_max_bytes {self.max_bytes}); nothing was stored in {name!r}. Delete "
+            "items, reset the data (POST /api/state/reset on the admin port), let idle "
+            "sessions expire (--state-session-idle) or start the mock with a larger "
+            "--state-max-bytes",
+            status=409,
+            title="State Full",
+            collection=name,
+            limit="state_max_bytes",
+            max_bytes=self.max_bytes,
+            flag="--state-max-bytes",
+        )
 
     def expire(self, memory: StateMemory) -> list[str]:
         """Evict the sessions idle longer than the limit (least recently used first)."""
@@ -172,6 +186,7 @@ class StateLimits:
             "session_idle_seconds": self.session_idle_seconds,
             "max_items": self.max_items,
             "max_bytes": self.max_bytes,
+            "held_bytes": memory.held,
             "evicted_idle": self.evicted_idle,
             "refused_sessions": self.refused_sessions,
             "refused_items": self.refused_items,

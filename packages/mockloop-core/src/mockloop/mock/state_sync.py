@@ -262,6 +262,7 @@ class SharedState:
             position = int(position)
             memory.sessions.clear()
             memory.used.clear()
+            memory.recount()
             position = self._write_whole(conn, ("template", ""), memory.template, version, position)
             position = self._write_whole(conn, ("shared", ""), memory.shared, version, position)
             conn.execute(
@@ -367,7 +368,9 @@ class SharedState:
         self._sessions = set(memory.sessions)
 
     def _reload(self, conn: Connection, memory: StateMemory) -> None:
-        """Every scope, read afresh; the sessions keep the last-use times this process knew."""
+        """Every scope, read afresh; the sessions keep the last-use times this process knew
+        and are ordered by them (least recently used first, as eviction expects), the ones
+        it did not know as used now."""
         names = tuple(memory.shared)
         loaded: dict[_ScopeKey, Data] = {}
         order = conn.execute(
@@ -387,12 +390,16 @@ class SharedState:
         memory.shared = loaded.get(("shared", ""), memory.shared)
         now = memory.clock()
         used = memory.used
-        memory.sessions = OrderedDict()
-        memory.used = {}
-        for (kind, session), data in loaded.items():
-            if kind == "session":
-                memory.sessions[session] = data
-                memory.used[session] = used.get(session, now)
+        memory.used = {
+            session: used.get(session, now) for kind, session in loaded if kind == "session"
+        }
+        # The database's order is that of its versions, which a use that wrote nothing (a
+        # refused write, a 404) does not move: order by the last use this process saw.
+        memory.sessions = OrderedDict(
+            (session, loaded[("session", session)])
+            for session in sorted(memory.used, key=memory.used.__getitem__)
+        )
+        memory.recount()
 
     def _catch_up(self, conn: Connection, memory: StateMemory, known: int) -> None:
         """Apply what other processes wrote since version `known`."""
@@ -412,10 +419,9 @@ class SharedState:
                 whole.add((kind, session))
                 if kind == "template":
                     memory.template = data
-                elif kind == "shared":
-                    memory.shared = data
+                    memory.recount()  # the scopes sharing the old template now own it
                 else:
-                    memory.sessions[session] = data
+                    memory.put_scope(None if kind == "shared" else session, data)
             if kind == "session":
                 memory.touch(session)  # a write anywhere counts as use
         rows = conn.execute(

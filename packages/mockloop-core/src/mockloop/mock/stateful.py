@@ -13,9 +13,10 @@ The business app calls `StateStore.handle` from its event loop while the admin A
 reset from a worker thread, so every read and write of the data holds one lock.
 
 Every request costs the same whatever a collection holds: items are found by id, integer ids
-come from a running highest id (`state_data.Partitions`), and the caps on items and bytes per
-collection and on live sessions (`state_limits`) read running totals. A list walks only the
-page it answers, unless it filters.
+and generated `name-N` ids come from a running highest one (`state_data.Partitions`), and the
+caps on items per collection, on the bytes of all the data and on live sessions
+(`state_limits`) read running totals. A list walks only the page it answers, unless it
+filters.
 
 Given a `SharedState` (see `state_sync`), the data lives in a database that several mock
 processes share: each request or admin read first catches up with what the others wrote (one
@@ -48,7 +49,14 @@ from mockloop.mock.state_collections import (
     merge_patch,
     page_number,
 )
-from mockloop.mock.state_data import Data, Items, Partitions, StateMemory, encode_item
+from mockloop.mock.state_data import (
+    Data,
+    Items,
+    Partitions,
+    StateMemory,
+    encode_item,
+    item_charge,
+)
 from mockloop.mock.state_limits import StateLimitError, StateLimits, check_session_id
 from mockloop.mock.state_sync import Changes, SharedState, fingerprint
 from mockloop.spec.model import ApiSpec, Operation
@@ -62,8 +70,8 @@ logger = logging.getLogger("mockloop.mock")
 
 _SESSION_HEADER = b"x-session-id"
 _ENTRY_CACHE = 50_000
+_ENTRY_CACHE_BYTES = 16 * 1024 * 1024  # charged as items are: a large entry schema fills it sooner
 _STRING_RULES = ("pattern", "format", "minLength", "maxLength", "enum", "const")
-_WRITES = frozenset({"create", "replace"})
 _READS = frozenset({"list", "read"})
 
 StateListener = Callable[[str, dict[str, Any]], None]
@@ -80,7 +88,8 @@ class StateStore:
         responder: makes the documented response headers.
         shared: the database replicas share the data through; None keeps it in memory.
         max_items: items one collection (shared, or in one session) may hold.
-        max_bytes: bytes of JSON one collection may hold.
+        max_bytes: bytes all the data (seed, shared, every session's copies) may be charged:
+            each item's JSON plus overhead (`state_data.item_charge`).
         max_sessions: sessions kept at once.
         session_idle_seconds: a session unused this long may be evicted.
         clock: seconds from an arbitrary start (tests pass a fake one to age sessions).
@@ -123,6 +132,7 @@ class StateStore:
         self._mem = StateMemory(self._empty(), self._empty(), clock=clock)
         self._list_bodies: dict[str, Any] = {}
         self._entries: dict[tuple[str, str], dict[str, Any]] = {}
+        self._entry_bytes = 0
         # While a write to a shared database runs: what it changed, and in which scope.
         self._changes: Changes | None = None
         self._scope: str | None = None
@@ -138,17 +148,19 @@ class StateStore:
         written there for every replica.
         """
         with self._lock:
-            template = self._empty()
+            # The seed is built inside the memory, so it is charged against the byte budget.
+            memory = StateMemory(self._empty(), {}, clock=self._clock)
             for collection in self.collections.values():
                 if not collection.parent_params:
-                    partitions = template[collection.name]
-                    partitions.setdefault((), {})
+                    partitions = memory.template[collection.name]
+                    partitions.open(())
                     try:
                         for index in range(self.seed_items):
                             self._add_generated(collection, partitions, f"seed|{index}")
                     except StateLimitError as exc:
                         logger.warning("stateful mock: the seed stops short: %s", exc)
-            self._mem = StateMemory(template, copy.deepcopy(template), clock=self._clock)
+            memory.put_scope(None, dict(memory.template))  # shares the seed until it changes
+            self._mem = memory
             if self.shared_state is not None:
                 shape = [(c.name, c.id_field, c.id_kind) for c in self.collections.values()]
                 made_from = fingerprint(
@@ -171,6 +183,8 @@ class StateStore:
 
     def counts(self, session_id: str | None = None) -> dict[str, int]:
         """Items per collection in the shared data or a session's (the seed if it has none)."""
+        if session_id is not None:
+            self._check_session(session_id)
         with self._lock:
             self._refresh()
             return self._counts(session_id)
@@ -188,13 +202,28 @@ class StateStore:
     ) -> list[dict[str, Any]]:
         """Copies of a collection's items (`limit` of them from `offset`, or all); ConfigError
         naming the collections if unknown."""
+        return self.page(name, session_id, offset=offset, limit=limit)[1]
+
+    def page(
+        self,
+        name: str,
+        session_id: str | None = None,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """How many items a collection holds and copies of `limit` of them from `offset` (or
+        all), read together so they agree; ConfigError naming the collections if unknown."""
         self.collection(name)
+        if session_id is not None:
+            self._check_session(session_id)
         with self._lock:
             self._refresh()
             partitions = self._view(session_id)[name]
             every = itertools.chain.from_iterable(i.values() for i in partitions.values())
             stop = None if limit is None else offset + limit
-            return [copy.deepcopy(i) for i in itertools.islice(every, offset, stop)]
+            chosen = [copy.deepcopy(i) for i in itertools.islice(every, offset, stop)]
+            return partitions.count, chosen
 
     def summary(self) -> dict[str, Any]:
         """The bounds, the live sessions and every eviction and refusal so far.
@@ -241,10 +270,14 @@ class StateStore:
             for target in targets:
                 if target.parent_params:
                     continue
-                partitions = self._mem.writable(data, target.name)
-                partitions.setdefault((), {})
-                before = partitions.count
                 # Items added before a cap is reached stay (and are saved); the refusal follows.
+                try:
+                    partitions = self._writable(data, target.name)
+                except StateLimitError as exc:
+                    refused = exc
+                    break
+                partitions.open(())
+                before = partitions.count
                 try:
                     if items is None:
                         for _ in range(number):
@@ -272,11 +305,11 @@ class StateStore:
         with self._lock, self._changing(session_id):
             fresh = dict(self._mem.template) if reseed else self._empty()
             if session_id is None:
-                self._mem.shared = fresh
+                self._mem.put_scope(None, fresh)
             else:
                 if session_id not in self._mem.sessions:
                     self.limits.admit(self._mem, session_id)
-                self._mem.sessions[session_id] = fresh
+                self._mem.put_scope(session_id, fresh)
                 self._mem.touch(session_id)
             if self._changes is not None:
                 self._changes.scope(session_id)
@@ -379,10 +412,10 @@ class StateStore:
         if action in _READS:
             partitions = data[collection.name]
         else:
-            partitions = self._mem.writable(data, collection.name)
-        items = partitions.get(parent)
-        if items is None:  # only writes make a partition: reads of any parent stay free
-            items = partitions.setdefault(parent, {}) if action in _WRITES else {}
+            partitions = self._writable(data, collection.name)
+        # Only a stored item makes a partition (charged with it): reads of any parent, and
+        # writes refused or answered 404, leave nothing behind.
+        items = partitions.get(parent) or {}
         if action == "list":
             return self._list(collection, op, items, query)
         if action == "create":
@@ -458,9 +491,15 @@ class StateStore:
                 collection.entry_schema, key=f"state|{collection.name}|entry|{cache_key[1]}"
             )
             base = value if isinstance(value, dict) else {}
-            if len(self._entries) >= _ENTRY_CACHE:
+            charge = item_charge(encode_item(base))
+            if (
+                len(self._entries) >= _ENTRY_CACHE
+                or self._entry_bytes + charge > _ENTRY_CACHE_BYTES
+            ):
                 self._entries.clear()
+                self._entry_bytes = 0
             self._entries[cache_key] = base
+            self._entry_bytes += charge
         return {**base, **{k: v for k, v in item.items() if k in collection.entry_fields}}
 
     def _create(
@@ -591,10 +630,10 @@ class StateStore:
             return exc.problem()
 
     def _view(self, session_id: str | None) -> Data:
-        """Data to read without creating a session (its seed copy would look the same)."""
+        """Data to read without creating a session (its seed copy would look the same); the
+        caller has checked `session_id`."""
         if session_id is None:
             return self._mem.shared
-        self._check_session(session_id)
         data = self._mem.sessions.get(session_id)
         if data is None:
             return self._mem.template
@@ -606,19 +645,28 @@ class StateStore:
 
     def _data(self, session_id: str | None) -> Data:
         """Data to change; a new session starts from a copy of the seed when there is room
-        (StateLimitError otherwise), and sessions idle past the limit are evicted."""
+        (StateLimitError otherwise), and sessions idle past the limit are evicted. The caller
+        has checked `session_id`."""
         if session_id is None:
             return self._mem.shared
-        self._check_session(session_id)
         self.limits.expire(self._mem)
         data = self._mem.sessions.get(session_id)
         if data is None:
             self.limits.admit(self._mem, session_id)
-            data = self._mem.sessions[session_id] = dict(self._mem.template)
+            data = dict(self._mem.template)
+            self._mem.put_scope(session_id, data)
             if self._changes is not None:
                 self._changes.scope(session_id)
         self._mem.touch(session_id)
         return data
+
+    def _writable(self, data: Data, name: str) -> Partitions:
+        """`data`'s collection `name`, ready to change; copying it from the seed must fit the
+        byte budget (StateLimitError otherwise)."""
+        cost = self._mem.copy_cost(data, name)
+        if cost:
+            self.limits.check_bytes(name, self._mem.held, cost)
+        return self._mem.writable(data, name)
 
     def _check_session(self, session_id: str) -> None:
         if self.isolation != "session":
@@ -692,7 +740,9 @@ class StateStore:
                 )
                 if isinstance(value, str) and value and value not in items:
                     return value
-        number = len(items) + 1
+        # One past the highest `name-N` the partition has held: the walk below never steps
+        # unless an id was stored around `Partitions.put`, so explicit ids cannot slow it.
+        number = partitions.suffix(parent) + 1
         while f"{collection.singular}-{number}" in items:
             number += 1
         return f"{collection.singular}-{number}"
@@ -710,11 +760,12 @@ class StateStore:
             item.pop(name, None)
         item[collection.id_field] = item_id
         key = self._key(collection, str(item_id))
-        size = len(encode_item(item))
+        charge = item_charge(encode_item(item))
         old = partitions.get(parent, {}).get(key)
-        grown = size - (len(encode_item(old)) if old is not None else 0)
+        old_charge = None if old is None else item_charge(encode_item(old))
+        grown = partitions.cost(parent, charge, old_charge)
         self.limits.check_item(collection.name, partitions, int(old is None), grown)
-        new = partitions.put(parent, key, item, size)
+        new = partitions.put(parent, key, item, charge, old_charge)
         self._note(collection, parent, key, new=new)
         return item
 

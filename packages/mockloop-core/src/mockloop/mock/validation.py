@@ -6,10 +6,17 @@ not one the operation accepts, 422 when a well-formed body breaks the schema. In
 the problems are logged and the request is answered as if valid.
 
 Checking a body is pure Python and grows with its size (a valid 10 MiB array of objects takes
-seconds): `check_async` checks a body of `OFF_LOOP_BYTES` or more in a worker thread, one such
-body at a time, so the event loop keeps answering other requests (and `/health`) meanwhile.
-Patterns are matched by RE2 (linear time), and a body nested too deeply for the schema check is
-a 422, never a RecursionError.
+seconds) and with the schema's (combinators re-check values): `check_async` checks a body of
+`OFF_LOOP_BYTES` or more in a worker thread, one such request at a time, and checks any other
+request on the event loop within `ON_LOOP_STEPS` validation steps; a check that needs more
+starts over in the worker thread. So one request holds the event loop for at most about
+`ON_LOOP_STEPS` steps (a few tens of milliseconds) before `/health` and other requests get
+their turn; the worker thread competes with the loop for the GIL meanwhile, so it is not free.
+
+Every check is bounded (`mockloop.spec.validation`): patterns are matched by RE2 (no
+backtracking), a body that needs more validation steps than its size allows is a 422 "too
+complex to check", and a body nested too deeply for the schema check is a 422 "too deep to
+check", never a RecursionError.
 """
 
 from __future__ import annotations
@@ -29,13 +36,21 @@ from mockloop.spec.model import Operation, Parameter
 from mockloop.spec.params import coerce_parameter, query_values
 from mockloop.spec.validation import SchemaValidator
 
-__all__ = ["OFF_LOOP_BYTES", "RequestValidator"]
+__all__ = ["OFF_LOOP_BYTES", "ON_LOOP_STEPS", "RequestValidator"]
 
 logger = logging.getLogger("mockloop.validation")
 
 _MEMO_LIMIT = 10_000
 OFF_LOOP_BYTES = 64 * 1024
 """Request bodies at least this large are validated in a worker thread (about 0.1 s of work)."""
+ON_LOOP_STEPS = 3_000
+"""Validation steps a request may take on the event loop (about 5-20 ms) before its check
+starts over in a worker thread."""
+
+
+class _NeedsWorker(Exception):
+    """Raised when a check on the event loop needs more than `ON_LOOP_STEPS` steps."""
+
 
 # Header parameters that OpenAPI says to ignore: the transport owns them.
 _IGNORED_HEADERS = {"accept", "content-type", "authorization"}
@@ -62,9 +77,13 @@ class RequestValidator:
         headers: Mapping[str, str],
         body: bytes,
     ) -> PreparedResponse | None:
-        """`check`, with a body of `OFF_LOOP_BYTES` or more checked in a worker thread."""
+        """`check`, with a body of `OFF_LOOP_BYTES` or more, or a check that needs more than
+        `ON_LOOP_STEPS` steps, done in a worker thread."""
         if len(body) < OFF_LOOP_BYTES or op.request_body is None:
-            return self.check(op, path_params, query, headers, body)
+            try:
+                return self._check(op, path_params, query, headers, body, on_loop=True)
+            except _NeedsWorker:
+                pass
         async with self._heavy:
             return await asyncio.to_thread(self.check, op, path_params, query, headers, body)
 
@@ -76,7 +95,21 @@ class RequestValidator:
         headers: Mapping[str, str],
         body: bytes,
     ) -> PreparedResponse | None:
-        found = self._problems(op, path_params, query, headers, body)
+        """A problem response for a request that breaks the description, or None (always
+        None in `warn` mode, which logs the problems instead)."""
+        return self._check(op, path_params, query, headers, body, on_loop=False)
+
+    def _check(
+        self,
+        op: Operation,
+        path_params: Mapping[str, str],
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        on_loop: bool,
+    ) -> PreparedResponse | None:
+        found = self._problems(op, path_params, query, headers, body, on_loop)
         if found is None:
             return None
         if self.mode == "warn":
@@ -91,6 +124,7 @@ class RequestValidator:
         query: str,
         headers: Mapping[str, str],
         body: bytes,
+        on_loop: bool,
     ) -> PreparedResponse | None:
         errors: list[str] = []
         query_pairs: list[tuple[str, str]] | None = None
@@ -111,7 +145,7 @@ class RequestValidator:
                 if cookies is None:
                     cookies = _cookies(headers.get("cookie", ""))
                 raw = [cookies[param.name]] if param.name in cookies else []
-            errors.extend(self._check_parameter(param, raw))
+            errors.extend(self._check_parameter(param, raw, on_loop))
         if errors:
             return problem(
                 400,
@@ -119,9 +153,22 @@ class RequestValidator:
                 title="Invalid request parameters",
                 errors=errors,
             )
-        return self._check_body(op, headers, body)
+        return self._check_body(op, headers, body, on_loop)
 
-    def _check_parameter(self, param: Parameter, raw: list[str]) -> list[str]:
+    def _errors(
+        self, schema: Any, value: Any, on_loop: bool, size: int | None = None, **options: Any
+    ) -> list[str]:
+        """The validator's errors; on the event loop, `_NeedsWorker` past `ON_LOOP_STEPS`."""
+        if not on_loop:
+            return self.validator.errors(schema, value, size=size, **options)
+        found = self.validator.errors_within(
+            schema, value, size=size, steps=ON_LOOP_STEPS, **options
+        )
+        if found is None:
+            raise _NeedsWorker
+        return found
+
+    def _check_parameter(self, param: Parameter, raw: list[str], on_loop: bool) -> list[str]:
         if not raw:
             return (
                 [f"{param.location} parameter {param.name!r} is required"] if param.required else []
@@ -134,7 +181,8 @@ class RequestValidator:
             where = f"{param.location} parameter {param.name!r}"
             value = coerce_parameter(param, raw, self.validator.document)
             found = [
-                f"{where}: {message}" for message in self.validator.errors(param.schema, value)
+                f"{where}: {message}"
+                for message in self._errors(param.schema, value, on_loop, direction="request")
             ]
             if sum(len(r) for r in raw) <= 1024:
                 if len(self._checked) >= _MEMO_LIMIT:
@@ -172,7 +220,7 @@ class RequestValidator:
         return schema
 
     def _check_body(
-        self, op: Operation, headers: Mapping[str, str], body: bytes
+        self, op: Operation, headers: Mapping[str, str], body: bytes, on_loop: bool
     ) -> PreparedResponse | None:
         request_body = op.request_body
         if request_body is None or not request_body.content:
@@ -208,7 +256,9 @@ class RequestValidator:
             )
         if media_type.schema is None:
             return None
-        errors = self.validator.errors(media_type.schema, value, direction="request")
+        errors = self._errors(
+            media_type.schema, value, on_loop, direction="request", size=len(body)
+        )
         if errors:
             return problem(
                 422,

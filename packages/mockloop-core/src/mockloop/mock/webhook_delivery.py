@@ -313,16 +313,20 @@ class WebhookDispatcher:
             names.add(operation_id)
         if template:
             names.add(f"{verb} {template}")
-        event = operation_id or f"{verb} {template or path}"
+        event = operation_id or ""
         body: bytes | None = None
         for hook, events, lane in self._hooks:
             if not events.isdisjoint(names):
                 if body is None:  # one body for every matching webhook
+                    # The path loses token shapes (`/keys/sk-live-...`), in the payload and the
+                    # event name; the pre-scan makes that one scan for an ordinary path.
+                    shown_path = self.redactor.path(path)
+                    event = event or f"{verb} {template or shown_path}"
                     body = self._payload(
                         event,
                         request={
                             "method": verb,
-                            "path": path,
+                            "path": shown_path,
                             "query": self.redactor.query(query),
                             "operation_id": operation_id,
                         },

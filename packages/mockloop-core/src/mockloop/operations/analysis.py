@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mockloop.catalog import operation
 from mockloop.errors import ConfigError
+from mockloop.operation import operation
 from mockloop.operations.base import OperationsBase
 from mockloop.testing.analysis import AnalysisResult, analyze_runs
 from mockloop.testing.compare import ComparisonResult, compare_runs

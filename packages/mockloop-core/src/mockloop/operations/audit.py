@@ -9,8 +9,8 @@ from typing import Any, Literal
 from pydantic import Field
 
 from mockloop.audit.recorder import audit_failures, audit_store
-from mockloop.catalog import operation
 from mockloop.errors import ConfigError
+from mockloop.operation import operation
 from mockloop.operations.base import OperationsBase
 from mockloop.operations.reports import refuse_existing, write_file
 from mockloop.results import Result

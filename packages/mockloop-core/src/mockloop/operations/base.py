@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
@@ -20,6 +20,7 @@ from mockloop.errors import (
 from mockloop.mock.admin_guard import ADMIN_MARKER_HEADER
 from mockloop.settings import PROBE, ClientSettings, using_home
 from mockloop.testing.runs import RunKind, TestRunStore
+from mockloop.urls import normalise_url
 
 if TYPE_CHECKING:
     from mockloop.spec import ApiSpec
@@ -33,30 +34,6 @@ _USER_ERRORS: dict[str, type[MockLoopUserError]] = {
     "ConfigError": ConfigError,
     "SpecError": SpecError,
 }
-
-
-def normalise_url(url: str, what: str = "server_url") -> str:
-    """`url` with a scheme and without a trailing slash; ConfigError when it is no URL."""
-    if not isinstance(url, str) or not url.strip():
-        raise ConfigError(f"{what} is empty: give the mock's URL, e.g. http://127.0.0.1:8000")
-    text = url.strip()
-    if "://" not in text:
-        text = f"http://{text}"
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{what}={url!r} is not an http(s) URL; give e.g. http://127.0.0.1:8000")
-    try:
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        raise ConfigError(f"{what}={url!r} has an invalid port") from None
-    # A server URL names a server: its query and fragment (which may hold a key) are dropped.
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    normalised = f"{parts.scheme}://{netloc}{parts.path}".rstrip("/")
-    try:
-        httpx.URL(normalised)  # what httpx refuses later (too long, control characters)
-    except httpx.InvalidURL as exc:
-        raise ConfigError(f"{what}={url[:200]!r} is not a usable URL ({exc})") from None
-    return normalised
 
 
 class AdminTarget:

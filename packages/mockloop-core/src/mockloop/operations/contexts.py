@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 from mockloop.audit.context import current_face
-from mockloop.catalog import operation
 from mockloop.context.models import (
     AgentContext,
     ContextData,
@@ -34,6 +33,7 @@ from mockloop.context.records import (
 from mockloop.context.sqlite import SQLContextStore
 from mockloop.context.store import ContextStore, default_context_store_path
 from mockloop.errors import ConfigError
+from mockloop.operation import operation
 from mockloop.operations.base import OperationsBase
 from mockloop.settings import using_home
 from mockloop.store.connection import store_location

@@ -12,7 +12,6 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, Field
 
-from mockloop.catalog import operation
 from mockloop.errors import ConfigError, ScenarioError, ServerError
 from mockloop.load.locust_engine import LocustOptions, require_locust, run_locust
 from mockloop.load.metrics import Aggregation, PerformanceMetricsResult, aggregate_runs
@@ -23,7 +22,9 @@ from mockloop.load.runner import execute_plan, probe_target
 from mockloop.load.session import LoadSession, new_run_id, pid_alive
 from mockloop.load.store import LoadRunStore
 from mockloop.load.thresholds import check_thresholds
+from mockloop.operation import operation
 from mockloop.operations.base import AdminTarget, OperationsBase, normalise_url
+from mockloop.redaction import EncodedData
 from mockloop.results import Result
 from mockloop.settings import PROBE, using_home
 
@@ -205,7 +206,15 @@ class LoadTestOperations(OperationsBase):
         return finished
 
     async def _record_load_run(self, result: LoadTestResult, session_id: str | None) -> None:
-        """Keep the run in test_runs.db (for sessions and analysis), without its histogram."""
+        """Keep the run in test_runs.db (for sessions and analysis), without its histogram.
+
+        The per-operation histograms stay (analysis merges them); they are marked
+        `EncodedData` so the store's redaction passes them through byte for byte.
+        """
+        stored = result.model_dump(mode="json", exclude={"histogram", "time_series"})
+        for op in stored.get("operations") or []:
+            if isinstance(op, dict) and isinstance(op.get("histogram"), str):
+                op["histogram"] = EncodedData(op["histogram"])
         await self._record_run(
             run_id=result.run_id,
             kind="load",
@@ -223,7 +232,7 @@ class LoadTestOperations(OperationsBase):
                 "passed": result.passed,
                 "scenario": result.plan.get("scenario"),
             },
-            result=result.model_dump(mode="json", exclude={"histogram", "time_series"}),
+            result=stored,
             session_id=session_id,
         )
 

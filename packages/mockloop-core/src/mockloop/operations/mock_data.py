@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 from pydantic import Field
 
-from mockloop.catalog import operation
 from mockloop.errors import ConfigError, ScenarioError
+from mockloop.operation import operation
 from mockloop.operations.base import AdminTarget, OperationsBase
 from mockloop.results import Result
 

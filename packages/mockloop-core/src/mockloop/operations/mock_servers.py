@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import Field
 
-from mockloop.catalog import operation
 from mockloop.errors import ConfigError
+from mockloop.operation import operation
 from mockloop.operations.base import OperationsBase
 from mockloop.progress import report_progress
 from mockloop.results import Result

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from mockloop.catalog import operation
 from mockloop.errors import ConfigError
+from mockloop.operation import operation
 from mockloop.operations.base import OperationsBase
 from mockloop.packs.results import (
     PackApplication,

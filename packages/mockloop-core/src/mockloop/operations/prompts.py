@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeVar
 
-from mockloop.catalog import operation
 from mockloop.errors import ConfigError
+from mockloop.operation import operation
 from mockloop.operations.base import OperationsBase
 from mockloop.prompts.models import (
     ErrorScenarioSet,

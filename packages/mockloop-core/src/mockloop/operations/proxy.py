@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 import httpx
 
-from mockloop.catalog import operation
 from mockloop.errors import ConfigError, MockLoopError, ServerError
+from mockloop.operation import operation
 from mockloop.operations.base import AdminTarget, OperationsBase, normalise_url
 from mockloop.progress import report_progress
 from mockloop.proxy.compare import compare_requests, http_sender, plan_requests

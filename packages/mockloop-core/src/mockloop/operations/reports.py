@@ -8,8 +8,8 @@ from typing import Any, get_args
 
 from pydantic import Field
 
-from mockloop.catalog import operation
 from mockloop.errors import ConfigError
+from mockloop.operation import operation
 from mockloop.operations.base import OperationsBase
 from mockloop.reports import (
     OUTPUT_FORMATS,

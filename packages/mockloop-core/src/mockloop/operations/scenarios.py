@@ -9,7 +9,6 @@ from urllib.parse import quote
 
 import httpx
 
-from mockloop.catalog import operation
 from mockloop.errors import ConfigError, ScenarioError, ServerError, SpecError
 from mockloop.mock.scenario_check import (
     ScenarioCheck,
@@ -34,6 +33,7 @@ from mockloop.mock.scenario_verify import (
     plan_verification,
 )
 from mockloop.mock.scenarios import Scenario, parse_scenario
+from mockloop.operation import operation
 from mockloop.operations.base import AdminTarget, OperationsBase, normalise_url
 from mockloop.settings import PROBE
 from mockloop.spec import ApiSpec, Operation

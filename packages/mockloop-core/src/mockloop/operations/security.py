@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mockloop.catalog import operation
 from mockloop.errors import ConfigError
+from mockloop.operation import operation
 from mockloop.operations.base import OperationsBase, normalise_url
 from mockloop.security.engine import ScanRequest, run_security_scan
 from mockloop.security.findings import SecurityTestResult

@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 
-from mockloop.catalog import operation
 from mockloop.errors import ConfigError
 from mockloop.load.session import pid_alive
+from mockloop.operation import catalog_of, operation
 from mockloop.operations.base import OperationsBase
 from mockloop.settings import using_home
 from mockloop.testing.runs import TestRunStore
@@ -272,9 +272,7 @@ class TestSessionOperations(OperationsBase):
         """Each scheduled test calls the client's own operation (audited, stored)."""
 
         async def call(name: str, arguments: dict[str, Any], session_id: str) -> Any:
-            from mockloop.catalog import get_catalog
-
-            checked = get_catalog()[name].validate_arguments(arguments)
+            checked = catalog_of(type(self))[name].validate_arguments(arguments)
             return await getattr(self, name)(**checked, session_id=session_id)
 
         return call
@@ -380,7 +378,7 @@ class TestSessionOperations(OperationsBase):
         if request.resume is not None:
             return await self._resume(request.resume, test_suite, notification)
         assert request.timing is not None
-        suite = parse_test_suite(test_suite)
+        suite = parse_test_suite(test_suite, catalog_of(type(self)))
         timing = request.timing
         sessions = self._sessions()
         if request.session_id is not None:
@@ -426,7 +424,9 @@ class TestSessionOperations(OperationsBase):
                 "schedule the suite anew"
             )
         suite = (
-            parse_test_suite(test_suite) if test_suite else TestSuite.model_validate(row["suite"])
+            parse_test_suite(test_suite, catalog_of(type(self)))
+            if test_suite
+            else TestSuite.model_validate(row["suite"])
         )
         if notification is None and row["notification"]:
             notification = NotificationConfig.model_validate(row["notification"])

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, Field
 
-from mockloop.catalog import operation
 from mockloop.errors import ConfigError, ServerError
+from mockloop.operation import operation
 from mockloop.operations.base import AdminTarget, OperationsBase, normalise_url
 from mockloop.progress import report_progress
 from mockloop.results import Result

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mockloop.errors import ConfigError, ScenarioError
 from mockloop.proxy.auth import UpstreamAuth
@@ -21,9 +21,46 @@ from mockloop.proxy.settings import ProxySettings, parse_auth, parse_proxy_setti
 from mockloop.redaction import Redactor
 
 if TYPE_CHECKING:
-    from mockloop.mock.runtime import MockRuntime
+    from mockloop.spec import ApiSpec
 
-__all__ = ["MODE_HEADER", "ProxyEngine"]
+
+class _SecretPolicy(Protocol):
+    redact_fields: list[str]
+
+
+class _RulesInForce(Protocol):
+    @property
+    def active_scenario(self) -> str | None: ...
+
+
+class ScenarioHost(Protocol):
+    """What `ProxyEngine` needs of the runtime that owns it: its secret policy and description,
+    the scenario in force, and its scenarios (recordings are kept as scenarios). The runtime
+    creates its engine; nothing in `mockloop.proxy` imports the mock back."""
+
+    @property
+    def config(self) -> _SecretPolicy: ...
+
+    @property
+    def spec(self) -> ApiSpec: ...
+
+    @property
+    def rules(self) -> _RulesInForce: ...
+
+    def list_scenarios(self) -> list[dict[str, Any]]: ...
+
+    def get_scenario(self, name: str) -> dict[str, Any]: ...
+
+    def save_scenario(
+        self, data: Any, *, name: str | None = None, create: bool = False
+    ) -> dict[str, Any]: ...
+
+    def activate_scenario(self, name: str) -> object: ...
+
+    def deactivate_scenario(self) -> str | None: ...
+
+
+__all__ = ["MODE_HEADER", "ProxyEngine", "ScenarioHost"]
 
 MODE_HEADER = b"x-mockloop-mode"
 _ANSWER_MODES = ("mock", "proxy", "fallback", "replay")
@@ -37,7 +74,7 @@ class ProxyEngine:
         settings: the starting settings.
     """
 
-    def __init__(self, runtime: MockRuntime, settings: ProxySettings) -> None:
+    def __init__(self, runtime: ScenarioHost, settings: ProxySettings) -> None:
         self.runtime = runtime
         self.redactor = Redactor(runtime.config.redact_fields)
         self._lock = threading.Lock()

@@ -3,18 +3,26 @@
 A recording keeps each proxied exchange (method, path, query, status, the response's safe
 headers and body) with secrets stripped: the auth's own credential values wherever they
 appear (the served body already lost them), secret-named headers such as Set-Cookie, and the
-values of secret query parameters (the request log's `Redactor`). Header values and the body
-also lose what the shared redaction finds (secret fields, URL credentials, bearer credentials,
-token shapes); the body is otherwise kept as the client saw it, so replay gives the same
-answers. Stopping turns it into a normal
-scenario: one rule per operation (the recorded responses in order, as a `sequence` that stays
-on the last one) plus the exact exchanges in `metadata.recording`, which replay mode serves by
-method, path and query.
+values of secret query parameters (`Redactor.is_secret`). Beyond that only the shared
+redaction's high-confidence rules apply, those that never change ordinary data: URL user-info
+passwords and well-known token shapes (JWT, `sk-...`, `ghp_...`, `AKIA...`) in the path, the
+query, header values and the body, and `Bearer`/`Basic`/`Token`/`Digest` credentials in header
+values. No body field is redacted by its name and numbers and booleans are never touched, so
+`next_page_token`, `total_tokens`, `business_name` and a `Link: ...?page_token=` header replay
+as the client saw them. Replay keys never redact the parameter-only names (`code`, `auth`):
+`?code=US` and `?code=FR` stay two keys.
+
+Stopping turns the recording into a normal scenario: one rule per operation (the recorded
+responses in order, as a `sequence` that stays on the last one) plus the exact exchanges in
+`metadata.recording`, which replay mode serves by method, path and query. A recorded query
+value holding "[REDACTED]" matches any value in its place, so a recording keeps matching when
+the redaction rules that wrote it differ from today's.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,8 +32,8 @@ from urllib.parse import parse_qsl, urlencode
 
 import orjson
 
-from mockloop.mock.problem import PreparedResponse
-from mockloop.redaction import SECRET_HEADERS, Redactor
+from mockloop.http_response import PreparedResponse
+from mockloop.redaction import REDACTED, SECRET_HEADERS, Redactor
 
 __all__ = ["ExchangeRecorder", "ReplayIndex", "replay_key"]
 
@@ -36,10 +44,35 @@ _KEEP_HEADERS_SKIP = frozenset(
 
 
 def replay_key(method: str, path: str, query: str, redactor: Redactor) -> str:
-    """The lookup key of a request: method, path and sorted query with secrets redacted."""
+    """The lookup key of a request: method, path and sorted query with secrets redacted (the
+    recording rules: `Redactor.path` and `Redactor.recording_query`)."""
+    return _key(method, redactor.path(path), _sorted_query(query, redactor))
+
+
+def _sorted_query(query: str, redactor: Redactor) -> str:
     pairs = sorted(parse_qsl(query, keep_blank_values=True))
-    text = redactor.query(urlencode(pairs)) if pairs else ""
-    return f"{method.upper()} {path}?{text}"
+    return redactor.recording_query(urlencode(pairs)) if pairs else ""
+
+
+def _key(method: str, path: str, query: str) -> str:
+    return f"{method.upper()} {path}?{query}"
+
+
+def _split_key(key: str) -> tuple[str, list[tuple[str, str]]]:
+    """A replay key's "METHOD path" and its query pairs, in the key's order."""
+    head, _, query = key.partition("?")
+    return head, parse_qsl(query, keep_blank_values=True)
+
+
+def _value_matches(recorded: str, value: str) -> bool:
+    """Whether a request's query value fits a recorded one: equal, or equal where the recorded
+    value is not "[REDACTED]" (which stands for any text)."""
+    if recorded == value:
+        return True
+    if REDACTED not in recorded:
+        return False
+    pattern = ".*".join(re.escape(part) for part in recorded.split(REDACTED))
+    return re.fullmatch(pattern, value, re.DOTALL) is not None
 
 
 def _body_digest(body: bytes) -> str | None:
@@ -80,15 +113,15 @@ class ExchangeRecorder:
                 continue
             if name.startswith("x-mockloop") or self.redactor.is_secret(name):
                 continue
-            value = self.redactor.text(self.scrub(raw_value).decode("latin-1"))
+            value = self.redactor.credentials(self.scrub(raw_value).decode("latin-1"))
             if name == "content-type":
                 content_type = value
             kept[name] = f"{kept[name]}, {value}" if name in kept else value
         clean = self.scrub(body)
         entry: dict[str, Any] = {
             "method": method.upper(),
-            "path": path,
-            "query": self.redactor.query(query),
+            "path": self.redactor.path(path),
+            "query": self.redactor.recording_query(query),
             "key": replay_key(method, path, query, self.redactor),
             "request_body_sha": _body_digest(request_body),
             "operation_id": operation_id,
@@ -99,14 +132,14 @@ class ExchangeRecorder:
         parsed = _json(clean, content_type)
         if parsed is not _NOT_JSON:
             entry["body"] = (
-                self.redactor.json_value(parsed)
+                self.redactor.recording_value(parsed)
                 if self.redactor.may_hold_secrets(clean)
                 else parsed
             )
         else:
             text = clean.decode("utf-8", errors="replace")
             entry["body_text"] = (
-                self.redactor.text(text) if self.redactor.may_hold_secrets(clean) else text
+                self.redactor.token_shapes(text) if self.redactor.may_hold_secrets(clean) else text
             )
         with self._lock:
             if len(self.exchanges) >= _MAX_EXCHANGES:
@@ -189,8 +222,13 @@ class ReplayIndex:
         self.redactor = Redactor()
         self._by_key: dict[str, list[dict[str, Any]]] = {}
         self._by_body: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+        # Keys holding "[REDACTED]" by "METHOD path": looked through when no key is equal.
+        self._wildcards: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {}
         for entry in exchanges:
             key = str(entry.get("key", ""))
+            if key not in self._by_key and REDACTED in key:
+                head, pairs = _split_key(key)
+                self._wildcards.setdefault(head, []).append((key, pairs))
             self._by_key.setdefault(key, []).append(entry)
             self._by_body.setdefault((key, entry.get("request_body_sha")), []).append(entry)
         self._calls: dict[Any, int] = {}
@@ -203,7 +241,7 @@ class ReplayIndex:
 
     def answer(self, method: str, path: str, query: str, body: bytes) -> PreparedResponse | None:
         """The recorded response for this request, or None when none was recorded."""
-        key = replay_key(method, path, query, self.redactor)
+        key = self._find_key(method, path, query)
         lookup: Any = (key, _body_digest(body))
         entries = self._by_body.get(lookup)
         if entries is None:
@@ -229,6 +267,27 @@ class ReplayIndex:
         else:
             body_out = str(entry.get("body_text", "")).encode()
         return PreparedResponse(int(entry["status"]), headers, body_out, source="replay")
+
+    def _find_key(self, method: str, path: str, query: str) -> str:
+        """The recorded key this request matches: its own key; else (a recording written
+        before its path's token was redacted) the key with the path as sent; else a key whose
+        "[REDACTED]" values fit the request's. Its own key when none matches."""
+        own = replay_key(method, path, query, self.redactor)
+        if own in self._by_key:
+            return own
+        sorted_query = _sorted_query(query, self.redactor)
+        pairs = sorted(parse_qsl(query, keep_blank_values=True))
+        for shown_path in dict.fromkeys((self.redactor.path(path), path)):
+            key = _key(method, shown_path, sorted_query)
+            if key in self._by_key:
+                return key
+            for candidate, recorded in self._wildcards.get(key.partition("?")[0], ()):
+                if len(recorded) == len(pairs) and all(
+                    name == got_name and _value_matches(value, got)
+                    for (name, value), (got_name, got) in zip(recorded, pairs, strict=True)
+                ):
+                    return candidate
+        return own
 
     def status(self) -> dict[str, Any]:
         return {

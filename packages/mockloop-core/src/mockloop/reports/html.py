@@ -193,7 +193,7 @@ def render_html(document: ReportDocument) -> str:
         if fmt == "executive"
         else "".join(_run(run, i, fmt) for i, run in enumerate(document.runs))
     )
-    from mockloop import __version__
+    from mockloop.version import __version__
 
     return (
         "<!DOCTYPE html>\n"

@@ -269,6 +269,9 @@ def _bounded(chunks: Iterator[bytes], decoder: Any, room: int) -> Iterator[bytes
             data = decoder.unconsumed_tail
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def fetch_document(
     url: str,
     *,
@@ -281,7 +284,9 @@ def fetch_document(
 ) -> bytes:
     """The body of `url`, fetched within the policy, `max_bytes` and `timeout` seconds in all.
 
-    `headers` are sent on every hop besides Host, Accept, Accept-Encoding and User-Agent.
+    `headers` are sent besides Host, Accept, Accept-Encoding and User-Agent, to `url`'s origin
+    only: once a redirect changes the scheme, host or port they are dropped for that hop and
+    every later one, so a credential meant for one server never reaches another.
 
     Raises:
         SpecError: the address is refused, the fetch fails or times out, the answer is an HTTP
@@ -290,6 +295,7 @@ def fetch_document(
     source = referrer or url
     deadline = time.monotonic() + timeout
     extra = headers or {}
+    origin: tuple[bytes, bytes, int] | None = None
 
     def fail(problem: str) -> SpecError:
         return SpecError(f"cannot fetch {url}: {problem}", source=source, pointer=pointer)
@@ -303,6 +309,15 @@ def fetch_document(
                 raise fail(f"{current!r} is not a usable URL ({exc})") from None
             if target.scheme not in ("http", "https") or not target.host:
                 raise fail(f"{current} is not an http(s) URL")
+            here = (
+                target.raw_scheme,
+                target.raw_host,
+                target.port or _DEFAULT_PORTS[target.scheme],
+            )
+            if origin is None:
+                origin = here
+            elif here != origin:
+                extra = {}
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise fail(f"no answer within {timeout:g} s")

@@ -30,6 +30,7 @@ from mockloop.spec.operations import (
 )
 from mockloop.spec.patterns import pattern_warnings
 from mockloop.spec.refs import (
+    URI_SCHEME,
     Documents,
     default_refs_root,
     is_url,
@@ -44,8 +45,6 @@ __all__ = ["load_spec"]
 
 logger = logging.getLogger("mockloop.spec")
 
-# A URI scheme (`file:`, `ftp:`); one letter is a Windows drive, not a scheme.
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
 _KEY_NAME = re.compile(r"^[A-Za-z_$][A-Za-z0-9_.$-]{0,39}$")
 _SUPPORTED = "Swagger 2.0, OpenAPI 3.0.x, 3.1.x and 3.2.x"
 
@@ -87,7 +86,7 @@ def _read_source(
                 source="<string>",
             )
         return parse_text(source, "<string>", limits), "<string>"
-    scheme = _SCHEME.match(source)
+    scheme = URI_SCHEME.match(source)
     if scheme and scheme.group(1).lower() == "file":
         source = unquote(urlsplit(source).path)
     location = str(Path(source).expanduser().resolve())

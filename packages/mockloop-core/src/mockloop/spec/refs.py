@@ -14,6 +14,7 @@ root folder (symlinks resolved first), and a document fetched over HTTP refers o
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -31,6 +32,7 @@ from mockloop.spec.fetch import FetchPolicy, fetch_document
 from mockloop.spec.limits import SpecLimits, check_shape, size_text, too_deep
 
 __all__ = [
+    "URI_SCHEME",
     "Documents",
     "default_refs_root",
     "escape_pointer",
@@ -42,8 +44,17 @@ __all__ = [
 ]
 
 _DEFAULT_LIMITS = SpecLimits()
-# A URI scheme (`ftp:`, `urn:`, `file:`); one letter is a Windows drive, not a scheme.
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
+URI_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
+"""A URI scheme (`ftp:`, `urn:`, `file:`); one letter is a Windows drive, not a scheme."""
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+# What open(O_NOFOLLOW) reports for a symbolic link: ELOOP (Linux, macOS), EMLINK (FreeBSD).
+_LINK_ERRNOS = frozenset({errno.ELOOP, errno.EMLINK})
 _NOT_REGULAR = (
     (stat.S_ISDIR, "a folder"),
     (stat.S_ISCHR, "a character device"),
@@ -193,13 +204,16 @@ def _not_regular(mode: int) -> str | None:
 def read_file(location: str, max_bytes: int, *, referrer: str = "", pointer: str = "") -> bytes:
     """The bytes of the regular file `location`, at most `max_bytes` of them.
 
-    A folder, device, FIFO or socket is refused from its `stat`, before any open; the file is
-    then opened without blocking and checked again (it may have been swapped in between), and
-    at most `max_bytes` + 1 bytes are read, so a file that grows while read is still refused.
+    `location` is a resolved path (its callers resolve it and check it against the `$ref`
+    root first), so its last component is opened without following a symbolic link: one
+    swapped in after that check cannot lead outside the root. A folder, device, FIFO or socket
+    is refused from its `stat`, before any open; the file is then opened without blocking and
+    checked again on the open descriptor (it may have been swapped in between), and at most
+    `max_bytes` + 1 bytes are read, so a file that grows while read is still refused.
 
     Raises:
-        SpecError: the file is missing, unreadable, not a regular file, or larger than
-            `max_bytes`.
+        SpecError: the file is missing, unreadable, a symbolic link, not a regular file, or
+            larger than `max_bytes`.
     """
     source = referrer or location
 
@@ -218,13 +232,21 @@ def read_file(location: str, max_bytes: int, *, referrer: str = "", pointer: str
                 "description document: raise it with --max-spec-size (max_spec_bytes)"
             )
 
+    linked = refuse(
+        f"{location} is a symbolic link, which is not followed here (one swapped in after the "
+        "path was resolved and checked could lead outside the $ref root): read the file itself"
+    )
     try:
-        check(os.stat(location))
-        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-        descriptor = os.open(location, flags | getattr(os, "O_CLOEXEC", 0))
+        info = os.lstat(location)
+        if stat.S_ISLNK(info.st_mode):
+            raise linked
+        check(info)
+        descriptor = os.open(location, _OPEN_FLAGS)
     except (FileNotFoundError, NotADirectoryError):
         raise refuse(f"file not found: {location}") from None
     except OSError as exc:
+        if exc.errno in _LINK_ERRNOS:
+            raise linked from None
         raise refuse(f"cannot read {location}: {exc.strerror or exc}") from None
     with os.fdopen(descriptor, "rb") as file:
         try:
@@ -340,7 +362,7 @@ class Documents:
         key = (location, base)
         found = self._absolute.get(key)
         if found is None:
-            scheme = _SCHEME.match(location)
+            scheme = URI_SCHEME.match(location)
             if is_url(base):
                 found = urljoin(base, location)
             elif is_url(location) or (scheme and scheme.group(1).lower() != "file"):
@@ -360,7 +382,7 @@ class Documents:
         """SpecError unless the document `base` may read `location` through `ref`."""
         if location in self._cache or is_url(location):
             return
-        scheme = _SCHEME.match(location)
+        scheme = URI_SCHEME.match(location)
         if scheme and scheme.group(1).lower() != "file":
             raise SpecError(
                 f"$ref {ref!r} uses the scheme {scheme.group(1)}:, which MockLoop does not "

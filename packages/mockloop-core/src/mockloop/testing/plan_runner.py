@@ -250,7 +250,7 @@ class PlanRunner:
 
     async def run(self) -> list[StepOutcome]:
         """Run every step in order; each outcome is final when returned."""
-        from mockloop import __version__
+        from mockloop.version import __version__
 
         outcomes: list[StepOutcome] = []
         by_name: dict[str, StepOutcome] = {}

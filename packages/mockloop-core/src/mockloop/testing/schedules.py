@@ -13,7 +13,7 @@ import math
 import os
 import time
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
@@ -23,6 +23,10 @@ from pydantic_core import to_jsonable_python
 
 from mockloop.errors import ConfigError
 from mockloop.results import Result
+from mockloop.urls import normalise_url
+
+if TYPE_CHECKING:
+    from mockloop.operation import Catalog
 
 __all__ = [
     "MIN_INTERVAL_SECONDS",
@@ -78,9 +82,9 @@ def _keys(value: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
             raise ConfigError(f"{where}.{key}: unknown field; allowed: {', '.join(allowed)}")
 
 
-def parse_test_suite(test_suite: Any) -> TestSuite:
-    """Check a suite against the catalog; ConfigError naming the first bad field."""
-    from mockloop.catalog import get_catalog
+def parse_test_suite(test_suite: Any, catalog: Catalog) -> TestSuite:
+    """Check a suite against the operations of `catalog` (the client's, given by the caller);
+    ConfigError naming the first bad field."""
 
     if not isinstance(test_suite, dict):
         raise ConfigError(
@@ -94,7 +98,6 @@ def parse_test_suite(test_suite: Any) -> TestSuite:
     tests = test_suite.get("tests")
     if not isinstance(tests, list) or not tests:
         raise ConfigError("test_suite.tests: field required (a non-empty list of tests)")
-    catalog = get_catalog()
     allowed = [op for op in TESTING_OPERATIONS if op in catalog]
     parsed = []
     for index, entry in enumerate(tests):
@@ -354,8 +357,6 @@ def parse_notification_config(config: Any) -> NotificationConfig | None:
     if webhook is None and path is None:
         raise ConfigError("notification_config: give webhook_url and/or file")
     if webhook is not None:
-        from mockloop.operations.base import normalise_url
-
         if not isinstance(webhook, str) or "://" not in webhook:
             raise ConfigError(
                 "notification_config.webhook_url: give an http(s) URL, e.g. "

@@ -1,0 +1,321 @@
+"""Operations: the `@operation` mark, and a catalog described from a marked class.
+
+An operation is an async method of the client marked with `@operation(...)`. Its signature
+gives the parameters (types, defaults), its Google-style docstring gives the description
+(first line) and each parameter's text (`Args:`), and its return annotation gives the result
+model. This module knows nothing of the client: the client's operation modules import the mark
+from here, and `mockloop.catalog` builds the client's catalog with `catalog_of`, so imports run
+one way (catalog -> client -> operations -> this module).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import re
+import time
+import typing
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from mockloop.errors import ConfigError
+
+__all__ = [
+    "Catalog",
+    "OperationKind",
+    "OperationSpec",
+    "ParameterSpec",
+    "build_catalog",
+    "catalog_of",
+    "operation",
+    "parse_docstring",
+]
+
+OperationKind = Literal["tool", "prompt", "resource"]
+F = TypeVar("F", bound=Callable[..., Any])
+
+_MARK = "__mockloop_operation__"
+_SECTION = re.compile(r"^(Args|Arguments|Returns|Raises|Yields|Examples?|Notes?):\s*$")
+_ARG = re.compile(r"^(\*{0,2}\w+)(?:\s*\(.*?\))?:\s*(.*)$")
+
+
+@dataclass(frozen=True)
+class _Mark:
+    group: str
+    read_only: bool
+    kind: OperationKind
+    destructive: bool
+    long_running: bool
+
+
+def operation(
+    *,
+    group: str,
+    read_only: bool = False,
+    kind: OperationKind = "tool",
+    destructive: bool = False,
+    long_running: bool = False,
+) -> Callable[[F], F]:
+    """Mark an async client method as a catalog operation.
+
+    Args:
+        group: the capability it belongs to ("mock", "testing", "context", ...).
+        read_only: it changes nothing (safe for an agent to call freely).
+        kind: how adapters expose it: a tool, a prompt or a resource.
+        destructive: it deletes or stops something.
+        long_running: it may take long; adapters report progress.
+    """
+
+    def mark(func: F) -> F:
+        if not inspect.iscoroutinefunction(func):
+            raise TypeError(f"operation {func.__name__} must be an async method")
+        audited = _audited(func)
+        setattr(audited, _MARK, _Mark(group, read_only, kind, destructive, long_running))
+        return audited  # type: ignore[return-value]
+
+    return mark
+
+
+def _audited(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap an operation so that every call, ok or not, appends an audit record."""
+    signature = inspect.signature(func)
+    name = func.__name__
+
+    @functools.wraps(func)
+    async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        from mockloop.audit import record_call
+        from mockloop.settings import using_home
+
+        started = time.perf_counter()
+        error: BaseException | None = None
+        cancelled = False
+        try:
+            return await func(self, *args, **kwargs)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            try:
+                bound = signature.bind(self, *args, **kwargs)
+                arguments = {k: v for k, v in bound.arguments.items() if k != "self"}
+            except TypeError:
+                arguments = {"args": list(args), **kwargs}
+            settings = getattr(self, "settings", None)
+            with using_home(getattr(settings, "home", None)):
+                await asyncio.shield(
+                    asyncio.to_thread(
+                        record_call,
+                        name,
+                        arguments,
+                        error=error,
+                        cancelled=cancelled,
+                        duration_ms=(time.perf_counter() - started) * 1000.0,
+                    )
+                )
+
+    return call
+
+
+def parse_docstring(doc: str | None) -> tuple[str, str, dict[str, str]]:
+    """(first line, body without the sections, {parameter: description}) of a docstring."""
+    text = inspect.cleandoc(doc or "")
+    lines = text.splitlines()
+    summary = lines[0].strip() if lines else ""
+    body: list[str] = []
+    args: dict[str, str] = {}
+    section: str | None = None
+    current: str | None = None
+    for line in lines[1:]:
+        stripped = line.strip()
+        header = _SECTION.match(stripped)
+        if header and not line.startswith(" "):
+            section = header.group(1)
+            current = None
+            continue
+        if section is None:
+            body.append(line)
+            continue
+        if section not in ("Args", "Arguments"):
+            continue
+        indent = len(line) - len(line.lstrip())
+        match = _ARG.match(stripped)
+        if match and indent <= 4:
+            name = match.group(1).lstrip("*")
+            args[name] = match.group(2).strip()
+            current = name
+        elif current is not None and stripped:
+            args[current] = f"{args[current]} {stripped}".strip()
+    return summary, "\n".join(body).strip(), args
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One parameter of an operation."""
+
+    name: str
+    annotation: Any
+    required: bool
+    default: Any
+    description: str
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    """One operation: what adapters need to expose it as a tool, prompt or resource."""
+
+    name: str
+    description: str
+    details: str
+    group: str
+    kind: OperationKind
+    read_only: bool
+    destructive: bool
+    long_running: bool
+    parameters: tuple[ParameterSpec, ...]
+    args_model: type[BaseModel]
+    result_model: Any
+    method: Callable[..., Any] = field(repr=False)
+
+    @property
+    def parameters_schema(self) -> dict[str, Any]:
+        """The JSON Schema of the parameters (an object schema), as adapters publish it."""
+        return self.args_model.model_json_schema()
+
+    def validate_arguments(self, arguments: dict[str, Any] | None) -> dict[str, Any]:
+        """Check tool-call arguments; ConfigError naming each bad or unknown one."""
+        from pydantic import ValidationError
+
+        arguments = dict(arguments or {})
+        try:
+            parsed = self.args_model.model_validate(arguments)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(arguments)'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise ConfigError(f"invalid arguments for {self.name}: {problems}") from None
+        # Only what the caller gave: defaults stay the method's own (some are sentinels).
+        return {name: getattr(parsed, name) for name in arguments}
+
+
+class Catalog:
+    """Every operation, in declaration order; `catalog["name"]` or `catalog.get("name")`."""
+
+    def __init__(self, operations: list[OperationSpec]) -> None:
+        self._operations = {op.name: op for op in operations}
+
+    def __iter__(self) -> Iterator[OperationSpec]:
+        return iter(self._operations.values())
+
+    def __len__(self) -> int:
+        return len(self._operations)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._operations
+
+    def __getitem__(self, name: str) -> OperationSpec:
+        return self.get(name)
+
+    def get(self, name: str) -> OperationSpec:
+        """The operation called `name`; ConfigError listing the known ones otherwise."""
+        try:
+            return self._operations[name]
+        except KeyError:
+            known = ", ".join(sorted(self._operations))
+            raise ConfigError(f"unknown operation {name!r}; known operations: {known}") from None
+
+    def names(self, kind: OperationKind | None = None) -> list[str]:
+        """Operation names, optionally only those of one kind."""
+        return [op.name for op in self if kind is None or op.kind == kind]
+
+    def select(
+        self,
+        *,
+        include: list[str] | None = None,
+        exclude: list[str] | None = None,
+        groups: list[str] | None = None,
+        kind: OperationKind | None = "tool",
+    ) -> list[OperationSpec]:
+        """The operations an adapter should expose; unknown names in the filters are errors."""
+        for name in (*(include or ()), *(exclude or ())):
+            self.get(name)
+        chosen = []
+        for op in self:
+            if kind is not None and op.kind != kind:
+                continue
+            if include is not None and op.name not in include:
+                continue
+            if exclude is not None and op.name in exclude:
+                continue
+            if groups is not None and op.group not in groups:
+                continue
+            chosen.append(op)
+        return chosen
+
+
+def _describe(name: str, method: Callable[..., Any], mark: _Mark) -> OperationSpec:
+    summary, details, arg_docs = parse_docstring(method.__doc__)
+    hints = typing.get_type_hints(method)
+    signature = inspect.signature(method)
+    parameters = []
+    fields: dict[str, Any] = {}
+    for param in list(signature.parameters.values())[1:]:
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise TypeError(f"operation {name}: *args/**kwargs cannot be described")
+        annotation = hints.get(param.name, Any)
+        required = param.default is inspect.Parameter.empty
+        default = None if required else param.default
+        description = arg_docs.get(param.name, "")
+        parameters.append(ParameterSpec(param.name, annotation, required, default, description))
+        if required:
+            fields[param.name] = (annotation, Field(..., description=description))
+        else:
+            fields[param.name] = (annotation, Field(default, description=description))
+    args_model = create_model(  # type: ignore[call-overload]
+        f"{''.join(part.title() for part in name.split('_'))}Arguments",
+        __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
+        **fields,
+    )
+    return OperationSpec(
+        name=name,
+        description=summary,
+        details=details,
+        group=mark.group,
+        kind=mark.kind,
+        read_only=mark.read_only,
+        destructive=mark.destructive,
+        long_running=mark.long_running,
+        parameters=tuple(parameters),
+        args_model=args_model,
+        result_model=hints.get("return"),
+        method=method,
+    )
+
+
+def build_catalog(client_class: type) -> Catalog:
+    """Describe every `@operation` method of a client class, in definition order."""
+    operations = []
+    seen: set[str] = set()
+    for klass in client_class.__mro__:
+        for name, member in vars(klass).items():
+            mark = getattr(member, _MARK, None)
+            if mark is None or name in seen:
+                continue
+            seen.add(name)
+            operations.append(_describe(name, getattr(client_class, name), mark))
+    return Catalog(operations)
+
+
+@cache
+def catalog_of(client_class: type) -> Catalog:
+    """The catalog of a client class, built once per class (what `get_catalog` returns for
+    `AsyncMockLoopClient`)."""
+    return build_catalog(client_class)
