@@ -8,31 +8,19 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import PETSTORE
+from tests.waiting import wait_for_health
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _wait(url: str, process: subprocess.Popen, deadline_s: float = 30) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise AssertionError(f"{url} never came up")
 
 
 def _serve(*args: str) -> subprocess.CompletedProcess:
@@ -69,7 +57,7 @@ def test_serve_prints_urls_and_flushes_on_stop(tmp_path: Path, stop: signal.Sign
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        _wait(f"http://127.0.0.1:{admin_port}/health", process)
+        wait_for_health(f"http://127.0.0.1:{admin_port}", process)
         for i in range(50):
             httpx.get(f"http://127.0.0.1:{port}/pets/{i}", headers={"X-API-Key": "k"})
     finally:

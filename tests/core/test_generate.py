@@ -8,7 +8,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from mockloop.mock import MockServer
 from mockloop.spec import load_spec
 from mockloop.store.registry import Registry
 from tests.conftest import FIXTURES, PETSTORE
+from tests.waiting import wait_for_health
 
 
 def _free_port() -> int:
@@ -44,22 +44,6 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
-
-
-def _wait_health(url: str, process: subprocess.Popen[bytes], deadline_s: float = 30) -> dict:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise AssertionError(f"the process exited with {process.returncode}: {output}")
-        try:
-            response = httpx.get(f"{url}/health", timeout=1)
-            if response.status_code == 200:
-                return response.json()
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"{url} never answered")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> int:
@@ -246,7 +230,7 @@ def test_python_main_py_serves_both_ports(processes: list[subprocess.Popen[bytes
         start_new_session=True,
     )
     processes.append(process)
-    admin = _wait_health(f"http://127.0.0.1:{admin_port}", process)
+    admin = wait_for_health(f"http://127.0.0.1:{admin_port}", process)
     assert admin["service"] == "mockloop-admin"
     assert admin["business_url"] == f"http://127.0.0.1:{port}"
     business = httpx.get(f"http://127.0.0.1:{port}/health").json()
@@ -271,7 +255,7 @@ def test_uvicorn_main_app_serves_business_and_configured_admin_port(
         start_new_session=True,
     )
     processes.append(process)
-    admin = _wait_health(f"http://127.0.0.1:{admin_port}", process)
+    admin = wait_for_health(f"http://127.0.0.1:{admin_port}", process)
     assert admin["service"] == "mockloop-admin"
     assert httpx.get(f"http://127.0.0.1:{port}/v1/status").status_code == 200
     assert httpx.get(f"http://127.0.0.1:{port}/health").json()["service"] == "mockloop"

@@ -24,6 +24,7 @@ from mockloop.mock.config import MockConfig
 from mockloop.mock.http_protocol import HttpLimits, guarded_protocol
 from mockloop.mock.server import MockServer
 from tests.conftest import PETSTORE
+from tests.waiting import wait_for
 
 PROBLEM = "application/problem+json"
 
@@ -490,13 +491,6 @@ def _received(sock: socket.socket) -> int:
     return total
 
 
-def _poll(condition: Any, what: str) -> None:
-    deadline = time.monotonic() + 20
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.02)
-
-
 def _ok(url: str) -> bool:
     with httpx.Client(timeout=10) as client:
         return client.get(f"{url}/health").status_code == 200
@@ -573,3 +567,7 @@ def test_unread_answers_beyond_the_budget_cut_off_the_longest_stalled() -> None:
             first.close()
             if second is not None:
                 second.close()
+
+
+def _poll(condition: Any, what: str) -> None:
+    wait_for(condition, what, timeout=20)

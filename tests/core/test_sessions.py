@@ -18,7 +18,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -34,6 +34,7 @@ from mockloop.testing.schedule_store import ScheduleStore
 from mockloop.testing.schedules import parse_schedule_config
 from mockloop.testing.session_report import refresh_load_runs
 from tests.conftest import PETSTORE
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,16 +51,6 @@ def _load_test(url: str) -> dict[str, Any]:
         "operation": "run_load_test",
         "arguments": {"server_url": url, "duration": 0.3, "concurrent_users": 1},
     }
-
-
-def _wait_for(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def _closed_port() -> int:
@@ -94,7 +85,9 @@ def test_sync_schedule_runs_land_in_the_session_and_stop_when_cancelled(
         assert scheduled.name == "smoke" and scheduled.created_by == "schedule_test_suite"
         assert scheduled.schedules == [schedule.schedule_id]
 
-        runs = _wait_for(lambda: len(_session_runs(schedule.session_id)) >= 2, "two runs")
+        runs = wait_for(
+            lambda: len(_session_runs(schedule.session_id)) >= 2, "two runs", timeout=20
+        )
         assert runs
         listed = client.list_test_schedules(status="active")
         assert [s.schedule_id for s in listed.schedules] == [schedule.schedule_id]

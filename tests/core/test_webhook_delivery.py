@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import http.server
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from mockloop.mock import MockConfig, MockServer
 from mockloop.mock.webhook_delivery import SIGNATURE_HEADER, sign, verify_signature
 from tests.conftest import PETSTORE
+from tests.waiting import wait_for
 
 
 class Receiver:
@@ -46,16 +46,6 @@ class Receiver:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met within the deadline")
 
 
 @pytest.fixture

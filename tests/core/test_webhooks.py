@@ -8,7 +8,6 @@ import http.server
 import socket
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from mockloop.mock.webhook_delivery import SIGNATURE_HEADER, verify_signature
 from mockloop.mock.webhook_store import WebhookStore
 from mockloop.store.database import Location
 from tests.conftest import PETSTORE
+from tests.waiting import wait_for
 
 
 class Receiver:
@@ -65,16 +65,6 @@ class Receiver:
         self.release()
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met within the deadline")
 
 
 @pytest.fixture
