@@ -33,7 +33,8 @@ from mockloop.redaction import (
 )
 from mockloop.testing.runs import TestRunStore
 from tests.conftest import PETSTORE
-from tests.core.test_webhook_delivery import Receiver, wait_for
+from tests.core.test_webhook_delivery import Receiver
+from tests.waiting import wait_for
 
 # -- the rules ------------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from tests.conftest import PETSTORE
-from tests.core.test_cli import _free_port, _wait
+from tests.core.test_cli import _free_port
+from tests.waiting import wait_for_health
 
 KEY = {"X-API-Key": "k"}
 BROKEN = {
@@ -62,7 +63,7 @@ def _start(data_dir: Path | None, *extra: str, env: dict[str, str] | None = None
     )
     replica = Replica(process, port, admin_port)
     try:
-        _wait(f"{replica.admin}/health", process)
+        wait_for_health(replica.admin, process)
     except BaseException:
         process.kill()
         process.communicate(timeout=30)
