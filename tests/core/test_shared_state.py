@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from mockloop.errors import StoreError
@@ -18,6 +17,7 @@ from mockloop.spec import load_spec
 from mockloop.spec.model import ApiSpec
 from mockloop.store.database import DatabaseError, connect
 from tests.conftest import PETSTORE
+from tests.core.test_state_limits import Direct
 
 
 @pytest.fixture(scope="module")
@@ -25,30 +25,12 @@ def spec() -> ApiSpec:
     return load_spec(str(PETSTORE))
 
 
-class Replica:
+class Replica(Direct):
     """One StateStore on the shared location, with the pet store's requests."""
 
     def __init__(self, spec: ApiSpec, location: Any, **settings: Any) -> None:
-        self.spec = spec
-        self.store = StateStore(spec, shared=SharedState(location), **settings)
+        super().__init__(spec, StateStore(spec, shared=SharedState(location), **settings))
         self.store.start()
-
-    def call(
-        self,
-        operation: str,
-        path: str,
-        *,
-        params: dict[str, str] | None = None,
-        body: Any = None,
-        session: str | None = None,
-        query: str = "",
-    ) -> tuple[int, Any]:
-        headers = [(b"X-Session-ID", session.encode())] if session else []
-        raw = b"" if body is None else orjson.dumps(body)
-        op = self.spec.operation(operation)
-        prepared = self.store.handle(op, params or {}, query, headers, path, raw)
-        assert prepared is not None
-        return prepared.status, orjson.loads(prepared.body) if prepared.body else None
 
     def ids(self, session: str | None = None) -> list[int]:
         status, pets = self.call("listPets", "/pets", session=session, query="limit=100")
