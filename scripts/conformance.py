@@ -31,8 +31,6 @@ import base64
 import concurrent.futures
 import json
 import logging
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,6 +45,11 @@ from urllib.parse import quote, urlencode
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as `python scripts/conformance.py`: make `scripts` importable
+    sys.path.insert(0, str(ROOT))
+
+from scripts import schemathesis_run  # noqa: E402
+
 REAL_WORLD = ROOT.parent / "shared" / "specs" / "real-world"
 AUTH_TOKEN = "conformance-token"
 API_KEY = "conformance-key"
@@ -444,14 +447,6 @@ def schemathesis_credentials(spec: Any) -> tuple[dict[str, str], dict[str, str]]
     return pick(headers), pick(query)
 
 
-def _schemathesis_binary() -> list[str]:
-    script = Path(sys.executable).with_name("schemathesis")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("schemathesis")
-    return [found] if found else [sys.executable, "-m", "schemathesis.cli"]
-
-
 def run_schemathesis(
     spec_path: Path,
     base_url: str,
@@ -463,8 +458,8 @@ def run_schemathesis(
     workdir: Path,
     mode: str = "positive",
 ) -> SchemathesisReport:
-    report = SchemathesisReport()
-    ndjson = workdir / "schemathesis.ndjson"
+    """Run schemathesis' server-error and schema-conformance checks on the GET operations of
+    `spec_path` served at `base_url`, with these credentials, and judge the run."""
     # Query credentials cannot be given on the command line: a config file fixes them (else
     # schemathesis generates them, empty ones included, and gets 401s).
     config = workdir / "schemathesis.toml"
@@ -472,141 +467,72 @@ def run_schemathesis(
         f"{json.dumps('query.' + k)} = {json.dumps(v)}" for k, v in (query or {}).items()
     ]
     config.write_text("\n".join(lines) + "\n")
-    command = [
-        *_schemathesis_binary(),
-        "--config-file",
-        str(config),
-        "run",
-        str(spec_path),
-        "--url",
-        base_url,
-        "--checks",
-        "not_a_server_error,response_schema_conformance",
-        "--include-method",
-        "GET",
-        "--max-examples",
-        str(max_examples),
-        "--mode",
-        mode,
-        "--phases",
-        "examples,coverage,fuzzing",
-        "--seed",
-        "1",
-        "--workers",
-        "1",
-        "--generation-database",
-        "none",
-        "--suppress-health-check",
-        "all",
-        "--request-timeout",
-        "20",
-        "--no-shrink",
-        "--continue-on-failure",
-        "--output-sanitize",
-        "false",
-        "--no-color",
-        "--report",
-        "ndjson",
-        "--report-ndjson-path",
-        str(ndjson),
-    ]
+    extra = ["--include-method", "GET"]
     for name, value in headers.items():
-        command += ["--header", f"{name}: {value}"]
-    report.command = command
-    started = time.monotonic()
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"}
-    try:
-        done = subprocess.run(
-            command,
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            env=env,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
+        extra += ["--header", f"{name}: {value}"]
+    run = schemathesis_run.run_schemathesis(
+        spec_path,
+        base_url,
+        workdir,
+        checks="not_a_server_error,response_schema_conformance",
+        mode=mode,
+        max_examples=max_examples,
+        timeout_s=timeout_s,
+        request_timeout=20,
+        options=["--config-file", str(config)],
+        extra=extra,
+    )
+    report = _judge_run(run)
+    if run.exit_code is None:
         report.verdict = "timeout"
-        report.seconds = time.monotonic() - started
-        output = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else ""
-        report.output_tail = output[-3000:]
-        report.errors.append(f"schemathesis did not finish within {timeout_s:.0f} s")
-        _read_ndjson(ndjson, report)
-        return report
-    report.seconds = time.monotonic() - started
-    report.exit_code = done.returncode
-    report.output_tail = (done.stdout + done.stderr)[-3000:]
-    _read_ndjson(ndjson, report)
-    if report.failures:
+    elif report.failures:
         report.verdict = "failed"
     elif report.errors:
         report.verdict = "errors"
-    elif done.returncode != 0:
+    elif run.exit_code != 0:
         report.verdict = "crashed"
-        report.errors.append(f"exit code {done.returncode}: {report.output_tail[-500:]}")
+        report.errors.append(f"exit code {run.exit_code}: {report.output_tail[-500:]}")
     else:
         report.verdict = "passed"
     return report
 
 
-def _read_ndjson(path: Path, report: SchemathesisReport) -> None:
-    if not path.exists():
-        return
+def _judge_run(run: schemathesis_run.SchemathesisRun) -> SchemathesisReport:
+    """The figures of a run: statuses and cases of the answers, operations tested, and each
+    distinct failed check (per operation, check and failure title) once."""
+    report = SchemathesisReport(
+        exit_code=run.exit_code,
+        operations_selected=run.operations_selected,
+        errors=list(run.errors),
+        seconds=run.seconds,
+        command=run.command,
+        output_tail=run.output[-3000:],
+    )
     statuses: Counter[str] = Counter()
     tested: set[str] = set()
     seen_failures: set[tuple[str, str, str]] = set()
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        kind, data = next(iter(event.items()))
-        if kind == "LoadingFinished":
-            ops = (data.get("statistic") or {}).get("operations") or {}
-            report.operations_selected = int(ops.get("selected") or 0)
-        elif kind == "ScenarioFinished":
-            recorder = data.get("recorder") or {}
-            label = recorder.get("label", "?")
-            interactions = recorder.get("interactions") or {}
-            for case_id, interaction in interactions.items():
-                response = (interaction or {}).get("response") or {}
-                code = response.get("status_code")
-                if code is not None:
-                    statuses[str(code)] += 1
-                    report.cases += 1
-                    tested.add(label)
-                for check in (recorder.get("checks") or {}).get(case_id, []):
-                    if check.get("status") != "failure":
-                        continue
-                    failure = (check.get("failure_info") or {}).get("failure") or {}
-                    title = failure.get("title", "")
-                    message = failure.get("message", "")
-                    key = (label, check.get("name", ""), title)
-                    if key in seen_failures:
-                        continue
-                    seen_failures.add(key)
-                    request = (interaction or {}).get("request") or {}
-                    report.failures.append(
-                        Failure(
-                            operation=label,
-                            request=f"{request.get('method', 'GET')} {request.get('uri', '')}",
-                            check=check.get("name", "?"),
-                            error=f"{title}: {' '.join(message.split())[:600]}",
-                            status=code,
-                        )
-                    )
-        elif kind == "NonFatalError":
-            label = data.get("label") or ""
-            value = data.get("value")
-            if isinstance(value, dict):
-                text = f"{value.get('type', 'Error')}: {value.get('message', '')}"
-            else:
-                text = str(value or data.get("info") or "")
-            report.errors.append(f"{label}: {' '.join(text.split())[:500]}")
-        elif kind == "FatalError":
-            report.errors.append(f"fatal: {json.dumps(data)[:600]}")
+    for exchange in run.exchanges:
+        if exchange.status is not None:
+            statuses[str(exchange.status)] += 1
+            report.cases += 1
+            tested.add(exchange.label)
+        for check in exchange.checks:
+            key = (exchange.label, check.name, check.title)
+            if not check.failed or key in seen_failures:
+                continue
+            seen_failures.add(key)
+            report.failures.append(
+                Failure(
+                    operation=exchange.label,
+                    request=exchange.request,
+                    check=check.name,
+                    error=f"{check.title}: {' '.join(check.message.split())[:600]}",
+                    status=exchange.status,
+                )
+            )
     report.operations_tested = len(tested)
     report.statuses = dict(sorted(statuses.items()))
+    return report
 
 
 # -- one description ---------------------------------------------------------------------------
@@ -881,5 +807,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     sys.exit(main())

@@ -11,7 +11,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PETSTORE = ROOT / "examples" / "specs" / "petstore.yaml"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-REAL_WORLD = ROOT.parent / "shared" / "specs" / "real-world"
+#: The real-world descriptions: ../shared beside the project, or MOCKLOOP_TEST_REAL_WORLD. Tests
+#: that read them carry `needs_real_world` (or skip per parameter) and skip cleanly without them.
+REAL_WORLD = Path(
+    os.environ.get("MOCKLOOP_TEST_REAL_WORLD") or ROOT.parent / "shared" / "specs" / "real-world"
+)
+needs_real_world = pytest.mark.skipif(
+    not REAL_WORLD.is_dir(), reason=f"the real-world descriptions are not at {REAL_WORLD}"
+)
 
 os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")

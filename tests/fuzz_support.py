@@ -1,9 +1,9 @@
 """What the fuzz tests share: a `mockloop serve` process on free loopback ports, and a
-schemathesis run against it whose every exchange is read back from its NDJSON report."""
+schemathesis run against it whose every exchange is read back from its NDJSON report (the run
+and the report reading are `scripts/schemathesis_run.py`, which `make conformance` uses too)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from scripts import schemathesis_run
+from scripts.schemathesis_run import Exchange, SchemathesisRun
 
 __all__ = [
     "Exchange",
@@ -135,96 +138,6 @@ def serve(
                 process.wait(timeout=10)
 
 
-@dataclass(frozen=True)
-class Exchange:
-    """One request schemathesis sent and the answer it got."""
-
-    label: str
-    phase: str
-    mode: str
-    request: str
-    status: int | None
-    content_type: str
-    body: str
-    failed_checks: tuple[str, ...]
-
-    def describe(self) -> str:
-        """One line for an assertion message."""
-        checks = f" failed {', '.join(self.failed_checks)}" if self.failed_checks else ""
-        return (
-            f"[{self.phase}/{self.mode}] {self.label}: {self.request} -> {self.status} "
-            f"{self.content_type}{checks} {self.body[:300]!r}"
-        )
-
-
-@dataclass
-class SchemathesisRun:
-    """What a schemathesis run did: its exit code, exchanges, errors and output."""
-
-    exit_code: int | None
-    exchanges: list[Exchange]
-    errors: list[str]
-    output: str
-    operations_selected: int = 0
-
-
-def _decode_body(response: dict) -> str:
-    import base64
-
-    content = response.get("content") or {}
-    if "$base64" in content:
-        return base64.b64decode(content["$base64"]).decode("utf-8", "replace")
-    return str(content.get("$text") or content.get("body") or "")
-
-
-def _read_report(path: Path, run: SchemathesisRun) -> None:
-    if not path.exists():
-        return
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        kind, data = next(iter(event.items()))
-        if kind == "LoadingFinished":
-            operations = (data.get("statistic") or {}).get("operations") or {}
-            run.operations_selected = int(operations.get("selected") or 0)
-        elif kind == "ScenarioFinished":
-            recorder = data.get("recorder") or {}
-            label = recorder.get("label", "?")
-            cases = recorder.get("cases") or {}
-            checks = recorder.get("checks") or {}
-            for case_id, interaction in (recorder.get("interactions") or {}).items():
-                request = (interaction or {}).get("request") or {}
-                response = (interaction or {}).get("response") or {}
-                case = ((cases.get(case_id) or {}).get("value") or {}).get("meta") or {}
-                headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
-                content_type = (headers.get("content-type") or [""])[0]
-                failed = tuple(
-                    check.get("name", "?")
-                    for check in checks.get(case_id, [])
-                    if check.get("status") == "failure"
-                )
-                run.exchanges.append(
-                    Exchange(
-                        label=label,
-                        phase=str((case.get("phase") or {}).get("name", "?")),
-                        mode=str((case.get("generation") or {}).get("mode", "?")),
-                        request=f"{request.get('method', '?')} {request.get('uri', '')}",
-                        status=response.get("status_code"),
-                        content_type=content_type,
-                        body=_decode_body(response),
-                        failed_checks=failed,
-                    )
-                )
-        elif kind == "NonFatalError":
-            value = data.get("value")
-            text = value.get("message", "") if isinstance(value, dict) else str(value or "")
-            run.errors.append(f"{data.get('label') or ''}: {' '.join(text.split())[:500]}")
-        elif kind == "FatalError":
-            run.errors.append(f"fatal: {json.dumps(data)[:600]}")
-
-
 def run_schemathesis(
     location: str,
     base_url: str,
@@ -236,66 +149,17 @@ def run_schemathesis(
     extra: tuple[str, ...] = (),
 ) -> SchemathesisRun:
     """Run schemathesis 4 (positive and negative data, fixed seed, one worker, a per-request
-    timeout, no shrinking) against `base_url`, with `location` as the description; the run
-    is killed at `timeout_s`, which counts as a hang."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    if "://" not in location:
-        location = str(Path(location).resolve())
-    report = workdir / "schemathesis.ndjson"
-    script = Path(sys.executable).with_name("schemathesis")
-    command = [
-        *([str(script)] if script.exists() else [sys.executable, "-m", "schemathesis.cli"]),
-        "run",
+    timeout, no shrinking) against `base_url`, with `location` as the description, checking
+    only that nothing answers 5xx; the run is killed at `timeout_s`, which counts as a hang."""
+    return schemathesis_run.run_schemathesis(
         location,
-        "--url",
         base_url,
-        "--checks",
-        "not_a_server_error",
-        "--mode",
-        "all",
-        "--phases",
-        phases,
-        "--max-examples",
-        str(max_examples),
-        "--seed",
-        "1",
-        "--workers",
-        "1",
-        "--generation-database",
-        "none",
-        "--suppress-health-check",
-        "all",
-        "--request-timeout",
-        "10",
-        "--no-shrink",
-        "--continue-on-failure",
-        "--output-sanitize",
-        "false",
-        "--no-color",
-        "--report",
-        "ndjson",
-        "--report-ndjson-path",
-        str(report),
-        *extra,
-    ]
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"}
-    try:
-        done = subprocess.run(
-            command,
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            env=env,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        output = exc.stdout if isinstance(exc.stdout, str) else ""
-        run = SchemathesisRun(
-            None, [], [f"schemathesis did not finish in {timeout_s:.0f} s"], output
-        )
-        _read_report(report, run)
-        return run
-    run = SchemathesisRun(done.returncode, [], [], done.stdout + done.stderr)
-    _read_report(report, run)
-    return run
+        workdir,
+        checks="not_a_server_error",
+        mode="all",
+        phases=phases,
+        max_examples=max_examples,
+        request_timeout=10,
+        timeout_s=timeout_s,
+        extra=extra,
+    )

@@ -19,11 +19,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.waiting import wait_for
 
 TEST_URL_ENV = "MOCKLOOP_TEST_DATABASE_URL"
 
@@ -148,8 +149,7 @@ def drop_schemas(url: str, prefix: str) -> None:
     """Drop every schema whose name starts with `prefix` (a test's own namespace)."""
     import psycopg
 
-    deadline = time.monotonic() + 10
-    while True:
+    def dropped() -> bool:
         try:
             with psycopg.connect(url, autocommit=True) as conn:
                 names = [
@@ -161,8 +161,8 @@ def drop_schemas(url: str, prefix: str) -> None:
                 ]
                 for name in names:
                     conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-            return
         except psycopg.errors.LockNotAvailable:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+            return False  # another session still holds a lock on one: try again
+        return True
+
+    wait_for(dropped, f"the schemas {prefix}* to be dropped", timeout=10, every=0.1)

@@ -6,20 +6,25 @@ fast machine finishes at once and a slow one gets until the deadline.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import subprocess
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 import httpx
 
-__all__ = ["wait_for", "wait_for_health"]
+__all__ = ["wait_for", "wait_for_async", "wait_for_health"]
 
 T = TypeVar("T")
 
 
 def wait_for(
-    check: Callable[[], T], what: str = "the condition", timeout: float = 10.0, every: float = 0.02
+    check: Callable[[], T | None],
+    what: str = "the condition",
+    timeout: float = 10.0,
+    every: float = 0.02,
 ) -> T:
     """Poll `check` until it returns something truthy and return that; AssertionError naming
     `what` when `timeout` seconds pass first."""
@@ -31,6 +36,25 @@ def wait_for(
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(every)
+
+
+async def wait_for_async(
+    check: Callable[[], T | Awaitable[T | None] | None],
+    what: str = "the condition",
+    timeout: float = 10.0,
+    every: float = 0.02,
+) -> T:
+    """`wait_for` for a test running on an event loop: the loop keeps running between polls,
+    and `check` may be a coroutine function."""
+    deadline = time.monotonic() + timeout
+    while True:
+        polled = check()
+        value = cast(T | None, await polled if inspect.isawaitable(polled) else polled)
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(every)
 
 
 def wait_for_health(

@@ -53,6 +53,11 @@ class TestServer:
         self._first: float | None = None
 
     @property
+    def open_connections(self) -> int:
+        """How many client connections the server holds open right now."""
+        return len(self._writers)
+
+    @property
     def url(self) -> str:
         scheme = "https" if self.tls else "http"
         return f"{scheme}://127.0.0.1:{self.port}"

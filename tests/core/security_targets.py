@@ -40,6 +40,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from tests.waiting import wait_for
+
 __all__ = ["SECRET", "SPEC", "hardened_app", "serve", "token_for", "vulnerable_app"]
 
 SECRET = "security-targets-secret-key-0123456789"
@@ -468,11 +470,12 @@ def serve(app: Starlette) -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the security target did not start")
-        time.sleep(0.01)
+
+    def started() -> bool:
+        assert thread.is_alive(), "the security target's server thread ended before it started"
+        return server.started
+
+    wait_for(started, "the security target to start", timeout=10, every=0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield f"http://127.0.0.1:{port}"

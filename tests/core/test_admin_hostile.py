@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,8 +20,9 @@ import pytest
 
 from mockloop import MockLoopClient
 from mockloop.mock import MockConfig, MockServer
-from mockloop.mock.admin_guard import admin_host_names, is_loopback_host
+from mockloop.mock.admin.guard import admin_host_names, is_loopback_host
 from tests.conftest import PETSTORE
+from tests.waiting import wait_for
 
 TOKEN = "s3cret-admin-token-for-tests"
 SCENARIO = {"name": "down", "rules": [{"operation": "getPet", "status": 503}]}
@@ -311,15 +311,15 @@ def test_a_page_of_another_origin_cannot_change_the_mock_in_a_real_browser(
     listed = httpx.get(f"{admin}/api/mock-data/scenarios").json()["scenarios"]
     assert "planted" not in [s["name"] for s in listed]
     # The simple requests did reach the admin port, and were refused there.
-    deadline = time.monotonic() + 10
-    refused: list[dict[str, object]] = []
-    while time.monotonic() < deadline and len(refused) < 3:
+
+    def refused() -> list[dict[str, object]]:
         records = httpx.get(
             f"{admin}/api/logs/search", params={"include_admin": "true", "status": "403"}
         ).json()["records"]
-        refused = [r for r in records if str(r["path"]).startswith("/api/mock-data/scenarios")]
-        time.sleep(0.05)
-    assert len(refused) >= 3, refused
+        found = [r for r in records if str(r["path"]).startswith("/api/mock-data/scenarios")]
+        return found if len(found) >= 3 else []
+
+    assert len(wait_for(refused, "three refusals in the admin log")) >= 3
 
 
 # -- the token -----------------------------------------------------------------------------------
@@ -438,15 +438,13 @@ class _Serving:
         )
         self.admin = f"http://127.0.0.1:{self.admin_port}"
 
-    def wait_ready(self, deadline_s: float = 30) -> str:
-        deadline = time.monotonic() + deadline_s
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.output_file.read_text()
+    def wait_ready(self, timeout: float = 30) -> str:
+        def ready() -> str:
             output = self.output_file.read_text()
-            if "Press Ctrl-C to stop." in output:
-                return output
-            time.sleep(0.05)
-        raise AssertionError(f"mockloop serve never got ready: {self.output_file.read_text()}")
+            assert self.process.poll() is None, output
+            return output if "Press Ctrl-C to stop." in output else ""
+
+        return wait_for(ready, "mockloop serve to print its URLs", timeout=timeout, every=0.05)
 
     def stop(self) -> str:
         if self.process.poll() is None:

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from mockloop.mock import MockConfig, MockServer
-from mockloop.mock.admin_ui import UI_ASSETS
+from mockloop.mock.admin.ui import UI_ASSETS
 from tests.conftest import PETSTORE
 
 try:
@@ -352,7 +352,7 @@ def test_assets_are_served_with_a_strict_policy(server: MockServer) -> None:
 
 
 def test_assets_reference_nothing_outside_the_admin_app() -> None:
-    folder = files("mockloop.mock").joinpath("ui")
+    folder = files("mockloop.mock.admin").joinpath("assets")
     page = folder.joinpath("index.html").read_text()
     for reference in re.findall(r"""(?:src|href)=["']([^"']*)""", page):
         assert reference.startswith(("/", "#", "data:")), reference

@@ -12,8 +12,8 @@ from mockloop import AsyncMockLoopClient, ConfigError, MockLoopClient
 from mockloop.mock.config import MockConfig
 from mockloop.mock.server import MockServer
 from mockloop.results import summary_of
-from mockloop.testing.anomalies import find_anomalies
-from mockloop.testing.stats import mann_whitney, two_proportion
+from mockloop.testing.analysis.anomalies import find_anomalies
+from mockloop.testing.analysis.stats import mann_whitney, two_proportion
 from tests.conftest import PETSTORE
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")

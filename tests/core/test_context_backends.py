@@ -20,6 +20,7 @@ from mockloop.context import ContextStore, SQLContextStore, default_context_stor
 from mockloop.errors import StoreError
 from mockloop.store.database import Location
 from tests.conftest import ROOT
+from tests.waiting import wait_for
 
 
 def _spawn(script: str, *args: str) -> subprocess.Popen[str]:
@@ -162,11 +163,12 @@ def test_sigkill_mid_update_leaves_every_context_consistent(database: Any, tmp_p
     try:
         assert looper.stdout is not None and looper.stdout.readline().strip() == "running"
         reading.start()
-        deadline = time.monotonic() + 20
-        while sum(store.get(cid).version for cid in ids) < 600:  # type: ignore[union-attr]
+
+        def progressed() -> bool:
             assert looper.poll() is None, looper.stderr.read() if looper.stderr else ""
-            assert time.monotonic() < deadline, "the writer made too little progress"
-            stop.wait(0.01)
+            return sum(store.get(cid).version for cid in ids) >= 600  # type: ignore[union-attr]
+
+        wait_for(progressed, "the writer to make 600 changes", timeout=20, every=0.01)
         looper.send_signal(signal.SIGKILL)
         looper.wait(timeout=10)
     finally:

@@ -22,8 +22,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from mockloop.fake import SchemaFaker
+from tests.conftest import REAL_WORLD, needs_real_world
 
-REAL_WORLD = Path(__file__).resolve().parents[3] / "shared" / "specs" / "real-world"
 _URI = "urn:test:document"
 _MISSING = re.compile(r"^'(.+)' is a required property$")
 _DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$", re.I)
@@ -680,7 +680,7 @@ REAL = sorted(REAL_WORLD.glob("*.json")) if REAL_WORLD.is_dir() else []
 CONTRADICTORY: dict[str, dict[str, str]] = {}
 
 
-@pytest.mark.skipif(not REAL, reason="the real-world specs folder is absent")
+@needs_real_world
 @pytest.mark.parametrize("path", REAL, ids=[p.stem for p in REAL])
 def test_every_real_world_component_schema_validates(path: Path) -> None:
     document = json.loads(path.read_text())

@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import FIXTURES, REAL_WORLD
+from tests.conftest import FIXTURES, REAL_WORLD, needs_real_world
 from tests.fuzz_support import (
     PROBLEM_JSON,
     Exchange,
@@ -72,9 +72,7 @@ TARGETS = [
         pytest.param(
             Target(_real_world(name), flags, examples, fuzz_admin=admin),
             id=name.removesuffix(".json"),
-            marks=()
-            if REAL_WORLD.is_dir()
-            else pytest.mark.skip(reason=f"the real-world descriptions are not at {REAL_WORLD}"),
+            marks=needs_real_world,
         )
         for name, flags, examples, admin in (
             ("va.gov_facilities.json", ("--no-auth",), 3, False),

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +22,7 @@ from mockloop.mock.config import MockConfig
 from mockloop.mock.http_protocol import HttpLimits, guarded_protocol
 from mockloop.mock.server import MockServer
 from tests.conftest import PETSTORE
-from tests.waiting import wait_for
+from tests.waiting import wait_for, wait_for_async
 
 PROBLEM = "application/problem+json"
 
@@ -193,25 +191,18 @@ def test_a_trickled_request_is_closed_by_its_deadline(mock: MockServer) -> None:
     """Bytes keep coming, but the deadline counts from the request's first byte."""
     with socket.create_connection(_address(mock.business_url), timeout=30) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\n")
-        deadline = time.monotonic() + 20
-        closed = False
-        while time.monotonic() < deadline:
+        sock.settimeout(0.1)  # the pace of the trickle: one header line per 0.1 s
+
+        def closed_after_one_more_line() -> bool:
             try:
                 sock.sendall(b"X-A: b\r\n")
-            except OSError:
-                closed = True
-                break
-            sock.settimeout(0.1)
-            try:
-                if sock.recv(65536) == b"":
-                    closed = True
-                    break
+                return sock.recv(65536) == b""
             except TimeoutError:
-                continue
+                return False  # still open, nothing answered yet
             except OSError:
-                closed = True
-                break
-    assert closed
+                return True
+
+        assert wait_for(closed_after_one_more_line, "the server to close", timeout=20, every=0)
 
 
 @pytest.mark.parametrize(
@@ -312,10 +303,7 @@ def _serve(config: uvicorn.Config) -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert server.started
+    wait_for(lambda: server.started, "uvicorn to start", timeout=10, every=0.01)
     try:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
@@ -332,8 +320,7 @@ async def _failing_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         return
     if scope["path"] == "/slow":
         SLOW_STARTED.append(scope["path"])
-        while not RELEASE.is_set():
-            await asyncio.sleep(0.01)
+        await wait_for_async(RELEASE.is_set, "the test to release /slow", timeout=60, every=0.01)
     if scope["path"] in ("/ok", "/slow"):
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
@@ -392,10 +379,7 @@ def test_a_new_connection_is_refused_when_all_are_being_answered(failing_server:
     try:
         for sock in busy:
             sock.sendall(b"GET /slow HTTP/1.1\r\nConnection: close\r\n\r\n")
-        deadline = time.monotonic() + 10
-        while len(SLOW_STARTED) < 3 and time.monotonic() < deadline:
-            time.sleep(0.01)  # polled: the app has begun all three answers
-        assert len(SLOW_STARTED) == 3
+        wait_for(lambda: len(SLOW_STARTED) == 3, "the app to begin all three answers", every=0.01)
         reply = _exchange(failing_server, b"GET /ok HTTP/1.1\r\nConnection: close\r\n\r\n")
         assert reply.status == 503 and "3 connections" in reply.problem["detail"]
         RELEASE.set()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from mockloop.load.store import LoadRunStore
 from mockloop.mock import MockConfig, MockServer
 from tests.conftest import PETSTORE
 from tests.core.load_server import TestServer
+from tests.waiting import wait_for_async
 
 
 def run(coro):
@@ -157,12 +159,12 @@ def test_background_run_is_monitored_and_aggregated(database) -> None:
                     background=True,
                 )
                 running = await client.monitor_test_progress(run_id=started.run_id)
-                final = running
-                for _ in range(200):
-                    final = await client.monitor_test_progress(session_id=started.run_id)
-                    if final.status != "running":
-                        break
-                    await asyncio.sleep(0.05)
+
+                async def ended() -> Any:
+                    progress = await client.monitor_test_progress(session_id=started.run_id)
+                    return progress if progress.status != "running" else None
+
+                final = await wait_for_async(ended, "the run to end", every=0.05)
             metrics = await client.get_performance_metrics(
                 run_ids=[started.run_id], aggregation_method="max"
             )

@@ -10,7 +10,6 @@ import json
 import os
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from mockloop.load.plan import LoadPlan, RequestTemplate, parse_target
 from mockloop.load.report import LoadTestResult
 from mockloop.load.store import LoadRunStore
 from tests.core.load_server import TestServer
+from tests.waiting import wait_for, wait_for_async
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("locust") is None,
@@ -130,11 +130,12 @@ def test_cancelling_a_run_leaves_no_locust_process() -> None:
         task = asyncio.create_task(
             _load(server_url=url, endpoints=["/x"], duration=30, concurrent_users=2, processes=2)
         )
-        deadline = time.monotonic() + 30
-        while server.requests == 0 or len(_locust_children()) < 3:
-            assert time.monotonic() < deadline, "the Locust run never started sending"
+
+        def sending() -> bool:
             assert not task.done(), task
-            await asyncio.sleep(0.1)
+            return server.requests > 0 and len(_locust_children()) >= 3
+
+        await wait_for_async(sending, "the Locust run to start sending", timeout=30, every=0.1)
         running = _locust_children()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -143,13 +144,13 @@ def test_cancelling_a_run_leaves_no_locust_process() -> None:
 
     with TestServer() as server:
         running = asyncio.run(scenario(server.url, server))
-        settled = server.requests
-        time.sleep(0.3)  # any process left running would keep sending
-        assert server.requests == settled
+        # The cancelled run has reaped every Locust process: none is left to send.
+        assert _locust_children() == {}
+        for pid in running:
+            assert not Path(f"/proc/{pid}").exists(), f"Locust process {pid} outlived the run"
+        # And the server sees every connection they held closed (a live worker keeps its own).
+        wait_for(lambda: server.open_connections == 0, "the workers' connections to close")
     assert sorted(running.values()) == ["master", "worker", "worker"]
-    assert _locust_children() == {}
-    for pid in running:
-        assert not Path(f"/proc/{pid}").exists(), f"Locust process {pid} outlived the run"
     (row,) = LoadRunStore().list()
     assert row["status"] == "failed" and "CancelledError" in row["result"]["error"]
 

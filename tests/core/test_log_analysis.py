@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mockloop.mock.log_analysis import analyze_records, percentile
+from mockloop.mock.request_log.analysis import analyze_records, percentile
 
 
 def _r(

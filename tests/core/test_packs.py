@@ -14,12 +14,12 @@ import pytest
 
 from mockloop import ConfigError, MockLoopClient
 from mockloop.mock import MockConfig, MockServer
-from mockloop.mock.scenario_check import check_scenario
+from mockloop.mock.scenarios.check import check_scenario
 from mockloop.packs import apply_pack, load_packs
 from mockloop.packs.plans import OperationRequests, delay_ceiling_ms
 from mockloop.spec import ApiSpec, load_spec
-from mockloop.testing.plan import parse_plan
-from tests.conftest import PETSTORE, REAL_WORLD
+from mockloop.testing.plans.model import parse_plan
+from tests.conftest import PETSTORE, REAL_WORLD, needs_real_world
 
 CATEGORIES = {
     "error-simulation": {
@@ -134,6 +134,7 @@ def test_user_packs_load_and_invalid_files_are_reported(
 # -- every pack on every real-world description ---------------------------------------------------
 
 
+@needs_real_world
 @pytest.mark.parametrize("path", DESCRIPTIONS, ids=lambda p: p.stem)
 def test_every_pack_applies_to_every_real_world_description(path: Path) -> None:
     spec = _spec(str(path))
@@ -151,6 +152,7 @@ def test_every_pack_applies_to_every_real_world_description(path: Path) -> None:
     assert len(DESCRIPTIONS) == 36
 
 
+@needs_real_world
 def test_apply_without_deploying_through_the_client() -> None:
     with MockLoopClient() as client:
         applied = client.apply_scenario_pack(
@@ -384,6 +386,7 @@ def test_apply_needs_a_target_and_a_known_scenario(mock: MockServer) -> None:
             )
 
 
+@needs_real_world
 def test_plans_read_no_json_where_the_mock_serves_none() -> None:
     # ip2proxy documents only text/html; Azure's GetEntityTag operations are HEAD.
     for name, operation in [

@@ -13,11 +13,11 @@ import pytest
 from mockloop import AsyncMockLoopClient, ConfigError, MockLoopClient
 from mockloop.load.thresholds import THRESHOLD_METRICS
 from mockloop.mock import MockConfig, MockServer
-from mockloop.mock.scenario_check import check_scenario
+from mockloop.mock.scenarios.check import check_scenario
 from mockloop.security.catalogue import resolve_focus
 from mockloop.spec import load_spec
-from mockloop.testing.plan import parse_plan
-from tests.conftest import PETSTORE, REAL_WORLD
+from mockloop.testing.plans.model import parse_plan
+from tests.conftest import PETSTORE, REAL_WORLD, needs_real_world
 
 PETSTORE_SPEC = load_spec(str(PETSTORE))
 
@@ -174,6 +174,7 @@ def test_links_money_and_urls_in_an_inline_description() -> None:
     assert any("callback_url" in reason for reason in create.reasons)
 
 
+@needs_real_world
 @pytest.mark.parametrize(
     "name", ["svix.com.json", "amazonaws.com_monitoring.json", "gov.bc.ca_geomark.json"]
 )
@@ -358,6 +359,7 @@ def test_security_selection_and_auth_failure_scenarios(
     _run_plan(client, mock, expired)
 
 
+@needs_real_world
 def test_security_selection_for_an_api_without_auth() -> None:
     with MockLoopClient() as client:
         result = client.generate_security_test_scenarios(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from mockloop.proxy.settings import (
 from mockloop.proxy.tools import api_tools
 from mockloop.spec import load_spec
 from tests.conftest import PETSTORE
+from tests.waiting import wait_for
 
 SECRET = "s3cr3t-upstream-token-42"
 
@@ -149,10 +149,8 @@ class LiveUpstream:
             target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
         )
         self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            assert time.monotonic() < deadline, "the upstream did not start"
-            time.sleep(0.01)
+        server = self._server
+        wait_for(lambda: server.started, "the upstream to start", timeout=10, every=0.01)
         return self
 
     def stop(self) -> None:
@@ -479,12 +477,10 @@ def test_switching_mode_under_load_drops_no_request(
         workers = [threading.Thread(target=traffic) for _ in range(4)]
         for worker in workers:
             worker.start()
-        deadline = time.monotonic() + 10
         for mode in ("proxy", "mock", "proxy", "mock", "proxy"):
-            seen = len(results)
+            wanted = len(results) + 20
             http.put(f"{server.admin_url}/api/proxy", json={"mode": mode})
-            while len(results) < seen + 20 and time.monotonic() < deadline:
-                time.sleep(0.005)
+            wait_for(lambda n=wanted: len(results) >= n, f"20 answers after {mode}", every=0.005)
         stop.set()
         for worker in workers:
             worker.join(10)

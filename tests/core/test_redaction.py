@@ -264,7 +264,7 @@ def test_record_load_run_keeps_operation_histograms_exact(
 
     async def record() -> None:
         async with AsyncMockLoopClient() as client:
-            await client._record_load_run(result, None)
+            await client.services.load.record_run(result, None)
 
     asyncio.run(record())
     row = TestRunStore().get("run-hist-1")

@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import PETSTORE
 from tests.core.test_cli import _free_port
-from tests.waiting import wait_for_health
+from tests.waiting import wait_for, wait_for_health
 
 KEY = {"X-API-Key": "k"}
 BROKEN = {
@@ -144,17 +144,14 @@ def test_both_replicas_log_into_one_request_log(replicas) -> None:
     for i in range(5):
         httpx.get(f"{a.url}/pets/{i}", headers={**KEY, "X-Session-ID": "shared-log"})
         httpx.get(f"{b.url}/pets/{i}", headers={**KEY, "X-Session-ID": "shared-log"})
-    deadline = time.monotonic() + 10
-    rows: list[dict] = []
-    while time.monotonic() < deadline:
+
+    def logged() -> list[dict]:
         found = httpx.get(
             f"{b.admin}/api/logs/search", params={"session_id": "shared-log", "limit": 100}
         ).json()
-        rows = found["records"]
-        if len(rows) >= 10:
-            break
-        time.sleep(0.1)
-    assert len(rows) == 10
+        return found["records"] if len(found["records"]) >= 10 else []
+
+    assert len(wait_for(logged, "ten records in the shared log")) == 10
 
 
 @pytest.mark.parametrize(
@@ -249,10 +246,12 @@ def test_a_mock_outlives_a_database_restart(tmp_path: Path) -> None:
         assert "could not" in down.json()["detail"]
         assert httpx.get(f"{replica.admin}/health").status_code == 200
         cluster.start()
-        deadline = time.monotonic() + 20
-        while replica.pet_status() != 200:
-            assert time.monotonic() < deadline, "the mock never used the database again"
-            time.sleep(0.2)
+        wait_for(
+            lambda: replica.pet_status() == 200,
+            "the mock to use the database again",
+            timeout=20,
+            every=0.2,
+        )
         created = httpx.post(f"{replica.admin}/api/mock-data/scenarios", json=BROKEN)
         assert created.status_code == 201
         httpx.post(f"{replica.admin}/api/mock-data/scenarios/broken/activate").raise_for_status()

@@ -20,9 +20,10 @@ from typing import Any
 import httpx
 import pytest
 
-from mockloop.mock.request_log import LogRecord, RequestLogWriter
-from mockloop.mock.request_log_counters import WriterCounters
+from mockloop.mock.request_log.counters import WriterCounters
+from mockloop.mock.request_log.writer import LogRecord, RequestLogWriter
 from mockloop.store import SQLStore
+from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 PETSTORE = REPO / "examples" / "specs" / "petstore.yaml"
@@ -233,14 +234,17 @@ class Served:
             stderr=self.stderr.open("wb"),
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        deadline = time.monotonic() + 60
-        while "Press Ctrl-C" not in self.output():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.process.kill()
-                raise AssertionError(f"mockloop serve did not start: {self.errors()}")
-            time.sleep(0.05)
+        try:
+            wait_for(self._started, "mockloop serve to start", timeout=60, every=0.05)
+        except AssertionError as exc:
+            self.process.kill()
+            raise AssertionError(f"{exc}: {self.errors()}") from None
         urls = dict(re.findall(r"(API|Admin):\s+(http://\S+)", self.output()))
         self.api, self.admin = urls["API"], urls["Admin"]
+
+    def _started(self) -> bool:
+        assert self.process.poll() is None, "mockloop serve exited before it started"
+        return "Press Ctrl-C" in self.output()
 
     def output(self) -> str:
         return self.stdout.read_text()

@@ -19,9 +19,9 @@ from mockloop.errors import StoreError
 from mockloop.load.store import LoadRunStore
 from mockloop.store.database import Location
 from mockloop.testing.runs import TestRunStore
-from mockloop.testing.schedule_store import PROCESS, ScheduleStore
-from mockloop.testing.schedules import ScheduleTiming, TestSuite, parse_schedule_config
-from mockloop.testing.sessions import TestSessionStore
+from mockloop.testing.sessions.schedule_store import PROCESS, ScheduleStore
+from mockloop.testing.sessions.schedules import ScheduleTiming, TestSuite, parse_schedule_config
+from mockloop.testing.sessions.store import TestSessionStore
 
 
 def _load_result(run_id: str, started: float, status: str = "running") -> dict:

@@ -13,8 +13,8 @@ import pytest
 
 from mockloop import ConfigError, MockLoopClient, ScenarioError
 from mockloop.mock import MockConfig, MockServer
-from mockloop.mock.scenario_check import check_scenario
-from mockloop.mock.scenario_schema import SCHEMA_REGEN_COMMAND, scenario_json_schema
+from mockloop.mock.scenarios.check import check_scenario
+from mockloop.mock.scenarios.schema import SCHEMA_REGEN_COMMAND, scenario_json_schema
 from tests.conftest import PETSTORE, ROOT
 
 PUBLISHED_SCHEMA = ROOT / "docs" / "scenario.schema.json"

@@ -3,7 +3,7 @@ import random
 import pytest
 
 from mockloop.errors import ScenarioError
-from mockloop.mock.scenarios import (
+from mockloop.mock.scenarios.rules import (
     Delay,
     RuleEngine,
     check_rules_against,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,7 +10,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -29,6 +29,7 @@ from mockloop.servers.processes import is_alive
 from mockloop.settings import mockloop_home
 from mockloop.store.registry import Registry
 from tests.conftest import FIXTURES, PETSTORE
+from tests.waiting import wait_for
 
 
 def _free_port() -> int:
@@ -58,16 +59,18 @@ def _free_run(length: int) -> int:
     raise AssertionError("no run of free ports")
 
 
-def _gone(pid: int, deadline_s: float = 10) -> bool:
-    """Whether `pid` no longer exists at all (not even as a zombie), within the deadline."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
+def _gone(pid: int, timeout: float = 10) -> bool:
+    """True once `pid` no longer exists at all (not even as a zombie); AssertionError when it
+    still does after `timeout` seconds."""
+
+    def absent() -> bool:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             return True
-        time.sleep(0.02)
-    return False
+        return False
+
+    return wait_for(absent, f"process {pid} to be gone", timeout=timeout)
 
 
 @pytest.fixture(autouse=True)
@@ -77,7 +80,8 @@ def _nothing_left_running() -> Iterator[None]:
     for row in Registry().servers():
         if is_alive(row["pid"], row["process_start"]):
             os.killpg(row["pid"], signal.SIGKILL)
-            _gone(row["pid"])
+            with contextlib.suppress(AssertionError):  # clean-up: the test itself has ended
+                _gone(row["pid"])
 
 
 def _listening(port: int) -> socket.socket:

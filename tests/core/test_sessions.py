@@ -1,9 +1,10 @@
 """Test sessions and schedules against a real petstore mock on 127.0.0.1.
 
 A schedule every second produces load runs that land in its session and stops when
-cancelled (sync client and async client); a schedule made by another process is listed,
-cancelled across processes, shows as orphaned once that process is gone and can be resumed;
-the final report's figures are those of the stored runs; bad input names the field.
+cancelled (sync client, on a manual clock the test moves; async client, on the real clock);
+a schedule made by another process is listed, cancelled across processes, shows as orphaned
+once that process is gone and can be resumed; the final report's figures are those of the
+stored runs; bad input names the field.
 The tests that store sessions, schedules and runs run on SQLite and on PostgreSQL (`database`).
 """
 
@@ -30,11 +31,24 @@ import pytest
 from mockloop import AsyncMockLoopClient, ConfigError, MockLoopClient
 from mockloop.mock import MockConfig, MockServer
 from mockloop.testing.runs import TestRunStore
-from mockloop.testing.schedule_store import ScheduleStore
-from mockloop.testing.schedules import parse_schedule_config
-from mockloop.testing.session_report import refresh_load_runs
+from mockloop.testing.sessions.clock import Clock
+from mockloop.testing.sessions.report import refresh_load_runs
+from mockloop.testing.sessions.schedule_store import ScheduleStore
+from mockloop.testing.sessions.scheduler import (
+    CANCEL_GRACE_SECONDS,
+    POLL_SECONDS,
+    Scheduler,
+    ScheduleRunner,
+)
+from mockloop.testing.sessions.schedules import (
+    ScheduleTiming,
+    SuiteTest,
+    TestSuite,
+    parse_schedule_config,
+)
+from tests.clock import ManualClock
 from tests.conftest import PETSTORE
-from tests.waiting import wait_for
+from tests.waiting import wait_for, wait_for_async
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,11 +77,39 @@ def _session_runs(session_id: str) -> list[dict[str, Any]]:
     return TestRunStore().list(session_id=session_id, limit=10_000)
 
 
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
+    """The clock every schedule runner of the test reads: it moves only when the test says."""
+    manual = ManualClock()
+    checked: Clock = manual  # what the scheduler accepts
+    monkeypatch.setattr(Scheduler, "clock", checked)
+    return manual
+
+
+def _run_next(clock: ManualClock, schedule_id: str, runs_done: int) -> None:
+    """Wait until the runner, `runs_done` suite runs in, waits for the next one; move the
+    clock to that run's due time; wait until the run is done."""
+    store = ScheduleStore()
+
+    def waiting() -> dict[str, Any] | None:
+        row = store.get(schedule_id)
+        assert row is not None
+        return row if row["runs_done"] == runs_done and clock.sleeping else None
+
+    def done() -> bool:
+        row = store.get(schedule_id)
+        return row is not None and row["runs_done"] == runs_done + 1
+
+    row = wait_for(waiting, f"the runner to wait for suite run {runs_done + 1}", timeout=20)
+    clock.advance_to(row["next_run_at"])
+    wait_for(done, f"suite run {runs_done + 1} to finish", timeout=20)
+
+
 # -- schedules that really run --------------------------------------------------------------
 
 
 def test_sync_schedule_runs_land_in_the_session_and_stop_when_cancelled(
-    mock: MockServer, tmp_path: Path, database
+    mock: MockServer, tmp_path: Path, database, clock: ManualClock
 ) -> None:
     lines = tmp_path / "notify.jsonl"
     with MockLoopClient() as client:
@@ -85,13 +127,13 @@ def test_sync_schedule_runs_land_in_the_session_and_stop_when_cancelled(
         assert scheduled.name == "smoke" and scheduled.created_by == "schedule_test_suite"
         assert scheduled.schedules == [schedule.schedule_id]
 
-        runs = wait_for(
-            lambda: len(_session_runs(schedule.session_id)) >= 2, "two runs", timeout=20
-        )
-        assert runs
+        _run_next(clock, schedule.schedule_id, 0)  # due at once: run_immediately
+        _run_next(clock, schedule.schedule_id, 1)  # one interval later on the clock
+        assert len(_session_runs(schedule.session_id)) == 2
         listed = client.list_test_schedules(status="active")
         assert [s.schedule_id for s in listed.schedules] == [schedule.schedule_id]
-        assert listed.schedules[0].runs_done >= 1
+        assert listed.schedules[0].runs_done == 2
+        assert listed.schedules[0].next_run_at == pytest.approx(clock.now() + 1, abs=1e-3)
         assert listed.schedules[0].last_outcome == "passed"
 
         cancelled = client.cancel_test_schedule(schedule.schedule_id)
@@ -99,14 +141,18 @@ def test_sync_schedule_runs_land_in_the_session_and_stop_when_cancelled(
         assert cancelled.next_run_at is None
         assert "runner stopped" in cancelled.message
         after_cancel = _session_runs(schedule.session_id)
-        time.sleep(1.6)  # longer than the interval: a live schedule would have run again
+        # A runner runs again only when its clock wakes it: none waits on it any more, and ten
+        # intervals later nothing more has run.
+        assert clock.sleeping == 0
+        clock.advance(10)
+        assert clock.sleeping == 0
         assert _session_runs(schedule.session_id) == after_cancel
         assert client.cancel_test_schedule(schedule.schedule_id).message.startswith("already")
 
         # Each suite run was recorded, notified, and its run is a load run of this session.
         suite_runs = ScheduleStore().runs(schedule_id=schedule.schedule_id)
         done = [r for r in suite_runs if r["outcome"] == "passed"]
-        assert len(done) >= 2 and len(done) == cancelled.runs_done
+        assert len(done) == 2 == cancelled.runs_done
         notified = [json.loads(line) for line in lines.read_text().splitlines()]
         assert [n["suite_run"] for n in notified] == [r["seq"] for r in done]
         stored = {run["id"]: run for run in after_cancel}
@@ -164,13 +210,12 @@ def test_async_schedule_records_failures_goes_on_and_completes(mock: MockServer,
             )
             assert schedule.next_run_at is not None
             assert schedule.next_run_at == pytest.approx(time.time() + 1, abs=0.5)
-            deadline = time.monotonic() + 25
-            while time.monotonic() < deadline:
-                listed = await client.list_test_schedules()
-                if listed.schedules[0].status != "active":
-                    break
-                await asyncio.sleep(0.1)
-            final = (await client.list_test_schedules()).schedules[0]
+
+            async def ended_schedule() -> Any:
+                (listed,) = (await client.list_test_schedules()).schedules
+                return listed if listed.status != "active" else None
+
+            final = await wait_for_async(ended_schedule, "the schedule to end", timeout=25)
             ended = await client.end_test_session(session.session_id)
             return schedule, final, ended
 
@@ -201,9 +246,9 @@ def test_async_schedule_records_failures_goes_on_and_completes(mock: MockServer,
 
 _OTHER_PROCESS = textwrap.dedent(
     """
-    import sys, time
     from mockloop import MockLoopClient
-    from mockloop.testing.schedule_store import ScheduleStore
+    from mockloop.testing.sessions.schedule_store import ScheduleStore
+    from tests.waiting import wait_for
 
     suite = {"name": "elsewhere", "tests": [{"operation": "run_load_test",
              "arguments": {"server_url": "http://127.0.0.1:9", "duration": 1}}]}
@@ -212,12 +257,8 @@ _OTHER_PROCESS = textwrap.dedent(
         second = client.schedule_test_suite(suite, {"interval_seconds": 3600})
         print(first.schedule_id, second.schedule_id, flush=True)
         store = ScheduleStore()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            row = store.get(first.schedule_id)
-            if row["runner_exited_at"] is not None:
-                break
-            time.sleep(0.05)
+        wait_for(lambda: store.get(first.schedule_id)["runner_exited_at"] is not None,
+                 "the cancelled schedule's runner to exit", timeout=30)
     """
 )
 
@@ -259,6 +300,58 @@ def test_schedules_of_another_process_cancel_orphan_and_resume(database) -> None
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def test_a_test_running_at_cancel_gets_its_grace_then_is_interrupted() -> None:
+    """On a manual clock: a cancel from elsewhere (only the store says so) is noticed at the
+    runner's next poll; the running test then has CANCEL_GRACE_SECONDS, not a moment less,
+    and is interrupted; the suite's next test never starts. No real second is waited."""
+    clock = ManualClock()
+    store = ScheduleStore()
+    suite = TestSuite(
+        name="stuck", tests=[SuiteTest(operation="run_load_test"), SuiteTest(operation="x")]
+    )
+    timing = ScheduleTiming(kind="interval", interval_seconds=60, run_immediately=True)
+    row = store.create(
+        suite=suite, timing=timing, notification=None, session_id="s1", next_run_at=clock.now()
+    )
+    calls: list[str] = []
+
+    async def call(operation: str, arguments: dict[str, Any], session_id: str) -> Any:
+        calls.append(operation)
+        await asyncio.Event().wait()  # a test that never ends by itself
+
+    async def main() -> None:
+        runner = ScheduleRunner(
+            schedule_id=row["id"],
+            suite=suite,
+            timing=timing,
+            session_id="s1",
+            notification=None,
+            store=store,
+            run_store=TestRunStore(),
+            call=call,
+            clock=clock,
+        )
+        task = asyncio.create_task(runner.run())
+        await wait_for_async(lambda: calls and clock.sleeping, "the first test to run")
+        assert store.finish(row["id"], "cancelled", "cancelled elsewhere")
+        clock.advance(POLL_SECONDS)  # the runner's poll of the store is due
+        await wait_for_async(lambda: clock.sleeping, "the runner to grant the grace time")
+        clock.advance(CANCEL_GRACE_SECONDS - 0.01)
+        assert clock.sleeping == 1 and not task.done()  # the grace is not over: nothing woke
+        clock.advance(0.01)
+        await asyncio.wait_for(task, timeout=10)
+
+    asyncio.run(main())
+    assert calls == ["run_load_test"]
+    (suite_run,) = store.runs(schedule_id=row["id"])
+    assert suite_run["outcome"] == "cancelled"
+    (test,) = suite_run["tests"]
+    assert test["interrupted"] and test["error"] == "interrupted: the schedule was cancelled"
+    final = store.get(row["id"])
+    assert final is not None and final["runs_done"] == 0
+    assert final["runner_exited_at"] is not None
 
 
 def test_a_closing_client_leaves_its_schedules_orphaned_and_resumable(database) -> None:

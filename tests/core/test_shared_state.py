@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from mockloop.errors import StoreError
-from mockloop.mock.state_sync import SharedState, decode_data, encode_data
-from mockloop.mock.stateful import StateStore
+from mockloop.mock.state.store import StateStore
+from mockloop.mock.state.sync import SharedState, decode_data, encode_data
 from mockloop.spec import load_spec
 from mockloop.spec.model import ApiSpec
 from mockloop.store.database import DatabaseError, connect

@@ -18,7 +18,7 @@ import yaml
 from mockloop.errors import SpecError
 from mockloop.spec import ApiSpec, Operation, load_spec
 from mockloop.spec.validation import SchemaValidator
-from tests.conftest import FIXTURES, PETSTORE, REAL_WORLD, ROOT
+from tests.conftest import FIXTURES, PETSTORE, REAL_WORLD, ROOT, needs_real_world
 
 SPECS = FIXTURES / "specs"
 BROKEN = SPECS / "broken"
@@ -784,7 +784,7 @@ def _operation_schemas(op: Operation) -> Iterator[Any]:
         yield from (h.schema for h in response.headers.values())
 
 
-@pytest.mark.skipif(not REAL, reason="../shared/specs/real-world is not beside the project")
+@needs_real_world
 @pytest.mark.parametrize("path", REAL, ids=[p.stem for p in REAL])
 def test_real_world_descriptions_load(path: Path) -> None:
     spec = load_spec(path)

@@ -16,16 +16,16 @@ import orjson
 import pytest
 
 from mockloop.mock import MockConfig, MockServer, state_data, state_sync, stateful
-from mockloop.mock.state_data import (
+from mockloop.mock.state.data import (
     ITEM_OVERHEAD,
     Partitions,
     encode_item,
     item_charge,
     partition_charge,
 )
-from mockloop.mock.state_limits import check_session_id
-from mockloop.mock.state_sync import STATE_MIGRATIONS, SharedState
-from mockloop.mock.stateful import StateStore
+from mockloop.mock.state.limits import check_session_id
+from mockloop.mock.state.store import StateStore
+from mockloop.mock.state.sync import STATE_MIGRATIONS, SharedState
 from mockloop.spec import load_spec
 from mockloop.spec.model import ApiSpec
 from mockloop.store.database import Location, connect

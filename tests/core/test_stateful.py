@@ -15,7 +15,7 @@ import pytest
 
 from mockloop.cli import build_parser, main
 from mockloop.mock import MockConfig, MockServer
-from mockloop.mock.stateful import StateStore
+from mockloop.mock.state.store import StateStore
 from mockloop.spec import load_spec
 from mockloop.spec.validation import SchemaValidator
 from tests.conftest import FIXTURES, PETSTORE
@@ -682,7 +682,7 @@ def test_cli_flags(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_cache_of_listed_summaries_is_bounded_in_bytes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from mockloop.mock import stateful
+    from mockloop.mock.state import store as stateful
 
     document = orjson.loads(orjson.dumps(BOARD))
     summary = {

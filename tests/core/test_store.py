@@ -360,7 +360,7 @@ def test_backend_errors_become_store_errors_with_the_location(store: SQLStore) -
     fresh = SQLStore(store.location, busy_timeout=0.05)
     blocker = SQLStore(store.location)
     try:
-        with blocker._connection() as conn:
+        with blocker._connect("hold the write lock") as conn:
             conn.begin_write()
             try:
                 with pytest.raises(StoreError) as info:
@@ -517,16 +517,19 @@ _CLOSE_RACE = textwrap.dedent(
     for attempt in range(5):
         store = SQLiteStore(os.path.join(sys.argv[1], f"race{attempt}.db"))
 
+        inserting = threading.Event()
+
         def insert_forever():
             try:
                 while True:
                     store.insert_log_rows(rows)
+                    inserting.set()
             except Exception:
-                pass
+                inserting.set()
 
         thread = threading.Thread(target=insert_forever)
         thread.start()
-        time.sleep(0.02)
+        inserting.wait(30)
         store.close()
         thread.join()
     print("survived")

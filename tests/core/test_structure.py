@@ -52,3 +52,47 @@ def test_a_broken_contract_is_reported(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "BROKEN" in result.stdout
+
+
+def test_every_room_holds_at_most_fifteen_modules() -> None:
+    """A room is the plain modules directly inside one folder of a package."""
+    crowded = {}
+    for folder in ROOT.glob("packages/*/src/**/"):
+        if folder.name == "__pycache__":
+            continue
+        modules = [p for p in folder.glob("*.py") if p.name != "__init__.py"]
+        if len(modules) > 15:
+            crowded[str(folder.relative_to(ROOT))] = len(modules)
+    assert crowded == {}
+
+
+def test_the_tool_map_of_the_architecture_page_is_current() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import tool_map
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert tool_map.updated(text) == text, "run .venv/bin/python scripts/tool_map.py"
+    from mockloop.catalog import get_catalog
+
+    for op in get_catalog():
+        assert f"| `{op.name}` |" in text
+
+
+def test_modules_that_moved_into_rooms_import_under_their_old_names() -> None:
+    import importlib
+
+    from mockloop.mock.webhooks import delivery
+
+    sys.modules.pop("mockloop.mock.webhook_delivery", None)  # imported by an earlier test
+    with pytest.warns(DeprecationWarning, match="moved to mockloop.mock.webhooks.delivery"):
+        old = importlib.import_module("mockloop.mock.webhook_delivery")
+    assert old is delivery
+    assert old.verify_signature is delivery.verify_signature
+    from mockloop.mock.scenarios import Scenario
+    from mockloop.mock.scenarios.rules import Scenario as ScenarioAtHome
+
+    assert Scenario is ScenarioAtHome
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("mockloop.mock.no_such_module")

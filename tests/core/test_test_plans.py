@@ -18,7 +18,7 @@ import pytest
 from mockloop import AsyncMockLoopClient, ConfigError, MockLoopClient, ScenarioError
 from mockloop.mock import MockConfig, MockServer
 from mockloop.progress import progress_to
-from mockloop.testing.plan import plan_json_schema
+from mockloop.testing.plans.model import plan_json_schema
 from mockloop.testing.runs import TestRunStore
 from tests.conftest import PETSTORE, ROOT
 
@@ -345,7 +345,7 @@ def test_published_schema_matches_the_models() -> None:
     published = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     assert published == plan_json_schema(), (
         "docs/test-plan.schema.json is stale: regenerate it with "
-        "python -c 'import json; from mockloop.testing.plan import plan_json_schema; "
+        "python -c 'import json; from mockloop.testing.plans.model import plan_json_schema; "
         "print(json.dumps(plan_json_schema(), indent=2))' > docs/test-plan.schema.json"
     )
 
@@ -429,8 +429,8 @@ def _plain_server() -> Iterator[str]:
 
 
 def test_jsonpath_on_a_body_that_is_a_json_string() -> None:
-    from mockloop.testing.plan import JsonPathAssertion
-    from mockloop.testing.plan_checks import check_jsonpath
+    from mockloop.testing.plans.checks import check_jsonpath
+    from mockloop.testing.plans.model import JsonPathAssertion
 
     whole = JsonPathAssertion.model_validate({"path": "$", "equals": '{"not": "parsed"}'})
     member = JsonPathAssertion.model_validate({"path": "$.not", "exists": False})

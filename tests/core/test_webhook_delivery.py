@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from mockloop.mock import MockConfig, MockServer
-from mockloop.mock.webhook_delivery import SIGNATURE_HEADER, sign, verify_signature
+from mockloop.mock.webhooks.delivery import SIGNATURE_HEADER, sign, verify_signature
 from tests.conftest import PETSTORE
 from tests.waiting import wait_for
 

@@ -19,8 +19,8 @@ import pytest
 from mockloop import cli
 from mockloop.errors import StoreError
 from mockloop.mock import MockConfig, MockServer
-from mockloop.mock.webhook_delivery import SIGNATURE_HEADER, verify_signature
-from mockloop.mock.webhook_store import WebhookStore
+from mockloop.mock.webhooks.delivery import SIGNATURE_HEADER, verify_signature
+from mockloop.mock.webhooks.store import WebhookStore
 from mockloop.store.database import Location
 from tests.conftest import PETSTORE
 from tests.waiting import wait_for

@@ -15,9 +15,9 @@ from mcp.types import ServerNotification, TextContent, ToolListChangedNotificati
 
 from mockloop import AsyncMockLoopClient
 from mockloop_mcp import build_server
-from mockloop_mcp.plugin_tools import install_plugin_tools
 from tests.conftest import PETSTORE
 from tests.core.test_proxy import LiveUpstream
+from tests.waiting import wait_for_async
 
 pytestmark = pytest.mark.anyio
 
@@ -38,8 +38,9 @@ async def plugin_session(
     notifications: list[Any], client: AsyncMockLoopClient | None = None
 ) -> AsyncIterator[ClientSession]:
     server = build_server(client=client)
-    if not hasattr(server, "plugin_tools"):  # until server.py installs it itself
-        install_plugin_tools(server)
+    # Catalog and plugin tools are served by the class's own list_tools/call_tool: nothing
+    # on the instance replaces FastMCP's handlers.
+    assert "list_tools" not in vars(server) and "call_tool" not in vars(server)
 
     async def on_message(message: Any) -> None:
         if isinstance(message, ServerNotification):
@@ -84,11 +85,10 @@ async def test_plugin_operations_appear_as_tools_and_are_called_through_its_mode
         )
         assert not created.isError, _text(created)
         assert "tok-9" not in _text(created) and "tok-9" not in str(created.structuredContent)
-        for _ in range(100):  # the notification may trail the result by a moment
-            if any(isinstance(n, ToolListChangedNotification) for n in notifications):
-                break
-            await asyncio.sleep(0.01)
-        assert any(isinstance(n, ToolListChangedNotification) for n in notifications)
+        await wait_for_async(  # the notification may trail the result by a moment
+            lambda: any(isinstance(n, ToolListChangedNotification) for n in notifications),
+            "the tools/list_changed notification",
+        )
 
         tools = {tool.name: tool for tool in (await session.list_tools()).tools}
         assert {"shop_getPet", "shop_listPets", "shop_createPet"} <= set(tools)
@@ -110,6 +110,10 @@ async def test_plugin_operations_appear_as_tools_and_are_called_through_its_mode
 
         bad = await session.call_tool("shop_getPet", {})
         assert bad.isError and "petId" in _text(bad)
+        assert "fix the arguments of shop_getPet and call it again" in _text(bad)
+
+        unknown = await session.call_tool("shop_noSuchThing", {})
+        assert unknown.isError and "unknown tool 'shop_noSuchThing'" in _text(unknown)
 
 
 async def test_running_plugins_are_found_by_a_new_server(upstream: LiveUpstream) -> None:

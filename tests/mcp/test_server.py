@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,6 +27,7 @@ from mockloop.catalog import build_catalog, get_catalog, operation
 from mockloop.results import Result
 from mockloop_mcp import build_server
 from tests.conftest import PETSTORE, ROOT
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -233,14 +233,13 @@ async def test_python_dash_m_over_streamable_http(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
+
+        def listening() -> bool:
             assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() < deadline, "the HTTP server did not come up"
-            time.sleep(0.1)
+            with socket.socket() as sock:
+                return sock.connect_ex(("127.0.0.1", port)) == 0
+
+        wait_for(listening, "the MCP HTTP server to listen", timeout=30, every=0.1)
         url = f"http://127.0.0.1:{port}/mcp"
         async with (
             streamable_http_client(url) as (read, write, _),

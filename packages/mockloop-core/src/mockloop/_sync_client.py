@@ -12,6 +12,13 @@ from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 from mockloop._sync_runner import LoopThread
+from mockloop.audit.results import (
+    AuditExport,
+    AuditLogPage,
+    AuditRetention,
+    AuditVerificationResult,
+    Outcome,
+)
 from mockloop.client import AsyncMockLoopClient
 from mockloop.context.models import (
     AgentContext,
@@ -26,26 +33,19 @@ from mockloop.context.models import (
 )
 from mockloop.context.records import ContextStatus, ContextType, StoredStatus
 from mockloop.load.metrics import Aggregation, PerformanceMetricsResult
-from mockloop.load.report import LoadTestResult
-from mockloop.mock.scenario_results import (
+from mockloop.load.report import LoadMonitorResult, LoadTestResult
+from mockloop.mock.request_log.results import MockLogsResult
+from mockloop.mock.scenarios.results import (
     ActiveScenarioList,
+    MockDataResult,
     ScenarioDeployResult,
     ScenarioSwitchResult,
     ScenarioValidationResult,
 )
-from mockloop.operations.audit import (
-    AuditExport,
-    AuditLogPage,
-    AuditRetention,
-    AuditVerificationResult,
-    Outcome,
-)
-from mockloop.operations.load import LoadEngine, LoadMonitorResult
-from mockloop.operations.mock_data import MockDataAction, MockDataResult, MockLogsResult
-from mockloop.operations.mock_servers import DEFAULT_BUSINESS_PORT, GeneratedMock, MockServerList
+from mockloop.operations.mock_data import MockDataAction
+from mockloop.operations.mock_servers import DEFAULT_BUSINESS_PORT
 from mockloop.operations.proxy import PluginMode
-from mockloop.operations.reports import TestReportResult
-from mockloop.operations.testing import SavedTestPlan, TestIterationResult, TestPlanList
+from mockloop.operations.services.load import LoadEngine
 from mockloop.packs.results import PackApplication, PackDetail, ScenarioPackList
 from mockloop.prompts.models import (
     ErrorScenarioSet,
@@ -63,15 +63,18 @@ from mockloop.proxy.results import (
     RecordingResult,
 )
 from mockloop.reports import OutputFormat, ReportFormat
+from mockloop.reports.model import TestReportResult
 from mockloop.security.findings import SecurityTestResult
-from mockloop.servers.models import Discovery, ServerInfo
+from mockloop.servers.models import Discovery, GeneratedMock, MockServerList, ServerInfo
 from mockloop.settings import ClientSettings
-from mockloop.testing.analysis import AnalysisResult
-from mockloop.testing.compare import ComparisonResult
-from mockloop.testing.plan import TestPlanResult
-from mockloop.testing.plan_generate import TestFocus
-from mockloop.testing.schedules import ScheduleListStatus, TestSchedule, TestScheduleList
-from mockloop.testing.sessions import SessionListStatus, TestSession, TestSessionList
+from mockloop.testing.analysis.analyse import AnalysisResult
+from mockloop.testing.analysis.compare import ComparisonResult
+from mockloop.testing.iterations import TestIterationResult
+from mockloop.testing.plans.generate import TestFocus
+from mockloop.testing.plans.model import TestPlanResult
+from mockloop.testing.plans.results import SavedTestPlan, TestPlanList
+from mockloop.testing.sessions.schedules import ScheduleListStatus, TestSchedule, TestScheduleList
+from mockloop.testing.sessions.store import SessionListStatus, TestSession, TestSessionList
 
 __all__ = ["MockLoopClient"]
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from mockloop.client import AsyncMockLoopClient
 from mockloop.operation import (
+    ROLES,
+    TAGS,
     Catalog,
     OperationKind,
     OperationSpec,
+    OperationTag,
     ParameterSpec,
+    Role,
     build_catalog,
     catalog_of,
     operation,
@@ -20,10 +24,14 @@ from mockloop.operation import (
 )
 
 __all__ = [
+    "ROLES",
+    "TAGS",
     "Catalog",
     "OperationKind",
     "OperationSpec",
+    "OperationTag",
     "ParameterSpec",
+    "Role",
     "build_catalog",
     "get_catalog",
     "operation",

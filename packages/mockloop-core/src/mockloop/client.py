@@ -67,8 +67,9 @@ class AsyncMockLoopClient(
 
     async def aclose(self) -> None:
         """Release the client's resources: schedules it runs stop here (they stay stored and
-        show as orphaned, resumable by another client), and the context stores it opened are
-        closed."""
-        await self._stop_schedule_runners()
-        for store in self.__dict__.pop("_context_stores", {}).values():
-            store.close()
+        show as orphaned, resumable by another client), and its HTTP connections and the
+        context store it opened are closed (a later call opens them again)."""
+        try:
+            await self._stop_schedule_runners()
+        finally:
+            await self.services.aclose()

@@ -3,7 +3,11 @@
 An operation is an async method of the client marked with `@operation(...)`. Its signature
 gives the parameters (types, defaults), its Google-style docstring gives the description
 (first line) and each parameter's text (`Args:`), and its return annotation gives the result
-model. This module knows nothing of the client: the client's operation modules import the mark
+model. The mark also carries who uses the operation: the agent roles it serves (`roles`, the
+crew roles the CrewAI face builds), free labels adapters act on (`tags`, e.g.
+"adds_api_tools": after it, a plugin's API tools change) and whether a schedule may run it
+(`schedulable`). Every list an adapter needs is read from these marks, none is written by
+hand. This module knows nothing of the client: the client's operation modules import the mark
 from here, and `mockloop.catalog` builds the client's catalog with `catalog_of`, so imports run
 one way (catalog -> client -> operations -> this module).
 """
@@ -26,17 +30,30 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from mockloop.errors import ConfigError
 
 __all__ = [
+    "ROLES",
+    "TAGS",
     "Catalog",
     "OperationKind",
     "OperationSpec",
+    "OperationTag",
     "ParameterSpec",
+    "Role",
     "build_catalog",
     "catalog_of",
+    "invalid_arguments",
     "operation",
     "parse_docstring",
 ]
 
 OperationKind = Literal["tool", "prompt", "resource"]
+Role = Literal["api_testing", "performance", "security"]
+"""The agent roles an operation may serve (a crew's API-testing, performance and security
+agents), in the order crews list them."""
+OperationTag = Literal["adds_api_tools"]
+"""Labels adapters act on. "adds_api_tools": the operation starts a plugin whose API
+operations become tools (adapters that list tools live refresh them after it)."""
+ROLES: tuple[Role, ...] = typing.get_args(Role)
+TAGS: tuple[OperationTag, ...] = typing.get_args(OperationTag)
 F = TypeVar("F", bound=Callable[..., Any])
 
 _MARK = "__mockloop_operation__"
@@ -51,6 +68,9 @@ class _Mark:
     kind: OperationKind
     destructive: bool
     long_running: bool
+    roles: tuple[Role, ...] = ()
+    tags: tuple[OperationTag, ...] = ()
+    schedulable: bool = False
 
 
 def operation(
@@ -60,6 +80,9 @@ def operation(
     kind: OperationKind = "tool",
     destructive: bool = False,
     long_running: bool = False,
+    roles: tuple[Role, ...] = (),
+    tags: tuple[OperationTag, ...] = (),
+    schedulable: bool = False,
 ) -> Callable[[F], F]:
     """Mark an async client method as a catalog operation.
 
@@ -69,13 +92,30 @@ def operation(
         kind: how adapters expose it: a tool, a prompt or a resource.
         destructive: it deletes or stops something.
         long_running: it may take long; adapters report progress.
+        roles: the agent roles whose tool sets hold it (see `ROLES`).
+        tags: labels adapters act on (see `OperationTag`).
+        schedulable: a test suite schedule may run it (it must take a `session_id`).
     """
+    unknown = [r for r in roles if r not in ROLES] + [t for t in tags if t not in TAGS]
+    if unknown:
+        raise TypeError(
+            f"unknown role or tag {', '.join(map(repr, unknown))}; roles: {', '.join(ROLES)}; "
+            f"tags: {', '.join(TAGS)}"
+        )
+    marked = _Mark(
+        group, read_only, kind, destructive, long_running, tuple(roles), tuple(tags), schedulable
+    )
 
     def mark(func: F) -> F:
         if not inspect.iscoroutinefunction(func):
             raise TypeError(f"operation {func.__name__} must be an async method")
+        if schedulable and "session_id" not in inspect.signature(func).parameters:
+            raise TypeError(
+                f"operation {func.__name__} is schedulable but takes no session_id: a "
+                "schedule's runs land in its session"
+            )
         audited = _audited(func)
-        setattr(audited, _MARK, _Mark(group, read_only, kind, destructive, long_running))
+        setattr(audited, _MARK, marked)
         return audited  # type: ignore[return-value]
 
     return mark
@@ -183,6 +223,9 @@ class OperationSpec:
     args_model: type[BaseModel]
     result_model: Any
     method: Callable[..., Any] = field(repr=False)
+    roles: tuple[Role, ...] = ()
+    tags: tuple[OperationTag, ...] = ()
+    schedulable: bool = False
 
     @property
     def parameters_schema(self) -> dict[str, Any]:
@@ -197,13 +240,18 @@ class OperationSpec:
         try:
             parsed = self.args_model.model_validate(arguments)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '(arguments)'}: {e['msg']}"
-                for e in exc.errors()
-            )
-            raise ConfigError(f"invalid arguments for {self.name}: {problems}") from None
+            raise invalid_arguments(self.name, exc) from None
         # Only what the caller gave: defaults stay the method's own (some are sentinels).
         return {name: getattr(parsed, name) for name in arguments}
+
+
+def invalid_arguments(name: str, exc: Any) -> ConfigError:
+    """The ConfigError for arguments of `name` that failed validation (a pydantic
+    `ValidationError`): every bad or unknown argument named with what was wrong."""
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(arguments)'}: {e['msg']}" for e in exc.errors()
+    )
+    return ConfigError(f"invalid arguments for {name}: {problems}")
 
 
 class Catalog:
@@ -243,10 +291,21 @@ class Catalog:
         exclude: list[str] | None = None,
         groups: list[str] | None = None,
         kind: OperationKind | None = "tool",
+        roles: list[str] | None = None,
+        tags: list[str] | None = None,
+        read_only: bool | None = None,
+        schedulable: bool | None = None,
     ) -> list[OperationSpec]:
-        """The operations an adapter should expose; unknown names in the filters are errors."""
+        """The operations an adapter should expose, in catalog order.
+
+        Each filter given narrows the choice: `include`/`exclude` by name, `groups` by
+        capability, `roles` and `tags` (any of them), `read_only` and `schedulable` by flag.
+        Unknown names, roles or tags are ConfigErrors naming the known ones.
+        """
         for name in (*(include or ()), *(exclude or ())):
             self.get(name)
+        _known("role", roles, ROLES)
+        _known("tag", tags, TAGS)
         chosen = []
         for op in self:
             if kind is not None and op.kind != kind:
@@ -257,8 +316,22 @@ class Catalog:
                 continue
             if groups is not None and op.group not in groups:
                 continue
+            if roles is not None and not set(op.roles) & set(roles):
+                continue
+            if tags is not None and not set(op.tags) & set(tags):
+                continue
+            if read_only is not None and op.read_only != read_only:
+                continue
+            if schedulable is not None and op.schedulable != schedulable:
+                continue
             chosen.append(op)
         return chosen
+
+
+def _known(what: str, given: list[str] | None, known: tuple[str, ...]) -> None:
+    for value in given or ():
+        if value not in known:
+            raise ConfigError(f"unknown {what} {value!r}; the {what}s are: {', '.join(known)}")
 
 
 def _describe(name: str, method: Callable[..., Any], mark: _Mark) -> OperationSpec:
@@ -297,6 +370,9 @@ def _describe(name: str, method: Callable[..., Any], mark: _Mark) -> OperationSp
         args_model=args_model,
         result_model=hints.get("return"),
         method=method,
+        roles=mark.roles,
+        tags=mark.tags,
+        schedulable=mark.schedulable,
     )
 
 

@@ -79,7 +79,7 @@ class RunningMock:
 
     def analyze(self, **filters: Any) -> dict[str, Any]:
         """The log analysis (latency, errors, traffic, sessions, recommendations)."""
-        from mockloop.mock.log_analysis import analyze_records
+        from mockloop.mock.request_log.analysis import analyze_records
 
         documented = [op.operation_id for op in self._server.runtime.spec.operations]
         return analyze_records(self.requests(**filters), documented_operations=documented)

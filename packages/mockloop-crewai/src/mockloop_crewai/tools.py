@@ -4,8 +4,10 @@
 (a CrewAI `BaseTool`) whose name, description and argument schema are the operation's own; it
 runs blocking (`_run`) and async (`_arun`) and answers with the result's short summary
 followed by its JSON. Resources (fixed documents, not actions) become read-only tools only
-when named in `include`. Role groups (`ROLE_OPERATIONS`, `get_role_tools`, `get_crew_tools`)
-give the usual three-agent crew its tools: API testing, performance, security.
+when named in `include`. The API tools of running plugins join them as `PluginApiTool`s (from
+the core provider `mockloop.tools.plugins`). Role groups (`get_role_tools`, `get_crew_tools`)
+give the usual three-agent crew its tools: API testing, performance, security; a role's tools
+are the operations marked with it (`@operation(roles=...)`), `ROLE_OPERATIONS` lists them.
 
 A failing call never crashes the crew: the tool returns the error as text ("Error:
 ConfigError: ...", what was wrong and how to fix it), as a CrewAI `ToolFailure` where the
@@ -15,20 +17,25 @@ installed CrewAI has one, so the crew also records that the call failed.
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Any
 
 from crewai.tools import BaseTool
 from pydantic import ConfigDict, PrivateAttr
 
 from mockloop import MockLoopError, MockLoopRuntimeError
-from mockloop.catalog import Catalog, OperationSpec, get_catalog
+from mockloop.catalog import OperationSpec, Role, get_catalog
 from mockloop.redaction import redact_text
-from mockloop_crewai.caller import (
-    ClientLike,
-    OperationCaller,
-    error_text,
-    given_arguments,
+from mockloop.tools.errors import error_text
+from mockloop.tools.plugins import PluginTool, PluginTools
+from mockloop.tools.selection import (
+    TOOL_KINDS,
+    role_operations,
+    roles_of,
+    select_operations,
+    select_plugin_tools,
+    wants_plugin_tools,
 )
+from mockloop_crewai.caller import ClientLike, OperationCaller, given_arguments
 
 try:  # CrewAI 1.15+: a failure the crew records, rendered to the agent as text
     from crewai.tools.tool_failure import ToolFailure
@@ -39,6 +46,7 @@ __all__ = [
     "ROLE_OPERATIONS",
     "TOOL_KINDS",
     "MockLoopTool",
+    "PluginApiTool",
     "Role",
     "get_crew_tools",
     "get_role_tools",
@@ -49,41 +57,28 @@ __all__ = [
 
 logger = logging.getLogger("mockloop_crewai")
 
-TOOL_KINDS = ("tool", "prompt")
-"""Operation kinds that become tools by default; resources only when named in `include`."""
-
-Role = Literal["api_testing", "performance", "security"]
-
-ROLE_OPERATIONS: dict[str, tuple[str, ...]] = {
-    "api_testing": (
-        "generate_mock_api",
-        "analyze_openapi_for_testing",
-        "generate_scenario_config",
-        "validate_scenario_config",
-        "deploy_scenario",
-        "query_mock_logs",
-        "execute_test_plan",
-    ),
-    "performance": (
-        "run_load_test",
-        "get_performance_metrics",
-        "analyze_test_results",
-        "monitor_test_progress",
-    ),
-    "security": (
-        "generate_security_test_scenarios",
-        "run_security_test",
-        "compare_test_runs",
-        "analyze_test_results",
-    ),
-}
-"""The operations each crew role works with (those missing from the catalog are left out)."""
+ROLE_OPERATIONS: dict[Role, tuple[str, ...]] = roles_of(get_catalog())
+"""The operations each crew role works with, read from the catalog's role marks."""
 
 
 def never_cache(_arguments: Any = None, _result: Any = None) -> bool:
     """CrewAI's cache policy for MockLoop tools: never reuse an answer. A load test, a log
     query or a server list measured earlier is not the answer now, and errors are not kept."""
     return False
+
+
+def _failure(name: str, exc: Exception) -> Any:
+    """What a failed call answers the crew: the error text, as a `ToolFailure` if it can."""
+    if not isinstance(exc, MockLoopError):
+        logger.exception("tool %s failed", name)
+    message = f"Error: {error_text(name, exc)}"
+    if ToolFailure is None:
+        return message
+    return ToolFailure(
+        message=message,
+        code=type(exc).__name__,
+        retryable=isinstance(exc, MockLoopRuntimeError),
+    )
 
 
 class MockLoopTool(BaseTool):
@@ -131,69 +126,119 @@ class MockLoopTool(BaseTool):
         return redact_text(self._caller.render(result))
 
     def _failure(self, exc: Exception) -> Any:
-        if not isinstance(exc, MockLoopError):
-            logger.exception("tool %s failed", self.name)
-        message = f"Error: {redact_text(error_text(self.name, exc))}"
-        if ToolFailure is None:
-            return message
-        return ToolFailure(
-            message=message,
-            code=type(exc).__name__,
-            retryable=isinstance(exc, MockLoopRuntimeError),
+        return _failure(self.name, exc)
+
+
+class PluginApiTool(BaseTool):
+    """One API operation of a running plugin as a CrewAI tool (the plugin's mode answers)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    plugin_name: str = ""
+    read_only: bool = False
+    _tool: PluginTool = PrivateAttr()
+    _plugins: PluginTools = PrivateAttr()
+    _caller: OperationCaller = PrivateAttr()
+
+    @classmethod
+    def for_tool(
+        cls, tool: PluginTool, plugins: PluginTools, caller: OperationCaller
+    ) -> PluginApiTool:
+        """The CrewAI tool for plugin tool `tool`, called through `plugins` on `caller`."""
+        made = cls(
+            name=tool.name,
+            description=tool.description,
+            args_schema=tool.args_model,
+            plugin_name=tool.plugin_name,
+            read_only=tool.read_only,
+            cache_function=never_cache,
         )
+        made._tool = tool
+        made._plugins = plugins
+        made._caller = caller
+        return made
 
+    def _run(self, **arguments: Any) -> Any:
+        try:
+            result = self._caller.run(
+                self._plugins.call(self.name, self._tool.arguments(arguments))
+            )
+        except Exception as exc:
+            return _failure(self.name, exc)
+        return redact_text(self._caller.render(result))
 
-def select_operations(
-    catalog: Catalog,
-    include: list[str] | None = None,
-    exclude: list[str] | None = None,
-) -> list[OperationSpec]:
-    """The operations `get_tools` exposes, in catalog order (unknown names are ConfigErrors)."""
-    chosen = catalog.select(include=include, exclude=exclude, kind=None)
-    named = set(include or ())
-    return [op for op in chosen if op.kind in TOOL_KINDS or op.name in named]
+    async def _arun(self, **arguments: Any) -> Any:
+        try:
+            result = await self._plugins.call(self.name, self._tool.arguments(arguments))
+        except Exception as exc:
+            return _failure(self.name, exc)
+        return redact_text(self._caller.render(result))
 
 
 def _tools(caller: OperationCaller, operations: list[OperationSpec]) -> list[BaseTool]:
     return [MockLoopTool.for_operation(op, caller) for op in operations]
 
 
+def _plugin_tools(caller: OperationCaller, read_only: bool | None) -> list[BaseTool]:
+    plugins = PluginTools(caller.async_client, face=caller.face)
+    caller.run(plugins.discover())
+    return [
+        PluginApiTool.for_tool(tool, plugins, caller)
+        for tool in select_plugin_tools(plugins.tools(), read_only)
+    ]
+
+
 def get_tools(
     client: ClientLike = None,
     include: list[str] | None = None,
     exclude: list[str] | None = None,
+    *,
+    groups: list[str] | None = None,
+    roles: list[str] | None = None,
+    tags: list[str] | None = None,
+    read_only: bool | None = None,
+    plugin_tools: bool | None = None,
 ) -> list[BaseTool]:
-    """MockLoop's operations as CrewAI tools, in catalog order.
+    """MockLoop's operations as CrewAI tools, in catalog order, then the plugins' API tools.
 
     Args:
         client: the `MockLoopClient` (or `AsyncMockLoopClient`) the tools run on; default a new
             `MockLoopClient`, shared by every tool. Keep one for the life of the crew.
         include: only these operations (resources are exposed only when named here).
         exclude: every operation but these.
+        groups: only operations of these capabilities ("mock", "load", ...).
+        roles: only operations of these crew roles ("api_testing", "performance",
+            "security").
+        tags: only operations carrying one of these tags.
+        read_only: only tools that change nothing (True), or only those that do (False).
+        plugin_tools: add the API tools of the plugins running now (default: yes, unless
+            the set is narrowed by include, groups, roles or tags).
     """
-    operations = select_operations(get_catalog(), include=include, exclude=exclude)
-    return _tools(OperationCaller(client), operations)
-
-
-def _role_operations(catalog: Catalog, role: str) -> list[OperationSpec]:
-    try:
-        names = ROLE_OPERATIONS[role]
-    except KeyError:
-        from mockloop import ConfigError
-
-        known = ", ".join(ROLE_OPERATIONS)
-        raise ConfigError(f"unknown role {role!r}; the roles are: {known}") from None
-    return [catalog.get(name) for name in names if name in catalog]
+    operations = select_operations(
+        get_catalog(),
+        include=include,
+        exclude=exclude,
+        groups=groups,
+        roles=roles,
+        tags=tags,
+        read_only=read_only,
+    )
+    caller = OperationCaller(client)
+    tools = _tools(caller, operations)
+    wanted = wants_plugin_tools(
+        plugin_tools, include=include, groups=groups, roles=roles, tags=tags
+    )
+    return tools + _plugin_tools(caller, read_only) if wanted else tools
 
 
 def get_role_tools(role: Role, client: ClientLike = None) -> list[BaseTool]:
     """The tools of one crew role: "api_testing", "performance" or "security".
 
     Args:
-        role: the role whose operations (`ROLE_OPERATIONS[role]`) to give.
+        role: the role whose operations (those marked with it; `ROLE_OPERATIONS[role]`) to give.
         client: the client the tools run on (default a new `MockLoopClient`).
     """
-    return _tools(OperationCaller(client), _role_operations(get_catalog(), role))
+    return _tools(OperationCaller(client), role_operations(get_catalog(), role))
 
 
 def get_crew_tools(client: ClientLike = None) -> dict[str, list[BaseTool]]:
@@ -204,4 +249,4 @@ def get_crew_tools(client: ClientLike = None) -> dict[str, list[BaseTool]]:
     """
     caller = OperationCaller(client)
     catalog = get_catalog()
-    return {role: _tools(caller, _role_operations(catalog, role)) for role in ROLE_OPERATIONS}
+    return {role: _tools(caller, role_operations(catalog, role)) for role in ROLE_OPERATIONS}

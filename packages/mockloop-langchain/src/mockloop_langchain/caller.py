@@ -1,14 +1,14 @@
-"""The LangChain face's operation caller: `mockloop.tool_calls` with this face's name."""
+"""The LangChain face's operation caller: `mockloop.tools.calls` with this face's name."""
 
 from __future__ import annotations
 
-from mockloop.tool_calls import (
+from mockloop.tools.calls import (
     ClientLike,
     compact_json,
     error_text,
     given_arguments,
 )
-from mockloop.tool_calls import OperationCaller as _OperationCaller
+from mockloop.tools.calls import OperationCaller as _OperationCaller
 
 __all__ = ["ClientLike", "OperationCaller", "compact_json", "error_text", "given_arguments"]
 

@@ -5,7 +5,8 @@
 blocking (`tool.invoke`) and async (`tool.ainvoke`), and it answers with the result's short
 summary followed by its JSON (the message content), the typed result riding along as the
 message's artifact. Resources are fixed documents rather than actions: they become read-only tools
-only when named in `include`.
+only when named in `include`. The API tools of running plugins join them (from the core
+provider `mockloop.tools.plugins`), with the plugin's JSON schema as their argument schema.
 
 Long operations (load and security tests, plans, starting mocks) report progress as LangChain
 custom events named `mockloop_progress` on the tool run's callbacks.
@@ -24,48 +25,37 @@ from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import ValidationError
 
 from mockloop import MockLoopError
-from mockloop.catalog import Catalog, OperationSpec, get_catalog
+from mockloop.catalog import OperationSpec, get_catalog
 from mockloop.progress import ProgressCallback
 from mockloop.redaction import redact_text
-from mockloop_langchain.caller import (
-    ClientLike,
-    OperationCaller,
-    error_text,
-    given_arguments,
+from mockloop.tools.errors import error_text, validation_error_text
+from mockloop.tools.plugins import PluginTool, PluginTools
+from mockloop.tools.selection import (
+    TOOL_KINDS,
+    select_operations,
+    select_plugin_tools,
+    wants_plugin_tools,
 )
+from mockloop_langchain.caller import ClientLike, OperationCaller, given_arguments
 
-__all__ = ["PROGRESS_EVENT", "TOOL_KINDS", "get_tools", "select_operations", "tool_for_operation"]
+__all__ = [
+    "PROGRESS_EVENT",
+    "TOOL_KINDS",
+    "get_tools",
+    "select_operations",
+    "tool_for_operation",
+    "tool_for_plugin_tool",
+]
 
 logger = logging.getLogger("mockloop_langchain")
 
 PROGRESS_EVENT = "mockloop_progress"
 """The name of the custom callback event a long operation's progress reports arrive as."""
 
-TOOL_KINDS = ("tool", "prompt")
-"""Operation kinds that become tools by default; resources only when named in `include`."""
-
-
-def select_operations(
-    catalog: Catalog,
-    include: list[str] | None = None,
-    exclude: list[str] | None = None,
-) -> list[OperationSpec]:
-    """The operations `get_tools` exposes, in catalog order (unknown names are ConfigErrors)."""
-    chosen = catalog.select(include=include, exclude=exclude, kind=None)
-    named = set(include or ())
-    return [op for op in chosen if op.kind in TOOL_KINDS or op.name in named]
-
 
 def _validation_error_text(op: OperationSpec) -> Callable[[Any], str]:
     def describe(exc: ValidationError) -> str:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or '(arguments)'}: {error['msg']}"
-            for error in exc.errors()
-        )
-        return (
-            f"ConfigError: invalid arguments for {op.name}: {problems} (fix the arguments of "
-            f"{op.name} and call it again)"
-        )
+        return validation_error_text(op.name, exc)
 
     return describe
 
@@ -101,7 +91,7 @@ def tool_for_operation(op: OperationSpec, caller: OperationCaller) -> Structured
                 progress=_progress_events(op, callbacks),
             )
         except Exception as exc:
-            raise _tool_exception(op, exc) from exc
+            raise _tool_exception(op.name, exc) from exc
         return redact_text(caller.render(result)), result
 
     async def arun(callbacks: Any = None, **arguments: Any) -> tuple[str, Any]:
@@ -112,7 +102,7 @@ def tool_for_operation(op: OperationSpec, caller: OperationCaller) -> Structured
                 progress=_progress_events(op, callbacks),
             )
         except Exception as exc:
-            raise _tool_exception(op, exc) from exc
+            raise _tool_exception(op.name, exc) from exc
         return redact_text(caller.render(result)), result
 
     return StructuredTool(
@@ -131,31 +121,101 @@ def tool_for_operation(op: OperationSpec, caller: OperationCaller) -> Structured
             "read_only": op.read_only,
             "destructive": op.destructive,
             "long_running": op.long_running,
+            "mockloop_roles": list(op.roles),
+            "mockloop_tags": list(op.tags),
         },
     )
 
 
-def _tool_exception(op: OperationSpec, exc: Exception) -> ToolException:
+def tool_for_plugin_tool(
+    tool: PluginTool, plugins: PluginTools, caller: OperationCaller
+) -> StructuredTool:
+    """One plugin API tool as a LangChain `StructuredTool`, called through `plugins`.
+
+    Its argument schema is the plugin's JSON schema as published (LangChain passes the
+    arguments through unchanged); they are checked against it when the tool is called.
+    """
+
+    def run(**arguments: Any) -> tuple[str, Any]:
+        try:
+            result = caller.run(plugins.call(tool.name, tool.arguments(arguments)))
+        except Exception as exc:
+            raise _tool_exception(tool.name, exc) from exc
+        return redact_text(caller.render(result)), result
+
+    async def arun(**arguments: Any) -> tuple[str, Any]:
+        try:
+            result = await plugins.call(tool.name, tool.arguments(arguments))
+        except Exception as exc:
+            raise _tool_exception(tool.name, exc) from exc
+        return redact_text(caller.render(result)), result
+
+    return StructuredTool(
+        name=tool.name,
+        description=tool.description,
+        args_schema=tool.input_schema,
+        func=run,
+        coroutine=arun,
+        response_format="content_and_artifact",
+        handle_tool_error=True,
+        tags=["mockloop", "plugin", tool.plugin_name],
+        metadata={
+            "mockloop_plugin": tool.plugin_name,
+            "read_only": tool.read_only,
+            "destructive": tool.destructive,
+        },
+    )
+
+
+def _tool_exception(name: str, exc: Exception) -> ToolException:
     if not isinstance(exc, MockLoopError):
-        logger.exception("tool %s failed", op.name)
-    return ToolException(redact_text(error_text(op.name, exc)))
+        logger.exception("tool %s failed", name)
+    return ToolException(error_text(name, exc))
 
 
 def get_tools(
     client: ClientLike = None,
     include: list[str] | None = None,
     exclude: list[str] | None = None,
+    *,
+    groups: list[str] | None = None,
+    roles: list[str] | None = None,
+    tags: list[str] | None = None,
+    read_only: bool | None = None,
+    plugin_tools: bool | None = None,
 ) -> list[BaseTool]:
-    """MockLoop's operations as LangChain tools (sync and async), in catalog order.
+    """MockLoop's operations as LangChain tools (sync and async), in catalog order, then the
+    plugins' API tools.
 
     Args:
         client: the `MockLoopClient` (or `AsyncMockLoopClient`) the tools run on; default a new
             `MockLoopClient`, shared by every tool. Keep one for the life of the agent.
         include: only these operations (resources are exposed only when named here).
         exclude: every operation but these.
+        groups: only operations of these capabilities ("mock", "load", ...).
+        roles: only operations of these agent roles ("api_testing", "performance",
+            "security").
+        tags: only operations carrying one of these tags.
+        read_only: only tools that change nothing (True), or only those that do (False).
+        plugin_tools: add the API tools of the plugins running now (default: yes, unless
+            the set is narrowed by include, groups, roles or tags).
     """
+    operations = select_operations(
+        get_catalog(),
+        include=include,
+        exclude=exclude,
+        groups=groups,
+        roles=roles,
+        tags=tags,
+        read_only=read_only,
+    )
     caller = OperationCaller(client)
-    return [
-        tool_for_operation(op, caller)
-        for op in select_operations(get_catalog(), include=include, exclude=exclude)
+    tools: list[BaseTool] = [tool_for_operation(op, caller) for op in operations]
+    if not wants_plugin_tools(plugin_tools, include=include, groups=groups, roles=roles, tags=tags):
+        return tools
+    plugins = PluginTools(caller.async_client, face=caller.face)
+    caller.run(plugins.discover())
+    return tools + [
+        tool_for_plugin_tool(tool, plugins, caller)
+        for tool in select_plugin_tools(plugins.tools(), read_only)
     ]

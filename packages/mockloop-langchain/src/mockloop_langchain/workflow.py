@@ -15,6 +15,11 @@ client and keep every result, as JSON, in the state:
 
 A step that fails records what went wrong in `errors` and the workflow carries on with what it
 has; without a server to test it goes straight to teardown. Nothing is ever raised.
+
+Unlike the tool sets, this graph names its operations: it is a recipe (which operation feeds
+which, with what arguments), not a list of tools. Each step looks its operation up in the
+catalog and validates its arguments there, so a renamed operation or option is an error the
+step records in `errors` (only `analyse`, which the rest can do without, notes a skip).
 """
 
 from __future__ import annotations

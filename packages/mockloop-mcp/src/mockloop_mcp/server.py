@@ -9,6 +9,14 @@ packs: `scenario-pack://CATEGORY/NAME` (a resource per pack and a template for p
 later) and the discovery resource `scenario-pack://index`. There is no per-tool code: an
 operation added to the client appears here.
 
+The API tools of MockLoop plugins are served next to them, from the core provider
+(`mockloop.tools.plugins.PluginTools`): plugins already running are found on the first
+listing, and after an operation tagged "adds_api_tools" (`create_mcp_plugin`) the new
+plugin's tools are loaded and the client is sent `notifications/tools/list_changed`. Both
+kinds of tool are served by this class's `list_tools` and `call_tool`, the FastMCP methods
+its protocol handlers call: FastMCP's own tool registry (`add_tool`) builds a tool's schema
+from a Python signature, while catalog and plugin tools come with their schemas already.
+
 A tool call validates its arguments, runs the operation on the async client (blocking work
 runs in threads, so the event loop never stalls), forwards progress as MCP progress
 notifications, and answers with structured content plus a short text summary. Any error,
@@ -43,25 +51,28 @@ from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from mcp.server.fastmcp.prompts import Prompt
 from mcp.server.fastmcp.resources import FunctionResource
+from mcp.server.lowlevel.server import NotificationOptions
+from mcp.server.models import InitializationOptions
 from mcp.types import ContentBlock, TextContent, ToolAnnotations
 from mcp.types import Tool as MCPTool
 from pydantic import BaseModel, Field
 
-from mockloop import AsyncMockLoopClient, MockLoopError, MockLoopUserError
+from mockloop import AsyncMockLoopClient, MockLoopError
 from mockloop.audit import using_face
 from mockloop.catalog import Catalog, OperationSpec, get_catalog
 from mockloop.progress import progress_to
 from mockloop.redaction import redact_text, redact_value
 from mockloop.results import Result, summary_of
-from mockloop_mcp.plugin_tools import install_plugin_tools, session_id
+from mockloop.tools.errors import error_text
+from mockloop.tools.plugins import ADDS_API_TOOLS, PluginTool, PluginTools
+from mockloop.tools.selection import TOOL_KINDS
 
-__all__ = ["MockLoopMCP", "build_server", "coerce_argument"]
+__all__ = ["MockLoopMCP", "build_server", "coerce_argument", "session_id"]
 
 logger = logging.getLogger("mockloop_mcp")
 
 PACK_INDEX_URI = "scenario-pack://index"
 PACK_TEMPLATE_URI = "scenario-pack://{category}/{name}"
-_TOOL_KINDS = ("tool", "prompt")
 _TRUE = {"true", "yes", "1", "on", "y"}
 _FALSE = {"false", "no", "0", "off", "n"}
 
@@ -91,18 +102,31 @@ def _output_schema(op: OperationSpec) -> dict[str, Any] | None:
     return schema if schema.get("type") == "object" else None
 
 
-def _error_text(op_name: str, exc: BaseException) -> str:
-    """The text of an `isError` reply: what was wrong, secrets redacted."""
-    if isinstance(exc, MockLoopUserError):
-        text = f"{type(exc).__name__}: {exc} (fix the arguments of {op_name} and call it again)"
-    elif isinstance(exc, MockLoopError):
-        text = f"{type(exc).__name__}: {exc}"
-    else:
-        text = (
-            f"{op_name} failed inside MockLoop ({type(exc).__name__}: {exc}); the server keeps "
-            "running: check the arguments, or report this error"
-        )
-    return redact_text(text)
+def _plugin_tool(tool: PluginTool) -> MCPTool:
+    """A plugin API tool as MCP lists it (hints from its HTTP method; it reaches the world)."""
+    return MCPTool(
+        name=tool.name,
+        title=tool.title,
+        description=tool.description,
+        inputSchema=tool.input_schema,
+        annotations=ToolAnnotations(
+            title=tool.title,
+            readOnlyHint=tool.read_only,
+            destructiveHint=tool.destructive,
+            idempotentHint=tool.idempotent,
+            openWorldHint=True,
+        ),
+    )
+
+
+def session_id(context: Context[Any, Any, Any]) -> str | None:
+    """The MCP client's id when it sent one, else one id per connected session."""
+    try:
+        client_id = context.client_id
+        session = context.request_context.session
+    except (LookupError, ValueError):
+        return None
+    return client_id or f"mcp-session-{id(session):x}"
 
 
 class MockLoopMCP(FastMCP):
@@ -131,18 +155,33 @@ class MockLoopMCP(FastMCP):
                 self.add_resource(self._resource(op))
         if "get_scenario_pack" in self.operations and "list_scenario_packs" in self.operations:
             self._add_pack_resources()
-        # Last: it wraps list_tools/call_tool above to add the API tools of running plugins.
-        install_plugin_tools(self)
+        self.plugin_tools = PluginTools(self.client, face="mcp")
+        # The tool list changes when a plugin starts, so the server declares tools.listChanged.
+        # FastMCP 1.x has no setting for it: the low-level server declares what the options
+        # its transports ask it for say, so those options are made to say it.
+        self._mcp_server.create_initialization_options = self.initialization_options
+
+    def initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        """The low-level server's initialization options, declaring tools.listChanged."""
+        options = notification_options or NotificationOptions(tools_changed=True)
+        return type(self._mcp_server).create_initialization_options(
+            self._mcp_server, options, experimental_capabilities
+        )
 
     # -- tools ------------------------------------------------------------------------------
 
     def tool_operations(self) -> list[OperationSpec]:
         """The operations served as tools, in catalog order: tools and prompts (agents call
         the prompts as tools too)."""
-        return [op for op in self.operations.values() if op.kind in _TOOL_KINDS]
+        return [op for op in self.operations.values() if op.kind in TOOL_KINDS]
 
     async def list_tools(self) -> list[MCPTool]:
-        return [
+        """The catalog's tools, then the API tools of the plugins running."""
+        catalog_tools = [
             MCPTool(
                 name=op.name,
                 title=op.name.replace("_", " ").capitalize(),
@@ -153,18 +192,25 @@ class MockLoopMCP(FastMCP):
             )
             for op in self.tool_operations()
         ]
+        await self.plugin_tools.discover()
+        return catalog_tools + [_plugin_tool(tool) for tool in self.plugin_tools.tools()]
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any]
     ) -> Sequence[ContentBlock] | dict[str, Any] | tuple[list[ContentBlock], dict[str, Any]]:
+        """Run a catalog operation or a plugin API tool; any failure is an `isError` reply."""
         op = self.operations.get(name)
-        if op is None or op.kind not in _TOOL_KINDS:
+        if op is None or op.kind not in TOOL_KINDS:
+            if not self.plugin_tools.serves(name):
+                await self.plugin_tools.discover()
+            if self.plugin_tools.serves(name):
+                return await self._call_plugin_tool(name, arguments)
             known = ", ".join(op.name for op in self.tool_operations())
             raise ToolError(redact_text(f"unknown tool {name!r}; the tools are: {known}"))
         try:
             kwargs = op.validate_arguments(arguments)
         except MockLoopError as exc:
-            raise ToolError(_error_text(name, exc)) from None
+            raise ToolError(error_text(name, exc)) from None
         context = self.get_context()
         try:
             with using_face("mcp", session_id(context)), progress_to(_progress_sender(context)):
@@ -172,10 +218,39 @@ class MockLoopMCP(FastMCP):
         except Exception as exc:
             if not isinstance(exc, MockLoopError):
                 logger.exception("tool %s failed", name)
-            raise ToolError(_error_text(name, exc)) from None
-        structured = result.model_dump(mode="json")
-        summary = summary_of(result) if isinstance(result, Result) else json.dumps(structured)
-        return [TextContent(type="text", text=redact_text(summary))], structured
+            raise ToolError(error_text(name, exc)) from None
+        await self._after_operation(op, result, context)
+        return _reply(result)
+
+    async def _call_plugin_tool(
+        self, name: str, arguments: dict[str, Any]
+    ) -> tuple[list[ContentBlock], dict[str, Any]]:
+        try:
+            result = await self.plugin_tools.call(
+                name, arguments, session_id=session_id(self.get_context())
+            )
+        except Exception as exc:
+            if not isinstance(exc, MockLoopError):
+                logger.exception("API tool %s failed", name)
+            raise ToolError(error_text(name, exc)) from None
+        return _reply(result)
+
+    async def _after_operation(
+        self, op: OperationSpec, result: Any, context: Context[Any, Any, Any]
+    ) -> None:
+        """After an operation that adds API tools: load them and tell the client."""
+        if ADDS_API_TOOLS not in op.tags:
+            return
+        try:
+            await self.plugin_tools.refresh_after(op, result)
+        except MockLoopError as exc:
+            logger.warning("the tools of the new plugin could not be listed: %s", exc)
+            return
+        try:
+            session = context.request_context.session
+        except (LookupError, ValueError):
+            return
+        await session.send_tool_list_changed()
 
     # -- prompts and resources --------------------------------------------------------------
 
@@ -196,7 +271,7 @@ class MockLoopMCP(FastMCP):
                 with using_face("mcp", None):
                     result = await method(**op.validate_arguments(given))
             except MockLoopError as exc:
-                raise ValueError(_error_text(op.name, exc)) from None
+                raise ValueError(error_text(op.name, exc)) from None
             messages = getattr(result, "messages", None)
             if messages:
                 return [_redacted_message(message) for message in messages]
@@ -286,6 +361,13 @@ class MockLoopMCP(FastMCP):
             description="A scenario pack by category and name (see scenario-pack://index)",
             mime_type="application/json",
         )(pack)
+
+
+def _reply(result: Any) -> tuple[list[ContentBlock], dict[str, Any]]:
+    """A tool's reply: the result's short summary (redacted) and its structured content."""
+    structured = result.model_dump(mode="json")
+    summary = summary_of(result) if isinstance(result, Result) else json.dumps(structured)
+    return [TextContent(type="text", text=redact_text(summary))], structured
 
 
 def _redacted_message(message: Any) -> Any:

@@ -10,8 +10,6 @@ from typing import Any
 from mockloop.audit.context import current_face
 from mockloop.audit.redaction import redact_arguments, redact_text
 from mockloop.audit.store import AuditStore
-from mockloop.settings import mockloop_home
-from mockloop.store.connection import store_location
 from mockloop.store.database import Location
 
 __all__ = ["audit_failures", "audit_store", "close_audit_stores", "record_call"]
@@ -26,7 +24,7 @@ _failures = {"count": 0, "last_error": None}
 def audit_store() -> AuditStore:
     """The trail in force: the `audit` schema of `MOCKLOOP_DATABASE_URL` when set, else
     `audit.db` in the state folder (one open store per location and process)."""
-    location = store_location("audit", None, lambda: mockloop_home() / "audit.db")
+    location = AuditStore.resolve(None)
     with _stores_lock:
         store = _stores.get(location)
         if store is None:

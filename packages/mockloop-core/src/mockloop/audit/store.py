@@ -20,23 +20,15 @@ import contextlib
 import csv
 import hashlib
 import io
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 import orjson
 from pydantic import BaseModel
 
 from mockloop.errors import ConfigError
-from mockloop.settings import mockloop_home
-from mockloop.store.connection import HeldConnection, store_location
-from mockloop.store.database import (
-    Connection,
-    Location,
-    Migration,
-    upsert_sql,
-)
+from mockloop.store.base import StoreBase
+from mockloop.store.database import Connection, Migration, upsert_sql
 
 __all__ = ["AUDIT_MIGRATIONS", "FIELDS", "AuditStore", "AuditVerification"]
 
@@ -99,39 +91,28 @@ class AuditVerification(BaseModel):
     reason: str | None = None
 
 
-class AuditStore:
+class AuditStore(StoreBase):
     """The audit trail at `path`: a SQLite file, a `Location`, or None for the default
     (`MOCKLOOP_DATABASE_URL`'s `audit` schema when set, else `MOCKLOOP_HOME/audit.db`).
 
-    Every method may raise `StoreError` (its message starts with the location) when the
+    Opened in the constructor, so a bad location fails there and says so; one connection held
+    for the store's life (`StoreBase` "held"); `close()` closes it and a later call opens a new
+    one. Every method may raise `StoreError` (its message starts with the location) when the
     database cannot be opened, read or written.
     """
 
-    def __init__(
-        self, path: str | os.PathLike[str] | Location | None = None, *, busy_timeout: float = 10.0
-    ) -> None:
-        self.location: Location = store_location(
-            "audit", path, lambda: mockloop_home() / "audit.db"
-        )
-        self.busy_timeout = busy_timeout
-        # Opened now, so a bad location fails here and says so.
-        self._held = HeldConnection(
-            self.location, AUDIT_MIGRATIONS, busy_timeout=busy_timeout, store=_STORE
-        )
-
-    @property
-    def path(self) -> Path | None:
-        """The SQLite file, or None when the trail is in PostgreSQL."""
-        return self.location.path
-
-    def close(self) -> None:
-        """Close the connection (idempotent); a later call opens a new one."""
-        self._held.close()
+    NAME = "audit"
+    TITLE = _STORE
+    FILE = "audit.db"
+    MIGRATIONS = AUDIT_MIGRATIONS
+    CONNECTIONS = "held"
+    OPEN_NOW = True
+    REOPEN_AFTER_CLOSE = True
 
     def _use(self, what: str, *, write: bool) -> contextlib.AbstractContextManager[Connection]:
         """The connection, alone, in a transaction: holding the store's write lock when
         `write`, else one snapshot. A backend failure becomes a StoreError."""
-        return self._held.use(what, write=write)
+        return self._transaction(what, write=write)
 
     @staticmethod
     def _meta(conn: Connection, key: str) -> str | None:

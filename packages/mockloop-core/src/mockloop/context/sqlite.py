@@ -39,19 +39,12 @@ from mockloop.context.records import (
     new_snapshot_id,
 )
 from mockloop.context.sqlite_schema import CONTEXT_MIGRATIONS
-from mockloop.context.sqlite_transactions import StoreTransactions, VersionMoved
+from mockloop.context.sqlite_transactions import StoreTransactions, VersionMoved, sqlite_setup
 from mockloop.context.store import ContextStore, default_context_store_path
 from mockloop.context.values import decode_value, dumps, encode_value, loads
-from mockloop.errors import ConfigError, StoreError
-from mockloop.store.connection import store_location
-from mockloop.store.database import (
-    Connection,
-    DatabaseError,
-    Location,
-    Migration,
-    apply_migrations,
-    schema_name,
-)
+from mockloop.errors import ConfigError
+from mockloop.store.base import StoreBase
+from mockloop.store.database import Connection, Location, Migration
 
 __all__ = ["CONTEXT_MIGRATIONS", "SQLContextStore", "SQLiteContextStore", "open_context_store"]
 
@@ -66,13 +59,16 @@ _HISTORY_COLUMNS = (
 _SNAPSHOT_COLUMNS = "id, context_id, name, version, data, created_at, face"
 
 
-class SQLContextStore:
+class SQLContextStore(StoreBase):
     """Contexts, their history and snapshots in a SQLite file (WAL mode) or a PostgreSQL schema.
 
+    One connection per thread (`StoreBase` "per_thread"), opened and migrated in the
+    constructor; `mockloop.context.sqlite_transactions` runs the transactions on them.
+
     Args:
-        location: a SQLite file (missing parent folders are created), a `Location`, or None:
-            the `contexts` schema of `MOCKLOOP_DATABASE_URL` when it is set, else
-            `MOCKLOOP_HOME/contexts.db`.
+        location: a SQLite file (missing parent folders are created), a store URL, a
+            `Location`, or None: the `contexts` schema of `MOCKLOOP_DATABASE_URL` when it is
+            set, else `MOCKLOOP_HOME/contexts.db`.
         busy_timeout: seconds a change waits for another writer before failing with
             `StoreError`.
         migrations: the schema steps to apply on open.
@@ -83,6 +79,13 @@ class SQLContextStore:
         StoreError: the database cannot be opened, is not a database, or cannot be migrated.
     """
 
+    NAME = "contexts"
+    TITLE = "context store"
+    FILE = "contexts.db"
+    MIGRATIONS = CONTEXT_MIGRATIONS
+    CONNECTIONS = "per_thread"
+    OPEN_NOW = True
+
     def __init__(
         self,
         location: str | os.PathLike[str] | Location | None = None,
@@ -90,34 +93,21 @@ class SQLContextStore:
         busy_timeout: float = 10.0,
         migrations: tuple[Migration, ...] = CONTEXT_MIGRATIONS,
     ) -> None:
-        if location is not None and not isinstance(location, Location):
-            text = os.fspath(location)
-            if not text or text == ":memory:" or text.startswith("file::memory:"):
-                raise ConfigError(
-                    f"the context store needs a database file, not {text!r}: each thread opens "
-                    "its own connection, so an in-memory database would not be shared"
-                )
-            location = Path(text).expanduser().resolve()
-        self.location: Location = store_location("contexts", location, default_context_store_path)
-        # The SQLite file, None on PostgreSQL.
-        self.path: Path | None = self.location.path
-        self.busy_timeout = busy_timeout
-        self._transactions = StoreTransactions(self.location, busy_timeout)
-        with self._transactions.connect("open and migrate the context store") as conn:
-            try:
-                self.applied_migrations = apply_migrations(conn, migrations)
-            except DatabaseError as exc:
-                raise StoreError(f"{self.location}: {exc}") from exc
+        super().__init__(location, busy_timeout=busy_timeout, migrations=migrations)
+        self._transactions = StoreTransactions(self._connect, self.location, busy_timeout)
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self.location)!r})"
+    setup_connection = staticmethod(sqlite_setup)
+
+    @classmethod
+    def _default_path(cls) -> Path:
+        return default_context_store_path()
 
     def close(self) -> None:
         """Close every connection this store opened, in every thread (idempotent).
 
         A call running in another thread finishes first; later calls raise `StoreError`.
         """
-        self._transactions.close()
+        super().close()
 
     def __enter__(self) -> SQLContextStore:
         return self
@@ -623,20 +613,4 @@ def open_context_store(location: str | os.PathLike[str] | None = None) -> Contex
         ConfigError: the location names a backend this installation cannot open.
         StoreError: the database cannot be opened or migrated.
     """
-    if location is None:
-        return SQLContextStore()
-    text = os.fspath(location)
-    if "://" not in text:
-        return SQLContextStore(text)
-    scheme, _, rest = text.partition("://")
-    if scheme == "sqlite":
-        path = rest[1:] if rest.startswith("/") else rest
-        if not path:
-            raise ConfigError(f"context store URL {text!r} names no database file")
-        return SQLContextStore(path)
-    if scheme in {"postgres", "postgresql"}:
-        return SQLContextStore(Location.postgresql(text, schema_name("contexts")))
-    raise ConfigError(
-        f"context store URL {text!r}: unknown scheme {scheme!r} "
-        "(use a path, sqlite:/// or postgresql://)"
-    )
+    return SQLContextStore(location)  # StoreBase.resolve parses the URL

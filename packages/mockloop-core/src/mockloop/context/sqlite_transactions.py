@@ -1,8 +1,9 @@
-"""Connections and transactions of the context store, on SQLite or PostgreSQL.
+"""Transactions of the context store, on SQLite or PostgreSQL.
 
-Each thread keeps one connection per store (opened on first use, never reused after `fork()`):
-on SQLite in WAL mode, so a reader never waits for a writer; on PostgreSQL a connection whose
-`search_path` is the store's schema. `read` runs its work in one read transaction
+The store's connections are the per-thread ones every store gets from `StoreBase`
+(`mockloop.store.connection.ThreadConnections`: one per thread, opened on first use, never
+reused after `fork()`; on SQLite in WAL mode, so a reader never waits for a writer). This module
+adds what the context store needs on top: `read` runs its work in one read transaction
 (`Connection.begin_read()`: every SELECT sees the same committed state); `write` runs it under
 the store's write lock (`Connection.begin_write()`: SQLite's `BEGIN IMMEDIATE`, PostgreSQL's
 advisory lock on the schema), taken before anything is read, so a read-modify-write is atomic
@@ -17,55 +18,17 @@ retried once on a new connection.
 from __future__ import annotations
 
 import contextlib
-import os
 import random
-import threading
 import time
-import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TypeVar
 
 from mockloop.errors import StoreError
-from mockloop.store.database import BusyError, Connection, DatabaseError, Location, connect
+from mockloop.store.database import BusyError, Connection, DatabaseError, Location
 
-__all__ = ["SQLiteTransactions", "StoreTransactions", "VersionMoved"]
+__all__ = ["SQLiteTransactions", "StoreTransactions", "VersionMoved", "sqlite_setup"]
 
 T = TypeVar("T")
-
-
-class _Holder:
-    """A thread's connection; closed with the store, or when its thread ends.
-
-    The lock is only contended by `close()` from another thread: closing a connection that
-    is inside a call can crash the interpreter, so close waits for the call to end.
-    """
-
-    __slots__ = ("__weakref__", "closed", "conn", "lock", "pid")
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.pid = os.getpid()
-        self.lock = threading.Lock()
-        self.closed = False
-
-    def broken(self) -> bool:
-        """True when the PostgreSQL connection under it is closed or unusable."""
-        if self.conn.dialect != "postgresql":
-            return False
-        raw = self.conn.raw
-        return bool(raw.closed or raw.broken)
-
-    def close(self) -> None:
-        # A connection inherited through fork() belongs to the parent: never touch it.
-        if self.pid != os.getpid():
-            return
-        with self.lock:
-            if not self.closed:
-                self.closed = True
-                self.conn.close()
-
-    def __del__(self) -> None:
-        self.close()
 
 
 class VersionMoved(Exception):
@@ -76,95 +39,32 @@ class _Stale(Exception):
     """The thread's connection broke before the transaction began: open a new one."""
 
 
-def _sqlite_setup(conn: Connection) -> None:
+def sqlite_setup(conn: Connection) -> None:
+    """The SQLite settings of a context store connection (nothing to do on PostgreSQL)."""
     if conn.dialect == "sqlite":
         # Durable across process crashes in WAL mode; only a power loss could drop commits.
         conn.execute("PRAGMA synchronous = NORMAL")
 
 
 class StoreTransactions:
-    """Per-thread connections to one store location and the transactions run on them.
+    """The transactions run on one store's connections.
 
     Args:
-        location: the SQLite file (its folder exists) or the PostgreSQL schema.
+        connect: the store's `_connect(what)`: this thread's connection, held for one call,
+            a backend failure in the block turned into a `StoreError` naming the location.
+        location: where the store lives (for messages).
         busy_timeout: seconds a transaction waits for another writer before `StoreError`.
     """
 
-    def __init__(self, location: Location, busy_timeout: float) -> None:
+    def __init__(
+        self,
+        connect: Callable[[str], contextlib.AbstractContextManager[Connection]],
+        location: Location,
+        busy_timeout: float,
+    ) -> None:
+        self.connect = connect
         self.location = location
         self.busy_timeout = busy_timeout
-        self._local = threading.local()
-        self._holders: weakref.WeakSet[_Holder] = weakref.WeakSet()
-        self._holders_lock = threading.Lock()
-        self._closed = False
-
-    def close(self) -> None:
-        """Close every connection, in every thread (idempotent); later calls fail.
-
-        A call running in another thread finishes first.
-        """
-        self._closed = True
-        with self._holders_lock:
-            holders = list(self._holders)
-            self._holders = weakref.WeakSet()
-        for holder in holders:
-            holder.close()
-        self._local = threading.local()
-
-    def _closed_error(self) -> StoreError:
-        return StoreError(f"{self.location}: the context store is closed; open a new one to go on")
-
-    @contextlib.contextmanager
-    def connect(self, what: str) -> Iterator[Connection]:
-        """This thread's connection (opened on first use), held for one call.
-
-        Raises:
-            StoreError: the database cannot be opened, or the backend failed in the block
-                (its `__cause__` is the `DatabaseError`).
-        """
-        try:
-            holder = self._holder()
-        except DatabaseError as exc:
-            raise StoreError(f"{self.location}: could not {what}: {exc}") from exc
-        with holder.lock:
-            if holder.closed:
-                raise self._closed_error()
-            try:
-                yield holder.conn
-            except _Stale:
-                self._drop(holder)
-                raise
-            except DatabaseError as exc:
-                # Leave no transaction open on a connection that outlives this call.
-                holder.conn.rollback()
-                if holder.broken():
-                    self._drop(holder)
-                raise StoreError(f"{self.location}: could not {what}: {exc}") from exc
-
-    def _holder(self) -> _Holder:
-        holder: _Holder | None = getattr(self._local, "holder", None)
-        if holder is not None and holder.pid == os.getpid() and not holder.closed:
-            return holder
-        if self._closed:
-            raise self._closed_error()
-        conn = connect(
-            self.location,
-            busy_timeout=self.busy_timeout,
-            check_same_thread=False,
-            setup=_sqlite_setup,
-        )
-        holder = _Holder(conn)
-        self._local.holder = holder
-        with self._holders_lock:
-            self._holders.add(holder)
-        return holder
-
-    def _drop(self, holder: _Holder) -> None:
-        """Forget a broken connection; this thread's next call opens a new one."""
-        if getattr(self._local, "holder", None) is holder:
-            self._local.holder = None
-        holder.closed = True
-        holder.conn.close()
 
     @staticmethod
     def _begin(conn: Connection, begin: Callable[[], None]) -> None:

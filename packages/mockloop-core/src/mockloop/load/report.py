@@ -25,6 +25,7 @@ from mockloop.results import Result
 __all__ = [
     "GeneratorStats",
     "LatencyStats",
+    "LoadMonitorResult",
     "LoadProgress",
     "LoadTestResult",
     "OperationStats",
@@ -325,3 +326,24 @@ def histogram_of(result: LoadTestResult | dict[str, Any]) -> Any:
     """The decoded HDR histogram of a result (or of its JSON form); None when it has none."""
     text = result.get("histogram") if isinstance(result, dict) else result.histogram
     return decode_histogram(text) if text else None
+
+
+class LoadMonitorResult(Result):
+    """A load run's progress: live while it runs, final once done."""
+
+    run_id: str
+    status: str = Field(
+        description="running, completed, stopped, failed, or interrupted (its process is gone)"
+    )
+    server_url: str
+    started_at: float
+    updated_at: float
+    elapsed_s: float
+    remaining_s: float
+    requests: int
+    errors: int
+    current_rps: float
+    error_rate: float
+    p95_ms: float | None = None
+    message: str
+    result: LoadTestResult | None = Field(default=None, description="the final result, once done")

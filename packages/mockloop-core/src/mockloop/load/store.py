@@ -9,17 +9,14 @@ and several processes (a CLI, an MCP server) may read them while one writes.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-from mockloop.settings import mockloop_home
-from mockloop.store.connection import store_connection, store_location
-from mockloop.store.database import Connection, Location, Migration, upsert_sql
+from mockloop.store.base import StoreBase
+from mockloop.store.database import Migration, upsert_sql
 
 __all__ = ["LOAD_MIGRATIONS", "LoadRunStore"]
 
@@ -50,28 +47,18 @@ _COLUMNS = ("id", "status", "server_url", "engine", "started_at", "finished_at",
 _COLUMNS += ("pid", "progress", "result")
 
 
-class LoadRunStore:
+class LoadRunStore(StoreBase):
     """Read and write load runs (default: `MOCKLOOP_HOME/load_runs.db`, or the `load_runs`
-    schema when `MOCKLOOP_DATABASE_URL` names a PostgreSQL database).
+    schema when `MOCKLOOP_DATABASE_URL` names a PostgreSQL database; a path is that file).
+    Short-lived connections (`StoreBase` "per_use").
 
     Every method may raise `StoreError` when the database cannot be opened, read or written.
     """
 
-    def __init__(self, path: Path | Location | None = None, *, busy_timeout: float = 10.0) -> None:
-        # A path is that file; None follows MOCKLOOP_DATABASE_URL (else MOCKLOOP_HOME).
-        self.location: Location = store_location(
-            "load_runs", path, lambda: mockloop_home() / "load_runs.db"
-        )
-        self.busy_timeout = busy_timeout
-
-    def _connect(self, what: str) -> contextlib.AbstractContextManager[Connection]:
-        return store_connection(
-            self.location,
-            LOAD_MIGRATIONS,
-            busy_timeout=self.busy_timeout,
-            store="load run store",
-            what=what,
-        )
+    NAME = "load_runs"
+    TITLE = "load run store"
+    FILE = "load_runs.db"
+    MIGRATIONS = LOAD_MIGRATIONS
 
     def save(self, result: dict[str, Any], progress: dict[str, Any] | None = None) -> None:
         """Insert or replace a run from its result's JSON form."""

@@ -1,6 +1,6 @@
 """The running mock: business app, admin app, router, responder, scenarios, request log.
 
-Names are imported on first use, so `mockloop.mock.scenarios` or the request log can be used
+Names are imported on first use, so `mockloop.mock.scenarios.rules` or the request log can be used
 without loading the server stack.
 """
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mockloop.mock.config import MockConfig, ValidationMode
     from mockloop.mock.runtime import MockRuntime
-    from mockloop.mock.scenarios import Scenario, ScenarioRule
+    from mockloop.mock.scenarios.rules import Scenario, ScenarioRule
     from mockloop.mock.server import MockServer, create_app, serve
 
 __all__ = [

@@ -3,6 +3,11 @@
 The hot path is deliberately small: one tree walk to route, the auth and validation gates only
 where they apply, a cached pre-serialised body, and one `submit` to the log writer, whose
 thread does all the encoding and redaction off the request path.
+
+A pure mock and a mock under proxy settings (proxy, record, replay, hybrid) share one request
+pipeline, `BusinessApp._http`: read, route, answer, log, send, notify. Only the answering step
+differs, chosen by one look at `runtime.proxy`: the mock answers (`_answer`), or the proxy stage
+(`_proxied`) sends the request to the mock, the live API or a recording.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from mockloop.mock.problem import PreparedResponse, problem
-from mockloop.mock.request_log import LogRecord
+from mockloop.mock.request_log.writer import LogRecord
 from mockloop.mock.runtime import MockRuntime
 from mockloop.settings import PROBE_HEADER
 
 if TYPE_CHECKING:
+    from mockloop.mock.router import Match
     from mockloop.proxy.engine import ProxyEngine
+    from mockloop.proxy.forwarder import UpstreamOutcome
 
 __all__ = ["BusinessApp"]
 
@@ -39,6 +46,27 @@ _PROBE_HEADER = PROBE_HEADER.lower().encode()
 
 class _BodyTooLarge(Exception):
     pass
+
+
+class _ProxyTurn:
+    """One request's way through the proxy stage: the engine, which side answered (the
+    `x-mockloop-mode` header and the log's `mode`) and what the live API said, if asked."""
+
+    __slots__ = ("engine", "mode", "upstream")
+
+    def __init__(self, engine: ProxyEngine) -> None:
+        self.engine = engine
+        self.mode = "mock"
+        self.upstream: UpstreamOutcome | None = None
+
+    def annotate(self, record: LogRecord) -> None:
+        """Add the upstream call's status, time and (scrubbed) error to the request's record."""
+        upstream = self.upstream
+        if upstream is not None:
+            record.upstream_status = upstream.status
+            record.upstream_latency_ms = upstream.latency_ms
+            if upstream.error:
+                record.upstream_error = self.engine.scrub_text(upstream.error)
 
 
 class BusinessApp:
@@ -96,11 +124,17 @@ class BusinessApp:
     # -- requests ---------------------------------------------------------------------------
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one request: read, route, answer, log, send, notify.
+
+        The one pipeline for a pure mock and a mock under proxy settings. Only the answering
+        step differs: the mock answers, or, when the runtime has proxy settings, the proxy
+        stage (`_proxied`) picks the mock, the live API or the recording. A pure mock pays
+        for proxying with the `runtime.proxy is None` check and three `turn is None` checks.
+        """
         started = time.perf_counter()
         runtime = self.runtime
-        if runtime.proxy is not None:  # the one check a pure mock pays
-            await self._proxied(scope, receive, send, runtime.proxy, started)
-            return
+        engine = runtime.proxy
+        turn = None if engine is None else _ProxyTurn(engine)  # None: a pure mock
         method: str = scope["method"]
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
         path = raw_path.decode("latin-1")
@@ -114,11 +148,14 @@ class BusinessApp:
                 body = await _read_body(receive, runtime.config.max_body_bytes)
             match = runtime.router.match(method, path, query)
             op = match.operation
-            if op is None:
-                prepared = self._unrouted(method, path, match.allowed)
-            else:
+            if turn is not None:  # proxy settings: the proxy stage picks the side that answers
+                operation_id = op.operation_id if op is not None else None
+                prepared = await self._proxied(turn, scope, op, match, method, path, query, body)
+            elif op is not None:
                 operation_id = op.operation_id
                 prepared = await self._answer(scope, op, match.path_params, query, body)
+            else:
+                prepared = self._unrouted(method, path, match.allowed)
         except _BodyTooLarge:
             prepared = problem(
                 413,
@@ -142,29 +179,35 @@ class BusinessApp:
             )
         body_out = b"" if method == "HEAD" else prepared.body
         headers = [*prepared.headers, (b"content-length", str(len(prepared.body)).encode())]
+        if turn is None:
+            mode = "mock"
+        else:
+            mode = turn.mode
+            headers.append((b"x-mockloop-mode", mode.encode()))
         writer = runtime.log_writer
         if writer is not None and not (prepared.source == "builtin" and _is_probe(scope)):
             client = scope.get("client")
-            writer.submit(
-                LogRecord(
-                    ts=time.time(),
-                    method=method,
-                    path=scope["path"],
-                    query=query,
-                    operation_id=operation_id,
-                    status=prepared.status,
-                    latency_ms=(time.perf_counter() - started) * 1000.0,
-                    request_headers=scope["headers"],
-                    response_headers=headers,
-                    request_body=body,
-                    response_body=body_out,
-                    client=f"{client[0]}:{client[1]}" if client else "",
-                    scenario=runtime.rules.active_scenario,
-                    mode="mock",
-                )
+            record = LogRecord(
+                ts=time.time(),
+                method=method,
+                path=scope["path"],
+                query=query,
+                operation_id=operation_id,
+                status=prepared.status,
+                latency_ms=(time.perf_counter() - started) * 1000.0,
+                request_headers=scope["headers"],
+                response_headers=headers,
+                request_body=body,
+                response_body=body_out,
+                client=f"{client[0]}:{client[1]}" if client else "",
+                scenario=runtime.rules.active_scenario,
+                mode=mode,
             )
+            if turn is not None:
+                turn.annotate(record)
+            writer.submit(record)
         # Numbered before the answer leaves: a process killed after answering has always
-        # counted the request (see request_log_counters).
+        # counted the request (see request_log.counters).
         await send({"type": "http.response.start", "status": prepared.status, "headers": headers})
         await send({"type": "http.response.body", "body": body_out})
         hooks = runtime.webhooks
@@ -179,146 +222,69 @@ class BusinessApp:
             )
 
     async def _proxied(
-        self, scope: Scope, receive: Receive, send: Send, engine: ProxyEngine, started: float
-    ) -> None:
-        """A request under proxy settings: routed to the mock, the live API or the recording,
-        with fallback to the mock when the live API fails and that is on."""
-        runtime = self.runtime
-        method: str = scope["method"]
-        raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
-        path = raw_path.decode("latin-1")
-        query = scope["query_string"].decode("latin-1")
-        body = b""
-        op: Any = None
-        operation_id = None
-        mode = "mock"
-        upstream = None
-        upstream_error = None
+        self,
+        turn: _ProxyTurn,
+        scope: Scope,
+        op: Any,
+        match: Match,
+        method: str,
+        path: str,
+        query: str,
+        body: bytes,
+    ) -> PreparedResponse:
+        """The proxy stage: the mock, the live API or the recording answers, as the proxy
+        settings route the request, with fallback to the mock when the live API fails and
+        that is on. `turn` is filled in as the stage goes, so a request that fails half-way
+        is still labelled and logged with the mode it had reached."""
+        engine = turn.engine
+        local = None if op is not None else self._unrouted(method, path, match.allowed)
+        if local is not None and (local.source == "builtin" or _is_probe(scope)):
+            return local  # /health, /docs and MockLoop's probes stay local
+        mode = turn.mode = engine.decide(method, scope["path"], scope["headers"], query).mode
         prepared: PreparedResponse
-        try:
-            if method not in _BODYLESS or _has_body(scope):
-                body = await _read_body(receive, runtime.config.max_body_bytes)
-            match = runtime.router.match(method, path, query)
-            op = match.operation
-            operation_id = op.operation_id if op is not None else None
-            local = None if op is not None else self._unrouted(method, path, match.allowed)
-            if local is not None and (local.source == "builtin" or _is_probe(scope)):
-                prepared = local  # /health, /docs and MockLoop's probes stay local
-            else:
-                mode = engine.decide(method, scope["path"], scope["headers"], query).mode
-                if mode == "proxy":
-                    upstream = await engine.forward(method, path, query, scope["headers"], body)
-                    upstream_error = upstream.error
-                    if engine.should_fall_back(upstream):
-                        mode = "fallback"
-                        prepared = local or await self._answer(
-                            scope, op, match.path_params, query, body
-                        )
-                    elif upstream.status is None:
-                        prepared = problem(
-                            upstream.failure_status,
-                            f"proxy mode: {engine.scrub_text(upstream.error or '')}; start the "
-                            "live API, fix target_url, or turn on fallback_to_mock",
-                            title="Upstream unavailable",
-                            upstream=engine.settings.target_url,
-                        )
-                    else:
-                        # The live API's body, minus any credential it echoes back: clients of
-                        # the proxy never see the upstream secrets.
-                        prepared = PreparedResponse(
-                            upstream.status,
-                            upstream.headers,
-                            engine.scrub(upstream.body),
-                            source="proxy",
-                        )
-                        recorder = engine.recorder
-                        if recorder is not None:
-                            recorder.capture(
-                                method=method,
-                                path=scope["path"],
-                                query=query,
-                                operation_id=operation_id,
-                                request_body=body,
-                                status=upstream.status,
-                                headers=upstream.headers,
-                                body=prepared.body,
-                            )
-                elif mode == "replay":
-                    replay = engine.replay
-                    found = replay.answer(method, scope["path"], query, body) if replay else None
-                    prepared = (
-                        found
-                        or local
-                        or await self._answer(scope, op, match.path_params, query, body)
-                    )
-                else:
-                    prepared = local or await self._answer(
-                        scope, op, match.path_params, query, body
-                    )
-                engine.count(mode)
-        except _BodyTooLarge:
-            prepared = problem(
-                413,
-                f"the request body exceeds the mock's limit of {runtime.config.max_body_bytes} "
-                "bytes (raise it with max_body_bytes)",
+        if mode == "proxy":
+            upstream = turn.upstream = await engine.forward(
+                method, path, query, scope["headers"], body
             )
-        except Exception as exc:  # the mock answers, whatever went wrong inside it
-            # One line: a hostile description or request must not fill the log with tracebacks.
-            logger.error(
-                "error while answering %s %s: %s: %s",
-                method,
-                path,
-                type(exc).__name__,
-                exc,
-                exc_info=exc if logger.isEnabledFor(logging.DEBUG) else None,
-            )
-            prepared = problem(
-                500,
-                f"the mock failed to answer: {type(exc).__name__}: {exc}",
-                title="Mock internal error",
-            )
-        body_out = b"" if method == "HEAD" else prepared.body
-        headers = [
-            *prepared.headers,
-            (b"content-length", str(len(prepared.body)).encode()),
-            (b"x-mockloop-mode", mode.encode()),
-        ]
-        writer = runtime.log_writer
-        if writer is not None and not (prepared.source == "builtin" and _is_probe(scope)):
-            client = scope.get("client")
-            writer.submit(
-                LogRecord(
-                    ts=time.time(),
-                    method=method,
-                    path=scope["path"],
-                    query=query,
-                    operation_id=operation_id,
-                    status=prepared.status,
-                    latency_ms=(time.perf_counter() - started) * 1000.0,
-                    request_headers=scope["headers"],
-                    response_headers=headers,
-                    request_body=body,
-                    response_body=body_out,
-                    client=f"{client[0]}:{client[1]}" if client else "",
-                    scenario=runtime.rules.active_scenario,
-                    mode=mode,
-                    upstream_status=upstream.status if upstream is not None else None,
-                    upstream_latency_ms=upstream.latency_ms if upstream is not None else None,
-                    upstream_error=engine.scrub_text(upstream_error) if upstream_error else None,
+            if engine.should_fall_back(upstream):
+                mode = turn.mode = "fallback"
+                prepared = local or await self._answer(scope, op, match.path_params, query, body)
+            elif upstream.status is None:
+                prepared = problem(
+                    upstream.failure_status,
+                    f"proxy mode: {engine.scrub_text(upstream.error or '')}; start the "
+                    "live API, fix target_url, or turn on fallback_to_mock",
+                    title="Upstream unavailable",
+                    upstream=engine.settings.target_url,
                 )
+            else:
+                # The live API's body, minus any credential it echoes back: clients of the
+                # proxy never see the upstream secrets.
+                prepared = PreparedResponse(
+                    upstream.status, upstream.headers, engine.scrub(upstream.body), source="proxy"
+                )
+                recorder = engine.recorder
+                if recorder is not None:
+                    recorder.capture(
+                        method=method,
+                        path=scope["path"],
+                        query=query,
+                        operation_id=op.operation_id if op is not None else None,
+                        request_body=body,
+                        status=upstream.status,
+                        headers=upstream.headers,
+                        body=prepared.body,
+                    )
+        elif mode == "replay":
+            replay = engine.replay
+            found = replay.answer(method, scope["path"], query, body) if replay else None
+            prepared = (
+                found or local or await self._answer(scope, op, match.path_params, query, body)
             )
-        await send({"type": "http.response.start", "status": prepared.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body_out})
-        hooks = runtime.webhooks
-        if hooks is not None and hooks.active:
-            hooks.notify(
-                method=method,
-                path=scope["path"],
-                query=query,
-                operation_id=operation_id,
-                template=op.path if op is not None else None,
-                status=prepared.status,
-            )
+        else:
+            prepared = local or await self._answer(scope, op, match.path_params, query, body)
+        engine.count(mode)
+        return prepared
 
     async def _answer(
         self, scope: Scope, op: Any, path_params: dict[str, str], query: str, body: bytes

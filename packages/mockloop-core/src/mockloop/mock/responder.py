@@ -26,7 +26,7 @@ import re
 import secrets
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 from xml.sax.saxutils import escape as xml_escape
 
 import orjson
@@ -34,7 +34,6 @@ import orjson
 from mockloop.fake import SchemaFaker
 from mockloop.fake.budget import json_size
 from mockloop.mock.problem import PreparedResponse, problem
-from mockloop.mock.scenarios import ResponseSpec
 from mockloop.spec.model import ApiSpec, Example, MediaType, Operation, Response
 from mockloop.spec.validation import SchemaValidator
 
@@ -46,6 +45,21 @@ _CACHE_BYTES = 64 * 1024 * 1024  # bodies kept for reuse, in total
 _HEADER_BYTES = 4096  # a generated or documented response header value, at most
 
 logger = logging.getLogger("mockloop.mock.responder")
+
+
+class ResponseSpec(Protocol):
+    """What a rule in force says to answer (a scenario rule's `response`, an override).
+
+    `mockloop.mock.scenarios.rules.ResponseSpec` is the model; the responder reads only these
+    fields, so it stays below the scenarios that use it.
+    """
+
+    status: int | None
+    body: Any
+    example: str | None
+    generate: bool
+    headers: dict[str, str]
+    has_body: bool
 
 
 def default_status(op: Operation) -> str:

@@ -18,10 +18,10 @@ from mockloop.errors import ConfigError, ScenarioError, StoreError
 from mockloop.fake import SchemaFaker
 from mockloop.mock.auth import AuthSimulator
 from mockloop.mock.config import MockConfig
-from mockloop.mock.request_log import Redactor, RequestLogWriter
+from mockloop.mock.request_log.writer import RequestLogWriter
 from mockloop.mock.responder import Responder
 from mockloop.mock.router import Router
-from mockloop.mock.scenarios import (
+from mockloop.mock.scenarios.rules import (
     RuleEngine,
     Scenario,
     ScenarioRule,
@@ -29,10 +29,11 @@ from mockloop.mock.scenarios import (
     parse_rule,
     parse_scenario,
 )
-from mockloop.mock.stateful import StateStore
+from mockloop.mock.state.store import StateStore
 from mockloop.mock.validation import RequestValidator
-from mockloop.mock.webhook_delivery import WebhookDispatcher
-from mockloop.mock.webhook_store import WebhookStore
+from mockloop.mock.webhooks.delivery import WebhookDispatcher
+from mockloop.mock.webhooks.store import WebhookStore
+from mockloop.redaction import Redactor
 from mockloop.spec import ApiSpec, load_spec
 from mockloop.spec.validation import SchemaValidator
 from mockloop.store import SQLStore
@@ -41,7 +42,7 @@ from mockloop.store.database import (
     Location,
     connect,
     database_url,
-    redact_url,
+    parse_database_url,
     schema_name,
 )
 
@@ -127,8 +128,8 @@ class MockRuntime:
         """Open the store, load persisted scenarios and overrides, start the log writer."""
         if self.state is not None:
             if self.database_url is not None or self.config.replica_sync:
-                # Every replica on the store serves the same data (see mock.state_sync).
-                from mockloop.mock.state_sync import SharedState
+                # Every replica on the store serves the same data (see mock.state.sync).
+                from mockloop.mock.state.sync import SharedState
 
                 self.state.shared_state = SharedState(self.store_location("state"))
             self.state.start()
@@ -219,15 +220,9 @@ class MockRuntime:
         url = self.config.database_url or database_url()
         if url is None:
             return None
-        scheme = url.partition("://")[0].lower() if "://" in url else ""
-        if scheme in {"postgres", "postgresql"}:
-            return url
-        if scheme in {"", "sqlite"}:
-            return None  # SQLite: each store keeps its own file, the mock's in its data folder
-        raise ConfigError(
-            f"database URL {redact_url(url)!r}: unknown scheme {scheme!r}; use "
-            "postgresql://user:password@host:port/database, or nothing for SQLite files"
-        )
+        backend, _ = parse_database_url(url, label="database URL", files=False)
+        # SQLite: each store keeps its own file, the mock's in its data folder.
+        return url if backend == "postgresql" else None
 
     def check_store(self) -> None:
         """Open the mock's store once and close it: an unreachable database or a bad URL fails

@@ -22,7 +22,7 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 
 from mockloop.errors import ServerError
-from mockloop.mock.admin import create_admin_app
+from mockloop.mock.admin.app import create_admin_app
 from mockloop.mock.business import BusinessApp
 from mockloop.mock.config import MockConfig
 from mockloop.mock.http_protocol import HttpLimits, guarded_protocol

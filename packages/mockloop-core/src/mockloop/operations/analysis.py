@@ -7,23 +7,23 @@ from typing import Any
 from mockloop.errors import ConfigError
 from mockloop.operation import operation
 from mockloop.operations.base import OperationsBase
-from mockloop.testing.analysis import AnalysisResult, analyze_runs
-from mockloop.testing.compare import ComparisonResult, compare_runs
+from mockloop.testing.analysis.analyse import AnalysisResult, analyze_runs
+from mockloop.testing.analysis.compare import ComparisonResult, compare_runs
 from mockloop.testing.inputs import RunRecord, collect_runs
 from mockloop.testing.runs import TestRunStore
 
 __all__ = ["AnalysisOperations"]
 
 
-def _context_runs(context_id: str) -> list[RunRecord]:
-    rows = TestRunStore().list(context_id=context_id, limit=1000, with_result=True)
+def _context_runs(store: TestRunStore, context_id: str) -> list[RunRecord]:
+    rows = store.list(context_id=context_id, limit=1000, with_result=True)
     return collect_runs([row["id"] for row in rows], what=f"runs of context {context_id!r}")
 
 
 class AnalysisOperations(OperationsBase):
     """Analysis and comparison of test runs: statistics, anomalies, regressions."""
 
-    @operation(group="analysis", read_only=True)
+    @operation(group="analysis", read_only=True, roles=("performance", "security"))
     async def analyze_test_results(
         self,
         test_results: Any = None,
@@ -58,7 +58,11 @@ class AnalysisOperations(OperationsBase):
             records = collect_runs(test_results, run_ids)
             if context_id:
                 known = {r.run_id for r in records}
-                records += [r for r in _context_runs(context_id) if r.run_id not in known]
+                records += [
+                    r
+                    for r in _context_runs(self.services.stores.test_runs, context_id)
+                    if r.run_id not in known
+                ]
             return records
 
         records = await self._in_thread(gather)
@@ -70,7 +74,7 @@ class AnalysisOperations(OperationsBase):
             )
         return analyze_runs(records, analysis_type, include_recommendations, slo, context_id)
 
-    @operation(group="analysis", read_only=True)
+    @operation(group="analysis", read_only=True, roles=("security",))
     async def compare_test_runs(
         self,
         baseline_results: Any,

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import Field
+from typing import Literal
 
 from mockloop.audit.recorder import audit_failures, audit_store
+from mockloop.audit.results import (
+    AuditExport,
+    AuditLogPage,
+    AuditRetention,
+    AuditVerificationResult,
+    Outcome,
+)
 from mockloop.errors import ConfigError
 from mockloop.operation import operation
 from mockloop.operations.base import OperationsBase
 from mockloop.operations.reports import refuse_existing, write_file
-from mockloop.results import Result
 
 __all__ = [
     "AuditExport",
@@ -21,52 +25,8 @@ __all__ = [
     "AuditOperations",
     "AuditRetention",
     "AuditVerificationResult",
+    "Outcome",
 ]
-
-Outcome = Literal["ok", "error", "cancelled"]
-
-
-class AuditLogPage(Result):
-    """Audit records, newest first."""
-
-    total: int = Field(description="records matching the filters, all pages")
-    count: int
-    limit: int
-    offset: int
-    records: list[dict[str, Any]] = Field(
-        description="time, operation, face, session_id, redacted arguments, outcome, "
-        "error_class, error, duration_ms, hash"
-    )
-
-
-class AuditExport(Result):
-    """An export of the audit trail."""
-
-    format: str
-    records: int
-    path: str | None = Field(default=None, description="the file written, if a path was given")
-    content: str | None = Field(default=None, description="the export, when no path was given")
-
-
-class AuditVerificationResult(Result):
-    """Whether the hash chain holds, and where it breaks."""
-
-    ok: bool
-    checked: int
-    first_id: int | None = None
-    last_id: int | None = None
-    broken_id: int | None = Field(default=None, description="the first record that fails")
-    reason: str | None = None
-    write_failures: int = Field(description="audit records this process could not write")
-    last_write_error: str | None = None
-
-
-class AuditRetention(Result):
-    """What a retention policy removed."""
-
-    deleted: int
-    remaining: int
-    verification_ok: bool = Field(description="the chain still verifies after the deletion")
 
 
 def _epoch(value: str | float | datetime | None, name: str) -> float | None:

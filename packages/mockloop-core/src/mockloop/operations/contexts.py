@@ -30,15 +30,10 @@ from mockloop.context.records import (
     ContextType,
     StoredStatus,
 )
-from mockloop.context.sqlite import SQLContextStore
-from mockloop.context.store import ContextStore, default_context_store_path
+from mockloop.context.store import ContextStore
 from mockloop.errors import ConfigError
 from mockloop.operation import operation
 from mockloop.operations.base import OperationsBase
-from mockloop.settings import using_home
-from mockloop.store.connection import store_location
-from mockloop.store.database import Location
-from mockloop.testing.runs import TestRunStore
 
 __all__ = ["ContextOperations"]
 
@@ -93,19 +88,9 @@ def _select(data: dict[str, Any], keys: list[str] | None) -> tuple[dict[str, Any
 class ContextOperations(OperationsBase):
     """Contexts of long testing workflows: sessions, workflows, agents, global data, snapshots."""
 
-    def _context_store_sync(self) -> ContextStore:
-        """The store of this client: the `contexts` schema of `MOCKLOOP_DATABASE_URL` when it
-        is set, else `contexts.db` in its state folder (opened and migrated once per place)."""
-        with using_home(self.settings.home):
-            location = store_location("contexts", None, default_context_store_path)
-        stores: dict[Location, ContextStore] = self.__dict__.setdefault("_context_stores", {})
-        store = stores.get(location)
-        if store is None:
-            store = stores[location] = SQLContextStore(location)
-        return store
-
     async def _context_store(self) -> ContextStore:
-        return await self._in_thread(self._context_store_sync)
+        """The client's context store (opened and migrated on first use, in a thread)."""
+        return await self._in_thread(self.services.stores.contexts.open)
 
     def _context_actor(self, operation_name: str) -> Actor:
         face, session_id = current_face()
@@ -113,8 +98,7 @@ class ContextOperations(OperationsBase):
 
     async def _context_runs(self, context_id: str) -> list[ContextRun]:
         """The testing runs recorded with this context id, oldest first."""
-        with using_home(self.settings.home):
-            runs = TestRunStore()
+        runs = self.services.stores.test_runs
         rows = await self._in_thread(runs.list, context_id=context_id, limit=_RUNS_SHOWN)
         return [
             ContextRun(

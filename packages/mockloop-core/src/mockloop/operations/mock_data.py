@@ -6,12 +6,11 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
-from pydantic import Field
-
 from mockloop.errors import ConfigError, ScenarioError
+from mockloop.mock.request_log.results import MockLogsResult
+from mockloop.mock.scenarios.results import MockDataResult
 from mockloop.operation import operation
 from mockloop.operations.base import AdminTarget, OperationsBase
-from mockloop.results import Result
 
 __all__ = ["MockDataAction", "MockDataOperations", "MockDataResult", "MockLogsResult"]
 
@@ -38,53 +37,6 @@ _RULE_KEYS = {
     "sequence",
     "sequence_end",
 }
-_MAX_PAGE = 10_000
-
-
-class MockLogsResult(Result):
-    """Request log records of a mock and, when asked, their analysis."""
-
-    server_url: str = Field(description="the URL the caller gave")
-    admin_url: str = Field(description="the admin API the records came from")
-    total: int = Field(description="records matching the filters, all pages")
-    count: int = Field(description="records in this page")
-    limit: int
-    offset: int
-    filters: dict[str, Any] = Field(description="the filters in force")
-    records: list[dict[str, Any]] = Field(description="newest first")
-    analysis: dict[str, Any] | None = Field(
-        default=None,
-        description="latency percentiles, error rates by status and operation, traffic "
-        "pattern, session correlation and recommendations over every matching record",
-    )
-
-
-class MockDataResult(Result):
-    """What a `manage_mock_data` action did, and the mock's scenario state after it."""
-
-    operation: str
-    server_url: str
-    admin_url: str
-    message: str = Field(description="what changed, in words")
-    active_scenario: str | None = None
-    scenarios: list[dict[str, Any]] | None = Field(
-        default=None, description="the stored scenarios (list_scenarios)"
-    )
-    scenario: dict[str, Any] | None = Field(default=None, description="the scenario touched")
-    override: dict[str, Any] | None = Field(default=None, description="the override set")
-    endpoint: str | None = None
-
-
-def _time_param(value: str | float | datetime | None, name: str) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return str(value.timestamp())
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(float(value))
-    if isinstance(value, str):
-        return value
-    raise ConfigError(f"{name} must be epoch seconds, an ISO 8601 string or a datetime")
 
 
 def _as_rule(response_data: Any) -> dict[str, Any]:
@@ -103,7 +55,7 @@ def _as_rule(response_data: Any) -> dict[str, Any]:
 class MockDataOperations(OperationsBase):
     """Request logs, response overrides and scenarios of running mocks."""
 
-    @operation(group="mock", read_only=True)
+    @operation(group="mock", read_only=True, roles=("api_testing",))
     async def query_mock_logs(
         self,
         server_url: str,
@@ -134,35 +86,16 @@ class MockDataOperations(OperationsBase):
             include_admin: also the admin port's own requests (left out by default).
             analyze: add the analysis of all matching records.
         """
-        if not 1 <= limit <= _MAX_PAGE:
-            raise ConfigError(f"limit={limit} must be between 1 and {_MAX_PAGE}")
-        if offset < 0:
-            raise ConfigError(f"offset={offset} must be 0 or more")
-        target = await self._admin_target(server_url)
-        filters: dict[str, Any] = {
-            "method": method.upper() if method else None,
-            "path": path_pattern or None,
-            "time_from": _time_param(time_from, "time_from"),
-            "time_to": _time_param(time_to, "time_to"),
-            "include_admin": include_admin,
-        }
-        params = {k: v for k, v in filters.items() if v is not None}
-        page = await self._admin_call(
-            target, "GET", "/api/logs/search", params={**params, "limit": limit, "offset": offset}
-        )
-        analysis = None
-        if analyze:
-            analysis = await self._admin_call(target, "GET", "/api/logs/analyze", params=params)
-        return MockLogsResult(
-            server_url=server_url,
-            admin_url=target.admin_url,
-            total=page["total"],
-            count=len(page["records"]),
+        return await self.services.logs.query(
+            server_url,
             limit=limit,
             offset=offset,
-            filters=filters,
-            records=page["records"],
-            analysis=analysis,
+            method=method,
+            path_pattern=path_pattern,
+            time_from=time_from,
+            time_to=time_to,
+            include_admin=include_admin,
+            analyze=analyze,
         )
 
     @operation(group="mock")
@@ -200,11 +133,11 @@ class MockDataOperations(OperationsBase):
                 f"unknown manage_mock_data operation {operation!r}; use one of: "
                 + ", ".join(_ACTIONS)
             )
-        target = await self._admin_target(server_url)
+        target = await self.services.admin.target(server_url)
         result = await getattr(self, f"_mock_data_{operation}")(
             target, endpoint_path, response_data, scenario_name, scenario_config
         )
-        active = await self._admin_call(target, "GET", "/api/mock-data/scenarios/active")
+        active = await self.services.admin.call(target, "GET", "/api/mock-data/scenarios/active")
         return MockDataResult(
             operation=operation,
             server_url=server_url,
@@ -228,7 +161,7 @@ class MockDataOperations(OperationsBase):
                 '({"status": 200, "body": ...})'
             )
         rule = _as_rule(data)
-        answer = await self._admin_call(
+        answer = await self.services.admin.call(
             target, "PUT", f"/api/mock-data/responses/{quote(endpoint, safe='/{}')}", json=rule
         )
         return {
@@ -259,7 +192,7 @@ class MockDataOperations(OperationsBase):
             raise ScenarioError(
                 f"scenario_name {name!r} and scenario_config name {config['name']!r} differ"
             )
-        saved = await self._admin_call(
+        saved = await self.services.admin.call(
             target, "POST", "/api/mock-data/scenarios", json={**config, "name": name}
         )
         return {
@@ -272,16 +205,16 @@ class MockDataOperations(OperationsBase):
     ) -> dict[str, Any]:
         if not name:
             raise ScenarioError("switch_scenario needs scenario_name")
-        await self._admin_call(
+        await self.services.admin.call(
             target, "POST", f"/api/mock-data/scenarios/{quote(name, safe='')}/activate"
         )
-        scenario = await self._admin_call(
+        scenario = await self.services.admin.call(
             target, "GET", f"/api/mock-data/scenarios/{quote(name, safe='')}"
         )
         return {"message": f"scenario {name!r} is active", "scenario": scenario}
 
     async def _mock_data_list_scenarios(self, target: AdminTarget, *_: Any) -> dict[str, Any]:
-        listing = await self._admin_call(target, "GET", "/api/mock-data/scenarios")
+        listing = await self.services.admin.call(target, "GET", "/api/mock-data/scenarios")
         count = len(listing["scenarios"])
         return {"message": f"{count} scenario(s) stored", "scenarios": listing["scenarios"]}
 
@@ -290,15 +223,19 @@ class MockDataOperations(OperationsBase):
     ) -> dict[str, Any]:
         if not name:
             raise ScenarioError("delete_scenario needs scenario_name")
-        await self._admin_call(target, "DELETE", f"/api/mock-data/scenarios/{quote(name, safe='')}")
+        await self.services.admin.call(
+            target, "DELETE", f"/api/mock-data/scenarios/{quote(name, safe='')}"
+        )
         return {"message": f"scenario {name!r} deleted"}
 
     async def _mock_data_reset(self, target: AdminTarget, *_: Any) -> dict[str, Any]:
-        await self._admin_call(target, "POST", "/api/mock-data/scenarios/deactivate")
-        await self._admin_call(target, "DELETE", "/api/mock-data/responses")
+        await self.services.admin.call(target, "POST", "/api/mock-data/scenarios/deactivate")
+        await self.services.admin.call(target, "DELETE", "/api/mock-data/responses")
         done = ["scenario deactivated", "response overrides removed"]
-        state = await self._admin_call(target, "GET", "/api/state")
+        state = await self.services.admin.call(target, "GET", "/api/state")
         if isinstance(state, dict) and state.get("enabled"):
-            await self._admin_call(target, "POST", "/api/state/reset", json={"reseed": True})
+            await self.services.admin.call(
+                target, "POST", "/api/state/reset", json={"reseed": True}
+            )
             done.append("stateful data reset to its seed")
         return {"message": "; ".join(done)}

@@ -5,14 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-
 from mockloop.errors import ConfigError
 from mockloop.operation import operation
 from mockloop.operations.base import OperationsBase
 from mockloop.progress import report_progress
-from mockloop.results import Result
-from mockloop.servers.models import Discovery, ServerInfo
+from mockloop.servers.models import Discovery, GeneratedMock, MockServerList, ServerInfo
 
 __all__ = [
     "DEFAULT_BUSINESS_PORT",
@@ -45,36 +42,10 @@ def _check_port(value: int | None, name: str) -> None:
         )
 
 
-class GeneratedMock(Result):
-    """A generated mock project and, when started, where it serves."""
-
-    project_name: str
-    project_path: str = Field(description="the folder holding main.py, the description, config")
-    files: list[str] = Field(description="the files written, relative to project_path")
-    features: dict[str, bool] = Field(description="auth, webhooks, admin_ui, storage, stateful")
-    started: bool
-    business_url: str | None = None
-    admin_url: str | None = None
-    docs_url: str | None = None
-    pid: int | None = Field(default=None, description="the detached server process")
-    server_id: str | None = Field(default=None, description="its id in the server registry")
-    business_port: int | None = None
-    admin_port: int | None = None
-    notices: list[str] = Field(default_factory=list, description="e.g. a busy port was moved")
-
-
-class MockServerList(Result):
-    """Mock servers in the registry."""
-
-    servers: list[ServerInfo] = Field(description="newest first")
-    running: int
-    stale: int
-
-
 class MockServerOperations(OperationsBase):
     """Generated projects and the detached mock server processes."""
 
-    @operation(group="mock", long_running=True)
+    @operation(group="mock", long_running=True, roles=("api_testing",))
     async def generate_mock_api(
         self,
         spec_url_or_path: str,
@@ -164,6 +135,8 @@ class MockServerOperations(OperationsBase):
                 admin_port_explicit=_explicit(admin_port),
                 timeout=max(self.settings.timeout, 30.0),
             )
+            # A mock that ran on these ports before is not this one.
+            self.services.admin.forget(server.business_url, server.admin_url)
             result.update(
                 started=True,
                 business_url=server.business_url,
@@ -225,7 +198,7 @@ class MockServerOperations(OperationsBase):
                 extra.append("--stateful")
             if not auth_enabled:
                 extra.append("--no-auth")
-        return await self._in_thread(
+        started = await self._in_thread(
             start_server,
             spec=spec_url_or_path,
             project_path=Path(project_path) if project_path is not None else None,
@@ -238,6 +211,9 @@ class MockServerOperations(OperationsBase):
             allow_fetch=self._allow_fetch(allow_fetch),
             refs_root=refs_root,
         )
+        # A mock that ran on these ports before is not this one.
+        self.services.admin.forget(started.business_url, started.admin_url)
+        return started
 
     def _allow_fetch(self, given: list[str] | None) -> list[str]:
         """The fetch allow-list of a call: its own, else the client's setting."""
@@ -252,7 +228,10 @@ class MockServerOperations(OperationsBase):
         """
         from mockloop.servers import stop_server
 
-        return await self._in_thread(stop_server, server)
+        stopped = await self._in_thread(stop_server, server)
+        # Another mock may take its ports next: what was found of this one no longer holds.
+        self.services.admin.forget(stopped.business_url, stopped.admin_url)
+        return stopped
 
     @operation(group="mock", read_only=True)
     async def list_mock_servers(self, include_stopped: bool = False) -> MockServerList:

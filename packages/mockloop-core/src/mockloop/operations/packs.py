@@ -148,7 +148,7 @@ class ScenarioPackOperations(OperationsBase):
             spec = await self._in_thread(load_description, api_spec)
         else:
             assert server_url is not None
-            target = await self._admin_target(server_url)
+            target = await self.services.admin.target(server_url)
             if not target.business_url:
                 raise ConfigError(
                     f"the mock at {server_url} reports no business URL to read its description "
@@ -177,11 +177,12 @@ class ScenarioPackOperations(OperationsBase):
                         f"use one of {sorted(names)}"
                     )
             gate = asyncio.Semaphore(4)
+            mock = target or await self.services.admin.target(server_url)
 
             async def deploy(scenario: dict[str, Any], activate: bool) -> str:
                 async with gate:
-                    result = await self.deploy_scenario(  # type: ignore[attr-defined]
-                        server_url=server_url, scenario_config=scenario, activate=activate
+                    result = await self.services.scenarios.deploy(
+                        mock, server_url, scenario, activate=activate
                     )
                 return result.scenario_name
 

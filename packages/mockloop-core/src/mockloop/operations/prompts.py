@@ -42,7 +42,7 @@ class PromptOperations(OperationsBase):
         from mockloop.prompts.refine import refine_result
 
         result.refinement = await refine_result(
-            result, getattr(self, "llm", None), requested=ai_optimization, spec=spec
+            result, self.llm, requested=ai_optimization, spec=spec
         )
         if result.refinement.mode == "llm":
             result.summary += f" Model refinement: {result.refinement.note}."
@@ -54,7 +54,7 @@ class PromptOperations(OperationsBase):
 
         return await self._in_thread(load_description, api_spec)
 
-    @operation(group="prompts", read_only=True, kind="prompt")
+    @operation(group="prompts", read_only=True, kind="prompt", roles=("api_testing",))
     async def analyze_openapi_for_testing(
         self,
         api_spec: str | dict[str, Any],
@@ -104,7 +104,7 @@ class PromptOperations(OperationsBase):
         )
         return await self._finish(result, ai_optimization, spec)
 
-    @operation(group="prompts", read_only=True, kind="prompt")
+    @operation(group="prompts", read_only=True, kind="prompt", roles=("api_testing",))
     async def generate_scenario_config(
         self,
         api_spec: str | dict[str, Any] | None = None,
@@ -245,7 +245,7 @@ class PromptOperations(OperationsBase):
             ai_optimization: refine with the client's llm when one is set (what it adds is
                 validated; without an llm the result is deterministic and says so).
         """
-        from mockloop.mock.scenario_check import as_scenario_data, check_scenario
+        from mockloop.mock.scenarios.check import as_scenario_data, check_scenario
         from mockloop.prompts.load_profile import (
             build_load_profile,
             parse_requirements,
@@ -367,7 +367,7 @@ class PromptOperations(OperationsBase):
         )
         return await self._finish(result, ai_optimization, spec)
 
-    @operation(group="prompts", read_only=True, kind="prompt")
+    @operation(group="prompts", read_only=True, kind="prompt", roles=("security",))
     async def generate_security_test_scenarios(
         self,
         api_spec: str | dict[str, Any],

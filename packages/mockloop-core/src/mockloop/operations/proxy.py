@@ -54,7 +54,7 @@ class ProxyOperations(OperationsBase):
 
     # -- plugins ----------------------------------------------------------------------------
 
-    @operation(group="proxy", long_running=True)
+    @operation(group="proxy", long_running=True, tags=("adds_api_tools",))
     async def create_mcp_plugin(
         self,
         spec_url_or_path: str,
@@ -214,14 +214,14 @@ class ProxyOperations(OperationsBase):
                 "name the server: plugin_name (from create_mcp_plugin) or server_url (a running "
                 "MockLoop mock's business or admin URL)"
             )
-        target = await self._admin_target(server_url)
+        target = await self.services.admin.target(server_url)
         business = target.business_url or (record or {}).get("business_url")
         if not business:
             raise ServerError(f"the mock at {server_url} does not report its business URL")
         return target, normalise_url(business), record
 
     async def _status(self, target: AdminTarget, server_url: str) -> ProxyStatus:
-        data = await self._admin_call(target, "GET", "/api/proxy")
+        data = await self.services.admin.call(target, "GET", "/api/proxy")
         return status_result(data, server_url, target.admin_url)
 
     @operation(group="proxy")
@@ -269,7 +269,7 @@ class ProxyOperations(OperationsBase):
                 "configure_proxy changes nothing: give mode, routing_rules, target_url, "
                 "auth_config or proxy_config"
             )
-        data = await self._admin_call(target, "PUT", "/api/proxy", json=changes)
+        data = await self.services.admin.call(target, "PUT", "/api/proxy", json=changes)
         return status_result(data, business, target.admin_url)
 
     @operation(group="proxy", read_only=True)
@@ -303,7 +303,7 @@ class ProxyOperations(OperationsBase):
             server_url: a running MockLoop mock's business or admin URL.
         """
         target, business, _ = await self._resolve(plugin_name, server_url)
-        data = await self._admin_call(
+        data = await self.services.admin.call(
             target, "POST", "/api/proxy/record/start", json={"scenario_name": scenario_name}
         )
         status = status_result(data, business, target.admin_url)
@@ -335,7 +335,7 @@ class ProxyOperations(OperationsBase):
             replay: switch to replay mode on the saved recording.
         """
         target, business, _ = await self._resolve(plugin_name, server_url)
-        data = await self._admin_call(
+        data = await self.services.admin.call(
             target, "POST", "/api/proxy/record/stop", json={"replay": replay}
         )
         status = status_result({"enabled": True, **data["status"]}, business, target.admin_url)
@@ -545,8 +545,8 @@ class ProxyOperations(OperationsBase):
             known = ", ".join(t.name for t in tools[:15])
             raise ConfigError(f"unknown tool {tool_name!r} for {spec.title}; tools: {known}")
         request = tool.request(arguments, spec.base_path)
-        async with httpx.AsyncClient(trust_env=False, timeout=self.settings.timeout) as http:
-            side = await http_sender(http, business, {}, None)(request)
+        # The client's shared pool: a plugin's business port gets no credential from it.
+        side = await http_sender(self.services.http.client(), business, {}, None)(request)
         if side.status is None:
             raise ServerError(f"{tool.method} {business}{request.path} failed: {side.error}")
         return ApiCallResult(

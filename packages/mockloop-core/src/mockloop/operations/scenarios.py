@@ -5,19 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
-from mockloop.errors import ConfigError, ScenarioError, ServerError, SpecError
-from mockloop.mock.scenario_check import (
+from mockloop.errors import ConfigError, ServerError
+from mockloop.mock.scenarios.check import (
     ScenarioCheck,
-    ScenarioProblem,
     as_scenario_data,
     check_scenario,
-    deployable_form,
 )
-from mockloop.mock.scenario_results import (
+from mockloop.mock.scenarios.results import (
     ActiveScenarioEntry,
     ActiveScenarioList,
     ScenarioDeployResult,
@@ -25,36 +22,28 @@ from mockloop.mock.scenario_results import (
     ScenarioValidationResult,
     ScenarioVerification,
 )
-from mockloop.mock.scenario_verify import (
+from mockloop.mock.scenarios.rules import Scenario, parse_scenario
+from mockloop.mock.scenarios.verify import (
     ProbeRequest,
     VerificationPlan,
     judge,
     override_rules,
     plan_verification,
 )
-from mockloop.mock.scenarios import Scenario, parse_scenario
 from mockloop.operation import operation
 from mockloop.operations.base import AdminTarget, OperationsBase, normalise_url
-from mockloop.settings import PROBE
+from mockloop.operations.services.scenarios import NOT_CHECKED, scenario_path
 from mockloop.spec import ApiSpec, Operation
 
 __all__ = ["ScenarioToolOperations"]
 
 VERIFICATION_HEADER = "X-MockLoop-Verification"
-_NOT_CHECKED = (
-    "endpoints were not checked: give api_spec (a description) or server_url (a running mock) "
-    "to check that every rule selects an operation"
-)
 
 
 def _name(scenario_name: Any) -> str:
     if not isinstance(scenario_name, str) or not scenario_name.strip():
         raise ConfigError("scenario_name must be a scenario's name, e.g. 'slow_pets'")
     return scenario_name
-
-
-def _path(name: str) -> str:
-    return f"/api/mock-data/scenarios/{quote(name, safe='')}"
 
 
 def _probe_request(spec: ApiSpec, op: Operation) -> ProbeRequest | None:
@@ -76,7 +65,7 @@ def _probe_request(spec: ApiSpec, op: Operation) -> ProbeRequest | None:
 class ScenarioToolOperations(OperationsBase):
     """Validate, deploy, switch and list scenarios on running mocks."""
 
-    @operation(group="scenarios", read_only=True)
+    @operation(group="scenarios", read_only=True, roles=("api_testing",))
     async def validate_scenario_config(
         self,
         scenario_config: dict[str, Any] | str,
@@ -122,8 +111,8 @@ class ScenarioToolOperations(OperationsBase):
                 spec = await self._load_spec(api_spec)
                 checked_against = f"{spec.title} ({spec.source})"
             elif server_url is not None:
-                target = await self._admin_target(server_url)
-                spec, note = await self._mock_spec(target)
+                target = await self.services.admin.target(server_url)
+                spec, note = await self.services.scenarios.mock_spec(target)
                 if spec is not None:
                     checked_against = f"{spec.title} (the mock at {target.business_url})"
                 elif note:
@@ -136,10 +125,10 @@ class ScenarioToolOperations(OperationsBase):
             api_title=spec.title if spec is not None else "the description",
         )
         if check_endpoints and spec is None:
-            check.add("rules", notes[0] if notes else _NOT_CHECKED, "warning")
+            check.add("rules", notes[0] if notes else NOT_CHECKED, "warning")
         return _validation_result(data, check, strict_validation, checked_against)
 
-    @operation(group="scenarios")
+    @operation(group="scenarios", roles=("api_testing",))
     async def deploy_scenario(
         self,
         server_url: str,
@@ -168,77 +157,15 @@ class ScenarioToolOperations(OperationsBase):
             activate: also make it the mock's active scenario.
             strict_validation: validate against the strict format (see validate_scenario_config).
         """
-        data = as_scenario_data(scenario_config)
-        target = await self._admin_target(server_url)
-        warnings: list[ScenarioProblem] = []
-        forced = False
-        payload = deployable_form(data)
-        if validate_before_deploy:
-            spec, note = await self._mock_spec(target)
-            check = await self._in_thread(
-                check_scenario,
-                data,
-                strict=strict_validation,
-                operations=spec.operations if spec is not None else None,
-                api_title=spec.title if spec is not None else "the description",
-            )
-            if spec is None:
-                check.add("rules", note or _NOT_CHECKED, "warning")
-            if check.problems and not force_deploy:
-                raise ScenarioError(_refusal(data, check))
-            forced = bool(check.problems)
-            warnings = [
-                *(
-                    p.model_copy(
-                        update={"severity": "warning", "message": f"deployed anyway: {p.message}"}
-                    )
-                    for p in check.problems
-                ),
-                *check.warnings,
-            ]
-            if check.normalised is not None:
-                payload = check.normalised
-        name = payload.get("name")
-        if not isinstance(name, str) or not name:
-            raise ScenarioError(
-                "name: a scenario needs a name to be deployed (1 to 200 characters)"
-            )
-        listing = await self._admin_call(target, "GET", "/api/mock-data/scenarios")
-        existed = any(s.get("name") == name for s in listing.get("scenarios", []))
-        try:
-            stored = await self._admin_call(target, "PUT", _path(name), json=payload)
-        except (ScenarioError, ConfigError) as exc:
-            raise ScenarioError(
-                f"the mock at {target.admin_url} refused scenario {name!r}: {exc}"
-            ) from None
-        if activate:
-            await self._admin_call(target, "POST", f"{_path(name)}/activate")
-        active = (await self._admin_call(target, "GET", "/api/mock-data/scenarios/active")).get(
-            "active"
-        )
-        rules = (stored.get("config") or {}).get("rules") or []
-        action = "replaced" if existed else "created"
-        if active == name:
-            state = "and activated" if activate else "and it is active: in effect now"
-        else:
-            state = "not active (switch_scenario activates it)"
-        message = (
-            f"Scenario {name!r} {action} on {target.admin_url} with {len(rules)} rule(s), {state}."
-        )
-        return ScenarioDeployResult(
-            scenario_name=name,
-            server_url=server_url,
-            admin_url=target.admin_url,
-            action=action,
-            validated=validate_before_deploy,
-            forced=forced,
-            activated=activate,
-            active=active == name,
-            active_scenario=active,
-            rule_count=len(rules),
-            warnings=warnings,
-            scenario=stored.get("config") or payload,
-            message=message,
+        target = await self.services.admin.target(server_url)
+        return await self.services.scenarios.deploy(
+            target,
+            server_url,
+            scenario_config,
+            validate_before_deploy=validate_before_deploy,
+            force_deploy=force_deploy,
+            activate=activate,
+            strict_validation=strict_validation,
         )
 
     @operation(group="scenarios")
@@ -265,15 +192,15 @@ class ScenarioToolOperations(OperationsBase):
             verify_switch: send the verification request and report its evidence.
         """
         name = _name(scenario_name)
-        target = await self._admin_target(server_url)
-        before = await self._admin_call(target, "GET", "/api/mock-data/scenarios/active")
-        await self._admin_call(target, "POST", f"{_path(name)}/activate")
-        stored = await self._admin_call(target, "GET", _path(name))
+        target = await self.services.admin.target(server_url)
+        before = await self.services.admin.call(target, "GET", "/api/mock-data/scenarios/active")
+        await self.services.admin.call(target, "POST", f"{scenario_path(name)}/activate")
+        stored = await self.services.admin.call(target, "GET", scenario_path(name))
         scenario = parse_scenario(stored.get("config") or {}, name=name)
         verification = None
         if verify_switch:
             verification = await self._verify(target, scenario)
-        after = await self._admin_call(target, "GET", "/api/mock-data/scenarios/active")
+        after = await self.services.admin.call(target, "GET", "/api/mock-data/scenarios/active")
         verified = None
         if verification is not None and verification.status != "not_verifiable":
             verified = verification.status == "verified"
@@ -349,38 +276,17 @@ class ScenarioToolOperations(OperationsBase):
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    async def _mock_spec(self, target: AdminTarget) -> tuple[ApiSpec | None, str | None]:
-        """The description a mock serves (its /openapi.json), or None and why not."""
-        if not target.business_url:
-            return None, (
-                f"endpoints were not checked: the mock at {target.admin_url} reports no "
-                "business URL to read its description from"
-            )
-        url = f"{target.business_url}/openapi.json"
-        async with self._http(timeout=min(self.settings.timeout, 10.0)) as http:
-            try:
-                response = await http.get(url, headers=PROBE)
-                document = response.json() if response.status_code == 200 else None
-            except (httpx.HTTPError, ValueError):
-                document = None
-        if not isinstance(document, dict):
-            return None, f"endpoints were not checked: {url} gave no description"
-        try:
-            return await self._load_spec(document), None
-        except SpecError as exc:
-            return None, f"endpoints were not checked: the mock's description does not load: {exc}"
-
     async def _verify(self, target: AdminTarget, scenario: Scenario) -> ScenarioVerification:
         if not target.business_url:
             return ScenarioVerification(
                 status="not_verifiable",
                 reason=f"the mock at {target.admin_url} reports no business URL to send to",
             )
-        spec, note = await self._mock_spec(target)
+        spec, note = await self.services.scenarios.mock_spec(target)
         if spec is None:
             reason = (note or "").replace("endpoints were not checked: ", "")
             return ScenarioVerification(status="not_verifiable", reason=reason)
-        overrides = await self._admin_call(target, "GET", "/api/mock-data/responses")
+        overrides = await self.services.admin.call(target, "GET", "/api/mock-data/responses")
         plan, notes = await self._in_thread(
             plan_verification,
             scenario,
@@ -421,23 +327,25 @@ class ScenarioToolOperations(OperationsBase):
         }
         timeout = self.settings.timeout + (plan.min_delay_ms or 0.0) / 1000.0
         # The business port gets no admin token: it is the API under test, not the admin API.
-        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as http:
-            started = time.perf_counter()
-            try:
-                response = await http.request(
-                    request.method, url, headers=headers, content=request.body
-                )
-            except httpx.HTTPError as exc:
-                return ScenarioVerification(
-                    status="failed",
-                    reason=f"the request got no answer ({type(exc).__name__}: {exc})",
-                    **base,
-                )
-            elapsed_ms = (time.perf_counter() - started) * 1000.0
+        http = self.services.http.client()
+        started = time.perf_counter()
+        try:
+            response = await http.request(
+                request.method, url, headers=headers, content=request.body, timeout=timeout
+            )
+        except httpx.HTTPError as exc:
+            return ScenarioVerification(
+                status="failed",
+                reason=f"the request got no answer ({type(exc).__name__}: {exc})",
+                **base,
+            )
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
         checks = judge(plan, response.status_code, response.headers, response.content, elapsed_ms)
         restarted = False
         if plan.uses_sequence:
-            await self._admin_call(target, "POST", f"{_path(scenario.name)}/activate")
+            await self.services.admin.call(
+                target, "POST", f"{scenario_path(scenario.name)}/activate"
+            )
             restarted = True
         shown = {"content-type"} | {name.lower() for name in plan.expected_headers}
         base["response"] = {
@@ -494,12 +402,12 @@ class ScenarioToolOperations(OperationsBase):
     async def _active_entry(self, url: str, found_by: str) -> ActiveScenarioEntry:
         entry: dict[str, Any] = {"server_url": url, "found_by": found_by}
         try:
-            target = await self._admin_target(normalise_url(url))
+            target = await self.services.admin.target(normalise_url(url))
             entry.update(admin_url=target.admin_url, business_url=target.business_url)
             api = target.health.get("api")
             if isinstance(api, dict):
                 entry["title"] = api.get("title")
-            listing = await self._admin_call(target, "GET", "/api/mock-data/scenarios")
+            listing = await self.services.admin.call(target, "GET", "/api/mock-data/scenarios")
         except (ServerError, ConfigError) as exc:
             return ActiveScenarioEntry(reachable=False, error=str(exc), **entry)
         active = listing.get("active")
@@ -529,15 +437,3 @@ def _validation_result(
         checked_against=checked_against if check.endpoints_checked else None,
         endpoint_matches=check.matches,
     )
-
-
-def _refusal(data: dict[str, Any], check: ScenarioCheck) -> str:
-    name = data.get("name")
-    label = f"scenario {name!r}" if isinstance(name, str) and name else "the scenario"
-    lines = [f"{label} is invalid ({len(check.problems)} problem(s)); nothing was deployed:"]
-    lines += [f"- {problem}" for problem in check.problems]
-    lines.append(
-        "Fix them, or pass force_deploy=True to deploy anyway (the mock still refuses what it "
-        "cannot serve)."
-    )
-    return "\n".join(lines)

@@ -18,7 +18,7 @@ __all__ = ["SecurityOperations"]
 class SecurityOperations(OperationsBase):
     """Security tests: real probes mapped to the OWASP API Security Top 10 (2023)."""
 
-    @operation(group="security", long_running=True)
+    @operation(group="security", long_running=True, roles=("security",), schedulable=True)
     async def run_security_test(
         self,
         server_url: str,
@@ -103,7 +103,7 @@ class SecurityOperations(OperationsBase):
                 f"max_requests={max_requests} was spent before any probe ran (reaching the "
                 "server and looking for its description take up to 3 requests); give more"
             ) from None
-        result.session_id = await self._record_run(
+        result.session_id = await self.services.runs.record(
             run_id=result.run_id,
             kind="security",
             status=result.status,

@@ -13,17 +13,21 @@ from mockloop.errors import ConfigError
 from mockloop.load.session import pid_alive
 from mockloop.operation import catalog_of, operation
 from mockloop.operations.base import OperationsBase
-from mockloop.settings import using_home
-from mockloop.testing.runs import TestRunStore
-from mockloop.testing.schedule_store import PROCESS, ScheduleStore, schedule_state
-from mockloop.testing.scheduler import (
+from mockloop.testing.sessions.report import (
+    ScheduleError,
+    SessionReport,
+    build_session_report,
+    refresh_load_runs,
+)
+from mockloop.testing.sessions.schedule_store import PROCESS, schedule_state
+from mockloop.testing.sessions.scheduler import (
     CANCEL_GRACE_SECONDS,
     POLL_SECONDS,
     Scheduler,
     ScheduleRunner,
     TestCall,
 )
-from mockloop.testing.schedules import (
+from mockloop.testing.sessions.schedules import (
     NotificationConfig,
     ScheduleListStatus,
     ScheduleTiming,
@@ -34,18 +38,11 @@ from mockloop.testing.schedules import (
     parse_schedule_config,
     parse_test_suite,
 )
-from mockloop.testing.session_report import (
-    ScheduleError,
-    SessionReport,
-    build_session_report,
-    refresh_load_runs,
-)
-from mockloop.testing.sessions import (
+from mockloop.testing.sessions.store import (
     RUNS_SHOWN,
     SessionListStatus,
     TestSession,
     TestSessionList,
-    TestSessionStore,
 )
 
 __all__ = ["TestSessionOperations"]
@@ -67,22 +64,10 @@ def _jsonable(value: Any, what: str) -> Any:
 class TestSessionOperations(OperationsBase):
     """Test sessions that group runs, and schedules that run test suites in the background."""
 
-    def _sessions(self) -> TestSessionStore:
-        with using_home(self.settings.home):
-            return TestSessionStore()
-
-    def _schedules(self) -> ScheduleStore:
-        with using_home(self.settings.home):
-            return ScheduleStore()
-
-    def _test_runs(self) -> TestRunStore:
-        with using_home(self.settings.home):
-            return TestRunStore()
-
     async def _session_row(self, session_id: str, what: str = "session_id") -> dict[str, Any]:
         if not isinstance(session_id, str) or not session_id:
             raise ConfigError(f"{what}: give the id create_test_session returned")
-        row = await self._in_thread(self._sessions().get, session_id)
+        row = await self._in_thread(self.services.stores.sessions.get, session_id)
         if row is None:
             raise ConfigError(
                 f"{what}: no test session {session_id!r}; list_test_sessions() shows them"
@@ -105,13 +90,12 @@ class TestSessionOperations(OperationsBase):
 
     async def _report(self, row: dict[str, Any]) -> tuple[SessionReport, list[dict[str, Any]]]:
         """The session's report from its stored runs (background load runs refreshed)."""
-        from mockloop.load.store import LoadRunStore
-
-        runs = await self._in_thread(self._test_runs().list, session_id=row["id"], limit=_ALL_RUNS)
-        with using_home(self.settings.home):
-            load_store = LoadRunStore()
-        runs = await self._in_thread(refresh_load_runs, runs, load_store.get)
-        suite_runs = await self._in_thread(self._schedules().runs, session_id=row["id"])
+        stores = self.services.stores
+        runs = await self._in_thread(stores.test_runs.list, session_id=row["id"], limit=_ALL_RUNS)
+        runs = await self._in_thread(refresh_load_runs, runs, stores.load_runs.get)
+        suite_runs = await self._in_thread(
+            self.services.stores.schedules.runs, session_id=row["id"]
+        )
         errors = [
             ScheduleError(
                 schedule_id=suite_run["schedule_id"],
@@ -156,7 +140,10 @@ class TestSessionOperations(OperationsBase):
         plan = _jsonable(test_plan, "test_plan")
         config = _jsonable(session_config or {}, "session_config")
         row = await self._in_thread(
-            self._sessions().create, name=session_name.strip(), test_plan=plan, config=config
+            self.services.stores.sessions.create,
+            name=session_name.strip(),
+            test_plan=plan,
+            config=config,
         )
         self.current_session_id = row["id"]
         return self._session_result(
@@ -193,7 +180,7 @@ class TestSessionOperations(OperationsBase):
         stopped = await self._cancel_feeding_schedules(row["id"])
         report, runs = await self._report(row) if generate_final_report else (None, None)
         dumped = report.model_dump(mode="json") if report is not None else None
-        ended_now = await self._in_thread(self._sessions().end, row["id"], dumped)
+        ended_now = await self._in_thread(self.services.stores.sessions.end, row["id"], dumped)
         if self.current_session_id == row["id"]:
             self.current_session_id = None
         ended = await self._session_row(row["id"])
@@ -205,7 +192,7 @@ class TestSessionOperations(OperationsBase):
         return self._session_result(ended, report=stored, run_count=count, message=message)
 
     async def _cancel_feeding_schedules(self, session_id: str) -> list[str]:
-        store = self._schedules()
+        store = self.services.stores.schedules
         stopped = []
         for schedule in await self._in_thread(store.list, session_id=session_id):
             if schedule["status"] != "active":
@@ -230,7 +217,7 @@ class TestSessionOperations(OperationsBase):
         report = live
         if row["status"] == "ended" and row["report"]:
             report = SessionReport.model_validate(row["report"])
-        schedules = await self._in_thread(self._schedules().list, session_id=row["id"])
+        schedules = await self._in_thread(self.services.stores.schedules.list, session_id=row["id"])
         shown = [{k: v for k, v in run.items() if k != "result"} for run in runs[-RUNS_SHOWN:]]
         return self._session_result(
             row,
@@ -255,8 +242,8 @@ class TestSessionOperations(OperationsBase):
             raise ConfigError(f"status: {status!r}; use 'active', 'ended' or leave it out")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise ConfigError("limit: give a whole number from 1 to 1000")
-        rows = await self._in_thread(self._sessions().list, status=status, limit=limit)
-        runs = self._test_runs()
+        rows = await self._in_thread(self.services.stores.sessions.list, status=status, limit=limit)
+        runs = self.services.stores.test_runs
         sessions = []
         for row in rows:
             stored = await self._in_thread(runs.list, session_id=row["id"], limit=_ALL_RUNS)
@@ -291,8 +278,8 @@ class TestSessionOperations(OperationsBase):
                 timing=timing,
                 session_id=row["session_id"],
                 notification=notification,
-                store=self._schedules(),
-                run_store=self._test_runs(),
+                store=self.services.stores.schedules,
+                run_store=self.services.stores.test_runs,
                 call=self._test_call(),
                 owner=self,
             )
@@ -306,7 +293,9 @@ class TestSessionOperations(OperationsBase):
     async def _describe(self, row: dict[str, Any], message: str = "") -> TestSchedule:
         status, here, note = schedule_state(row, Scheduler.is_running(row["id"]))
         timing = ScheduleTiming.model_validate(row["timing"])
-        suite_runs = await self._in_thread(self._schedules().runs, schedule_id=row["id"])
+        suite_runs = await self._in_thread(
+            self.services.stores.schedules.runs, schedule_id=row["id"]
+        )
         last = row["last_outcome"] or {}
         return TestSchedule(
             schedule_id=row["id"],
@@ -335,7 +324,7 @@ class TestSessionOperations(OperationsBase):
     async def _schedule_row(self, schedule_id: str, what: str = "schedule_id") -> dict[str, Any]:
         if not isinstance(schedule_id, str) or not schedule_id:
             raise ConfigError(f"{what}: give the id schedule_test_suite returned")
-        row = await self._in_thread(self._schedules().get, schedule_id)
+        row = await self._in_thread(self.services.stores.schedules.get, schedule_id)
         if row is None:
             raise ConfigError(
                 f"{what}: no schedule {schedule_id!r}; list_test_schedules() shows them"
@@ -380,7 +369,7 @@ class TestSessionOperations(OperationsBase):
         assert request.timing is not None
         suite = parse_test_suite(test_suite, catalog_of(type(self)))
         timing = request.timing
-        sessions = self._sessions()
+        sessions = self.services.stores.sessions
         if request.session_id is not None:
             session = await self._session_row(request.session_id, "schedule_config.session_id")
             if session["status"] != "active":
@@ -397,7 +386,7 @@ class TestSessionOperations(OperationsBase):
                 created_by="schedule_test_suite",
             )
         row = await self._in_thread(
-            self._schedules().create,
+            self.services.stores.schedules.create,
             suite=suite,
             timing=timing,
             notification=notification,
@@ -433,7 +422,7 @@ class TestSessionOperations(OperationsBase):
         timing = ScheduleTiming.model_validate(row["timing"])
         due = max(time.time(), row["next_run_at"] or 0.0)
         await self._in_thread(
-            self._schedules().claim,
+            self.services.stores.schedules.claim,
             schedule_id,
             next_run_at=due,
             suite=suite,
@@ -459,7 +448,7 @@ class TestSessionOperations(OperationsBase):
         states = ("active", "orphaned", "cancelled", "completed", "failed")
         if status is not None and status not in states:
             raise ConfigError(f"status: {status!r}; use one of {', '.join(states)}")
-        rows = await self._in_thread(self._schedules().list)
+        rows = await self._in_thread(self.services.stores.schedules.list)
         described = [await self._describe(row) for row in rows]
         chosen = [s for s in described if status is None or s.status == status]
         return TestScheduleList(schedules=chosen, count=len(chosen))
@@ -477,7 +466,7 @@ class TestSessionOperations(OperationsBase):
         row = await self._schedule_row(schedule_id)
         if row["status"] != "active":
             return await self._describe(row, f"already {row['status']}; nothing to cancel")
-        store = self._schedules()
+        store = self.services.stores.schedules
         if not await self._in_thread(store.finish, schedule_id, "cancelled", "cancelled"):
             row = await self._schedule_row(schedule_id)
             return await self._describe(row, f"already {row['status']}; nothing to cancel")
@@ -499,7 +488,7 @@ class TestSessionOperations(OperationsBase):
         if row["owner_token"] == PROCESS.token or not owner_here or not pid_alive(row["owner_pid"]):
             return None
         deadline = time.monotonic() + CANCEL_GRACE_SECONDS + 4 * POLL_SECONDS
-        store = self._schedules()
+        store = self.services.stores.schedules
         while time.monotonic() < deadline:
             current = await self._in_thread(store.get, row["id"])
             if current is None or current["runner_exited_at"] is not None:

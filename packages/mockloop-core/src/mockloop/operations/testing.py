@@ -6,23 +6,25 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from mockloop.errors import ConfigError, ServerError
 from mockloop.operation import operation
 from mockloop.operations.base import AdminTarget, OperationsBase, normalise_url
+from mockloop.operations.services.admin import PROBE_TIMEOUT
 from mockloop.progress import report_progress
-from mockloop.results import Result
 from mockloop.settings import PROBE
 from mockloop.spec.model import ApiSpec
-from mockloop.testing.plan import StepOutcome, TestPlan, TestPlanResult, parse_plan
-from mockloop.testing.plan_generate import TargetTraits, TestFocus, generate_plan
-from mockloop.testing.plan_library import list_plans, read_plan, save_plan
-from mockloop.testing.plan_runner import PlanRunner, prepare_steps
+from mockloop.testing.iterations import TestIterationResult
+from mockloop.testing.plans.generate import TargetTraits, TestFocus, generate_plan
+from mockloop.testing.plans.library import list_plans, read_plan, save_plan
+from mockloop.testing.plans.model import StepOutcome, TestPlan, TestPlanResult, parse_plan
+from mockloop.testing.plans.results import SavedTestPlan, TestPlanList
+from mockloop.testing.plans.runner import PlanRunner, prepare_steps
 
 __all__ = [
     "SavedTestPlan",
@@ -33,75 +35,6 @@ __all__ = [
 
 _LOG_EXCERPT = 20
 _RECORD_FIELDS = ("ts", "method", "path", "status", "latency_ms", "operation_id", "scenario")
-
-
-class SavedTestPlan(Result):
-    """A test plan stored under a name for execute_test_plan(test_plan=NAME)."""
-
-    name: str
-    path: str = Field(description="the plan file")
-    steps: int
-    replaced: bool = Field(description="a plan of that name was replaced")
-
-    def summary(self, limit: int = 600) -> str:
-        verb = "replaced" if self.replaced else "saved"
-        return f"test plan {self.name!r} {verb} ({self.steps} steps) at {self.path}"
-
-
-class TestPlanList(Result):
-    """The named test plans stored in MOCKLOOP_HOME/plans."""
-
-    __test__ = False
-    folder: str
-    plans: list[dict[str, Any]] = Field(description="name, path, steps, description")
-
-    def summary(self, limit: int = 600) -> str:
-        names = ", ".join(p["name"] for p in self.plans) or "none"
-        return f"{len(self.plans)} named test plan(s) in {self.folder}: {names}"[:limit]
-
-
-class TestIterationResult(Result):
-    """One test iteration: a scenario under real traffic, its metrics and its request log."""
-
-    __test__ = False
-    kind: Literal["iteration"] = "iteration"
-    run_id: str
-    server_url: str
-    scenario_name: str
-    status: str = Field(description="the load run's status: completed, stopped or failed")
-    started_at: float
-    finished_at: float
-    duration_s: float
-    load_run_id: str = Field(description="the load run that drove the traffic")
-    metrics: dict[str, Any] = Field(
-        description="as the client measured: requests, rps, error_rate, latency ms, statuses"
-    )
-    server_metrics: dict[str, Any] | None = Field(
-        default=None, description="as the mock logged the window: requests, latency, statuses"
-    )
-    excerpt_in_scenario: int = Field(
-        default=0, description="records of the log excerpt answered under the scenario"
-    )
-    log_total: int = Field(default=0, description="requests the mock logged in the window")
-    log_records: list[dict[str, Any]] = Field(
-        default_factory=list, description="the newest logged requests of the window"
-    )
-    analysis: dict[str, Any] | None = Field(default=None, description="the log analysis")
-    warnings: list[str] = Field(default_factory=list)
-    session_id: str | None = None
-    context_id: str | None = None
-
-    def summary(self, limit: int = 600) -> str:
-        m = self.metrics
-        text = (
-            f"iteration of scenario {self.scenario_name!r} on {self.server_url}: {self.status}; "
-            f"{m.get('requests', 0)} requests in {self.duration_s:.1f} s "
-            f"({m.get('rps', 0):.1f}/s), error rate {m.get('error_rate', 0):.1%}, "
-            f"p50 {m.get('p50_ms')} ms, p95 {m.get('p95_ms')} ms; the mock logged "
-            f"{self.log_total} request(s) in the window ({self.excerpt_in_scenario} of the "
-            f"{len(self.log_records)} newest under the scenario)."
-        )
-        return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass(slots=True)
@@ -120,7 +53,7 @@ class _Target:
 class TestPlanOperations(OperationsBase):
     """Test plans (given or generated from a description) and test iterations."""
 
-    @operation(group="testing", long_running=True)
+    @operation(group="testing", long_running=True, roles=("api_testing",), schedulable=True)
     async def execute_test_plan(
         self,
         server_url: str,
@@ -229,7 +162,7 @@ class TestPlanOperations(OperationsBase):
         )
         result.context_id = context_id
         result.session_id = session_id or self.current_session_id
-        await self._record_run(
+        await self.services.runs.record(
             run_id=result.run_id,
             kind="test_plan",
             status=result.status,
@@ -264,7 +197,7 @@ class TestPlanOperations(OperationsBase):
                 "remove 'scenario' from the plan"
             )
         admin = AdminTarget(target.admin_url.rstrip("/"), target.url, {})
-        return await self._activate_scenario(admin, name, afresh=True)
+        return await self.services.admin.activate_scenario(admin, name, afresh=True)
 
     async def _plan_input(self, test_plan: Any) -> tuple[TestPlan | None, str]:
         if test_plan is None:
@@ -291,33 +224,32 @@ class TestPlanOperations(OperationsBase):
         """
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
-        async with httpx.AsyncClient(
-            timeout=min(self.settings.timeout, 10.0), trust_env=False
-        ) as http:
-            for root in dict.fromkeys([url, origin]):
-                health = await _json(http, f"{root}/health")
-                service = health.get("service") if isinstance(health, dict) else None
-                if service == "mockloop-admin" and root == url and isinstance(health, dict):
-                    business = health.get("business_url")
-                    if not business:
-                        raise ServerError(f"the mock admin API at {url} reports no business URL")
-                    business = str(business).rstrip("/")
-                    return _traits(
-                        _Target(
-                            business,
-                            root=business,
-                            is_mock=True,
-                            admin_url=url,
-                            note=f"{url} is the mock's admin API: the plan ran against its "
-                            f"business port {business}",
-                        ),
-                        health,
-                    )
-                if service == "mockloop" and isinstance(health, dict):
-                    admin = health.get("admin_url")
-                    target = _Target(url, root=root, is_mock=True, admin_url=admin)
-                    admin_health = await _json(http, f"{admin}/health") if admin else None
-                    return _traits(target, admin_health)
+        http = self.services.http.client()
+        timeout = min(self.settings.timeout, PROBE_TIMEOUT)
+        for root in dict.fromkeys([url, origin]):
+            health = await _json(http, f"{root}/health", timeout)
+            service = health.get("service") if isinstance(health, dict) else None
+            if service == "mockloop-admin" and root == url and isinstance(health, dict):
+                business = health.get("business_url")
+                if not business:
+                    raise ServerError(f"the mock admin API at {url} reports no business URL")
+                business = str(business).rstrip("/")
+                return _traits(
+                    _Target(
+                        business,
+                        root=business,
+                        is_mock=True,
+                        admin_url=url,
+                        note=f"{url} is the mock's admin API: the plan ran against its "
+                        f"business port {business}",
+                    ),
+                    health,
+                )
+            if service == "mockloop" and isinstance(health, dict):
+                admin = health.get("admin_url")
+                target = _Target(url, root=root, is_mock=True, admin_url=admin)
+                admin_health = await _json(http, f"{admin}/health", timeout) if admin else None
+                return _traits(target, admin_health)
         return _Target(url, root=url)
 
     async def _plan_description(
@@ -328,15 +260,16 @@ class TestPlanOperations(OperationsBase):
             return spec, spec.source
         if not target.is_mock:
             return None, None
-        async with httpx.AsyncClient(timeout=self.settings.timeout, trust_env=False) as http:
-            try:
-                response = await http.get(f"{target.root}/openapi.json", headers=PROBE)
-                document = response.json()
-            except (httpx.HTTPError, ValueError) as exc:
-                raise ServerError(
-                    f"could not read the mock's description at {target.root}/openapi.json "
-                    f"({type(exc).__name__}); give openapi_spec= instead"
-                ) from None
+        try:
+            response = await self.services.http.client().get(
+                f"{target.root}/openapi.json", headers=PROBE
+            )
+            document = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ServerError(
+                f"could not read the mock's description at {target.root}/openapi.json "
+                f"({type(exc).__name__}); give openapi_spec= instead"
+            ) from None
         spec = await self._load_spec(document)
         return spec, f"{target.root}/openapi.json"
 
@@ -362,13 +295,13 @@ class TestPlanOperations(OperationsBase):
     @operation(group="testing", read_only=True)
     async def list_test_plans(self) -> TestPlanList:
         """List the named test plans stored in MOCKLOOP_HOME/plans, with their step counts."""
-        from mockloop.testing.plan_library import plans_dir
+        from mockloop.testing.plans.library import plans_dir
 
         plans = await self._in_thread(list_plans)
         folder = await self._in_thread(plans_dir)
         return TestPlanList(folder=str(folder), plans=plans)
 
-    @operation(group="testing", long_running=True)
+    @operation(group="testing", long_running=True, schedulable=True)
     async def run_test_iteration(
         self,
         server_url: str,
@@ -408,10 +341,10 @@ class TestPlanOperations(OperationsBase):
                 "(manage_mock_data with operation='list_scenarios' lists them)"
             )
         url = normalise_url(server_url)
-        admin = await self._admin_target(url)
+        admin = await self.services.admin.target(url)
         business = admin.business_url or url
         started = time.time()
-        load = await self.run_load_test(  # type: ignore[attr-defined]
+        load = await self.services.load.run(
             business,
             scenario_name=scenario_name,
             duration=duration_seconds,
@@ -421,7 +354,7 @@ class TestPlanOperations(OperationsBase):
             session_id=session_id,
         )
         finished = time.time()
-        logs = await self.query_mock_logs(  # type: ignore[attr-defined]
+        logs = await self.services.logs.query(
             admin.admin_url, limit=_LOG_EXCERPT, time_from=started, time_to=finished, analyze=True
         )
         analysis = logs.analysis or {}
@@ -460,7 +393,7 @@ class TestPlanOperations(OperationsBase):
             session_id=session_id or self.current_session_id,
             context_id=context_id,
         )
-        await self._record_run(
+        await self.services.runs.record(
             run_id=result.run_id,
             kind="iteration",
             status=result.status,
@@ -484,10 +417,10 @@ class TestPlanOperations(OperationsBase):
         return result
 
 
-async def _json(http: httpx.AsyncClient, url: str) -> Any:
+async def _json(http: httpx.AsyncClient, url: str, timeout: float) -> Any:
     """The JSON answer of a GET (MockLoop's probe header set), or None."""
     try:
-        return (await http.get(url, headers=PROBE)).json()
+        return (await http.get(url, headers=PROBE, timeout=timeout)).json()
     except (httpx.HTTPError, ValueError):
         return None
 

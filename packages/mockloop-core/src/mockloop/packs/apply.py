@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from mockloop.mock.scenario_check import check_scenario
+from mockloop.mock.scenarios.check import check_scenario
 from mockloop.packs.bodies import BodyBuilder, resolve_schema
 from mockloop.packs.models import (
     EntryTemplate,

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mockloop.load.thresholds import THRESHOLD_METRICS
-from mockloop.mock.scenarios import Delay
+from mockloop.mock.scenarios.rules import Delay
 
 __all__ = [
     "PACK_CATEGORIES",

@@ -18,8 +18,8 @@ from urllib.parse import quote, urlencode
 
 from mockloop.errors import ConfigError
 from mockloop.spec.model import ApiSpec, Operation
-from mockloop.testing.plan import VARIABLE, parse_plan
-from mockloop.testing.plan_generate import generate_plan
+from mockloop.testing.plans.generate import generate_plan
+from mockloop.testing.plans.model import VARIABLE, parse_plan
 
 __all__ = ["OperationRequests", "delay_ceiling_ms"]
 

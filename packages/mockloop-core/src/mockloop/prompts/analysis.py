@@ -20,7 +20,7 @@ from mockloop.prompts.models import OpenApiTestingAnalysis
 from mockloop.prompts.risk import assess_operations, auth_coverage
 from mockloop.prompts.security_selection import security_arguments
 from mockloop.spec.model import ApiSpec
-from mockloop.testing.plan_generate import generate_plan
+from mockloop.testing.plans.generate import generate_plan
 
 __all__ = ["FOCUS_AREAS", "analyze_description", "resolve_focus_areas"]
 

@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from mockloop.errors import ConfigError
-from mockloop.mock.scenario_check import check_scenario
+from mockloop.mock.scenarios.check import check_scenario
 from mockloop.packs.apply import apply_pack
 from mockloop.packs.loader import PackCollection, load_packs
 from mockloop.packs.plans import OperationRequests

@@ -17,7 +17,7 @@ from typing import Any
 from mockloop.errors import ConfigError
 from mockloop.packs.plans import OperationRequests
 from mockloop.spec.model import ApiSpec, Operation
-from mockloop.testing.plan import parse_plan
+from mockloop.testing.plans.model import parse_plan
 
 __all__ = ["ERROR_TYPES", "SEVERITIES", "EndpointRef", "build_error_scenarios", "resolve_endpoints"]
 

@@ -20,11 +20,11 @@ from collections.abc import Callable
 from typing import Any
 
 from mockloop.errors import ConfigError
-from mockloop.mock.scenario_check import check_scenario
+from mockloop.mock.scenarios.check import check_scenario
 from mockloop.packs.plans import OperationRequests
 from mockloop.prompts.models import PromptResult, Refinement
 from mockloop.spec.model import ApiSpec
-from mockloop.testing.plan import parse_plan
+from mockloop.testing.plans.model import parse_plan
 
 __all__ = ["ask_model", "parse_model_answer", "refine_result"]
 

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from mockloop.results import Result
+
 __all__ = [
     "OUTCOMES",
     "SUMMARY_CHECKS",
@@ -27,6 +29,7 @@ __all__ = [
     "ReportFormat",
     "ReportTable",
     "RunReport",
+    "TestReportResult",
     "Verdict",
     "verdict_of",
 ]
@@ -165,3 +168,41 @@ def verdict_of(checks: list[Check]) -> Verdict:
     if "failed" in outcomes:
         return "failed"
     return "passed" if "passed" in outcomes else "no_checks"
+
+
+class TestReportResult(Result):
+    """A generated report: its text, where it was written, and the verdicts it tells."""
+
+    __test__ = False
+    output_format: str = Field(description="json, markdown, html or junit")
+    report_format: str = Field(description="comprehensive, summary or executive")
+    title: str
+    content: str = Field(description="the report itself, as text")
+    path: str | None = Field(default=None, description="the file written, when output_path given")
+    size_bytes: int = Field(description="the report's size in UTF-8 bytes")
+    verdict: str = Field(description="passed, failed, error or no_checks, over every run")
+    runs: int
+    run_ids: list[str]
+    checks: dict[str, int] = Field(description="checks by outcome: passed, failed, error, skipped")
+    failing_checks: list[str] = Field(
+        default_factory=list, description="the first 20 failed or errored checks, with their run"
+    )
+    charts: list[str] = Field(
+        default_factory=list, description="the charts drawn, as RUN_ID:CHART (html, json)"
+    )
+
+    def summary(self, limit: int = 600) -> str:
+        """Format, where it went, verdict and check counts, the first failing checks."""
+        where = f"written to {self.path}" if self.path else "returned in content"
+        c = self.checks
+        text = (
+            f"{self.report_format} {self.output_format} report of {self.runs} run(s) "
+            f"({self.size_bytes:,} bytes) {where}: verdict {self.verdict}; checks "
+            f"{c.get('passed', 0)} passed, {c.get('failed', 0)} failed, {c.get('error', 0)} "
+            f"errors, {c.get('skipped', 0)} skipped"
+        )
+        if self.charts:
+            text += f"; {len(self.charts)} chart(s)"
+        if self.failing_checks:
+            text += "; not passing: " + "; ".join(self.failing_checks[:5])
+        return text if len(text) <= limit else text[: limit - 3] + "..."

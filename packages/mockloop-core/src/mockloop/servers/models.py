@@ -8,7 +8,15 @@ from pydantic import Field
 
 from mockloop.results import Result
 
-__all__ = ["DiscoveredServer", "Discovery", "GeneratedProjectInfo", "ServerInfo", "ServerStatus"]
+__all__ = [
+    "DiscoveredServer",
+    "Discovery",
+    "GeneratedMock",
+    "GeneratedProjectInfo",
+    "MockServerList",
+    "ServerInfo",
+    "ServerStatus",
+]
 
 ServerStatus = Literal["running", "stale", "stopped"]
 
@@ -69,3 +77,29 @@ class Discovery(Result):
     generated: list[GeneratedProjectInfo]
     scanned_ports: list[int]
     stale: list[ServerInfo] = Field(description="registered servers whose process died")
+
+
+class GeneratedMock(Result):
+    """A generated mock project and, when started, where it serves."""
+
+    project_name: str
+    project_path: str = Field(description="the folder holding main.py, the description, config")
+    files: list[str] = Field(description="the files written, relative to project_path")
+    features: dict[str, bool] = Field(description="auth, webhooks, admin_ui, storage, stateful")
+    started: bool
+    business_url: str | None = None
+    admin_url: str | None = None
+    docs_url: str | None = None
+    pid: int | None = Field(default=None, description="the detached server process")
+    server_id: str | None = Field(default=None, description="its id in the server registry")
+    business_port: int | None = None
+    admin_port: int | None = None
+    notices: list[str] = Field(default_factory=list, description="e.g. a busy port was moved")
+
+
+class MockServerList(Result):
+    """Mock servers in the registry."""
+
+    servers: list[ServerInfo] = Field(description="newest first")
+    running: int
+    stale: int

@@ -5,6 +5,12 @@ request log, and export/import of the configuration. `SQLStore` implements it on
 embedded default, one file per mock) and on PostgreSQL (selected by URL, one schema per mock,
 shared by several mock replicas); see `mockloop.store.database` for the connection layer.
 
+Every store of MockLoop (this one, the registry, load and test runs, sessions, contexts, the
+audit trail, webhooks) opens its database through `StoreBase` (`mockloop.store.base`): one
+place that resolves the location (`store.connection.resolve_location`, the one store-URL
+parser), applies the store's migrations and holds fork-safe connections. `docs/storage.md`
+lists what each store holds.
+
 Every method may raise `StoreError` when the backend fails (disk full, corrupt file, lock held too
 long); filters that are the caller's mistake (an invalid regular expression, an unknown status
 class) raise `ConfigError`, and activating an unknown scenario raises `ScenarioError`.
@@ -16,8 +22,8 @@ import os
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from mockloop.errors import ConfigError
-from mockloop.store.database import Location, schema_name
+from mockloop.store.base import StoreBase
+from mockloop.store.connection import resolve_location
 from mockloop.store.sql import LOG_COLUMNS, SQLiteStore, SQLStore
 
 __all__ = [
@@ -25,6 +31,7 @@ __all__ = [
     "SQLStore",
     "SQLiteStore",
     "Store",
+    "StoreBase",
     "default_store_path",
     "open_store",
 ]
@@ -154,20 +161,6 @@ def open_store(location: str | os.PathLike[str] | None = None, *, name: str = "m
         ConfigError: the location names a backend this installation cannot open.
         StoreError: the database cannot be opened or migrated.
     """
-    if location is None:
+    if location is None:  # the file, whatever MOCKLOOP_DATABASE_URL says
         return SQLStore(default_store_path())
-    text = os.fspath(location)
-    if "://" not in text:
-        return SQLStore(text)
-    scheme, _, rest = text.partition("://")
-    if scheme == "sqlite":
-        # sqlite:///rel.db -> "rel.db"; sqlite:////abs.db -> "/abs.db" (the SQLAlchemy convention)
-        path = rest[1:] if rest.startswith("/") else rest
-        if not path:
-            raise ConfigError(f"store URL {text!r} names no database file")
-        return SQLStore(path)
-    if scheme in {"postgres", "postgresql"}:
-        return SQLStore(Location.postgresql(text, schema_name(name)))
-    raise ConfigError(
-        f"store URL {text!r}: unknown scheme {scheme!r} (use a path, sqlite:/// or postgresql://)"
-    )
+    return SQLStore(resolve_location(name, location, None, title="store"))

@@ -54,6 +54,7 @@ __all__ = [
     "connect",
     "database_url",
     "locate",
+    "parse_database_url",
     "redact_url",
     "schema_name",
     "translate_ddl",
@@ -145,6 +146,39 @@ class Location:
         return self.describe()
 
 
+def parse_database_url(
+    text: str, *, label: str = "store URL", files: bool = True
+) -> tuple[Literal["sqlite", "postgresql"], str]:
+    """What a store path or URL names: ("postgresql", the URL) or ("sqlite", the file path).
+
+    The one parser of store URLs: a plain path, `sqlite:///relative.db` or `sqlite:////abs.db`
+    (the SQLAlchemy convention; a bare `sqlite://` gives the path ""), and
+    `postgres://` or `postgresql://user:password@host:port/database`. `label` names the
+    setting in the error message; `files=False` (a shared-database setting, where a file means
+    "SQLite files, each store its own") suggests only PostgreSQL or nothing.
+
+    Raises:
+        ConfigError: the URL's scheme is none of those.
+    """
+    if "://" not in text:
+        return "sqlite", text
+    scheme, _, rest = text.partition("://")
+    scheme = scheme.lower()
+    if scheme in _PG_SCHEMES:
+        return "postgresql", text
+    if scheme == "sqlite":
+        return "sqlite", rest[1:] if rest.startswith("/") else rest
+    if not files:  # a shared database setting: PostgreSQL, or nothing for SQLite files
+        raise ConfigError(
+            f"{label} {redact_url(text)!r}: unknown scheme {scheme!r}; use "
+            "postgresql://user:password@host:port/database, or nothing for SQLite files"
+        )
+    raise ConfigError(
+        f"{label} {redact_url(text)!r}: unknown scheme {scheme!r}; use a file path, "
+        "sqlite:///path/to/file.db or postgresql://user:password@host:port/database"
+    )
+
+
 def locate(store: str, sqlite_path: str | os.PathLike[str], url: str | None = None) -> Location:
     """Where `store` lives: PostgreSQL when `url` (or `MOCKLOOP_DATABASE_URL`) names one, else
     the SQLite file `sqlite_path`.
@@ -155,16 +189,11 @@ def locate(store: str, sqlite_path: str | os.PathLike[str], url: str | None = No
     chosen = url if url is not None else database_url()
     if chosen is None:
         return Location.sqlite(sqlite_path)
-    scheme = chosen.partition("://")[0].lower() if "://" in chosen else ""
-    if scheme in _PG_SCHEMES:
+    backend, _ = parse_database_url(chosen, label=DATABASE_URL_ENV, files=False)
+    if backend == "postgresql":
         return Location.postgresql(chosen, schema_name(store))
-    if scheme == "sqlite" or not scheme:
-        # A SQLite URL or path names one file per store: keep each store's own file.
-        return Location.sqlite(sqlite_path)
-    raise ConfigError(
-        f"{DATABASE_URL_ENV}={redact_url(chosen)!r}: unknown scheme {scheme!r}; use "
-        "postgresql://user:password@host:port/database, or leave it unset for SQLite files"
-    )
+    # A SQLite URL or path names one file per store: keep each store's own file.
+    return Location.sqlite(sqlite_path)
 
 
 # -- migrations -------------------------------------------------------------------------------

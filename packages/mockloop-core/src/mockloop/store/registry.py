@@ -14,14 +14,12 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-from mockloop.settings import mockloop_home
-from mockloop.store.connection import store_connection, store_location
-from mockloop.store.database import Connection, Location, Migration, upsert_sql
+from mockloop.store.base import StoreBase
+from mockloop.store.database import Connection, Migration, upsert_sql
 
 __all__ = ["REGISTRY_MIGRATIONS", "Registry"]
 
@@ -111,32 +109,23 @@ def _row(columns: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, Any]:
     return row
 
 
-class Registry:
-    """Read and write the registry database (default: `MOCKLOOP_HOME/registry.db`).
+class Registry(StoreBase):
+    """Read and write the registry database (default: `MOCKLOOP_HOME/registry.db`, or the
+    `registry` schema when `MOCKLOOP_DATABASE_URL` names a PostgreSQL database; a path is that
+    file). Short-lived connections (`StoreBase` "per_use").
 
     Every method may raise `StoreError` when the database cannot be opened, migrated, read or
     written.
     """
 
-    def __init__(self, path: Path | Location | None = None, *, busy_timeout: float = 10.0) -> None:
-        # A path is that file; None follows MOCKLOOP_DATABASE_URL (else MOCKLOOP_HOME).
-        self.location: Location = store_location(
-            "registry", path, lambda: mockloop_home() / "registry.db"
-        )
-        self.busy_timeout = busy_timeout
-
-    def _connect(self, what: str) -> contextlib.AbstractContextManager[Connection]:
-        return store_connection(
-            self.location,
-            REGISTRY_MIGRATIONS,
-            busy_timeout=self.busy_timeout,
-            store="server registry",
-            what=what,
-        )
+    NAME = "registry"
+    TITLE = "server registry"
+    FILE = "registry.db"
+    MIGRATIONS = REGISTRY_MIGRATIONS
 
     @contextlib.contextmanager
     def _write(self, what: str) -> Iterator[Connection]:
-        with self._connect(what) as conn, conn.transaction(write=True):
+        with self._transaction(what, write=True) as conn:
             yield conn
 
     # -- servers ----------------------------------------------------------------------------

@@ -32,27 +32,18 @@ import logging
 import os
 import re
 import sqlite3
-import threading
 import time
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-from mockloop.errors import ConfigError, ScenarioError, StoreError
-from mockloop.store.database import (
-    Connection,
-    DatabaseError,
-    Location,
-    Migration,
-    apply_migrations,
-    connect,
-)
-from mockloop.store.migrations import MIGRATIONS
+from mockloop.errors import ConfigError, ScenarioError
+from mockloop.store.base import StoreBase
+from mockloop.store.database import Connection, Location, Migration
+from mockloop.store.migrations import MIGRATIONS as MOCK_MIGRATIONS
 
 __all__ = ["LOG_COLUMNS", "SQLStore", "SQLiteStore", "WriterProgress", "parse_status_filter"]
 
@@ -152,7 +143,7 @@ class WriterProgress:
     """How far one request-log writer has got: its row in `log_writers`.
 
     Args:
-        writer_id: the writer's identity (see `mock.request_log_counters`).
+        writer_id: the writer's identity (see `mockloop.mock.request_log.counters`).
         last_seq: every record of the writer numbered up to this is stored or counted dropped.
         dropped: records up to `last_seq` the writer gave up on (conversion or store failures).
         rejected: records dropped on submit (queue full, writer closed); they have no number.
@@ -198,37 +189,11 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-class _Connection:
-    """A thread's connection; closed when the thread ends and its `threading.local` goes.
-
-    The lock is only ever contended by `SQLiteStore.close()`: closing a sqlite3 connection
-    while another thread is inside one of its calls can crash the interpreter, so close waits
-    for the call in progress to end.
-    """
-
-    __slots__ = ("__weakref__", "closed", "conn", "lock", "pid")
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.pid = os.getpid()
-        self.lock = threading.Lock()
-        self.closed = False
-
-    def close(self) -> None:
-        # A connection inherited through fork() belongs to the parent: never touch it.
-        if self.pid != os.getpid():
-            return
-        with self.lock:
-            if not self.closed:
-                self.closed = True
-                self.conn.close()
-
-    def __del__(self) -> None:
-        self.close()
-
-
-class SQLStore:
+class SQLStore(StoreBase):
     """Scenarios, response overrides and the request log of one mock, in one store.
+
+    One connection per thread (`StoreBase` "per_thread", see the module docstring), opened and
+    migrated in the constructor.
 
     Args:
         path: the SQLite database file (missing parent folders are created), or a `Location`
@@ -242,102 +207,32 @@ class SQLStore:
         StoreError: the file cannot be opened, is not a database, or cannot be migrated.
     """
 
+    NAME = "mock"
+    TITLE = "database"
+    MIGRATIONS = MOCK_MIGRATIONS
+    CONNECTIONS = "per_thread"
+    OPEN_NOW = True
+
     def __init__(
         self,
         path: str | os.PathLike[str] | Location,
         *,
         busy_timeout: float = 10.0,
-        migrations: tuple[Migration, ...] = MIGRATIONS,
+        migrations: tuple[Migration, ...] = MOCK_MIGRATIONS,
     ) -> None:
-        if isinstance(path, Location) and path.backend == "postgresql":
-            self.location = path
-        else:
-            text = os.fspath(path.path) if isinstance(path, Location) and path.path else path
-            text = os.fspath(text) if not isinstance(text, Location) else ""
-            if not text or text == ":memory:" or text.startswith("file::memory:"):
-                raise ConfigError(
-                    f"the store needs a database file, not {text!r}: each thread opens its "
-                    "own connection, so an in-memory database would not be shared"
-                )
-            self.location = Location.sqlite(Path(text).expanduser().resolve())
-        self.busy_timeout = busy_timeout
-        self._local = threading.local()
-        self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
-        self._connections_lock = threading.Lock()
-        self._closed = False
         self._rows_per_insert = 0  # set from the connection's variable limit on first insert
         self._ref_memo: dict[str, str] = {}  # body text -> its log_bodies ref
         self._evicted_since_gc = 0
-        if self.path is not None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(
-                    f"{self.path}: cannot create the folder for the database: {exc}"
-                ) from exc
-        with self._errors("open and migrate the database"), self._connection() as conn:
-            self.applied_migrations = apply_migrations(conn, migrations)
+        super().__init__(path, busy_timeout=busy_timeout, migrations=migrations)
 
-    @property
-    def path(self) -> Path | None:
-        """The SQLite file, or None on PostgreSQL."""
-        return self.location.path
-
-    @property
-    def backend(self) -> str:
-        """ "sqlite" or "postgresql"."""
-        return self.location.backend
+    setup_connection = staticmethod(_sqlite_setup)
 
     # -- connections and errors -------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _connection(self) -> Iterator[Connection]:
-        """This thread's connection, held for the duration of one operation."""
-        holder = self._holder()
-        with holder.lock:
-            if holder.closed:
-                raise StoreError(f"{self.location}: the store is closed")
-            yield holder.conn
-
-    def _holder(self) -> _Connection:
-        holder: _Connection | None = getattr(self._local, "holder", None)
-        if holder is not None and holder.pid == os.getpid():
-            raw = holder.conn.raw
-            if holder.conn.dialect == "sqlite" or not (raw.closed or raw.broken):
-                return holder
-            # The PostgreSQL server restarted or the network dropped the connection: the
-            # failed call said so; this one opens a new connection.
-            holder.close()
-            with self._connections_lock:
-                self._connections.discard(holder)
-        if self._closed:
-            raise StoreError(f"{self.location}: the store is closed")
-        try:
-            conn = connect(
-                self.location,
-                busy_timeout=self.busy_timeout,
-                check_same_thread=False,
-                setup=_sqlite_setup,
-            )
-        except DatabaseError as exc:
-            raise StoreError(f"{self.location}: could not open the database: {exc}") from exc
-        holder = _Connection(conn)
-        self._local.holder = holder
-        with self._connections_lock:
-            self._connections.add(holder)
-        return holder
-
-    @contextlib.contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
-        try:
-            yield
-        except DatabaseError as exc:
-            raise StoreError(f"{self.location}: could not {what}: {exc}") from exc
-
-    @contextlib.contextmanager
     def _write(self, what: str) -> Iterator[Connection]:
         """A write transaction that takes the store's write lock up front."""
-        with self._errors(what), self._connection() as conn, conn.transaction(write=True):
+        with self._transaction(what, write=True) as conn:
             yield conn
 
     @contextlib.contextmanager
@@ -350,7 +245,7 @@ class SQLStore:
                 conn.execute("SELECT pg_notify(?, 'config')", (self.channel,))
 
     def _read(self, what: str, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[Any]:
-        with self._errors(what), self._connection() as conn:
+        with self._connect(what) as conn:
             return conn.execute(sql, params).fetchall()
 
     def close(self) -> None:
@@ -359,13 +254,7 @@ class SQLStore:
         An operation running in another thread finishes first; later calls raise
         `StoreError`. Stop the threads that use the store (a `RequestLogWriter`) first.
         """
-        self._closed = True
-        with self._connections_lock:
-            holders = list(self._connections)
-            self._connections = weakref.WeakSet()
-        for holder in holders:
-            holder.close()
-        self._local = threading.local()
+        super().close()
 
     def __enter__(self) -> SQLStore:
         return self
@@ -917,7 +806,7 @@ class SQLStore:
 
     def export(self) -> dict[str, Any]:
         """Scenarios, overrides, the active scenario and the log row count, from one snapshot."""
-        with self._errors("export the store"), self._connection() as conn:
+        with self._connect("export the store") as conn:
             # One read transaction so the parts agree with each other.
             conn.begin_read()
             try:
@@ -938,7 +827,7 @@ class SQLStore:
                 conn.rollback()
         active = next((s["name"] for s in scenarios if s["active"]), None)
         return {
-            "schema_version": max(m.version for m in MIGRATIONS),
+            "schema_version": max(m.version for m in MOCK_MIGRATIONS),
             "scenarios": scenarios,
             "overrides": overrides,
             "active_scenario": active,

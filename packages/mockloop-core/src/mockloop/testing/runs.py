@@ -14,16 +14,13 @@ secret fields and secrets in the text of the summary and the result never reach 
 
 from __future__ import annotations
 
-import contextlib
-from pathlib import Path
 from typing import Any, Literal
 
 import orjson
 
 from mockloop.redaction import redact_text, redact_value
-from mockloop.settings import mockloop_home
-from mockloop.store.connection import store_connection, store_location
-from mockloop.store.database import Connection, Location, Migration, upsert_sql
+from mockloop.store.base import StoreBase
+from mockloop.store.database import Migration, upsert_sql
 
 __all__ = ["RUN_KINDS", "TEST_RUN_MIGRATIONS", "RunKind", "TestRunStore"]
 
@@ -58,30 +55,20 @@ _COLUMNS = ("id", "kind", "status", "server_url", "session_id", "context_id", "s
 _COLUMNS += ("finished_at", "summary", "result")
 
 
-class TestRunStore:
+class TestRunStore(StoreBase):
     """Read and write testing runs (default: `MOCKLOOP_HOME/test_runs.db`, or the `test_runs`
-    schema when `MOCKLOOP_DATABASE_URL` names a PostgreSQL database).
+    schema when `MOCKLOOP_DATABASE_URL` names a PostgreSQL database; a path is that file).
+    Short-lived connections (`StoreBase` "per_use").
 
     Every method may raise `StoreError` when the database cannot be opened, read or written.
     """
 
     __test__ = False  # not a pytest test class, whatever its name says
 
-    def __init__(self, path: Path | Location | None = None, *, busy_timeout: float = 10.0) -> None:
-        # A path is that file; None follows MOCKLOOP_DATABASE_URL (else MOCKLOOP_HOME).
-        self.location: Location = store_location(
-            "test_runs", path, lambda: mockloop_home() / "test_runs.db"
-        )
-        self.busy_timeout = busy_timeout
-
-    def _connect(self, what: str) -> contextlib.AbstractContextManager[Connection]:
-        return store_connection(
-            self.location,
-            TEST_RUN_MIGRATIONS,
-            busy_timeout=self.busy_timeout,
-            store="test run store",
-            what=what,
-        )
+    NAME = "test_runs"
+    TITLE = "test run store"
+    FILE = "test_runs.db"
+    MIGRATIONS = TEST_RUN_MIGRATIONS
 
     def save(
         self,

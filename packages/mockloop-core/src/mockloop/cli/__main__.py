@@ -1,0 +1,5 @@
+"""`python -m mockloop.cli`: the `mockloop` command."""
+
+from mockloop.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,400 @@
+"""The `mockloop` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+
+from mockloop.errors import ConfigError, MockLoopError
+
+__all__ = ["main"]
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(i?b)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def byte_size(text: str) -> int:
+    """`65536`, `64K`, `64MiB`, `1g` -> bytes (binary units); argparse's type for sizes."""
+    match = _SIZE.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size: give bytes or a number with K, M or G (e.g. 64M)"
+        )
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def _admin_token(args: argparse.Namespace) -> str | None:
+    """The admin token from --admin-token, --admin-token-file or MOCKLOOP_ADMIN_TOKEN."""
+    if args.admin_token_file:
+        path = Path(args.admin_token_file).expanduser()
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read the admin token file {path}: {exc.strerror or exc}"
+            ) from None
+        if not token:
+            raise ConfigError(f"the admin token file {path} is empty")
+        return token
+    if args.admin_token:
+        return str(args.admin_token)
+    return os.environ.get("MOCKLOOP_ADMIN_TOKEN") or None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from mockloop.mock import MockConfig, serve
+    from mockloop.mock.admin.guard import is_loopback_host
+
+    admin_port = (
+        None
+        if args.no_admin
+        else (
+            args.admin_port if args.admin_port is not None else (args.port + 1 if args.port else 0)
+        )
+    )
+    admin_token = _admin_token(args)
+    if admin_port is not None and not admin_token and not is_loopback_host(args.admin_host):
+        raise ConfigError(
+            f"--admin-host {args.admin_host or repr('')} reaches beyond this machine, and the "
+            "admin API changes the mock: give it a token with --admin-token-file FILE or "
+            "MOCKLOOP_ADMIN_TOKEN, or keep --admin-host 127.0.0.1"
+        )
+    config = MockConfig.build(
+        spec=args.spec,
+        host=args.host,
+        port=args.port,
+        admin_host=args.admin_host,
+        admin_port=admin_port,
+        admin_token=admin_token,
+        admin_allow_hosts=args.admin_allow_host,
+        seed=args.seed,
+        max_spec_bytes=args.max_spec_size,
+        allow_fetch=args.allow_fetch,
+        refs_root=Path(args.refs_root) if args.refs_root else None,
+        max_response_bytes=args.max_response_size,
+        max_request_line_bytes=args.max_request_line,
+        max_header_bytes=args.max_header_size,
+        request_timeout=args.request_timeout,
+        state_max_items=args.state_max_items,
+        state_max_bytes=args.state_max_bytes,
+        state_max_sessions=args.state_max_sessions,
+        state_session_idle_seconds=args.state_session_idle,
+        validation=args.validate,
+        auth=not args.no_auth,
+        scenarios_file=Path(args.scenarios) if args.scenarios else None,
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        log_requests=not args.no_log,
+        stateful=args.stateful,
+        state_isolation=args.state_isolation,
+        state_seed_items=args.seed_items,
+        webhooks=not args.no_webhooks,
+        admin_ui=not args.no_admin_ui,
+        storage=not args.no_storage,
+        database_url=args.database_url,
+        store_name=args.store_name,
+        replica_sync=True if args.replica_sync else None,
+        **(
+            {"webhook_allow_hosts": ["127.0.0.1", "localhost", "::1", *args.webhook_allow_host]}
+            if args.webhook_allow_host
+            else {}
+        ),
+    )
+
+    def ready(runtime: object) -> None:
+        from mockloop.mock.runtime import MockRuntime
+
+        assert isinstance(runtime, MockRuntime)
+        spec = runtime.spec
+        print(
+            f"MockLoop is serving {spec.title} {spec.version} ({len(spec.operations)} operations)",
+            flush=True,
+        )
+        print(f"  API:   {runtime.business_url}   (docs: {runtime.business_url}/docs)", flush=True)
+        if runtime.admin_url:
+            _print_admin(runtime.config.admin_host, runtime.admin_url)
+        store = runtime.store
+        if store is not None and store.backend == "postgresql":
+            print(
+                f"  Data:  {store.location} (shared by the name {runtime.store_name!r})", flush=True
+            )
+        else:
+            print(f"  Data:  {runtime.data_dir}", flush=True)
+        if runtime.rules.active_scenario:
+            print(f"  Active scenario: {runtime.rules.active_scenario}", flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
+
+    code = serve(config, on_ready=ready)
+    if code == 0:
+        print("Stopped; the request log is flushed.", flush=True)
+    return code
+
+
+def _print_admin(admin_host: str, admin_url: str) -> None:
+    """The admin line of the ready message: the address really bound, and a warning when that
+    reaches beyond this machine."""
+    from urllib.parse import urlsplit
+
+    from mockloop.mock.admin.guard import is_loopback_host
+
+    port = urlsplit(admin_url).port
+    host = admin_host or "0.0.0.0"
+    bound = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    if bound == admin_url:
+        print(f"  Admin: {admin_url}   (API reference: {admin_url}/docs)", flush=True)
+    else:
+        print(
+            f"  Admin: {bound}   (from here: {admin_url}, API reference: {admin_url}/docs)",
+            flush=True,
+        )
+    if not is_loopback_host(host):
+        where = "every interface" if host in ("0.0.0.0", "::") else host
+        print(
+            f"  Warning: the admin port listens on {where}, beyond this machine: anyone who "
+            "reaches it with the admin token can change this mock",
+            flush=True,
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from mockloop.version import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="mockloop", description="MockLoop: AI-native API testing from OpenAPI descriptions."
+    )
+    parser.add_argument("--version", action="version", version=f"mockloop {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve a mock API from an OpenAPI description",
+        description="Serve the described API on --port and the admin API/UI on --admin-port "
+        "until Ctrl-C or SIGTERM; then flush the request log and exit 0.",
+    )
+    serve.add_argument("spec", help="path or URL of an OpenAPI/Swagger description (YAML/JSON)")
+    serve.add_argument(
+        "--port", type=int, default=8000, help="business port (default 8000; 0 = any free)"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="business host (default 127.0.0.1)")
+    serve.add_argument(
+        "--admin-port",
+        type=int,
+        default=None,
+        help="admin port (default: --port + 1; 0 = any free)",
+    )
+    serve.add_argument(
+        "--admin-host",
+        default="127.0.0.1",
+        help="admin host (default 127.0.0.1; an address beyond loopback needs an admin token)",
+    )
+    serve.add_argument(
+        "--admin-token",
+        default=None,
+        help="require 'Authorization: Bearer TOKEN' on the admin API (visible to other users "
+        "in the process list: prefer --admin-token-file or MOCKLOOP_ADMIN_TOKEN)",
+    )
+    serve.add_argument(
+        "--admin-token-file",
+        metavar="FILE",
+        default=None,
+        help="read the admin token from FILE (surrounding whitespace ignored)",
+    )
+    serve.add_argument(
+        "--admin-allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="let the admin port answer requests whose Host is NAME (repeatable; it always "
+        "answers 127.0.0.1, localhost, [::1] and its --admin-host address)",
+    )
+    serve.add_argument("--no-admin", action="store_true", help="serve no admin port")
+    serve.add_argument("--seed", type=int, default=0, help="seed of generated data (default 0)")
+    serve.add_argument(
+        "--validate",
+        choices=["off", "warn", "enforce"],
+        default="enforce",
+        help="request validation (default enforce)",
+    )
+    serve.add_argument(
+        "--no-auth", action="store_true", help="do not simulate the description's authentication"
+    )
+    serve.add_argument("--scenarios", metavar="FILE", help="load scenarios from a YAML/JSON file")
+    serve.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="where to keep the mock's database (default: under MOCKLOOP_HOME)",
+    )
+    serve.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="keep scenarios, state and the log in this PostgreSQL database, shared with other "
+        "replicas (postgresql://user:password@host:port/db; default: MOCKLOOP_DATABASE_URL, "
+        "else SQLite files in the data folder)",
+    )
+    serve.add_argument(
+        "--store-name",
+        metavar="NAME",
+        help="this mock's name in the shared database: replicas with the same name share it "
+        "(default: the description's title)",
+    )
+    serve.add_argument(
+        "--replica-sync",
+        action="store_true",
+        help="follow scenario and override changes made by other processes on the same SQLite "
+        "data folder (always on with PostgreSQL)",
+    )
+    serve.add_argument("--no-log", action="store_true", help="do not record requests")
+    serve.add_argument(
+        "--stateful",
+        action="store_true",
+        help="remember created, changed and deleted items of the described collections",
+    )
+    serve.add_argument(
+        "--state-isolation",
+        choices=["shared", "session"],
+        default="shared",
+        help="'session': separate data per X-Session-ID header value (default shared)",
+    )
+    serve.add_argument(
+        "--seed-items",
+        type=int,
+        default=3,
+        metavar="N",
+        help="generated items per collection at start in stateful mode (default 3)",
+    )
+    serve.add_argument(
+        "--no-webhooks", action="store_true", help="no /api/webhooks and no webhook deliveries"
+    )
+    serve.add_argument(
+        "--webhook-allow-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="also allow webhook targets on HOST (repeatable; loopback is always allowed)",
+    )
+    serve.add_argument("--no-admin-ui", action="store_true", help="no admin UI at the admin /")
+    limits = serve.add_argument_group("limits (what a stranger's description or request may cost)")
+    limits.add_argument(
+        "--max-spec-size",
+        type=byte_size,
+        default=64 * 1024**2,
+        metavar="SIZE",
+        help="largest description document read, each file or URL (default 64M)",
+    )
+    limits.add_argument(
+        "--allow-fetch",
+        action="append",
+        default=[],
+        metavar="HOST|CIDR",
+        help="let description URLs and remote $refs reach this private host or network "
+        "(repeatable; loopback is always allowed, link-local and cloud metadata never)",
+    )
+    limits.add_argument(
+        "--refs-root",
+        metavar="DIR",
+        default=None,
+        help="local $refs must stay inside DIR (default: the description's folder, or the "
+        "current directory when the description lies inside it)",
+    )
+    limits.add_argument(
+        "--max-response-size",
+        type=byte_size,
+        default=1024**2,
+        metavar="SIZE",
+        help="largest generated response body; larger ones are cut to fit (default 1M)",
+    )
+    limits.add_argument(
+        "--max-request-line",
+        type=byte_size,
+        default=8 * 1024,
+        metavar="SIZE",
+        help="longest request line, answered 414 beyond (default 8K)",
+    )
+    limits.add_argument(
+        "--max-header-size",
+        type=byte_size,
+        default=64 * 1024,
+        metavar="SIZE",
+        help="largest request header block, answered 431 beyond (default 64K)",
+    )
+    limits.add_argument(
+        "--request-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="time a client has to send a request's headers and body (default 30)",
+    )
+    limits.add_argument(
+        "--state-max-items",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="items one stateful collection (shared, or one session's) may hold (default 100000)",
+    )
+    limits.add_argument(
+        "--state-max-bytes",
+        type=byte_size,
+        default=64 * 1024**2,
+        metavar="SIZE",
+        help="bytes all stateful data may take, every collection and session together: "
+        "each item's JSON plus its overhead in memory (default 64M)",
+    )
+    limits.add_argument(
+        "--state-max-sessions",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="X-Session-ID sessions kept at once with --state-isolation session (default 1000)",
+    )
+    limits.add_argument(
+        "--state-session-idle",
+        type=float,
+        default=1800.0,
+        metavar="SECONDS",
+        help="evict a session unused this long with --state-isolation session (default 1800)",
+    )
+    serve.add_argument(
+        "--no-storage",
+        action="store_true",
+        help="keep the log, scenarios and state in a temporary folder removed at stop",
+    )
+    serve.set_defaults(handler=_serve)
+
+    from mockloop.cli.servers import add_server_commands
+
+    add_server_commands(commands)
+    from mockloop.cli.load import add_load_command
+
+    add_load_command(commands)
+    from mockloop.cli.report import add_report_command
+
+    add_report_command(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args))
+    except MockLoopError as exc:
+        print(f"mockloop: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
