@@ -1,7 +1,10 @@
 """Write `mockloop/_sync_client.py`: the synchronous twin of `AsyncMockLoopClient`.
 
 Each catalog operation gets a blocking method with the very same signature and docstring that
-runs the async method on the client's private loop. Run after changing an operation:
+runs the async method on the client's private loop. Each is a `BlockingOperation`
+(`mockloop.bound.operation`): read on a client it is a bound operation, a plain callable that
+also carries what agent frameworks look for in a tool (`name`, `description`, `args_schema`,
+`func`), so `Agent(tools=[mockloop.run_load_test])` works. Run after changing an operation:
 
     .venv/bin/python scripts/generate_sync_client.py          # rewrite the file
     .venv/bin/python scripts/generate_sync_client.py --check  # exit 1 when it is out of date
@@ -36,6 +39,7 @@ from types import TracebackType
 from typing import TypeVar
 
 from mockloop._sync_runner import LoopThread
+from mockloop.bound.operation import BlockingOperation
 from mockloop.client import AsyncMockLoopClient
 from mockloop.settings import ClientSettings
 {imports}
@@ -49,7 +53,10 @@ class MockLoopClient:
     """MockLoop's operations as blocking methods: the synchronous twin of AsyncMockLoopClient.
 
     Usable from plain scripts, LangGraph nodes and CrewAI tools (also from inside a running
-    event loop). Use it as a context manager, or call `close()` when done.
+    event loop). Use it as a context manager, or call `close()` when done. Each operation,
+    read on a client, is a bound operation: call it as a method, or hand it to an agent
+    framework as a tool (`Agent(tools=[client.run_load_test])`; it has `name`,
+    `description`, `args_schema` and `func`, which answers with text and never raises).
 
     Args:
         home: folder for MockLoop's state; default MOCKLOOP_HOME, else the user data folder.
@@ -167,6 +174,7 @@ def render() -> str:
         returns = f" -> {ast.unparse(node.returns)}" if node.returns else ""
         doc = ast.get_docstring(node, clean=False) or ""
         methods.append(
+            "    @BlockingOperation\n"
             f"    def {node.name}({signature}){returns}:\n"
             f'        """{doc}"""\n'
             f"        return self._runner.run(self._client.{node.name}({call}))\n"

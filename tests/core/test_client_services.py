@@ -127,3 +127,18 @@ async def test_a_mock_restarted_on_another_admin_port_is_found_again(seen: _Seen
         assert seen.health_probes() == [f"{second.business_url}/health"] * 2
         with pytest.raises(ServerError, match="nothing answers on"):
             await client.query_mock_logs(second.business_url, limit=1)
+
+
+def test_the_admin_token_goes_only_to_the_host_that_was_named() -> None:
+    """A /health answer naming an admin port on another host never collects the token."""
+    from mockloop.operations.services.admin import AdminTarget
+
+    def target(admin: str, probed: str | None) -> AdminTarget:
+        return AdminTarget(admin, None, {}, probed)
+
+    assert target("http://10.0.0.5:8001", "http://10.0.0.5:8000").gets_token
+    assert target("http://127.0.0.1:8001", "http://localhost:8000").gets_token
+    assert target("http://127.0.0.1:8001", None).gets_token  # from the registry
+    assert not target("http://10.0.0.5:8001", "http://127.0.0.1:8000").gets_token
+    assert not target("http://attacker.example:80", "http://docs.example:8000").gets_token
+    assert not target("http://127.0.0.1:8001", "http://docs.example:8000").gets_token

@@ -201,8 +201,12 @@ def test_names_paths_and_existing_folders(tmp_path: Path, monkeypatch: pytest.Mo
     assert project.path == tmp_path / "here" / "pets"
     with pytest.raises(ConfigError, match="plain name"):
         generate_project(PETSTORE, output_dir_name="a/b")
-    with pytest.raises(ConfigError, match="not empty"):
-        generate_project(PETSTORE, output_dir_name=str(project.path))
+    # A folder MockLoop made is reused (same inputs); one it did not make is refused.
+    assert generate_project(PETSTORE, output_dir_name=str(project.path)).action == "reused"
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "app.py").write_text("theirs")
+    with pytest.raises(ConfigError, match=r"not made by MockLoop.*overwrite=True"):
+        generate_project(PETSTORE, output_dir_name=str(tmp_path / "theirs"))
 
     (project.path / "notes.txt").write_text("mine")
     (project.path / "main.py").write_text("edited")

@@ -51,13 +51,17 @@ def _read_reply(sock: socket.socket) -> Reply | None:
     """Read one response, then on until the server closes (None: it closed without a word)."""
     data = b""
     closed = False
-    with contextlib.suppress(ConnectionResetError):
+    try:
         while True:
             chunk = sock.recv(65536)
             if not chunk:
                 closed = True
                 break
             data += chunk
+    except ConnectionResetError:
+        # The server closed with bytes of ours still unread (a refused request it stopped
+        # reading): the kernel resets instead of a clean FIN. Closed all the same.
+        closed = True
     if not data:
         return None
     head, _, body = data.partition(b"\r\n\r\n")

@@ -95,6 +95,21 @@ def test_published_schema_is_the_generated_one() -> None:
         {"name": "a", "rules": [{"sequence": [{"status": 200, "nope": 1}]}]},
         {"rules": []},
         {"name": "a/b"},
+        # the original MockLoop shape, normalised into rules
+        {
+            "scenario_name": "down",
+            "scenario_type": "error_simulation",
+            "endpoints": [
+                {"path": "/pets", "method": "get", "response_config": {"status_code": 503}}
+            ],
+            "test_parameters": {"concurrent_users": 5},
+            "validation_rules": [{"rule_type": "status", "expected_value": 503}],
+        },
+        {"scenario_name": "a", "endpoints": [], "rules": []},
+        {"scenario_name": "a", "endpoints": [{"path": "/pets", "status_code": 503}]},
+        {"scenario_name": "a", "scenario_type": "chaos", "endpoints": []},
+        {"scenario_name": "a/b", "endpoints": []},
+        {"name": "a", "test_parameters": {"concurrent_users": 0}},
     ],
 )
 def test_the_schema_and_strict_validation_agree(scenario: dict[str, Any]) -> None:

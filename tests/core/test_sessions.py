@@ -644,3 +644,124 @@ def test_bad_session_input_is_refused_naming_the_field(database) -> None:
                 {"name": "s", "tests": [_load_test("http://127.0.0.1:9")]},
                 {"interval_seconds": 5, "session_id": ended},
             )
+
+
+# -- following a test session, and schedules judged like analyze_test_results --------------
+
+
+class _Failing(BaseHTTPRequestHandler):
+    """Answers every request 500: a target whose every load request fails."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(500)
+        self.send_header("Content-Length", "4")
+        self.end_headers()
+        self.wfile.write(b"down")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def failing_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_monitor_test_progress_follows_a_test_session(mock: MockServer) -> None:
+    with MockLoopClient() as client:
+        session = client.create_test_session("followed")
+        sid = session.session_id
+        empty = client.monitor_test_progress(session_id=sid)
+        assert empty.followed == "test_session" and empty.run_id == sid
+        assert empty.status == "active" and empty.runs == [] and "no run yet" in empty.message
+        done = client.run_load_test(mock.business_url, duration=0.3, concurrent_users=1)
+        _seed(sid, "plan-bad", "test_plan", "failed", {"total": 2, "passed": 1, "failed": 1})
+        progress = client.monitor_test_progress(session_id=sid)
+        assert progress.followed == "test_session" and progress.session_name == "followed"
+        assert [r.run_id for r in progress.runs] == [done.run_id, "plan-bad"]
+        load, plan = progress.runs
+        assert load.kind == "load" and load.status == "completed"
+        assert load.requests == done.total_requests and done.total_requests > 0
+        assert plan.verdict == "fail" and "1 failed test(s)" in plan.failures
+        assert (progress.running_runs, progress.finished_runs) == (0, 2)
+        assert progress.requests == done.total_requests
+        assert "0 run(s) running, 2 finished" in progress.message
+        # A load run id still reports that run, under either name.
+        by_run = client.monitor_test_progress(session_id=done.run_id)
+        assert by_run.followed == "load_run" and by_run.run_id == done.run_id
+        assert by_run.result is not None and by_run.status == "completed"
+        ended = client.end_test_session(sid)
+        assert client.monitor_test_progress(session_id=sid).status == ended.status == "ended"
+        with pytest.raises(ConfigError, match="no load run or test session with id 'nope'"):
+            client.monitor_test_progress(session_id="nope")
+        with pytest.raises(ConfigError, match="follow a test session with session_id"):
+            client.monitor_test_progress(run_id=sid)
+
+
+def test_a_background_load_run_shows_running_then_finished_in_its_session(
+    mock: MockServer,
+) -> None:
+    with MockLoopClient() as client:
+        sid = client.create_test_session("live").session_id
+        started = client.run_load_test(
+            mock.business_url, duration=1.5, concurrent_users=1, background=True
+        )
+        progress = client.monitor_test_progress(session_id=sid)
+        (run,) = progress.runs
+        assert run.run_id == started.run_id and run.verdict == "running"
+        assert progress.running_runs == 1 and progress.remaining_s > 0
+
+        def finished() -> Any:
+            now = client.monitor_test_progress(session_id=sid)
+            return now if now.running_runs == 0 else None
+
+        final = wait_for(finished, "the background run to finish", timeout=30)
+        (run,) = final.runs
+        assert run.status == "completed" and run.verdict != "running"
+        assert final.requests == run.requests and run.requests
+
+
+def test_a_scheduled_load_run_with_every_request_failing_fails_its_suite_run(
+    failing_url: str, clock: ManualClock
+) -> None:
+    with MockLoopClient() as client:
+        schedule = client.schedule_test_suite(
+            test_suite={"name": "broken", "tests": [_load_test(failing_url)]},
+            schedule_config={"interval_seconds": 1, "run_immediately": True},
+        )
+        _run_next(clock, schedule.schedule_id, 0)
+        client.cancel_test_schedule(schedule.schedule_id)
+        (suite_run,) = ScheduleStore().runs(schedule_id=schedule.schedule_id)
+        (test,) = suite_run["tests"]
+        stored = TestRunStore().get(test["run_id"])
+        assert stored is not None and stored["summary"]["error_rate"] == 1.0
+        assert stored["summary"]["passed"] is None  # no thresholds of its own
+        assert suite_run["outcome"] == "failed"
+        assert test["failures"] == ["slo error_rate <= 0.05 failed (actual 1.0)"]
+        # What analyze_test_results says of the same run with the same SLO.
+        analysis = client.analyze_test_results(run_ids=[test["run_id"]], slo={"error_rate": 0.05})
+        assert analysis.verdict == "fail"
+
+
+def test_a_scheduled_load_run_is_held_to_its_own_error_rate_threshold(
+    failing_url: str, clock: ManualClock
+) -> None:
+    test = _load_test(failing_url)
+    test["arguments"]["thresholds"] = {"error_rate": 1.0}
+    with MockLoopClient() as client:
+        schedule = client.schedule_test_suite(
+            test_suite={"name": "tolerant", "tests": [test]},
+            schedule_config={"interval_seconds": 1, "run_immediately": True},
+        )
+        _run_next(clock, schedule.schedule_id, 0)
+        client.cancel_test_schedule(schedule.schedule_id)
+    (suite_run,) = ScheduleStore().runs(schedule_id=schedule.schedule_id)
+    assert suite_run["outcome"] == "passed" and suite_run["tests"][0]["failures"] == []

@@ -14,6 +14,7 @@ import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import ToolMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
+from langchain_core.utils.json_schema import dereference_refs
 
 from mockloop import AsyncMockLoopClient, ConfigError, MockLoopClient
 from mockloop.catalog import build_catalog, get_catalog, operation
@@ -64,9 +65,12 @@ def test_names_and_schemas_equal_the_catalog(client: MockLoopClient) -> None:
         assert tool.args == op.parameters_schema["properties"]
         sent = convert_to_openai_tool(tool)["function"]  # what a model is shown
         assert sent["name"] == op.name
-        assert sent["parameters"]["properties"] == _without_titles(
-            op.parameters_schema["properties"]
+        # LangChain inlines the models of `$defs` where they are referenced (and drops some
+        # of their titles).
+        assert _without_titles(sent["parameters"]["properties"]) == _without_titles(
+            dereference_refs(op.parameters_schema)["properties"]
         )
+        assert "'$ref'" not in str(sent["parameters"])
         assert sent["parameters"].get("required", []) == op.parameters_schema.get("required", [])
         assert tool.metadata is not None and tool.metadata["read_only"] == op.read_only
 

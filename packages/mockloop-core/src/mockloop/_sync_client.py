@@ -19,6 +19,7 @@ from mockloop.audit.results import (
     AuditVerificationResult,
     Outcome,
 )
+from mockloop.bound.operation import BlockingOperation
 from mockloop.client import AsyncMockLoopClient
 from mockloop.context.models import (
     AgentContext,
@@ -33,7 +34,7 @@ from mockloop.context.models import (
 )
 from mockloop.context.records import ContextStatus, ContextType, StoredStatus
 from mockloop.load.metrics import Aggregation, PerformanceMetricsResult
-from mockloop.load.report import LoadMonitorResult, LoadTestResult
+from mockloop.load.report import LoadTestResult
 from mockloop.mock.request_log.results import MockLogsResult
 from mockloop.mock.scenarios.results import (
     ActiveScenarioList,
@@ -44,6 +45,28 @@ from mockloop.mock.scenarios.results import (
 )
 from mockloop.operations.mock_data import MockDataAction
 from mockloop.operations.mock_servers import DEFAULT_BUSINESS_PORT
+from mockloop.operations.parameters.typed import (
+    ApiDocumentJson,
+    AuthConfigJson,
+    ComparisonRequestJson,
+    EndpointSelectorJson,
+    LoadEndpointJson,
+    NotificationConfigJson,
+    PerformanceRequirementsJson,
+    ProxySettingsJson,
+    ResponseData,
+    RoutingRuleJson,
+    RunResultJson,
+    ScenarioJson,
+    ScenarioTestParametersJson,
+    ScheduleConfigJson,
+    SecurityAuthJson,
+    TargetLoadJson,
+    TestPlanJson,
+    TestResults,
+    TestSuiteJson,
+    ThresholdsJson,
+)
 from mockloop.operations.proxy import PluginMode
 from mockloop.operations.services.load import LoadEngine
 from mockloop.packs.results import PackApplication, PackDetail, ScenarioPackList
@@ -73,6 +96,7 @@ from mockloop.testing.iterations import TestIterationResult
 from mockloop.testing.plans.generate import TestFocus
 from mockloop.testing.plans.model import TestPlanResult
 from mockloop.testing.plans.results import SavedTestPlan, TestPlanList
+from mockloop.testing.sessions.progress import TestProgress
 from mockloop.testing.sessions.schedules import ScheduleListStatus, TestSchedule, TestScheduleList
 from mockloop.testing.sessions.store import SessionListStatus, TestSession, TestSessionList
 
@@ -85,7 +109,10 @@ class MockLoopClient:
     """MockLoop's operations as blocking methods: the synchronous twin of AsyncMockLoopClient.
 
     Usable from plain scripts, LangGraph nodes and CrewAI tools (also from inside a running
-    event loop). Use it as a context manager, or call `close()` when done.
+    event loop). Use it as a context manager, or call `close()` when done. Each operation,
+    read on a client, is a bound operation: call it as a method, or hand it to an agent
+    framework as a tool (`Agent(tools=[client.run_load_test])`; it has `name`,
+    `description`, `args_schema` and `func`, which answers with text and never raises).
 
     Args:
         home: folder for MockLoop's state; default MOCKLOOP_HOME, else the user data folder.
@@ -145,6 +172,7 @@ class MockLoopClient:
     ) -> None:
         self.close()
 
+    @BlockingOperation
     def generate_mock_api(
         self,
         spec_url_or_path: str,
@@ -170,7 +198,7 @@ class MockLoopClient:
 
         Args:
             spec_url_or_path: the OpenAPI/Swagger description: a file path or an http(s) URL (YAML
-                or JSON).
+                or JSON); a running MockLoop mock's URL stands for the description it serves.
             output_dir_name: project folder: a name (created under MOCKLOOP_HOME/projects) or a path
                 starting with /, ./ or ../; default: a name from the API title.
             auth_enabled: simulate the description's security schemes (401 without credentials).
@@ -183,7 +211,11 @@ class MockLoopClient:
             admin_port: port of the admin API and UI; default business_port + 1.
             start: start the mock as a detached background process.
             stateful: CRUD collections (POST creates, GET lists and fetches, DELETE removes).
-            overwrite: replace the files of an existing project folder of the same name.
+            overwrite: replace the generated files of an existing folder MockLoop did not
+                make. A folder MockLoop made before needs no overwrite: with the same inputs it
+                is reused (and the mock MockLoop started from it, if still running), with other
+                inputs its files are regenerated (and, with start, that mock restarted). A
+                running server MockLoop did not start from the folder is never touched.
             allow_fetch: private hosts or CIDRs (e.g. intranet.example, 10.0.0.0/8) the
                 description URL and its remote $refs may reach; default: the client's
                 allow_fetch setting (MOCKLOOP_ALLOW_FETCH). Loopback is always allowed,
@@ -209,6 +241,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def start_mock_server(
         self,
         spec_url_or_path: str | None = None,
@@ -253,6 +286,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def stop_mock_server(self, server: str) -> ServerInfo:
         """Stop a mock server started by MockLoop (flushing its request log) and mark it stopped.
 
@@ -261,6 +295,7 @@ class MockLoopClient:
         """
         return self._runner.run(self._client.stop_mock_server(server=server))
 
+    @BlockingOperation
     def list_mock_servers(self, include_stopped: bool = False) -> MockServerList:
         """List the mock servers MockLoop started, with their URLs and whether each still runs.
 
@@ -271,6 +306,7 @@ class MockLoopClient:
         """
         return self._runner.run(self._client.list_mock_servers(include_stopped=include_stopped))
 
+    @BlockingOperation
     def discover_mock_servers(
         self,
         ports: list[int] | None = None,
@@ -294,6 +330,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def query_mock_logs(
         self,
         server_url: str,
@@ -338,14 +375,15 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def manage_mock_data(
         self,
         server_url: str,
         operation: MockDataAction,
         endpoint_path: str | None = None,
-        response_data: Any = None,
+        response_data: ResponseData = None,
         scenario_name: str | None = None,
-        scenario_config: dict[str, Any] | None = None,
+        scenario_config: ScenarioJson | None = None,
     ) -> MockDataResult:
         """Change a running mock's responses and scenarios without a restart.
 
@@ -365,7 +403,9 @@ class MockLoopClient:
                 "body": {...}, "headers": {...}, "delay_ms": 200}.
             scenario_name: the scenario to create, switch to or delete.
             scenario_config: for create_scenario: {"description": ..., "rules": [{"operation":
-                "getPet", "status": 404}, ...]} (see docs/scenarios.md).
+                "getPet", "status": 404}, ...]}: each rule selects operations (operation,
+                method, path) and says what to answer (status, body, example, headers,
+                delay_ms, error_rate, sequence).
         """
         return self._runner.run(
             self._client.manage_mock_data(
@@ -378,12 +418,13 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def validate_scenario_config(
         self,
-        scenario_config: dict[str, Any] | str,
+        scenario_config: ScenarioJson | str,
         strict_validation: bool = True,
         check_endpoints: bool = True,
-        api_spec: str | dict[str, Any] | None = None,
+        api_spec: str | ApiDocumentJson | None = None,
         server_url: str | None = None,
     ) -> ScenarioValidationResult:
         """Check a scenario field by field and against an API description; list every problem.
@@ -391,16 +432,23 @@ class MockLoopClient:
         Each problem names its location (rules[2].delay.mean_ms), what is wrong and how to fix
         it. An invalid scenario is reported (valid=False), never raised. Strict validation is
         the published format docs/scenario.schema.json: exact JSON types, no unknown fields,
-        and at the top level only name, description, rules, metadata, the metadata keys
+        and at the top level only name, description, rules, test_parameters,
+        validation_rules, metadata, the metadata keys
         (type, scenario_type, test_plan, tags, version, source, created_at, expected_outcomes,
         load_profile, notes) and x-* keys. Without it, convertible values ("200") and unknown
         top-level keys are warnings. With check_endpoints and a description, every rule must
         select an operation; rules that never apply, undocumented statuses and unknown
-        example names are reported too.
+        example names are reported too. The original MockLoop shape (scenario_name,
+        scenario_type, endpoints: [{path, method, response_config: {status_code,
+        response_time_ms, response_data, headers}}], test_parameters, validation_rules) is
+        accepted: each endpoint becomes a rule, and `normalisation` lists every rewrite and
+        what is kept but not acted upon.
 
         Args:
-            scenario_config: the scenario: {"name", "description", "rules": [...]} (see
-                docs/scenarios.md), or the same as JSON/YAML text.
+            scenario_config: the scenario: {"name", "description", "rules": [{"operation":
+                "getPet", "status": 404}, ...]}: each rule selects operations (operation,
+                method, path) and says what to answer (status, body, example, headers,
+                delay_ms, error_rate, sequence); or the same as JSON/YAML text.
             strict_validation: validate against the strict format; False turns conversions and
                 unknown top-level keys into warnings.
             check_endpoints: check that each rule selects an operation of the description given
@@ -420,10 +468,11 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def deploy_scenario(
         self,
         server_url: str,
-        scenario_config: dict[str, Any] | str,
+        scenario_config: ScenarioJson | str,
         validate_before_deploy: bool = True,
         force_deploy: bool = False,
         activate: bool = False,
@@ -435,12 +484,16 @@ class MockLoopClient:
         with a ScenarioError listing every problem with its location, unless force_deploy.
         Metadata keys (type, test_plan, ...) are kept under the scenario's metadata. The
         scenario is not activated unless activate=True (or switch_scenario later); replacing
-        the active scenario takes effect on the next request.
+        the active scenario takes effect on the next request. A scenario in the original
+        MockLoop shape (scenario_name, endpoints with response_config) is normalised into
+        rules first; the answer's `normalisation` and message say how.
 
         Args:
             server_url: the mock's business or admin URL, e.g. http://127.0.0.1:8000.
-            scenario_config: the scenario: {"name", "description", "rules": [...]} (see
-                docs/scenarios.md), or the same as JSON/YAML text.
+            scenario_config: the scenario: {"name", "description", "rules": [{"operation":
+                "getPet", "status": 404}, ...]}: each rule selects operations (operation,
+                method, path) and says what to answer (status, body, example, headers,
+                delay_ms, error_rate, sequence); or the same as JSON/YAML text.
             validate_before_deploy: validate first (as validate_scenario_config does, against the
                 mock's description).
             force_deploy: deploy despite validation problems, reporting them as warnings; the
@@ -459,6 +512,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def switch_scenario(
         self, server_url: str, scenario_name: str, verify_switch: bool = True
     ) -> ScenarioSwitchResult:
@@ -467,10 +521,12 @@ class MockLoopClient:
         Verification sends one request to the business port for an operation the scenario's
         rules answer (path, query and body generated from the description, placeholder
         credentials) and compares the answer with the rule: status, the headers and body it
-        sets, and elapsed time against a fixed delay. The request is real: the mock logs it
-        (with an X-MockLoop-Verification header) and it draws from the mock's seeded random
-        stream; when it consumed a sequence's first entry the scenario is activated again so
-        real traffic starts that sequence from its first entry. Rules answering at random
+        sets, and elapsed time against a fixed delay; the scenario's validation_rules (status,
+        response_time, header, body) are judged on the same answer. The request is real: the
+        mock logs it (with an X-MockLoop-Verification header) and it draws from the mock's
+        seeded random stream; when it consumed a sequence's first entry the scenario is
+        activated again so real traffic starts that sequence from its first entry. Rules
+        answering at random
         (0 < error_rate < 1) cannot be confirmed: verified is then None with the reason.
 
         Args:
@@ -484,6 +540,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def list_active_scenarios(
         self,
         server_urls: list[str] | None = None,
@@ -511,9 +568,10 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def analyze_openapi_for_testing(
         self,
-        api_spec: str | dict[str, Any],
+        api_spec: str | ApiDocumentJson,
         analysis_depth: Literal["standard", "comprehensive"] = "standard",
         include_security_tests: bool = True,
         testing_focus: list[str] | None = None,
@@ -552,13 +610,14 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def generate_scenario_config(
         self,
-        api_spec: str | dict[str, Any] | None = None,
+        api_spec: str | ApiDocumentJson | None = None,
         scenario_type: str | None = None,
         scenario_types: list[str] | None = None,
         endpoints: list[str] | None = None,
-        test_parameters: dict[str, Any] | None = None,
+        test_parameters: ScenarioTestParametersJson | None = None,
         scenario_name: str | None = None,
         ai_optimization: bool = True,
     ) -> ScenarioConfigSet:
@@ -576,7 +635,7 @@ class MockLoopClient:
         Args:
             api_spec: the description (path, URL, dict or text); the URL of a running mock
                 works (its /openapi.json is read). Without it, endpoints are needed and only
-                error, timeout and rate_limit types can be built.
+                error, timeout and rate_limit types can be built. Required as an MCP prompt.
             scenario_type: one type (see above); combined with scenario_types.
             scenario_types: several types, e.g. ["load", "error", "security"]; default: load,
                 error and security (or edge_cases when nothing requires credentials).
@@ -584,8 +643,13 @@ class MockLoopClient:
             test_parameters: tune them: concurrent_users, duration, ramp_up, target_rps,
                 think_time, thresholds (load profiles), error_rate (error rules).
             scenario_name: the name of a single scenario, else the prefix of every name.
-            ai_optimization: refine with the client's llm when one is set (what it adds is
-                validated; without an llm the result is deterministic and says so).
+            ai_optimization: tune the scenarios for the run: each test_plan's timeout_s
+                covers the slowest answer it waits for (the rules' delays, and the latency
+                a running mock's request log measured), and when api_spec is a running
+                mock's URL load profiles weight its hot operations by their traffic and
+                set a p95 threshold its measured latency can meet; each tuned scenario
+                says what changed under x-optimization. Then refine with the client's llm
+                when one is set (what it adds is validated; without an llm, says so).
         """
         return self._runner.run(
             self._client.generate_scenario_config(
@@ -599,12 +663,13 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def optimize_scenario_for_load(
         self,
-        base_scenario: dict[str, Any] | str,
-        target_load: int | float | dict[str, Any],
-        performance_requirements: dict[str, Any] | None = None,
-        api_spec: str | dict[str, Any] | None = None,
+        base_scenario: ScenarioJson | str,
+        target_load: int | float | TargetLoadJson,
+        performance_requirements: PerformanceRequirementsJson | None = None,
+        api_spec: str | ApiDocumentJson | None = None,
         ai_optimization: bool = True,
     ) -> LoadOptimization:
         """Compute a load profile for a scenario (users or rate, ramp, mix, duration, thresholds).
@@ -637,12 +702,13 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def generate_error_scenarios(
         self,
-        api_endpoints: list[str | dict[str, Any]] | None = None,
+        api_endpoints: list[str | EndpointSelectorJson] | None = None,
         error_types: list[str] | None = None,
         severity_level: Literal["low", "medium", "high", "critical"] = "medium",
-        api_spec: str | dict[str, Any] | None = None,
+        api_spec: str | ApiDocumentJson | None = None,
         ai_optimization: bool = True,
     ) -> ErrorScenarioSet:
         """Generate error scenarios for endpoints: 4xx, 5xx, timeouts, rate limits, bad bodies.
@@ -657,7 +723,8 @@ class MockLoopClient:
         Args:
             api_endpoints: endpoints as "METHOD /path" (e.g. "GET /pets/{petId}"),
                 operationIds (with api_spec) or {"method", "path"} objects; None or empty:
-                every operation of api_spec.
+                every operation of api_spec. Required as an MCP prompt (there, "all" with
+                api_spec: every operation).
             error_types: client_error, server_error, timeout, rate_limit, malformed_response
                 (or 4xx, 5xx, timeouts, rate_limiting, malformed); None: all.
             severity_level: low, medium, high or critical.
@@ -676,9 +743,10 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def generate_security_test_scenarios(
         self,
-        api_spec: str | dict[str, Any],
+        api_spec: str | ApiDocumentJson,
         security_focus: list[str] | None = None,
         compliance_requirements: list[str] | None = None,
         ai_optimization: bool = True,
@@ -700,7 +768,7 @@ class MockLoopClient:
                 resource_consumption, function_authorization, ssrf, misconfiguration,
                 inventory, injection) or aliases (bola, sqli, cors...); None: what applies.
             compliance_requirements: frameworks whose controls to cover: OWASP-API-2023,
-                PCI-DSS-4.0, SOC2, ISO-27001-2022, NIST-800-53.
+                PCI-DSS-4.0, SOC2, ISO-27001-2022, NIST-800-53, GDPR, HIPAA, SOX.
             ai_optimization: refine with the client's llm when one is set (what it adds is
                 validated; without an llm the result is deterministic and says so).
         """
@@ -713,6 +781,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def list_scenario_packs(self, category: str | None = None) -> ScenarioPackList:
         """List the scenario packs (15 built in, plus the user's) with their scenarios and URIs.
 
@@ -729,6 +798,7 @@ class MockLoopClient:
         """
         return self._runner.run(self._client.list_scenario_packs(category=category))
 
+    @BlockingOperation
     def get_scenario_pack(self, uri: str) -> PackDetail:
         """Read one scenario pack in full: status mixes, fault and load profiles, payload lists.
 
@@ -738,11 +808,12 @@ class MockLoopClient:
         """
         return self._runner.run(self._client.get_scenario_pack(uri=uri))
 
+    @BlockingOperation
     def apply_scenario_pack(
         self,
         pack_uri: str,
         server_url: str | None = None,
-        api_spec: str | dict[str, Any] | None = None,
+        api_spec: str | ApiDocumentJson | None = None,
         operations: list[str] | None = None,
         activate: str | None = None,
         name_prefix: str | None = None,
@@ -751,7 +822,7 @@ class MockLoopClient:
 
         Each scenario template of the pack picks operations of the description (writes for
         CSRF, secured operations for auth failures, lists for empty collections...) and
-        becomes a scenario of docs/scenarios.md, validated strictly against the description,
+        becomes a scenario (rules saying what the mock answers), validated strictly against it,
         with a test_plan that expects what the scenario makes the mock answer, tags, source and
         expected outcomes (performance packs: a load_profile in run_load_test terms). With
         server_url the description is the mock's own and every scenario is deployed there
@@ -780,11 +851,12 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def execute_test_plan(
         self,
         server_url: str,
-        test_plan: str | dict[str, Any] | None = None,
-        openapi_spec: str | dict[str, Any] | None = None,
+        test_plan: str | TestPlanJson | None = None,
+        openapi_spec: str | ApiDocumentJson | None = None,
         test_focus: TestFocus = "comprehensive",
         context_id: str | None = None,
         operations: list[str] | None = None,
@@ -794,6 +866,7 @@ class MockLoopClient:
         timeout: float | None = None,
         seed: int = 0,
         session_id: str | None = None,
+        ai_monitoring: bool = False,
     ) -> TestPlanResult:
         """Run a functional test plan against an HTTP API: each step's outcome with evidence.
 
@@ -805,7 +878,8 @@ class MockLoopClient:
         conformance, headers, JSONPath assertions and latency, and capture values for later
         steps (${name}). Each step is passed, failed, skipped (a dependency did not pass) or
         error (no response), with the request sent, a response excerpt and every assertion's
-        expected and actual value. Plan format: docs/test-plans.md. Any host may be tested.
+        expected and actual value. The plan format is test_plan's schema (name, variables,
+        headers, steps with request, expect and capture). Any host may be tested.
 
         Args:
             server_url: the API to test, e.g. http://127.0.0.1:8000; step paths are relative
@@ -826,6 +900,10 @@ class MockLoopClient:
             timeout: seconds per request (default: the plan's timeout_s, 10).
             seed: seed of the generated input values (same seed, same plan).
             session_id: the test session the run lands in (default: the open one).
+            ai_monitoring: watch the steps as they run and report those that depart from
+                the run so far (3x the median latency and 50 ms over it, a 5xx or no
+                response, a status class not seen before on a failing step): each as a
+                progress message when it happens, all in the result's `monitoring` section.
         """
         return self._runner.run(
             self._client.execute_test_plan(
@@ -841,11 +919,13 @@ class MockLoopClient:
                 timeout=timeout,
                 seed=seed,
                 session_id=session_id,
+                ai_monitoring=ai_monitoring,
             )
         )
 
+    @BlockingOperation
     def save_test_plan(
-        self, name: str, test_plan: str | dict[str, Any], overwrite: bool = True
+        self, name: str, test_plan: str | TestPlanJson, overwrite: bool = True
     ) -> SavedTestPlan:
         """Store a test plan under a name, for execute_test_plan(test_plan=NAME) later.
 
@@ -861,10 +941,12 @@ class MockLoopClient:
             self._client.save_test_plan(name=name, test_plan=test_plan, overwrite=overwrite)
         )
 
+    @BlockingOperation
     def list_test_plans(self) -> TestPlanList:
         """List the named test plans stored in MOCKLOOP_HOME/plans, with their step counts."""
         return self._runner.run(self._client.list_test_plans())
 
+    @BlockingOperation
     def run_test_iteration(
         self,
         server_url: str,
@@ -872,7 +954,7 @@ class MockLoopClient:
         duration_seconds: float = 10,
         concurrent_users: int = 4,
         target_rps: float | None = None,
-        endpoints: list[str | dict[str, Any]] | None = None,
+        endpoints: list[str | LoadEndpointJson] | None = None,
         context_id: str | None = None,
         session_id: str | None = None,
     ) -> TestIterationResult:
@@ -909,6 +991,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def run_load_test(
         self,
         server_url: str,
@@ -917,13 +1000,13 @@ class MockLoopClient:
         concurrent_users: int = 10,
         target_rps: float | None = None,
         ramp_up: float = 0,
-        endpoints: list[str | dict[str, Any]] | None = None,
-        spec: str | dict[str, Any] | None = None,
+        endpoints: list[str | LoadEndpointJson] | None = None,
+        spec: str | ApiDocumentJson | None = None,
         think_time: float = 0,
         timeout: float = 10,
         processes: int | None = None,
         engine: LoadEngine = "native",
-        thresholds: dict[str, float] | None = None,
+        thresholds: ThresholdsJson | None = None,
         background: bool = False,
         remote_workers: int = 0,
         master_bind: str | None = None,
@@ -1000,9 +1083,10 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def get_performance_metrics(
         self,
-        test_results: list[dict[str, Any]] | dict[str, Any] | None = None,
+        test_results: list[RunResultJson] | RunResultJson | None = None,
         run_ids: list[str] | None = None,
         metric_types: list[str] | None = None,
         aggregation_method: Aggregation = "average",
@@ -1032,33 +1116,38 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def monitor_test_progress(
         self, session_id: str | None = None, run_id: str | None = None
-    ) -> LoadMonitorResult:
-        """Report a load run's progress: elapsed and remaining time, requests, rate, errors, p95.
+    ) -> TestProgress:
+        """Report a load run's or a test session's progress: runs, time left, requests, errors.
 
-        While the run goes on (started with background=True, from any process) the figures
-        are those of its last complete second; once it is done, the final result is included.
-        Without an id, the newest run is reported.
+        A load run (started with background=True, from any process): while it goes on the
+        figures are those of its last complete second; once it is done, the final result is
+        included. A test session (create_test_session, schedule_test_suite): its state and
+        every run in it, running and finished, each with its verdict, and the load figures
+        added up. Without an id, the newest load run is reported.
 
         Args:
-            session_id: the id of the run to follow (load runs are their own sessions).
-            run_id: the run id run_load_test returned (same as session_id; either one).
+            session_id: a test session's id (create_test_session), or a load run's id (load
+                runs are their own sessions).
+            run_id: the run id run_load_test returned.
         """
         return self._runner.run(
             self._client.monitor_test_progress(session_id=session_id, run_id=run_id)
         )
 
+    @BlockingOperation
     def run_security_test(
         self,
         server_url: str,
-        api_spec: str | dict[str, Any] | None = None,
+        api_spec: str | ApiDocumentJson | None = None,
         security_focus: list[str] | None = None,
         compliance_requirements: list[str] | None = None,
         allow_hosts: list[str] | None = None,
         max_requests: int = 500,
         rate_limit_rps: float = 50,
-        auth: dict[str, Any] | None = None,
+        auth: SecurityAuthJson | None = None,
         allow_writes: bool = True,
         burst: int = 30,
         timing_delay: float = 1.0,
@@ -1092,9 +1181,9 @@ class MockLoopClient:
                 function_authorization, ssrf, misconfiguration, inventory, injection) and
                 aliases (bola, bfla, sqli, cors...).
             compliance_requirements: frameworks to map findings to: "OWASP-API-2023",
-                "PCI-DSS-4.0", "SOC2", "ISO-27001-2022", "NIST-800-53"; each control is
-                reported failed, passed, partially tested or not tested, with what probes
-                cannot establish.
+                "PCI-DSS-4.0", "SOC2", "ISO-27001-2022", "NIST-800-53", "GDPR", "HIPAA",
+                "SOX"; each control is reported failed, passed, partially tested or not
+                tested, with what the probes establish and what they cannot.
             allow_hosts: hosts besides loopback that may be probed (names, '*.domain', IPs,
                 CIDR); only list APIs you own or are authorised to test.
             max_requests: the request budget; probes it cannot pay for are reported skipped.
@@ -1129,10 +1218,11 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def create_test_session(
         self,
         session_name: str,
-        test_plan: str | dict[str, Any] | None = None,
+        test_plan: str | TestPlanJson | None = None,
         session_config: dict[str, Any] | None = None,
     ) -> TestSession:
         """Open a test session that groups the testing runs made while it is open.
@@ -1155,6 +1245,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def end_test_session(self, session_id: str, generate_final_report: bool = True) -> TestSession:
         """End a test session and compute its final report from the runs stored in it.
 
@@ -1175,6 +1266,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def get_test_session(self, session_id: str) -> TestSession:
         """Show a test session: its settings, its latest runs and a live report of them.
 
@@ -1186,6 +1278,7 @@ class MockLoopClient:
         """
         return self._runner.run(self._client.get_test_session(session_id=session_id))
 
+    @BlockingOperation
     def list_test_sessions(
         self, status: SessionListStatus | None = None, limit: int = 50
     ) -> TestSessionList:
@@ -1197,11 +1290,12 @@ class MockLoopClient:
         """
         return self._runner.run(self._client.list_test_sessions(status=status, limit=limit))
 
+    @BlockingOperation
     def schedule_test_suite(
         self,
-        test_suite: dict[str, Any],
-        schedule_config: dict[str, Any],
-        notification_config: dict[str, Any] | None = None,
+        test_suite: TestSuiteJson,
+        schedule_config: ScheduleConfigJson,
+        notification_config: NotificationConfigJson | None = None,
     ) -> TestSchedule:
         """Run a test suite on a schedule (every N seconds or by cron) in the background.
 
@@ -1210,7 +1304,10 @@ class MockLoopClient:
         list or cancel it. Each suite run calls the tests in order through this client's
         operations; their runs land in the schedule's session. A failing test (a target
         down) is recorded on the schedule and the schedule goes on. Runs never overlap: a
-        slot missed while a suite run lasts is skipped.
+        slot missed while a suite run lasts is skipped. A suite run fails when a test fails
+        the checks analyze_test_results runs: a load run its thresholds, and error_rate <=
+        0.05 unless its thresholds set an error_rate; a plan failed steps; a security test
+        critical or high findings.
 
         Args:
             test_suite: {"name": "smoke", "tests": [{"operation": "run_load_test",
@@ -1235,6 +1332,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def list_test_schedules(self, status: ScheduleListStatus | None = None) -> TestScheduleList:
         """List schedules, newest first: timing, next run, runs done, last outcome, who runs it.
 
@@ -1247,6 +1345,7 @@ class MockLoopClient:
         """
         return self._runner.run(self._client.list_test_schedules(status=status))
 
+    @BlockingOperation
     def cancel_test_schedule(self, schedule_id: str) -> TestSchedule:
         """Cancel a schedule: no further suite run starts, from whichever process runs it.
 
@@ -1258,14 +1357,16 @@ class MockLoopClient:
         """
         return self._runner.run(self._client.cancel_test_schedule(schedule_id=schedule_id))
 
+    @BlockingOperation
     def analyze_test_results(
         self,
-        test_results: Any = None,
+        test_results: TestResults = None,
         run_ids: list[str] | None = None,
         analysis_type: str = "comprehensive",
         include_recommendations: bool = True,
         context_id: str | None = None,
         slo: dict[str, float] | None = None,
+        ai_insights: bool = False,
     ) -> AnalysisResult:
         """Analyse test runs: statistics, SLO checks, anomalies, bottlenecks, recommendations.
 
@@ -1286,6 +1387,11 @@ class MockLoopClient:
             context_id: analyse every run recorded with this context id (as well as any given).
             slo: service level objectives to check every load run against, e.g.
                 {"p95_ms": 200, "error_rate": 0.01, "min_rps": 50}.
+            ai_insights: add an `insights` section: what the figures mean (a long latency
+                tail, errors concentrated in one operation, the slow operation, a run that
+                changed over time, failing plan steps, anomalies seen while plans ran, severe
+                findings, untested categories), each citing its figure; refined by the
+                client's llm when one is set (its insights are kept only with evidence).
         """
         return self._runner.run(
             self._client.analyze_test_results(
@@ -1295,13 +1401,15 @@ class MockLoopClient:
                 include_recommendations=include_recommendations,
                 context_id=context_id,
                 slo=slo,
+                ai_insights=ai_insights,
             )
         )
 
+    @BlockingOperation
     def compare_test_runs(
         self,
-        baseline_results: Any,
-        comparison_results: Any,
+        baseline_results: TestResults,
+        comparison_results: TestResults,
         comparison_metrics: list[str] | None = None,
         threshold_pct: float = 20.0,
         min_latency_delta_ms: float = 2.0,
@@ -1342,9 +1450,10 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def generate_test_report(
         self,
-        test_results: Any = None,
+        test_results: TestResults = None,
         report_format: ReportFormat = "comprehensive",
         include_charts: bool = True,
         output_format: OutputFormat = "json",
@@ -1397,6 +1506,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def create_test_session_context(
         self,
         session_name: str,
@@ -1419,6 +1529,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def create_workflow_context(
         self,
         workflow_name: str,
@@ -1446,6 +1557,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def create_agent_context(
         self,
         agent_name: str,
@@ -1470,6 +1582,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def get_context_data(
         self, context_id: str, keys: list[str] | None = None, include_history: bool = False
     ) -> ContextData:
@@ -1491,6 +1604,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def update_context_data(
         self,
         context_id: str,
@@ -1523,6 +1637,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def list_contexts_by_type(
         self, context_type: ContextType, status: ContextStatus | None = None
     ) -> ContextList:
@@ -1536,6 +1651,7 @@ class MockLoopClient:
             self._client.list_contexts_by_type(context_type=context_type, status=status)
         )
 
+    @BlockingOperation
     def create_context_snapshot(
         self, context_id: str, snapshot_name: str | None = None
     ) -> ContextSnapshot:
@@ -1550,6 +1666,7 @@ class MockLoopClient:
             self._client.create_context_snapshot(context_id=context_id, snapshot_name=snapshot_name)
         )
 
+    @BlockingOperation
     def restore_context_snapshot(
         self, snapshot_id: str, context_id: str | None = None
     ) -> RestoredContext:
@@ -1567,6 +1684,7 @@ class MockLoopClient:
             self._client.restore_context_snapshot(snapshot_id=snapshot_id, context_id=context_id)
         )
 
+    @BlockingOperation
     def get_global_context_data(self, keys: list[str] | None = None) -> GlobalContextData:
         """Read the global context: data shared by every session, workflow and agent.
 
@@ -1576,6 +1694,7 @@ class MockLoopClient:
         """
         return self._runner.run(self._client.get_global_context_data(keys=keys))
 
+    @BlockingOperation
     def update_global_context_data(self, data: dict[str, Any], merge: bool = True) -> ContextUpdate:
         """Change the global context's data, shared by every session, workflow and agent.
 
@@ -1585,6 +1704,7 @@ class MockLoopClient:
         """
         return self._runner.run(self._client.update_global_context_data(data=data, merge=merge))
 
+    @BlockingOperation
     def query_audit_log(
         self,
         operation: str | None = None,
@@ -1601,7 +1721,8 @@ class MockLoopClient:
         Args:
             operation: only calls of this operation (e.g. generate_mock_api).
             face: only calls made through python, mcp, langchain or crewai.
-            outcome: only ok, error or cancelled calls.
+            outcome: only ok, error, cancelled or invalid calls (invalid: refused at argument
+                validation, the operation never ran).
             session_id: only calls of this session or client id.
             time_from: earliest call time: epoch seconds, ISO 8601 or a datetime.
             time_to: latest call time: epoch seconds, ISO 8601 or a datetime.
@@ -1621,6 +1742,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def export_audit_log(
         self,
         format: Literal["jsonl", "csv"] = "jsonl",
@@ -1655,6 +1777,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def verify_audit_log(self) -> AuditVerificationResult:
         """Check the audit trail's hash chain; names the first record that was altered.
 
@@ -1662,6 +1785,7 @@ class MockLoopClient:
         """
         return self._runner.run(self._client.verify_audit_log())
 
+    @BlockingOperation
     def apply_audit_retention(
         self, max_age_days: float | None = None, max_records: int | None = None
     ) -> AuditRetention:
@@ -1675,15 +1799,16 @@ class MockLoopClient:
             self._client.apply_audit_retention(max_age_days=max_age_days, max_records=max_records)
         )
 
+    @BlockingOperation
     def create_mcp_plugin(
         self,
         spec_url_or_path: str,
         mode: PluginMode = "mock",
         plugin_name: str | None = None,
         target_url: str | None = None,
-        auth_config: dict[str, Any] | None = None,
-        routing_rules: list[dict[str, Any]] | None = None,
-        proxy_config: dict[str, Any] | None = None,
+        auth_config: AuthConfigJson | None = None,
+        routing_rules: list[RoutingRuleJson] | None = None,
+        proxy_config: ProxySettingsJson | None = None,
         business_port: int = 0,
         admin_port: int | None = None,
         auth_enabled: bool = False,
@@ -1704,9 +1829,11 @@ class MockLoopClient:
                 API title. An existing plugin of that name is replaced.
             target_url: the live API's base URL (needed for proxy and hybrid), e.g.
                 http://127.0.0.1:9000; request paths are appended to it as received.
-            auth_config: upstream credentials: {"auth_type": "api_key" | "bearer_token" |
-                "basic" | "oauth2_client_credentials" | "custom_headers", "credentials":
-                {...}} (see docs/proxy.md for each type's fields).
+            auth_config: upstream credentials: {"auth_type": ..., "credentials": {...}}; the
+                credentials by type: api_key {api_key, name (default X-API-Key), location:
+                header|query|cookie}; bearer_token {token}; basic {username, password};
+                oauth2_client_credentials {token_url, client_id, client_secret, scope?};
+                custom_headers {headers: {name: value}}.
             routing_rules: hybrid mode's rules: [{"pattern": "/api/critical/*", "mode": "proxy",
                 "priority": 10, "methods": ["GET"], "headers": {...}, "query": {...}}]; the
                 pattern is a glob (* spans /) or a regex starting with ^.
@@ -1733,15 +1860,16 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def configure_proxy(
         self,
         plugin_name: str | None = None,
         server_url: str | None = None,
         mode: Literal["mock", "proxy", "hybrid", "replay"] | None = None,
-        routing_rules: list[dict[str, Any]] | None = None,
+        routing_rules: list[RoutingRuleJson] | None = None,
         target_url: str | None = None,
-        auth_config: dict[str, Any] | None = None,
-        proxy_config: dict[str, Any] | None = None,
+        auth_config: AuthConfigJson | None = None,
+        proxy_config: ProxySettingsJson | None = None,
     ) -> ProxyStatus:
         """Change a running plugin's or mock's mode, routing rules or upstream, without restart.
 
@@ -1773,6 +1901,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def get_proxy_status(
         self, plugin_name: str | None = None, server_url: str | None = None
     ) -> ProxyStatus:
@@ -1786,6 +1915,7 @@ class MockLoopClient:
             self._client.get_proxy_status(plugin_name=plugin_name, server_url=server_url)
         )
 
+    @BlockingOperation
     def start_recording(
         self, scenario_name: str, plugin_name: str | None = None, server_url: str | None = None
     ) -> RecordingResult:
@@ -1805,6 +1935,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def stop_recording(
         self, plugin_name: str | None = None, server_url: str | None = None, replay: bool = False
     ) -> RecordingResult:
@@ -1825,16 +1956,17 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def compare_mock_and_live(
         self,
         spec_url_or_path: str | None = None,
         target_url: str | None = None,
         plugin_name: str | None = None,
         server_url: str | None = None,
-        auth_config: dict[str, Any] | None = None,
+        auth_config: AuthConfigJson | None = None,
         operations: list[str] | None = None,
         methods: list[str] | None = None,
-        requests: list[dict[str, Any]] | None = None,
+        requests: list[ComparisonRequestJson] | None = None,
         ignore_paths: list[str] | None = None,
     ) -> ComparisonReport:
         """Send the same requests to the mock and to the live API and report where they drift.
@@ -1874,6 +2006,7 @@ class MockLoopClient:
             )
         )
 
+    @BlockingOperation
     def list_api_tools(
         self, plugin_name: str | None = None, server_url: str | None = None
     ) -> ApiToolList:
@@ -1890,6 +2023,7 @@ class MockLoopClient:
             self._client.list_api_tools(plugin_name=plugin_name, server_url=server_url)
         )
 
+    @BlockingOperation
     def call_api_tool(
         self,
         tool_name: str,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from mockloop.errors import ConfigError
 
@@ -43,6 +43,7 @@ __all__ = [
     "invalid_arguments",
     "operation",
     "parse_docstring",
+    "schema_of",
 ]
 
 OperationKind = Literal["tool", "prompt", "resource"]
@@ -71,6 +72,7 @@ class _Mark:
     roles: tuple[Role, ...] = ()
     tags: tuple[OperationTag, ...] = ()
     schedulable: bool = False
+    prompt_requires: tuple[str, ...] = ()
 
 
 def operation(
@@ -83,6 +85,7 @@ def operation(
     roles: tuple[Role, ...] = (),
     tags: tuple[OperationTag, ...] = (),
     schedulable: bool = False,
+    prompt_requires: tuple[str, ...] = (),
 ) -> Callable[[F], F]:
     """Mark an async client method as a catalog operation.
 
@@ -95,6 +98,9 @@ def operation(
         roles: the agent roles whose tool sets hold it (see `ROLES`).
         tags: labels adapters act on (see `OperationTag`).
         schedulable: a test suite schedule may run it (it must take a `session_id`).
+        prompt_requires: kind="prompt": optional parameters a prompt form must still ask
+            for. A method may take one of several inputs (a description or endpoints), a
+            form that renders with only its required fields must name the one it asks for.
     """
     unknown = [r for r in roles if r not in ROLES] + [t for t in tags if t not in TAGS]
     if unknown:
@@ -103,12 +109,26 @@ def operation(
             f"tags: {', '.join(TAGS)}"
         )
     marked = _Mark(
-        group, read_only, kind, destructive, long_running, tuple(roles), tuple(tags), schedulable
+        group,
+        read_only,
+        kind,
+        destructive,
+        long_running,
+        tuple(roles),
+        tuple(tags),
+        schedulable,
+        tuple(prompt_requires),
     )
 
     def mark(func: F) -> F:
         if not inspect.iscoroutinefunction(func):
             raise TypeError(f"operation {func.__name__} must be an async method")
+        absent = [p for p in prompt_requires if p not in inspect.signature(func).parameters]
+        if absent or (prompt_requires and kind != "prompt"):
+            raise TypeError(
+                f"operation {func.__name__}: prompt_requires names parameters of a "
+                f"kind='prompt' operation; not parameters: {absent or 'none'}, kind={kind!r}"
+            )
         if schedulable and "session_id" not in inspect.signature(func).parameters:
             raise TypeError(
                 f"operation {func.__name__} is schedulable but takes no session_id: a "
@@ -122,13 +142,14 @@ def operation(
 
 
 def _audited(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap an operation so that every call, ok or not, appends an audit record."""
+    """Wrap an operation so that every call, ok or not, appends an audit record (outcome
+    "invalid" for arguments its signature cannot take: the call never ran)."""
     signature = inspect.signature(func)
     name = func.__name__
 
     @functools.wraps(func)
     async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-        from mockloop.audit import record_call
+        from mockloop.audit import record_call, record_rejected
         from mockloop.settings import using_home
 
         started = time.perf_counter()
@@ -146,22 +167,48 @@ def _audited(func: Callable[..., Any]) -> Callable[..., Any]:
             try:
                 bound = signature.bind(self, *args, **kwargs)
                 arguments = {k: v for k, v in bound.arguments.items() if k != "self"}
+                refused: BaseException | None = None
             except TypeError:
+                # Arguments the signature cannot take: the call was refused before it ran.
                 arguments = {"args": list(args), **kwargs}
+                refused = error if isinstance(error, TypeError) else None
             settings = getattr(self, "settings", None)
             with using_home(getattr(settings, "home", None)):
-                await asyncio.shield(
-                    asyncio.to_thread(
-                        record_call,
-                        name,
-                        arguments,
-                        error=error,
-                        cancelled=cancelled,
-                        duration_ms=(time.perf_counter() - started) * 1000.0,
+                if refused is not None:
+                    await asyncio.shield(
+                        asyncio.to_thread(record_rejected, name, arguments, refused)
                     )
-                )
+                else:
+                    await asyncio.shield(
+                        asyncio.to_thread(
+                            record_call,
+                            name,
+                            arguments,
+                            error=error,
+                            cancelled=cancelled,
+                            duration_ms=(time.perf_counter() - started) * 1000.0,
+                        )
+                    )
 
     return call
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+def schema_of(model: Any) -> BeforeValidator:
+    """Publish a parameter's JSON Schema as `model`'s, leaving its validation as annotated.
+
+    `Annotated[dict[str, Any], schema_of(TestPlan)]` is validated as a dict and handed to
+    the operation as the caller gave it (the operation parses it itself, with its own error
+    texts and synonyms), while the schema an agent reads is `{"$ref": "#/$defs/TestPlan"}`
+    with the model's fields, descriptions and examples in the root `$defs` (nested models
+    hoisted there too). `model` may be any type pydantic describes (`A | B`, `list[A]`).
+    MCP's inputSchema, LangChain's and CrewAI's args_schema all read the arguments model,
+    so every face publishes the same typed shape.
+    """
+    return BeforeValidator(_unchanged, json_schema_input_type=model)
 
 
 def parse_docstring(doc: str | None) -> tuple[str, str, dict[str, str]]:
@@ -226,6 +273,15 @@ class OperationSpec:
     roles: tuple[Role, ...] = ()
     tags: tuple[OperationTag, ...] = ()
     schedulable: bool = False
+    prompt_requires: tuple[str, ...] = ()
+
+    @property
+    def prompt_required(self) -> tuple[str, ...]:
+        """The parameters a prompt form must ask for: those without a default, then the
+        optional ones the mark names (`prompt_requires`)."""
+        return tuple(
+            p.name for p in self.parameters if p.required or p.name in self.prompt_requires
+        )
 
     @property
     def parameters_schema(self) -> dict[str, Any]:
@@ -336,7 +392,7 @@ def _known(what: str, given: list[str] | None, known: tuple[str, ...]) -> None:
 
 def _describe(name: str, method: Callable[..., Any], mark: _Mark) -> OperationSpec:
     summary, details, arg_docs = parse_docstring(method.__doc__)
-    hints = typing.get_type_hints(method)
+    hints = typing.get_type_hints(method, include_extras=True)  # keeps schema_of marks
     signature = inspect.signature(method)
     parameters = []
     fields: dict[str, Any] = {}
@@ -373,6 +429,7 @@ def _describe(name: str, method: Callable[..., Any], mark: _Mark) -> OperationSp
         roles=mark.roles,
         tags=mark.tags,
         schedulable=mark.schedulable,
+        prompt_requires=mark.prompt_requires,
     )
 
 

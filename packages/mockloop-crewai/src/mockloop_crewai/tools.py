@@ -9,6 +9,10 @@ the core provider `mockloop.tools.plugins`). Role groups (`get_role_tools`, `get
 give the usual three-agent crew its tools: API testing, performance, security; a role's tools
 are the operations marked with it (`@operation(roles=...)`), `ROLE_OPERATIONS` lists them.
 
+Bound operations of a `MockLoopClient` go straight into `Agent(tools=[...])`: each is a
+CrewAI tool dict naming `MockLoopTool`, so CrewAI builds the operation's `MockLoopTool` on that
+client (`MockLoopTool.model_validate`), the same tool `get_tools()` gives.
+
 A failing call never crashes the crew: the tool returns the error as text ("Error:
 ConfigError: ...", what was wrong and how to fix it), as a CrewAI `ToolFailure` where the
 installed CrewAI has one, so the crew also records that the call failed.
@@ -23,6 +27,7 @@ from crewai.tools import BaseTool
 from pydantic import ConfigDict, PrivateAttr
 
 from mockloop import MockLoopError, MockLoopRuntimeError
+from mockloop.bound.operation import BOUND_CLIENT_KEY, BOUND_OPERATION_KEY
 from mockloop.catalog import OperationSpec, Role, get_catalog
 from mockloop.redaction import redact_text
 from mockloop.tools.errors import error_text
@@ -106,10 +111,23 @@ class MockLoopTool(BaseTool):
         tool._caller = caller
         return tool
 
+    @classmethod
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> MockLoopTool:
+        """Build a tool; a bound operation of a `MockLoopClient` becomes the tool for its
+        operation on that client (CrewAI validates `Agent(tools=[client.run_load_test])`
+        into a tool this way: the bound operation is a tool dict naming this class)."""
+        if isinstance(obj, dict) and BOUND_OPERATION_KEY in obj:
+            name = obj[BOUND_OPERATION_KEY]
+            return cls.for_operation(
+                get_catalog().get(name), OperationCaller(obj[BOUND_CLIENT_KEY])
+            )
+        return super().model_validate(obj, *args, **kwargs)
+
     def _arguments(self, arguments: dict[str, Any]) -> dict[str, Any]:
         # CrewAI hands over every field, defaults included, as plain JSON values: keep what
         # the agent gave and validate it back into the operation's types.
-        return self._op.validate_arguments(given_arguments(self._op, arguments))
+        # the check runs under this face, so a refusal is audited (outcome invalid)
+        return self._caller.validate(self._op, given_arguments(self._op, arguments))
 
     def _run(self, **arguments: Any) -> Any:
         try:

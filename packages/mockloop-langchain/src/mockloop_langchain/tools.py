@@ -18,17 +18,15 @@ as a `ToolMessage` with `status="error"` whose text says what was wrong and how 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
-from pydantic import ValidationError
 
 from mockloop import MockLoopError
 from mockloop.catalog import OperationSpec, get_catalog
 from mockloop.progress import ProgressCallback
 from mockloop.redaction import redact_text
-from mockloop.tools.errors import error_text, validation_error_text
+from mockloop.tools.errors import error_text
 from mockloop.tools.plugins import PluginTool, PluginTools
 from mockloop.tools.selection import (
     TOOL_KINDS,
@@ -51,13 +49,6 @@ logger = logging.getLogger("mockloop_langchain")
 
 PROGRESS_EVENT = "mockloop_progress"
 """The name of the custom callback event a long operation's progress reports arrive as."""
-
-
-def _validation_error_text(op: OperationSpec) -> Callable[[Any], str]:
-    def describe(exc: ValidationError) -> str:
-        return validation_error_text(op.name, exc)
-
-    return describe
 
 
 def _progress_events(op: OperationSpec, callbacks: Any) -> ProgressCallback | None:
@@ -113,7 +104,8 @@ def tool_for_operation(op: OperationSpec, caller: OperationCaller) -> Structured
         coroutine=arun,
         response_format="content_and_artifact",
         handle_tool_error=True,
-        handle_validation_error=_validation_error_text(op),
+        # LangChain checks args_schema itself: its refusals are audited (outcome invalid)
+        handle_validation_error=lambda exc: caller.rejected(op, exc),
         tags=["mockloop", op.group, op.kind],
         metadata={
             "mockloop_group": op.group,

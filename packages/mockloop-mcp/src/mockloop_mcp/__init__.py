@@ -2,7 +2,10 @@
 
 Run `mockloop-mcp` (stdio) or `mockloop-mcp --transport streamable-http --port 8765`; build the
 server in Python with `build_server()`. `MockLoopClient` and `AsyncMockLoopClient` are
-re-exported for code written against older examples (`from mockloop_mcp import MockLoopClient`).
+re-exported for code written against older examples (`from mockloop_mcp import MockLoopClient`;
+its bound methods go straight into a CrewAI `Agent(tools=[...])`), and `mockloop_mcp.mcp_tools`
+has every operation as a plain async function (`from mockloop_mcp.mcp_tools import
+create_mcp_plugin`).
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ returns from them holds no secret already.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import logging
@@ -57,12 +58,13 @@ from mcp.types import ContentBlock, TextContent, ToolAnnotations
 from mcp.types import Tool as MCPTool
 from pydantic import BaseModel, Field
 
-from mockloop import AsyncMockLoopClient, MockLoopError
-from mockloop.audit import using_face
+from mockloop import AsyncMockLoopClient, ConfigError, MockLoopError
+from mockloop.audit import record_rejected, using_face
 from mockloop.catalog import Catalog, OperationSpec, get_catalog
 from mockloop.progress import progress_to
 from mockloop.redaction import redact_text, redact_value
 from mockloop.results import Result, summary_of
+from mockloop.settings import using_home
 from mockloop.tools.errors import error_text
 from mockloop.tools.plugins import ADDS_API_TOOLS, PluginTool, PluginTools
 from mockloop.tools.selection import TOOL_KINDS
@@ -207,11 +209,12 @@ class MockLoopMCP(FastMCP):
                 return await self._call_plugin_tool(name, arguments)
             known = ", ".join(op.name for op in self.tool_operations())
             raise ToolError(redact_text(f"unknown tool {name!r}; the tools are: {known}"))
+        context = self.get_context()
         try:
             kwargs = op.validate_arguments(arguments)
         except MockLoopError as exc:
+            await self._audit_refusal(name, arguments, exc, session_id(context))
             raise ToolError(error_text(name, exc)) from None
-        context = self.get_context()
         try:
             with using_face("mcp", session_id(context)), progress_to(_progress_sender(context)):
                 result = await getattr(self.client, name)(**kwargs)
@@ -252,7 +255,38 @@ class MockLoopMCP(FastMCP):
             return
         await session.send_tool_list_changed()
 
+    async def _audit_refusal(
+        self, name: str, arguments: dict[str, Any], error: BaseException, session: str | None
+    ) -> None:
+        """Audit a call this face refused at argument validation (outcome "invalid"), in the
+        trail of the client's home."""
+        with using_home(self.client.settings.home):
+            await asyncio.to_thread(
+                record_rejected, name, arguments, error, face="mcp", session_id=session
+            )
+
     # -- prompts and resources --------------------------------------------------------------
+
+    async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None) -> Any:
+        """Render a prompt; a required argument missing or blank is refused first, with a
+        message naming it and saying what to send (and the refusal is audited)."""
+        op = self.operations.get(name)
+        if op is not None and op.kind == "prompt":
+            given = arguments or {}
+            missing = [
+                p
+                for p in op.parameters
+                if p.name in op.prompt_required and _blank(given.get(p.name))
+            ]
+            if missing:
+                error = ConfigError(
+                    f"prompt {name} needs "
+                    + "; ".join(f"{p.name} ({p.description.rstrip('.')})" for p in missing)
+                    + f". Its required arguments: {', '.join(op.prompt_required)}"
+                )
+                await self._audit_refusal(name, given, error, session_id(self.get_context()))
+                raise ValueError(error_text(name, error))
+        return await super().get_prompt(name, arguments)
 
     def _prompt(self, op: OperationSpec) -> Prompt:
         method = getattr(self.client, op.name)
@@ -267,9 +301,15 @@ class MockLoopMCP(FastMCP):
                 and value is not None
                 and (by_name[name].required or not (isinstance(value, str) and not value.strip()))
             }
+            sent = {name: value for name, value in kwargs.items() if value is not None}
             try:
-                with using_face("mcp", None):
-                    result = await method(**op.validate_arguments(given))
+                checked = op.validate_arguments(given)
+            except MockLoopError as exc:
+                await self._audit_refusal(op.name, sent, exc, session_id(self.get_context()))
+                raise ValueError(error_text(op.name, exc)) from None
+            try:
+                with using_face("mcp", session_id(self.get_context())):
+                    result = await method(**checked)
             except MockLoopError as exc:
                 raise ValueError(error_text(op.name, exc)) from None
             messages = getattr(result, "messages", None)
@@ -278,20 +318,23 @@ class MockLoopMCP(FastMCP):
             return redact_text(summary_of(result))
 
         # MCP prompt arguments are strings: the function takes strings (validate_call keeps
-        # them) and each is converted to its parameter's type before the operation runs.
+        # them) and each is converted to its parameter's type before the operation runs. The
+        # arguments a form must ask for are the operation's `prompt_required` (PromptArgument
+        # `required`): with only those filled in, the prompt renders.
+        required = set(op.prompt_required)
         render.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             [
                 inspect.Parameter(
                     p.name,
                     inspect.Parameter.KEYWORD_ONLY,
-                    default=inspect.Parameter.empty if p.required else None,
-                    annotation=_string_argument(p.description, p.required),
+                    default=inspect.Parameter.empty if p.name in required else None,
+                    annotation=_string_argument(p.description, p.name in required),
                 )
                 for p in op.parameters
             ]
         )
         render.__annotations__ = {
-            p.name: _string_argument(p.description, p.required) for p in op.parameters
+            p.name: _string_argument(p.description, p.name in required) for p in op.parameters
         }
         render.__name__ = op.name
         return Prompt.from_function(render, name=op.name, description=op.description)
@@ -300,7 +343,8 @@ class MockLoopMCP(FastMCP):
         method = getattr(self.client, op.name)
 
         async def read() -> str:
-            result = await method()
+            with using_face("mcp", session_id(self.get_context())):
+                result = await method()
             return json.dumps(redact_value(result.model_dump(mode="json")), indent=2)
 
         return FunctionResource(
@@ -316,9 +360,11 @@ class MockLoopMCP(FastMCP):
         from mockloop.packs.loader import load_packs
 
         client = self.client
+        context = self.get_context
 
         async def index() -> str:
-            listing = await client.list_scenario_packs()
+            with using_face("mcp", session_id(context())):
+                listing = await client.list_scenario_packs()
             return json.dumps(listing.model_dump(mode="json"), indent=2)
 
         self.add_resource(
@@ -334,7 +380,8 @@ class MockLoopMCP(FastMCP):
 
         def reader(uri: str) -> Any:
             async def read() -> str:
-                detail = await client.get_scenario_pack(uri)
+                with using_face("mcp", session_id(context())):
+                    detail = await client.get_scenario_pack(uri)
                 return json.dumps(detail.model_dump(mode="json"), indent=2)
 
             return read
@@ -352,7 +399,8 @@ class MockLoopMCP(FastMCP):
             )
 
         async def pack(category: str, name: str) -> str:
-            detail = await client.get_scenario_pack(f"scenario-pack://{category}/{name}")
+            with using_face("mcp", session_id(context())):
+                detail = await client.get_scenario_pack(f"scenario-pack://{category}/{name}")
             return json.dumps(detail.model_dump(mode="json"), indent=2)
 
         self.resource(
@@ -361,6 +409,11 @@ class MockLoopMCP(FastMCP):
             description="A scenario pack by category and name (see scenario-pack://index)",
             mime_type="application/json",
         )(pack)
+
+
+def _blank(value: Any) -> bool:
+    """An MCP prompt argument not given: absent, null or blank text."""
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _reply(result: Any) -> tuple[list[ContentBlock], dict[str, Any]]:

@@ -12,7 +12,13 @@ from mockloop.audit.redaction import redact_arguments, redact_text
 from mockloop.audit.store import AuditStore
 from mockloop.store.database import Location
 
-__all__ = ["audit_failures", "audit_store", "close_audit_stores", "record_call"]
+__all__ = [
+    "audit_failures",
+    "audit_store",
+    "close_audit_stores",
+    "record_call",
+    "record_rejected",
+]
 
 logger = logging.getLogger("mockloop.audit")
 
@@ -58,9 +64,43 @@ def record_call(
     duration_ms: float,
 ) -> None:
     """Append the record of one call; a failure is logged and counted, never raised."""
-    face, session_id = current_face()
+    outcome = "cancelled" if cancelled else ("error" if error is not None else "ok")
+    _append(operation, arguments, outcome, error, duration_ms, *current_face())
+
+
+def record_rejected(
+    operation: str,
+    arguments: dict[str, Any],
+    error: BaseException,
+    *,
+    face: str | None = None,
+    session_id: str | None = None,
+) -> None:
+    """Append the record of a call refused at argument validation (outcome "invalid"): the
+    operation never ran. `face` and `session_id` default to the face in force
+    (`using_face`). A failure to write is logged and counted, never raised."""
+    current, current_session = current_face()
+    _append(
+        operation,
+        arguments,
+        "invalid",
+        error,
+        0.0,
+        face or current,
+        session_id if face is not None else current_session,
+    )
+
+
+def _append(
+    operation: str,
+    arguments: dict[str, Any],
+    outcome: str,
+    error: BaseException | None,
+    duration_ms: float,
+    face: str,
+    session_id: str | None,
+) -> None:
     try:
-        outcome = "cancelled" if cancelled else ("error" if error is not None else "ok")
         audit_store().append(
             {
                 "ts": time.time(),

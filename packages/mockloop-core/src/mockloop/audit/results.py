@@ -17,7 +17,9 @@ __all__ = [
     "Outcome",
 ]
 
-Outcome = Literal["ok", "error", "cancelled"]
+Outcome = Literal["ok", "error", "cancelled", "invalid"]
+"""How a call ended: ok, error (it raised), cancelled, invalid (refused at argument validation:
+the operation never ran)."""
 
 
 class AuditLogPage(Result):

@@ -13,11 +13,13 @@ config that holds them is left out of the build context and mounted by the compo
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
+import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import yaml
@@ -41,7 +43,19 @@ from mockloop.spec import ApiSpec, load_spec
 from mockloop.spec.fetch import FetchPolicy
 from mockloop.spec.limits import DEFAULT_MAX_SPEC_BYTES, SpecLimits
 
-__all__ = ["GeneratedProject", "generate_project", "projects_dir"]
+__all__ = [
+    "MARKER_FILE",
+    "GeneratedProject",
+    "ProjectAction",
+    "generate_project",
+    "is_generated_project",
+    "projects_dir",
+]
+
+MARKER_FILE = ".mockloop-project.json"
+"""Written last into every generated project: who made it, from which inputs, which files."""
+
+ProjectAction = Literal["created", "reused", "regenerated", "overwritten"]
 
 logger = logging.getLogger("mockloop.generate")
 
@@ -70,6 +84,12 @@ class GeneratedProject(Result):
     features: dict[str, bool] = Field(description="auth, webhooks, admin_ui, storage, stateful")
     title: str = ""
     warnings: list[str] = Field(default_factory=list)
+    action: ProjectAction = Field(
+        default="created",
+        description="created (new folder), reused (MockLoop made it with the same inputs: "
+        "nothing rewritten), regenerated (MockLoop made it with other inputs: its generated "
+        "files rewritten) or overwritten (overwrite=True)",
+    )
 
 
 def projects_dir() -> Path:
@@ -234,6 +254,62 @@ def _features_text(features: dict[str, bool]) -> str:
     )
 
 
+def _inputs_digest(files: dict[str, bytes]) -> str:
+    """One digest of everything a generation writes (description, config, ports, version)."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return digest.hexdigest()
+
+
+def _read_marker(folder: Path) -> dict[str, Any] | None:
+    try:
+        marker = orjson.loads((folder / MARKER_FILE).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    if isinstance(marker, dict) and marker.get("generator") == "mockloop":
+        return marker
+    return None
+
+
+def _registered_project(folder: Path) -> bool:
+    """Whether the registry lists `folder` as a project MockLoop wrote (before markers)."""
+    from mockloop.store.registry import Registry
+
+    try:
+        return any(row.get("path") == str(folder) for row in Registry().projects())
+    except StoreError:
+        return False
+
+
+def is_generated_project(folder: Path) -> bool:
+    """Whether `folder` holds a project MockLoop generated (its marker, or the registry)."""
+    return _read_marker(folder) is not None or (
+        (folder / CONFIG_FILE).is_file() and _registered_project(folder)
+    )
+
+
+def _action(folder: Path, files: dict[str, bytes], digest: str, overwrite: bool) -> ProjectAction:
+    """What to do with the project folder; ConfigError when it is not ours to write."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{folder} exists and is not a folder: choose another output_dir_name")
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return "created"
+    if overwrite:
+        return "overwritten"
+    marker = _read_marker(folder)
+    if marker is not None:
+        complete = all((folder / name).is_file() for name in files)
+        return "reused" if marker.get("inputs") == digest and complete else "regenerated"
+    if (folder / CONFIG_FILE).is_file() and _registered_project(folder):
+        return "regenerated"
+    raise ConfigError(
+        f"{folder} already exists, is not empty and was not made by MockLoop (it has no "
+        f"{MARKER_FILE}): pass overwrite=True (--overwrite) to rewrite its generated files, or "
+        "choose another output_dir_name"
+    )
+
+
 def generate_project(
     spec_url_or_path: str | os.PathLike[str] | dict[str, Any],
     *,
@@ -265,8 +341,10 @@ def generate_project(
         stateful: CRUD collections inferred from the description.
         business_port: the port the project serves the API on.
         admin_port: the admin port; default `business_port + 1`.
-        overwrite: rewrite the generated files of an existing, non-empty project folder
-            (other files in it are left alone).
+        overwrite: rewrite the generated files of an existing, non-empty folder MockLoop
+            did not make (other files in it are left alone). A folder MockLoop made before
+            (it holds `.mockloop-project.json`) needs no overwrite: it is reused as it is when
+            the inputs are the same, and its generated files are rewritten when they differ.
         proxy: proxy settings (`mockloop.proxy.ProxySettings` as a dict) written to the
             `proxy:` block of mockloop.yaml; when they hold upstream credentials the file is
             readable by its owner only, kept out of the Docker image and mounted by the
@@ -281,8 +359,8 @@ def generate_project(
 
     Raises:
         SpecError: the description cannot be loaded (nothing is written).
-        ConfigError: a port is invalid, the name is not usable, or the folder exists and is not
-            empty while `overwrite` is False.
+        ConfigError: a port is invalid, the name is not usable, or the folder exists, is not
+            empty and was not made by MockLoop while `overwrite` is False.
     """
     from mockloop.version import __version__
 
@@ -307,11 +385,6 @@ def generate_project(
     folder = _project_folder(output_dir_name, spec.title)
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{folder} exists and is not a folder: choose another output_dir_name")
-    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
-        raise ConfigError(
-            f"{folder} already exists and is not empty: pass overwrite=True (--overwrite) to "
-            "rewrite its generated files, or choose another output_dir_name"
-        )
     spec_name, spec_bytes, note = _description_copy(
         spec_url_or_path, spec, max_bytes=max_spec_bytes, allow_fetch=allowed
     )
@@ -368,17 +441,10 @@ def generate_project(
             **values,
         ).encode(),
     }
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        old_spec = _old_spec_file(folder) if overwrite else None
-        for name, data in files.items():
-            _write(folder / name, data)
-        if credentials:
-            (folder / CONFIG_FILE).chmod(0o600)  # it holds upstream credentials
-        if old_spec is not None and old_spec.name not in files and old_spec.is_file():
-            old_spec.unlink()  # the previous generation's description, now replaced
-    except OSError as exc:
-        raise ConfigError(f"cannot write the project to {folder}: {exc.strerror or exc}") from None
+    digest = _inputs_digest(files)
+    action = _action(folder, files, digest, overwrite)
+    if action != "reused":
+        _write_files(folder, files, digest, credentials=credentials, fresh=not folder.exists())
     project = GeneratedProject(
         name=folder.name,
         path=folder,
@@ -390,9 +456,46 @@ def generate_project(
         features=features,
         title=spec.title,
         warnings=[w for w in (note, _credentials_note(credentials)) if w],
+        action=action,
     )
     _record(project)
     return project
+
+
+def _write_files(
+    folder: Path, files: dict[str, bytes], digest: str, *, credentials: bool, fresh: bool
+) -> None:
+    """Write the project's files, then its marker (so a folder with a marker is complete).
+
+    A folder this call created is removed again when writing fails, so nothing half written
+    blocks the next attempt.
+    """
+    from mockloop.version import __version__
+
+    marker = {
+        "generator": "mockloop",
+        "version": __version__,
+        "inputs": digest,
+        "files": sorted(files),
+    }
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        old_spec = _old_spec_file(folder)
+        (folder / MARKER_FILE).unlink(missing_ok=True)  # incomplete until rewritten below
+        for name, data in files.items():
+            _write(folder / name, data)
+        if credentials:
+            (folder / CONFIG_FILE).chmod(0o600)  # it holds upstream credentials
+        if old_spec is not None and old_spec.name not in files and old_spec.is_file():
+            old_spec.unlink()  # the previous generation's description, now replaced
+        _write(folder / MARKER_FILE, orjson.dumps(marker, option=orjson.OPT_INDENT_2) + b"\n")
+        if credentials:
+            # Its digest covers the config's bytes: readable by the owner only, like the config.
+            (folder / MARKER_FILE).chmod(0o600)
+    except OSError as exc:
+        if fresh:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise ConfigError(f"cannot write the project to {folder}: {exc.strerror or exc}") from None
 
 
 def _credentials_note(credentials: bool) -> str:

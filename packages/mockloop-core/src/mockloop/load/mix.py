@@ -10,21 +10,66 @@ schemas, several variants per operation used in turn. Paths are relative to the 
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
 import orjson
+from pydantic import BaseModel, ConfigDict, Field
 
 from mockloop.errors import ConfigError
 from mockloop.load.plan import RequestTemplate
 from mockloop.spec.model import ApiSpec, Operation
 
-__all__ = ["templates_from_endpoints", "templates_from_spec"]
+__all__ = ["LoadEndpoint", "templates_from_endpoints", "templates_from_spec"]
 
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 _ENDPOINT_KEYS = {"path", "method", "weight", "headers", "body", "name"}
 _VARIANTS = 8
 _PLACEHOLDER = "mockloop-load"
+
+
+class LoadEndpoint(BaseModel):
+    """One entry of a load run's request mix (the published shape of an `endpoints` object).
+
+    `"GET /pets?limit=5"` as a string is the same as {"method": "GET", "path":
+    "/pets?limit=5"}; a bare "/pets" is a GET.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "path": "/pets",
+                    "method": "POST",
+                    "weight": 2,
+                    "headers": {"Authorization": "Bearer test-token"},
+                    "body": {"name": "Rex"},
+                    "name": "create pet",
+                }
+            ]
+        },
+    )
+
+    path: str = Field(
+        pattern="^/",
+        description="the path relative to the target URL, with any query string, e.g. "
+        "/pets?limit=5 (no spaces: percent-encode them)",
+    )
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = Field(
+        default="GET", description="the HTTP method"
+    )
+    weight: float = Field(
+        default=1, gt=0, description="its share of the mix relative to the other entries"
+    )
+    headers: dict[str, str] = Field(default_factory=dict, description="request headers")
+    body: Any = Field(
+        default=None,
+        description="the request body: a string is sent as is, any other JSON value as JSON",
+    )
+    name: str | None = Field(
+        default=None, description='its name in the result (default "METHOD path"); unique'
+    )
 
 
 def _body_bytes(body: Any, headers: dict[str, str]) -> bytes | None:

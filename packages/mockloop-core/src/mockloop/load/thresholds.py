@@ -8,15 +8,65 @@ before the run starts.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from mockloop.errors import ConfigError
 from mockloop.load.report import LoadTestResult, ThresholdVerdict
 
-__all__ = ["THRESHOLD_METRICS", "check_thresholds", "evaluate_thresholds", "parse_threshold"]
+__all__ = [
+    "THRESHOLD_METRICS",
+    "LoadThresholds",
+    "check_thresholds",
+    "evaluate_thresholds",
+    "parse_threshold",
+]
 
 _LATENCY = ("min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms")
 THRESHOLD_METRICS: tuple[str, ...] = (*_LATENCY, "error_rate", "min_rps")
+
+
+_Limit = Annotated[float, Field(ge=0)] | SkipJsonSchema[None]
+_Share = Annotated[float, Field(ge=0, le=1)] | SkipJsonSchema[None]
+
+
+def _leave_out(schema: dict[str, Any]) -> None:
+    """Publish an optional field as one to leave out, not to send as null (refused)."""
+    schema.pop("default", None)
+
+
+def _limit(description: str) -> Any:
+    return Field(default=None, description=description, json_schema_extra=_leave_out)
+
+
+def _latency(name: str) -> Any:
+    return _limit(f"upper bound on the {name} latency, in ms")
+
+
+class LoadThresholds(BaseModel):
+    """Pass/fail limits of a load run (the published shape of `thresholds`; give any of them).
+
+    Latencies and error_rate are upper bounds, min_rps a lower bound on the achieved rate;
+    the result lists each limit with the measured value and whether it held.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"p95_ms": 200, "error_rate": 0.01, "min_rps": 100}]},
+    )
+
+    min_ms: _Limit = _latency("minimum")
+    mean_ms: _Limit = _latency("mean")
+    p50_ms: _Limit = _latency("median (p50)")
+    p90_ms: _Limit = _latency("p90")
+    p95_ms: _Limit = _latency("p95")
+    p99_ms: _Limit = _latency("p99")
+    p999_ms: _Limit = _latency("p99.9")
+    max_ms: _Limit = _latency("maximum")
+    error_rate: _Share = _limit("upper bound on the share of failed requests (0-1)")
+    min_rps: _Limit = _limit("lower bound on the achieved requests per second")
 
 
 def check_thresholds(thresholds: dict[str, Any] | None) -> dict[str, float]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from mockloop.errors import ConfigError
 from mockloop.operation import operation
 from mockloop.operations.base import OperationsBase
+from mockloop.operations.parameters.typed import TestResults
 from mockloop.testing.analysis.analyse import AnalysisResult, analyze_runs
 from mockloop.testing.analysis.compare import ComparisonResult, compare_runs
 from mockloop.testing.inputs import RunRecord, collect_runs
@@ -26,12 +25,13 @@ class AnalysisOperations(OperationsBase):
     @operation(group="analysis", read_only=True, roles=("performance", "security"))
     async def analyze_test_results(
         self,
-        test_results: Any = None,
+        test_results: TestResults = None,
         run_ids: list[str] | None = None,
         analysis_type: str = "comprehensive",
         include_recommendations: bool = True,
         context_id: str | None = None,
         slo: dict[str, float] | None = None,
+        ai_insights: bool = False,
     ) -> AnalysisResult:
         """Analyse test runs: statistics, SLO checks, anomalies, bottlenecks, recommendations.
 
@@ -52,6 +52,11 @@ class AnalysisOperations(OperationsBase):
             context_id: analyse every run recorded with this context id (as well as any given).
             slo: service level objectives to check every load run against, e.g.
                 {"p95_ms": 200, "error_rate": 0.01, "min_rps": 50}.
+            ai_insights: add an `insights` section: what the figures mean (a long latency
+                tail, errors concentrated in one operation, the slow operation, a run that
+                changed over time, failing plan steps, anomalies seen while plans ran, severe
+                findings, untested categories), each citing its figure; refined by the
+                client's llm when one is set (its insights are kept only with evidence).
         """
 
         def gather() -> list[RunRecord]:
@@ -72,13 +77,23 @@ class AnalysisOperations(OperationsBase):
                 "run_test_iteration or run_security_test returned), run_ids, or a context_id "
                 "whose runs are recorded"
             )
-        return analyze_runs(records, analysis_type, include_recommendations, slo, context_id)
+        result = analyze_runs(records, analysis_type, include_recommendations, slo, context_id)
+        if ai_insights:
+            from mockloop.prompts.insights import refine_insights
+            from mockloop.testing.analysis.insights import build_insights
+
+            analysis = result.model_dump(mode="json")
+            plans = [r.result for r in records if r.kind == "test_plan"]
+            result.insights = await refine_insights(
+                build_insights(analysis, plans), analysis, self.llm
+            )
+        return result
 
     @operation(group="analysis", read_only=True, roles=("security",))
     async def compare_test_runs(
         self,
-        baseline_results: Any,
-        comparison_results: Any,
+        baseline_results: TestResults,
+        comparison_results: TestResults,
         comparison_metrics: list[str] | None = None,
         threshold_pct: float = 20.0,
         min_latency_delta_ms: float = 2.0,

@@ -65,7 +65,8 @@ class AuditOperations(OperationsBase):
         Args:
             operation: only calls of this operation (e.g. generate_mock_api).
             face: only calls made through python, mcp, langchain or crewai.
-            outcome: only ok, error or cancelled calls.
+            outcome: only ok, error, cancelled or invalid calls (invalid: refused at argument
+                validation, the operation never ran).
             session_id: only calls of this session or client id.
             time_from: earliest call time: epoch seconds, ISO 8601 or a datetime.
             time_to: latest call time: epoch seconds, ISO 8601 or a datetime.

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from pydantic import BaseModel
 
 from mockloop.errors import ConfigError
 from mockloop.load.metrics import Aggregation, PerformanceMetricsResult, aggregate_runs
-from mockloop.load.report import LoadMonitorResult, LoadProgress, LoadTestResult
-from mockloop.load.session import pid_alive
+from mockloop.load.report import LoadMonitorResult, LoadTestResult
 from mockloop.operation import operation
 from mockloop.operations.base import OperationsBase
+from mockloop.operations.parameters.typed import (
+    ApiDocumentJson,
+    LoadEndpointJson,
+    RunResultJson,
+    ThresholdsJson,
+)
 from mockloop.operations.services.load import LoadEngine
+from mockloop.testing.sessions.progress import TestProgress
 
-__all__ = ["LoadEngine", "LoadMonitorResult", "LoadTestOperations"]
+__all__ = ["LoadEngine", "LoadMonitorResult", "LoadTestOperations", "TestProgress"]
 
 
 class LoadTestOperations(OperationsBase):
@@ -31,13 +36,13 @@ class LoadTestOperations(OperationsBase):
         concurrent_users: int = 10,
         target_rps: float | None = None,
         ramp_up: float = 0,
-        endpoints: list[str | dict[str, Any]] | None = None,
-        spec: str | dict[str, Any] | None = None,
+        endpoints: list[str | LoadEndpointJson] | None = None,
+        spec: str | ApiDocumentJson | None = None,
         think_time: float = 0,
         timeout: float = 10,
         processes: int | None = None,
         engine: LoadEngine = "native",
-        thresholds: dict[str, float] | None = None,
+        thresholds: ThresholdsJson | None = None,
         background: bool = False,
         remote_workers: int = 0,
         master_bind: str | None = None,
@@ -117,7 +122,7 @@ class LoadTestOperations(OperationsBase):
     @operation(group="load", read_only=True, roles=("performance",))
     async def get_performance_metrics(
         self,
-        test_results: list[dict[str, Any]] | dict[str, Any] | None = None,
+        test_results: list[RunResultJson] | RunResultJson | None = None,
         run_ids: list[str] | None = None,
         metric_types: list[str] | None = None,
         aggregation_method: Aggregation = "average",
@@ -172,72 +177,53 @@ class LoadTestOperations(OperationsBase):
     @operation(group="load", read_only=True, roles=("performance",))
     async def monitor_test_progress(
         self, session_id: str | None = None, run_id: str | None = None
-    ) -> LoadMonitorResult:
-        """Report a load run's progress: elapsed and remaining time, requests, rate, errors, p95.
+    ) -> TestProgress:
+        """Report a load run's or a test session's progress: runs, time left, requests, errors.
 
-        While the run goes on (started with background=True, from any process) the figures
-        are those of its last complete second; once it is done, the final result is included.
-        Without an id, the newest run is reported.
+        A load run (started with background=True, from any process): while it goes on the
+        figures are those of its last complete second; once it is done, the final result is
+        included. A test session (create_test_session, schedule_test_suite): its state and
+        every run in it, running and finished, each with its verdict, and the load figures
+        added up. Without an id, the newest load run is reported.
 
         Args:
-            session_id: the id of the run to follow (load runs are their own sessions).
-            run_id: the run id run_load_test returned (same as session_id; either one).
+            session_id: a test session's id (create_test_session), or a load run's id (load
+                runs are their own sessions).
+            run_id: the run id run_load_test returned.
         """
+        from mockloop.testing.sessions.progress import load_run_progress, session_progress
+        from mockloop.testing.sessions.report import refresh_load_runs
+
+        stores = self.services.stores
+        load_runs = stores.load_runs
         wanted = run_id or session_id
-        store = self.services.stores.load_runs
-        if wanted:
-            row = await asyncio.to_thread(store.get, wanted)
-            if row is None:
-                raise ConfigError(f"no load run with id {wanted!r}")
-        else:
-            rows = await asyncio.to_thread(store.list, limit=1)
+        if not wanted:
+            rows = await asyncio.to_thread(load_runs.list, limit=1)
             if not rows:
-                raise ConfigError("no load run is stored yet: start one with run_load_test")
-            row = rows[0]
-        return _monitor(row)
-
-
-def _monitor(row: dict[str, Any]) -> LoadMonitorResult:
-    result = LoadTestResult.model_validate(row["result"])
-    status = row["status"]
-    progress = LoadProgress.model_validate(row["progress"]) if row["progress"] else None
-    if status == "running" and not pid_alive(row["pid"]):
-        status = "interrupted"
-    if status in ("completed", "stopped"):
-        elapsed = result.elapsed_s
-        figures = {
-            "requests": result.total_requests,
-            "errors": result.failed_requests,
-            "current_rps": result.achieved_rps,
-            "error_rate": result.error_rate,
-            "p95_ms": result.latency.p95_ms,
-        }
-        message = result.summary()
-    else:
-        elapsed = progress.elapsed_s if progress else 0.0
-        if status == "running":
-            elapsed = max(elapsed, min(time.time() - result.started_at, result.duration_s))
-        figures = {
-            "requests": progress.requests if progress else 0,
-            "errors": progress.errors if progress else 0,
-            "current_rps": progress.current_rps if progress else 0.0,
-            "error_rate": progress.error_rate if progress else 0.0,
-            "p95_ms": progress.p95_ms if progress else None,
-        }
-        message = {
-            "running": f"running: {elapsed:.0f} of {result.duration_s:.0f} s",
-            "failed": f"failed: {result.error}",
-            "interrupted": "interrupted: the process running it is gone",
-        }.get(status, status)
-    return LoadMonitorResult(
-        run_id=row["id"],
-        status=status,
-        server_url=row["server_url"],
-        started_at=row["started_at"],
-        updated_at=row["updated_at"],
-        elapsed_s=round(elapsed, 2),
-        remaining_s=round(max(0.0, result.duration_s - elapsed), 2) if status == "running" else 0.0,
-        message=message,
-        result=result if status in ("completed", "stopped") else None,
-        **figures,
-    )
+                raise ConfigError(
+                    "no load run is stored yet: start one with run_load_test, or give the "
+                    "session_id of a test session"
+                )
+            return load_run_progress(rows[0])
+        row = await asyncio.to_thread(load_runs.get, wanted)
+        if row is not None:
+            return load_run_progress(row)
+        session = await asyncio.to_thread(stores.sessions.get, wanted) if not run_id else None
+        if session is None:
+            raise ConfigError(
+                f"no load run or test session with id {wanted!r}: run ids come from "
+                "run_load_test, session ids from create_test_session (list_test_sessions() "
+                "lists them)"
+                if not run_id
+                else f"no load run with id {wanted!r}: run ids come from run_load_test; "
+                "follow a test session with session_id"
+            )
+        runs = await asyncio.to_thread(stores.test_runs.list, session_id=wanted, limit=10_000)
+        runs = await asyncio.to_thread(refresh_load_runs, runs, load_runs.get)
+        load_rows: dict[str, dict[str, Any]] = {}
+        for run in runs:
+            if run["kind"] == "load":
+                found = await asyncio.to_thread(load_runs.get, str(run["id"]))
+                if found is not None:
+                    load_rows[str(run["id"])] = found
+        return session_progress(session, runs, load_rows)

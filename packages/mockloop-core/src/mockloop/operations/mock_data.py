@@ -11,6 +11,7 @@ from mockloop.mock.request_log.results import MockLogsResult
 from mockloop.mock.scenarios.results import MockDataResult
 from mockloop.operation import operation
 from mockloop.operations.base import AdminTarget, OperationsBase
+from mockloop.operations.parameters.typed import ResponseData, ScenarioJson
 
 __all__ = ["MockDataAction", "MockDataOperations", "MockDataResult", "MockLogsResult"]
 
@@ -104,9 +105,9 @@ class MockDataOperations(OperationsBase):
         server_url: str,
         operation: MockDataAction,
         endpoint_path: str | None = None,
-        response_data: Any = None,
+        response_data: ResponseData = None,
         scenario_name: str | None = None,
-        scenario_config: dict[str, Any] | None = None,
+        scenario_config: ScenarioJson | None = None,
     ) -> MockDataResult:
         """Change a running mock's responses and scenarios without a restart.
 
@@ -126,7 +127,9 @@ class MockDataOperations(OperationsBase):
                 "body": {...}, "headers": {...}, "delay_ms": 200}.
             scenario_name: the scenario to create, switch to or delete.
             scenario_config: for create_scenario: {"description": ..., "rules": [{"operation":
-                "getPet", "status": 404}, ...]} (see docs/scenarios.md).
+                "getPet", "status": 404}, ...]}: each rule selects operations (operation,
+                method, path) and says what to answer (status, body, example, headers,
+                delay_ms, error_rate, sequence).
         """
         if operation not in _ACTIONS:
             raise ConfigError(

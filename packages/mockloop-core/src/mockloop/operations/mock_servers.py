@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mockloop.errors import ConfigError
 from mockloop.operation import operation
@@ -42,6 +43,13 @@ def _check_port(value: int | None, name: str) -> None:
         )
 
 
+def _ports_fit(server: ServerInfo, business_port: int, admin_port: int | None) -> bool:
+    """Whether a running server serves on the ports the caller asked for (if they chose)."""
+    if _explicit(business_port) and int(business_port) not in (0, server.business_port):
+        return False
+    return admin_port is None or admin_port in (0, server.admin_port)
+
+
 class MockServerOperations(OperationsBase):
     """Generated projects and the detached mock server processes."""
 
@@ -71,7 +79,7 @@ class MockServerOperations(OperationsBase):
 
         Args:
             spec_url_or_path: the OpenAPI/Swagger description: a file path or an http(s) URL (YAML
-                or JSON).
+                or JSON); a running MockLoop mock's URL stands for the description it serves.
             output_dir_name: project folder: a name (created under MOCKLOOP_HOME/projects) or a path
                 starting with /, ./ or ../; default: a name from the API title.
             auth_enabled: simulate the description's security schemes (401 without credentials).
@@ -84,7 +92,11 @@ class MockServerOperations(OperationsBase):
             admin_port: port of the admin API and UI; default business_port + 1.
             start: start the mock as a detached background process.
             stateful: CRUD collections (POST creates, GET lists and fetches, DELETE removes).
-            overwrite: replace the files of an existing project folder of the same name.
+            overwrite: replace the generated files of an existing folder MockLoop did not
+                make. A folder MockLoop made before needs no overwrite: with the same inputs it
+                is reused (and the mock MockLoop started from it, if still running), with other
+                inputs its files are regenerated (and, with start, that mock restarted). A
+                running server MockLoop did not start from the folder is never touched.
             allow_fetch: private hosts or CIDRs (e.g. intranet.example, 10.0.0.0/8) the
                 description URL and its remote $refs may reach; default: the client's
                 allow_fetch setting (MOCKLOOP_ALLOW_FETCH). Loopback is always allowed,
@@ -93,12 +105,21 @@ class MockServerOperations(OperationsBase):
                 description's own folder.
         """
         from mockloop.generate import generate_project
-        from mockloop.servers import start_server
+        from mockloop.servers import project_server, start_server, stop_server
 
         _check_port(business_port, "business_port")
         _check_port(admin_port, "admin_port")
         steps = 2 if start else 1
         await report_progress(0, steps, "loading the description and writing the project")
+        text = spec_url_or_path.strip() if isinstance(spec_url_or_path, str) else ""
+        if text.startswith(("http://", "https://")) and urlsplit(text).path in ("", "/"):
+            # A running mock's URL stands for the description it serves (its /openapi.json).
+            from mockloop.operations.services.work import load_any_description
+
+            fetched = await self._in_thread(
+                load_any_description, text, self._allow_fetch(allow_fetch)
+            )
+            spec_url_or_path = fetched.source or spec_url_or_path
         project = await self._in_thread(
             generate_project,
             spec_url_or_path,
@@ -122,8 +143,46 @@ class MockServerOperations(OperationsBase):
             "started": False,
             "business_port": project.business_port,
             "admin_port": project.admin_port,
+            "project_action": project.action,
         }
-        await report_progress(1, steps, f"project written to {project.path}")
+        await report_progress(1, steps, f"project {project.action}: {project.path}")
+        # Only a server MockLoop started from this very folder is reused or restarted.
+        running = await self._in_thread(project_server, Path(project.path))
+        notices: list[str] = []
+        if running is not None and start:
+            if project.action == "reused" and _ports_fit(running, business_port, admin_port):
+                await report_progress(2, steps, f"serving on {running.business_url}")
+                return GeneratedMock(
+                    **{
+                        **result,
+                        "started": True,
+                        "reused_server": True,
+                        "business_url": running.business_url,
+                        "admin_url": running.admin_url,
+                        "docs_url": running.docs_url,
+                        "pid": running.pid,
+                        "server_id": running.id,
+                        "business_port": running.business_port,
+                        "admin_port": running.admin_port,
+                        "notices": [
+                            f"the project is unchanged and the mock {running.id} started from it "
+                            f"(pid {running.pid}) still runs: reused it"
+                        ],
+                    }
+                )
+            await self._in_thread(stop_server, running.id)
+            self.services.admin.forget(running.business_url, running.admin_url)
+            notices.append(
+                f"stopped the mock {running.id} (pid {running.pid}) started from this project "
+                f"before, to serve the project as {project.action} now"
+            )
+        elif running is not None and project.action != "reused":
+            notices.append(
+                f"the mock {running.id} (pid {running.pid}) started from this project before "
+                "still serves the previous files: restart it (stop_mock_server, then "
+                "start_mock_server with project_path) to serve the new ones"
+            )
+        result["notices"] = notices
         if start:
             await report_progress(1, steps, "starting the mock server")
             server = await self._in_thread(
@@ -144,7 +203,7 @@ class MockServerOperations(OperationsBase):
                 docs_url=server.docs_url,
                 pid=server.pid,
                 server_id=server.id,
-                notices=list(server.notices),
+                notices=notices + list(server.notices),
                 business_port=_port_of(server.business_url),
                 admin_port=_port_of(server.admin_url),
             )

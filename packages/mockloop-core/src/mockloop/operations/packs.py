@@ -8,6 +8,7 @@ from typing import Any
 from mockloop.errors import ConfigError
 from mockloop.operation import operation
 from mockloop.operations.base import OperationsBase
+from mockloop.operations.parameters.typed import ApiDocumentJson
 from mockloop.packs.results import (
     PackApplication,
     PackDetail,
@@ -103,7 +104,7 @@ class ScenarioPackOperations(OperationsBase):
         self,
         pack_uri: str,
         server_url: str | None = None,
-        api_spec: str | dict[str, Any] | None = None,
+        api_spec: str | ApiDocumentJson | None = None,
         operations: list[str] | None = None,
         activate: str | None = None,
         name_prefix: str | None = None,
@@ -112,7 +113,7 @@ class ScenarioPackOperations(OperationsBase):
 
         Each scenario template of the pack picks operations of the description (writes for
         CSRF, secured operations for auth failures, lists for empty collections...) and
-        becomes a scenario of docs/scenarios.md, validated strictly against the description,
+        becomes a scenario (rules saying what the mock answers), validated strictly against it,
         with a test_plan that expects what the scenario makes the mock answer, tags, source and
         expected outcomes (performance packs: a load_profile in run_load_test terms). With
         server_url the description is the mock's own and every scenario is deployed there

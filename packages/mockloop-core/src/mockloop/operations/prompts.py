@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
-from mockloop.errors import ConfigError
+from mockloop.errors import ConfigError, MockLoopError
 from mockloop.operation import operation
 from mockloop.operations.base import OperationsBase
+from mockloop.operations.parameters.typed import (
+    ApiDocumentJson,
+    EndpointSelectorJson,
+    PerformanceRequirementsJson,
+    ScenarioJson,
+    ScenarioTestParametersJson,
+    TargetLoadJson,
+)
+from mockloop.operations.services.admin import is_loopback_host
 from mockloop.prompts.models import (
     ErrorScenarioSet,
     LoadOptimization,
@@ -49,15 +59,41 @@ class PromptOperations(OperationsBase):
         result.messages = render_messages(result.prompt, result.model_dump(mode="json"))
         return result
 
-    async def _spec(self, api_spec: Any) -> ApiSpec:
-        from mockloop.prompts.description import load_description
+    async def _mock_traffic(self, api_spec: Any, notes: list[str]) -> dict[str, Any] | None:
+        """The request log analysis of the running mock `api_spec` names (None when it is
+        not a running mock's URL, or its log cannot be read: said in `notes`)."""
+        if not isinstance(api_spec, str) or not api_spec.startswith(("http://", "https://")):
+            return None
+        parts = urlsplit(api_spec)
+        if parts.path not in ("", "/"):
+            return None  # the URL of a description document, not a running mock
+        host = (parts.hostname or "").lower()
+        if not (is_loopback_host(host) or host in self.settings.allow_fetch):
+            # Only mocks on this machine, or on hosts the caller allowed, are asked for their
+            # log (and so get the admin token): a description URL never leads the client on.
+            notes.append(
+                f"ai_optimization: {api_spec} is not on loopback or an allow_fetch host; "
+                "tuned from the description alone"
+            )
+            return None
+        try:
+            logs = await self.services.logs.query(api_spec, limit=1, analyze=True)
+        except MockLoopError as exc:
+            notes.append(f"ai_optimization: no request log of {api_spec} to tune with ({exc})")
+            return None
+        if not logs.total:
+            notes.append(f"ai_optimization: {api_spec} has served no requests yet to tune with")
+            return None
+        return logs.analysis
 
-        return await self._in_thread(load_description, api_spec)
+    async def _spec(self, api_spec: Any) -> ApiSpec:
+        # A path, URL, dict or text, or a running mock's URL (see BlockingWork.load_spec).
+        return await self._load_spec(api_spec)
 
     @operation(group="prompts", read_only=True, kind="prompt", roles=("api_testing",))
     async def analyze_openapi_for_testing(
         self,
-        api_spec: str | dict[str, Any],
+        api_spec: str | ApiDocumentJson,
         analysis_depth: Literal["standard", "comprehensive"] = "standard",
         include_security_tests: bool = True,
         testing_focus: list[str] | None = None,
@@ -104,14 +140,20 @@ class PromptOperations(OperationsBase):
         )
         return await self._finish(result, ai_optimization, spec)
 
-    @operation(group="prompts", read_only=True, kind="prompt", roles=("api_testing",))
+    @operation(
+        group="prompts",
+        read_only=True,
+        kind="prompt",
+        roles=("api_testing",),
+        prompt_requires=("api_spec",),
+    )
     async def generate_scenario_config(
         self,
-        api_spec: str | dict[str, Any] | None = None,
+        api_spec: str | ApiDocumentJson | None = None,
         scenario_type: str | None = None,
         scenario_types: list[str] | None = None,
         endpoints: list[str] | None = None,
-        test_parameters: dict[str, Any] | None = None,
+        test_parameters: ScenarioTestParametersJson | None = None,
         scenario_name: str | None = None,
         ai_optimization: bool = True,
     ) -> ScenarioConfigSet:
@@ -129,7 +171,7 @@ class PromptOperations(OperationsBase):
         Args:
             api_spec: the description (path, URL, dict or text); the URL of a running mock
                 works (its /openapi.json is read). Without it, endpoints are needed and only
-                error, timeout and rate_limit types can be built.
+                error, timeout and rate_limit types can be built. Required as an MCP prompt.
             scenario_type: one type (see above); combined with scenario_types.
             scenario_types: several types, e.g. ["load", "error", "security"]; default: load,
                 error and security (or edge_cases when nothing requires credentials).
@@ -137,8 +179,13 @@ class PromptOperations(OperationsBase):
             test_parameters: tune them: concurrent_users, duration, ramp_up, target_rps,
                 think_time, thresholds (load profiles), error_rate (error rules).
             scenario_name: the name of a single scenario, else the prefix of every name.
-            ai_optimization: refine with the client's llm when one is set (what it adds is
-                validated; without an llm the result is deterministic and says so).
+            ai_optimization: tune the scenarios for the run: each test_plan's timeout_s
+                covers the slowest answer it waits for (the rules' delays, and the latency
+                a running mock's request log measured), and when api_spec is a running
+                mock's URL load profiles weight its hot operations by their traffic and
+                set a p95 threshold its measured latency can meet; each tuned scenario
+                says what changed under x-optimization. Then refine with the client's llm
+                when one is set (what it adds is validated; without an llm, says so).
         """
         from mockloop.prompts.builders import build_scenarios, check_test_parameters, resolve_types
         from mockloop.prompts.error_scenarios import build_error_scenarios, resolve_endpoints
@@ -196,6 +243,11 @@ class PromptOperations(OperationsBase):
                 f"no scenario of types {types} could be built: "
                 + ("; ".join(notes) or "no operations")
             )
+        if ai_optimization:
+            from mockloop.prompts.tuning import tune_scenarios
+
+            traffic = await self._mock_traffic(api_spec, notes)
+            notes.extend(tune_scenarios(scenarios, traffic))
         api = None
         if spec is not None:
             api = {"title": spec.title, "version": spec.version, "source": spec.source}
@@ -219,10 +271,10 @@ class PromptOperations(OperationsBase):
     @operation(group="prompts", read_only=True, kind="prompt")
     async def optimize_scenario_for_load(
         self,
-        base_scenario: dict[str, Any] | str,
-        target_load: int | float | dict[str, Any],
-        performance_requirements: dict[str, Any] | None = None,
-        api_spec: str | dict[str, Any] | None = None,
+        base_scenario: ScenarioJson | str,
+        target_load: int | float | TargetLoadJson,
+        performance_requirements: PerformanceRequirementsJson | None = None,
+        api_spec: str | ApiDocumentJson | None = None,
         ai_optimization: bool = True,
     ) -> LoadOptimization:
         """Compute a load profile for a scenario (users or rate, ramp, mix, duration, thresholds).
@@ -306,13 +358,13 @@ class PromptOperations(OperationsBase):
         )
         return await self._finish(result, ai_optimization, spec)
 
-    @operation(group="prompts", read_only=True, kind="prompt")
+    @operation(group="prompts", read_only=True, kind="prompt", prompt_requires=("api_endpoints",))
     async def generate_error_scenarios(
         self,
-        api_endpoints: list[str | dict[str, Any]] | None = None,
+        api_endpoints: list[str | EndpointSelectorJson] | None = None,
         error_types: list[str] | None = None,
         severity_level: Literal["low", "medium", "high", "critical"] = "medium",
-        api_spec: str | dict[str, Any] | None = None,
+        api_spec: str | ApiDocumentJson | None = None,
         ai_optimization: bool = True,
     ) -> ErrorScenarioSet:
         """Generate error scenarios for endpoints: 4xx, 5xx, timeouts, rate limits, bad bodies.
@@ -327,7 +379,8 @@ class PromptOperations(OperationsBase):
         Args:
             api_endpoints: endpoints as "METHOD /path" (e.g. "GET /pets/{petId}"),
                 operationIds (with api_spec) or {"method", "path"} objects; None or empty:
-                every operation of api_spec.
+                every operation of api_spec. Required as an MCP prompt (there, "all" with
+                api_spec: every operation).
             error_types: client_error, server_error, timeout, rate_limit, malformed_response
                 (or 4xx, 5xx, timeouts, rate_limiting, malformed); None: all.
             severity_level: low, medium, high or critical.
@@ -370,7 +423,7 @@ class PromptOperations(OperationsBase):
     @operation(group="prompts", read_only=True, kind="prompt", roles=("security",))
     async def generate_security_test_scenarios(
         self,
-        api_spec: str | dict[str, Any],
+        api_spec: str | ApiDocumentJson,
         security_focus: list[str] | None = None,
         compliance_requirements: list[str] | None = None,
         ai_optimization: bool = True,
@@ -392,7 +445,7 @@ class PromptOperations(OperationsBase):
                 resource_consumption, function_authorization, ssrf, misconfiguration,
                 inventory, injection) or aliases (bola, sqli, cors...); None: what applies.
             compliance_requirements: frameworks whose controls to cover: OWASP-API-2023,
-                PCI-DSS-4.0, SOC2, ISO-27001-2022, NIST-800-53.
+                PCI-DSS-4.0, SOC2, ISO-27001-2022, NIST-800-53, GDPR, HIPAA, SOX.
             ai_optimization: refine with the client's llm when one is set (what it adds is
                 validated; without an llm the result is deterministic and says so).
         """

@@ -15,6 +15,12 @@ import httpx
 from mockloop.errors import ConfigError, MockLoopError, ServerError
 from mockloop.operation import operation
 from mockloop.operations.base import AdminTarget, OperationsBase, normalise_url
+from mockloop.operations.parameters.typed import (
+    AuthConfigJson,
+    ComparisonRequestJson,
+    ProxySettingsJson,
+    RoutingRuleJson,
+)
 from mockloop.progress import report_progress
 from mockloop.proxy.compare import compare_requests, http_sender, plan_requests
 from mockloop.proxy.results import (
@@ -61,9 +67,9 @@ class ProxyOperations(OperationsBase):
         mode: PluginMode = "mock",
         plugin_name: str | None = None,
         target_url: str | None = None,
-        auth_config: dict[str, Any] | None = None,
-        routing_rules: list[dict[str, Any]] | None = None,
-        proxy_config: dict[str, Any] | None = None,
+        auth_config: AuthConfigJson | None = None,
+        routing_rules: list[RoutingRuleJson] | None = None,
+        proxy_config: ProxySettingsJson | None = None,
         business_port: int = 0,
         admin_port: int | None = None,
         auth_enabled: bool = False,
@@ -84,9 +90,11 @@ class ProxyOperations(OperationsBase):
                 API title. An existing plugin of that name is replaced.
             target_url: the live API's base URL (needed for proxy and hybrid), e.g.
                 http://127.0.0.1:9000; request paths are appended to it as received.
-            auth_config: upstream credentials: {"auth_type": "api_key" | "bearer_token" |
-                "basic" | "oauth2_client_credentials" | "custom_headers", "credentials":
-                {...}} (see docs/proxy.md for each type's fields).
+            auth_config: upstream credentials: {"auth_type": ..., "credentials": {...}}; the
+                credentials by type: api_key {api_key, name (default X-API-Key), location:
+                header|query|cookie}; bearer_token {token}; basic {username, password};
+                oauth2_client_credentials {token_url, client_id, client_secret, scope?};
+                custom_headers {headers: {name: value}}.
             routing_rules: hybrid mode's rules: [{"pattern": "/api/critical/*", "mode": "proxy",
                 "priority": 10, "methods": ["GET"], "headers": {...}, "query": {...}}]; the
                 pattern is a glob (* spans /) or a regex starting with ^.
@@ -230,10 +238,10 @@ class ProxyOperations(OperationsBase):
         plugin_name: str | None = None,
         server_url: str | None = None,
         mode: Literal["mock", "proxy", "hybrid", "replay"] | None = None,
-        routing_rules: list[dict[str, Any]] | None = None,
+        routing_rules: list[RoutingRuleJson] | None = None,
         target_url: str | None = None,
-        auth_config: dict[str, Any] | None = None,
-        proxy_config: dict[str, Any] | None = None,
+        auth_config: AuthConfigJson | None = None,
+        proxy_config: ProxySettingsJson | None = None,
     ) -> ProxyStatus:
         """Change a running plugin's or mock's mode, routing rules or upstream, without restart.
 
@@ -358,10 +366,10 @@ class ProxyOperations(OperationsBase):
         target_url: str | None = None,
         plugin_name: str | None = None,
         server_url: str | None = None,
-        auth_config: dict[str, Any] | None = None,
+        auth_config: AuthConfigJson | None = None,
         operations: list[str] | None = None,
         methods: list[str] | None = None,
-        requests: list[dict[str, Any]] | None = None,
+        requests: list[ComparisonRequestJson] | None = None,
         ignore_paths: list[str] | None = None,
     ) -> ComparisonReport:
         """Send the same requests to the mock and to the live API and report where they drift.

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, get_args
+from typing import get_args
 
 from mockloop.errors import ConfigError
 from mockloop.operation import operation
 from mockloop.operations.base import OperationsBase
+from mockloop.operations.parameters.typed import TestResults
 from mockloop.reports import (
     OUTPUT_FORMATS,
     OutputFormat,
@@ -126,7 +127,7 @@ class ReportOperations(OperationsBase):
     @operation(group="reports")
     async def generate_test_report(
         self,
-        test_results: Any = None,
+        test_results: TestResults = None,
         report_format: ReportFormat = "comprehensive",
         include_charts: bool = True,
         output_format: OutputFormat = "json",

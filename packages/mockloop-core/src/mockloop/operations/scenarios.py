@@ -27,11 +27,13 @@ from mockloop.mock.scenarios.verify import (
     ProbeRequest,
     VerificationPlan,
     judge,
+    judge_validation_rules,
     override_rules,
     plan_verification,
 )
 from mockloop.operation import operation
 from mockloop.operations.base import AdminTarget, OperationsBase, normalise_url
+from mockloop.operations.parameters.typed import ApiDocumentJson, ScenarioJson
 from mockloop.operations.services.scenarios import NOT_CHECKED, scenario_path
 from mockloop.spec import ApiSpec, Operation
 
@@ -68,10 +70,10 @@ class ScenarioToolOperations(OperationsBase):
     @operation(group="scenarios", read_only=True, roles=("api_testing",))
     async def validate_scenario_config(
         self,
-        scenario_config: dict[str, Any] | str,
+        scenario_config: ScenarioJson | str,
         strict_validation: bool = True,
         check_endpoints: bool = True,
-        api_spec: str | dict[str, Any] | None = None,
+        api_spec: str | ApiDocumentJson | None = None,
         server_url: str | None = None,
     ) -> ScenarioValidationResult:
         """Check a scenario field by field and against an API description; list every problem.
@@ -79,16 +81,23 @@ class ScenarioToolOperations(OperationsBase):
         Each problem names its location (rules[2].delay.mean_ms), what is wrong and how to fix
         it. An invalid scenario is reported (valid=False), never raised. Strict validation is
         the published format docs/scenario.schema.json: exact JSON types, no unknown fields,
-        and at the top level only name, description, rules, metadata, the metadata keys
+        and at the top level only name, description, rules, test_parameters,
+        validation_rules, metadata, the metadata keys
         (type, scenario_type, test_plan, tags, version, source, created_at, expected_outcomes,
         load_profile, notes) and x-* keys. Without it, convertible values ("200") and unknown
         top-level keys are warnings. With check_endpoints and a description, every rule must
         select an operation; rules that never apply, undocumented statuses and unknown
-        example names are reported too.
+        example names are reported too. The original MockLoop shape (scenario_name,
+        scenario_type, endpoints: [{path, method, response_config: {status_code,
+        response_time_ms, response_data, headers}}], test_parameters, validation_rules) is
+        accepted: each endpoint becomes a rule, and `normalisation` lists every rewrite and
+        what is kept but not acted upon.
 
         Args:
-            scenario_config: the scenario: {"name", "description", "rules": [...]} (see
-                docs/scenarios.md), or the same as JSON/YAML text.
+            scenario_config: the scenario: {"name", "description", "rules": [{"operation":
+                "getPet", "status": 404}, ...]}: each rule selects operations (operation,
+                method, path) and says what to answer (status, body, example, headers,
+                delay_ms, error_rate, sequence); or the same as JSON/YAML text.
             strict_validation: validate against the strict format; False turns conversions and
                 unknown top-level keys into warnings.
             check_endpoints: check that each rule selects an operation of the description given
@@ -132,7 +141,7 @@ class ScenarioToolOperations(OperationsBase):
     async def deploy_scenario(
         self,
         server_url: str,
-        scenario_config: dict[str, Any] | str,
+        scenario_config: ScenarioJson | str,
         validate_before_deploy: bool = True,
         force_deploy: bool = False,
         activate: bool = False,
@@ -144,12 +153,16 @@ class ScenarioToolOperations(OperationsBase):
         with a ScenarioError listing every problem with its location, unless force_deploy.
         Metadata keys (type, test_plan, ...) are kept under the scenario's metadata. The
         scenario is not activated unless activate=True (or switch_scenario later); replacing
-        the active scenario takes effect on the next request.
+        the active scenario takes effect on the next request. A scenario in the original
+        MockLoop shape (scenario_name, endpoints with response_config) is normalised into
+        rules first; the answer's `normalisation` and message say how.
 
         Args:
             server_url: the mock's business or admin URL, e.g. http://127.0.0.1:8000.
-            scenario_config: the scenario: {"name", "description", "rules": [...]} (see
-                docs/scenarios.md), or the same as JSON/YAML text.
+            scenario_config: the scenario: {"name", "description", "rules": [{"operation":
+                "getPet", "status": 404}, ...]}: each rule selects operations (operation,
+                method, path) and says what to answer (status, body, example, headers,
+                delay_ms, error_rate, sequence); or the same as JSON/YAML text.
             validate_before_deploy: validate first (as validate_scenario_config does, against the
                 mock's description).
             force_deploy: deploy despite validation problems, reporting them as warnings; the
@@ -180,10 +193,12 @@ class ScenarioToolOperations(OperationsBase):
         Verification sends one request to the business port for an operation the scenario's
         rules answer (path, query and body generated from the description, placeholder
         credentials) and compares the answer with the rule: status, the headers and body it
-        sets, and elapsed time against a fixed delay. The request is real: the mock logs it
-        (with an X-MockLoop-Verification header) and it draws from the mock's seeded random
-        stream; when it consumed a sequence's first entry the scenario is activated again so
-        real traffic starts that sequence from its first entry. Rules answering at random
+        sets, and elapsed time against a fixed delay; the scenario's validation_rules (status,
+        response_time, header, body) are judged on the same answer. The request is real: the
+        mock logs it (with an X-MockLoop-Verification header) and it draws from the mock's
+        seeded random stream; when it consumed a sequence's first entry the scenario is
+        activated again so real traffic starts that sequence from its first entry. Rules
+        answering at random
         (0 < error_rate < 1) cannot be confirmed: verified is then None with the reason.
 
         Args:
@@ -341,6 +356,16 @@ class ScenarioToolOperations(OperationsBase):
             )
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         checks = judge(plan, response.status_code, response.headers, response.content, elapsed_ms)
+        # The scenario's own expectations (validation_rules) are judged on the same answer.
+        rule_checks, rule_notes = judge_validation_rules(
+            scenario.validation_rules,
+            response.status_code,
+            response.headers,
+            response.content,
+            elapsed_ms,
+        )
+        checks += rule_checks
+        base["notes"] = [*base["notes"], *rule_notes]
         restarted = False
         if plan.uses_sequence:
             await self.services.admin.call(
@@ -424,7 +449,8 @@ class ScenarioToolOperations(OperationsBase):
 def _validation_result(
     data: dict[str, Any], check: ScenarioCheck, strict: bool, checked_against: str | None
 ) -> ScenarioValidationResult:
-    name = data.get("name") if isinstance(data.get("name"), str) else None
+    name = data.get("name", data.get("scenario_name"))
+    name = name if isinstance(name, str) else None
     return ScenarioValidationResult(
         scenario_name=name,
         valid=check.valid,
@@ -436,4 +462,5 @@ def _validation_result(
         endpoints_checked=check.endpoints_checked,
         checked_against=checked_against if check.endpoints_checked else None,
         endpoint_matches=check.matches,
+        normalisation=check.notes,
     )

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from mockloop.errors import ConfigError
 from mockloop.operation import operation
 from mockloop.operations.base import OperationsBase, normalise_url
+from mockloop.operations.parameters.typed import ApiDocumentJson, SecurityAuthJson
 from mockloop.security.engine import ScanRequest, run_security_scan
 from mockloop.security.findings import SecurityTestResult
 from mockloop.security.runner import BudgetExhausted
@@ -22,13 +21,13 @@ class SecurityOperations(OperationsBase):
     async def run_security_test(
         self,
         server_url: str,
-        api_spec: str | dict[str, Any] | None = None,
+        api_spec: str | ApiDocumentJson | None = None,
         security_focus: list[str] | None = None,
         compliance_requirements: list[str] | None = None,
         allow_hosts: list[str] | None = None,
         max_requests: int = 500,
         rate_limit_rps: float = 50,
-        auth: dict[str, Any] | None = None,
+        auth: SecurityAuthJson | None = None,
         allow_writes: bool = True,
         burst: int = 30,
         timing_delay: float = 1.0,
@@ -62,9 +61,9 @@ class SecurityOperations(OperationsBase):
                 function_authorization, ssrf, misconfiguration, inventory, injection) and
                 aliases (bola, bfla, sqli, cors...).
             compliance_requirements: frameworks to map findings to: "OWASP-API-2023",
-                "PCI-DSS-4.0", "SOC2", "ISO-27001-2022", "NIST-800-53"; each control is
-                reported failed, passed, partially tested or not tested, with what probes
-                cannot establish.
+                "PCI-DSS-4.0", "SOC2", "ISO-27001-2022", "NIST-800-53", "GDPR", "HIPAA",
+                "SOX"; each control is reported failed, passed, partially tested or not
+                tested, with what the probes establish and what they cannot.
             allow_hosts: hosts besides loopback that may be probed (names, '*.domain', IPs,
                 CIDR); only list APIs you own or are authorised to test.
             max_requests: the request budget; probes it cannot pay for are reported skipped.

@@ -13,11 +13,19 @@ from mockloop.errors import ConfigError
 from mockloop.load.session import pid_alive
 from mockloop.operation import catalog_of, operation
 from mockloop.operations.base import OperationsBase
+from mockloop.operations.parameters.typed import (
+    NotificationConfigJson,
+    ScheduleConfigJson,
+    TestPlanJson,
+    TestSuiteJson,
+)
 from mockloop.testing.sessions.report import (
+    RUNNING_STATUSES,
     ScheduleError,
     SessionReport,
     build_session_report,
     refresh_load_runs,
+    run_problems,
 )
 from mockloop.testing.sessions.schedule_store import PROCESS, schedule_state
 from mockloop.testing.sessions.scheduler import (
@@ -48,6 +56,44 @@ from mockloop.testing.sessions.store import (
 __all__ = ["TestSessionOperations"]
 
 _ALL_RUNS = 10_000_000
+#: The error rate a scheduled load run may reach when its own thresholds set no error_rate.
+SCHEDULED_ERROR_RATE = 0.05
+
+
+def judge_scheduled_run(stored: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(why a scheduled run failed, its warnings): `run_problems`, and for a finished load
+    run the checks analyze_test_results runs: the run's own thresholds and the SLO
+    error_rate <= SCHEDULED_ERROR_RATE (unless its thresholds set an error_rate)."""
+    from mockloop.testing.analysis import analyze_runs
+    from mockloop.testing.inputs import RunRecord
+
+    failures, warnings = run_problems(stored)
+    result = stored.get("result")
+    if stored.get("kind") != "load" or stored.get("status") in RUNNING_STATUSES:
+        return failures, warnings
+    if not isinstance(result, dict):
+        return failures, warnings
+    own = {verdict.get("metric") for verdict in result.get("thresholds") or []}
+    slo = {} if "error_rate" in own else {"error_rate": SCHEDULED_ERROR_RATE}
+    record = RunRecord(
+        kind="load",
+        run_id=str(stored["id"]),
+        result=result,
+        server_url=str(stored.get("server_url") or ""),
+        status=str(stored.get("status") or ""),
+    )
+    analysis = analyze_runs([record], "performance", include_recommendations=False, slo=slo)
+    failed = [
+        f"{check.source} {check.metric} "
+        f"{'>=' if check.metric == 'min_rps' else '<='} {check.limit:g} failed "
+        f"(actual {check.actual})"
+        for check in analysis.checks
+        if not check.passed
+    ]
+    # The checks name each missed threshold; the error rate is judged, not just noted.
+    failures = [f for f in failures if f != "missed its thresholds"] + failed
+    warnings = [w for w in warnings if not w.startswith("error rate ")]
+    return failures, warnings
 
 
 def _iso(moment: float | None) -> str | None:
@@ -116,7 +162,7 @@ class TestSessionOperations(OperationsBase):
     async def create_test_session(
         self,
         session_name: str,
-        test_plan: str | dict[str, Any] | None = None,
+        test_plan: str | TestPlanJson | None = None,
         session_config: dict[str, Any] | None = None,
     ) -> TestSession:
         """Open a test session that groups the testing runs made while it is open.
@@ -282,6 +328,7 @@ class TestSessionOperations(OperationsBase):
                 run_store=self.services.stores.test_runs,
                 call=self._test_call(),
                 owner=self,
+                judge=judge_scheduled_run,
             )
         )
 
@@ -334,9 +381,9 @@ class TestSessionOperations(OperationsBase):
     @operation(group="sessions")
     async def schedule_test_suite(
         self,
-        test_suite: dict[str, Any],
-        schedule_config: dict[str, Any],
-        notification_config: dict[str, Any] | None = None,
+        test_suite: TestSuiteJson,
+        schedule_config: ScheduleConfigJson,
+        notification_config: NotificationConfigJson | None = None,
     ) -> TestSchedule:
         """Run a test suite on a schedule (every N seconds or by cron) in the background.
 
@@ -345,7 +392,10 @@ class TestSessionOperations(OperationsBase):
         list or cancel it. Each suite run calls the tests in order through this client's
         operations; their runs land in the schedule's session. A failing test (a target
         down) is recorded on the schedule and the schedule goes on. Runs never overlap: a
-        slot missed while a suite run lasts is skipped.
+        slot missed while a suite run lasts is skipped. A suite run fails when a test fails
+        the checks analyze_test_results runs: a load run its thresholds, and error_rate <=
+        0.05 unless its thresholds set an error_rate; a plan failed steps; a security test
+        critical or high findings.
 
         Args:
             test_suite: {"name": "smoke", "tests": [{"operation": "run_load_test",

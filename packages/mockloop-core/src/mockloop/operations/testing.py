@@ -15,14 +15,17 @@ from pydantic import BaseModel
 from mockloop.errors import ConfigError, ServerError
 from mockloop.operation import operation
 from mockloop.operations.base import AdminTarget, OperationsBase, normalise_url
+from mockloop.operations.parameters.typed import ApiDocumentJson, LoadEndpointJson, TestPlanJson
 from mockloop.operations.services.admin import PROBE_TIMEOUT
 from mockloop.progress import report_progress
 from mockloop.settings import PROBE
 from mockloop.spec.model import ApiSpec
 from mockloop.testing.iterations import TestIterationResult
+from mockloop.testing.plans.credentials import add_mock_credentials
 from mockloop.testing.plans.generate import TargetTraits, TestFocus, generate_plan
 from mockloop.testing.plans.library import list_plans, read_plan, save_plan
 from mockloop.testing.plans.model import StepOutcome, TestPlan, TestPlanResult, parse_plan
+from mockloop.testing.plans.monitor import PlanMonitor
 from mockloop.testing.plans.results import SavedTestPlan, TestPlanList
 from mockloop.testing.plans.runner import PlanRunner, prepare_steps
 
@@ -57,8 +60,8 @@ class TestPlanOperations(OperationsBase):
     async def execute_test_plan(
         self,
         server_url: str,
-        test_plan: str | dict[str, Any] | None = None,
-        openapi_spec: str | dict[str, Any] | None = None,
+        test_plan: str | TestPlanJson | None = None,
+        openapi_spec: str | ApiDocumentJson | None = None,
         test_focus: TestFocus = "comprehensive",
         context_id: str | None = None,
         operations: list[str] | None = None,
@@ -68,6 +71,7 @@ class TestPlanOperations(OperationsBase):
         timeout: float | None = None,
         seed: int = 0,
         session_id: str | None = None,
+        ai_monitoring: bool = False,
     ) -> TestPlanResult:
         """Run a functional test plan against an HTTP API: each step's outcome with evidence.
 
@@ -79,7 +83,8 @@ class TestPlanOperations(OperationsBase):
         conformance, headers, JSONPath assertions and latency, and capture values for later
         steps (${name}). Each step is passed, failed, skipped (a dependency did not pass) or
         error (no response), with the request sent, a response excerpt and every assertion's
-        expected and actual value. Plan format: docs/test-plans.md. Any host may be tested.
+        expected and actual value. The plan format is test_plan's schema (name, variables,
+        headers, steps with request, expect and capture). Any host may be tested.
 
         Args:
             server_url: the API to test, e.g. http://127.0.0.1:8000; step paths are relative
@@ -100,6 +105,10 @@ class TestPlanOperations(OperationsBase):
             timeout: seconds per request (default: the plan's timeout_s, 10).
             seed: seed of the generated input values (same seed, same plan).
             session_id: the test session the run lands in (default: the open one).
+            ai_monitoring: watch the steps as they run and report those that depart from
+                the run so far (3x the median latency and 50 ms over it, a 5xx or no
+                response, a status class not seen before on a failing step): each as a
+                progress message when it happens, all in the result's `monitoring` section.
         """
         started = time.time()
         if timeout is not None and timeout <= 0:
@@ -136,9 +145,25 @@ class TestPlanOperations(OperationsBase):
         elif operations:
             raise ConfigError("operations= selects what a generated plan covers; give no test_plan")
         prepared = prepare_steps(plan, spec, set(variables or {}))
+        if spec is not None and target.is_mock and target.auth is not False:
+            # Saved and hand-written plans get the mock's credentials as generated ones do.
+            given = add_mock_credentials(
+                prepared, spec, plan_headers=plan.headers, caller_headers=headers
+            )
+            if given:
+                notes.append(
+                    f"{len(given)} step(s) call operations that need credentials and carried "
+                    f"none, so they sent placeholder ones ({', '.join(given[:5])}"
+                    + (", ..." if len(given) > 5 else "")
+                    + "); a MockLoop mock checks only their form"
+                )
+
+        monitor = PlanMonitor() if ai_monitoring else None
 
         async def progress(done: int, total: int, outcome: StepOutcome) -> None:
             await report_progress(done, total, f"{outcome.name}: {outcome.status}")
+            for anomaly in monitor.observe(outcome) if monitor is not None else []:
+                await report_progress(done, total, f"anomaly: {anomaly.step}: {anomaly.detail}")
 
         runner = PlanRunner(
             plan,
@@ -162,6 +187,9 @@ class TestPlanOperations(OperationsBase):
         )
         result.context_id = context_id
         result.session_id = session_id or self.current_session_id
+        if monitor is not None:
+            result.monitoring = monitor.section()
+            result.notes.append(f"monitoring: {result.monitoring.summary_text}")
         await self.services.runs.record(
             run_id=result.run_id,
             kind="test_plan",
@@ -275,7 +303,7 @@ class TestPlanOperations(OperationsBase):
 
     @operation(group="testing")
     async def save_test_plan(
-        self, name: str, test_plan: str | dict[str, Any], overwrite: bool = True
+        self, name: str, test_plan: str | TestPlanJson, overwrite: bool = True
     ) -> SavedTestPlan:
         """Store a test plan under a name, for execute_test_plan(test_plan=NAME) later.
 
@@ -309,7 +337,7 @@ class TestPlanOperations(OperationsBase):
         duration_seconds: float = 10,
         concurrent_users: int = 4,
         target_rps: float | None = None,
-        endpoints: list[str | dict[str, Any]] | None = None,
+        endpoints: list[str | LoadEndpointJson] | None = None,
         context_id: str | None = None,
         session_id: str | None = None,
     ) -> TestIterationResult:

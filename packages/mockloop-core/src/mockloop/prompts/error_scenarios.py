@@ -84,6 +84,16 @@ def resolve_endpoints(api_endpoints: Any, spec: ApiSpec | None) -> list[Endpoint
     """EndpointRefs from "GET /pets", operationIds, or {"method", "path"} objects."""
     if isinstance(api_endpoints, str):
         api_endpoints = [api_endpoints]
+    if isinstance(api_endpoints, list) and [str(e).strip().lower() for e in api_endpoints] in (
+        ["all"],
+        ["*"],
+    ):
+        if spec is None:
+            raise ConfigError(
+                'api_endpoints="all" needs api_spec (its operations are the endpoints); '
+                'without a description list them, e.g. ["GET /pets", "POST /pets"]'
+            )
+        api_endpoints = None
     if not api_endpoints:
         if spec is None:
             raise ConfigError(

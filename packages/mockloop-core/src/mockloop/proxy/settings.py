@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from mockloop.errors import ConfigError
 
@@ -18,6 +18,7 @@ __all__ = [
     "AuthConfig",
     "CircuitSettings",
     "ProxyMode",
+    "ProxyOptions",
     "ProxySettings",
     "RouteMode",
     "RoutingRule",
@@ -38,12 +39,29 @@ _METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}
 class RoutingRule(BaseModel):
     """Where matching requests go in hybrid mode; the highest `priority` match wins."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"pattern": "/api/critical/*", "mode": "proxy", "priority": 10, "methods": ["GET"]}
+            ]
+        },
+    )
 
-    pattern: str = Field(min_length=1, description="a glob (`*` spans `/`) or a regex on the path")
-    mode: RouteMode = "proxy"
-    priority: int = 0
-    methods: list[str] = Field(default_factory=list, description="empty: every method")
+    pattern: str = Field(
+        min_length=1,
+        description="the request path to match: a glob (`*` spans `/`, `?` one character) or "
+        "a regex starting with ^, e.g. /api/critical/*",
+    )
+    mode: RouteMode = Field(
+        default="proxy", description="where matching requests go: the live API or the mock"
+    )
+    priority: int = Field(
+        default=0, description="among several matching rules the highest wins (ties: first)"
+    )
+    methods: list[str] = Field(
+        default_factory=list, description="HTTP methods it applies to, e.g. ['GET']; empty: all"
+    )
     headers: dict[str, str] = Field(
         default_factory=dict, description="header name -> exact value, or '*' for present"
     )
@@ -53,7 +71,7 @@ class RoutingRule(BaseModel):
     pattern_type: Literal["auto", "glob", "regex"] = Field(
         default="auto", description="auto: a regex when the pattern starts with ^, else a glob"
     )
-    name: str | None = None
+    name: str | None = Field(default=None, description="a label shown in routing decisions")
 
     @field_validator("methods")
     @classmethod
@@ -85,6 +103,49 @@ def _glob_to_regex(pattern: str) -> str:
     return "^" + "".join(parts) + "$"
 
 
+_CREDENTIALS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "the secrets and settings of auth_type: api_key {api_key, name?, location?}; "
+    "bearer_token {token}; basic {username, password}; oauth2_client_credentials {token_url, "
+    "client_id, client_secret, scope?, audience?, client_auth?}; custom_headers {headers}",
+    "properties": {
+        "api_key": {"type": "string", "description": "api_key: the key's value"},
+        "name": {
+            "type": "string",
+            "description": "api_key: the header, query or cookie name (default X-API-Key)",
+        },
+        "location": {
+            "enum": ["header", "query", "cookie"],
+            "description": "api_key: where the key goes (default header)",
+        },
+        "token": {"type": "string", "description": "bearer_token: the token sent as Bearer"},
+        "username": {"type": "string", "description": "basic: the user name"},
+        "password": {"type": "string", "description": "basic: the password"},
+        "token_url": {
+            "type": "string",
+            "description": "oauth2_client_credentials: the http(s) token endpoint",
+        },
+        "client_id": {"type": "string", "description": "oauth2_client_credentials: client id"},
+        "client_secret": {
+            "type": "string",
+            "description": "oauth2_client_credentials: client secret",
+        },
+        "scope": {"type": "string", "description": "oauth2_client_credentials: scopes asked"},
+        "audience": {"type": "string", "description": "oauth2_client_credentials: audience"},
+        "client_auth": {
+            "enum": ["basic", "body"],
+            "description": "oauth2_client_credentials: how the client authenticates (default "
+            "basic)",
+        },
+        "headers": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "custom_headers: header name -> value",
+        },
+    },
+}
+
+
 class AuthConfig(BaseModel):
     """Credentials the proxy adds to every upstream request (never echoed anywhere).
 
@@ -94,11 +155,25 @@ class AuthConfig(BaseModel):
     {headers: {...}}. Any type may add `headers` (custom headers sent as well).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "auth_type": "api_key",
+                    "credentials": {"api_key": "test-key", "name": "X-API-Key"},
+                }
+            ]
+        },
+    )
 
-    auth_type: AuthType = "none"
-    credentials: dict[str, Any] = Field(default_factory=dict)
-    headers: dict[str, str] = Field(default_factory=dict)
+    auth_type: AuthType = Field(
+        default="none", description='how the upstream authenticates requests ("type" also works)'
+    )
+    credentials: dict[str, Any] = Field(default_factory=dict, json_schema_extra=_CREDENTIALS_SCHEMA)
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="extra headers sent upstream with every request"
+    )
     refresh_margin_s: float = Field(
         default=30.0, ge=0, description="OAuth2: refresh this long before expiry (at most 20%)"
     )
@@ -145,7 +220,10 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 class CircuitSettings(BaseModel):
     """Stop calling a failing upstream for a while after consecutive failures."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"failure_threshold": 5, "reset_timeout_s": 30}]},
+    )
 
     failure_threshold: int = Field(default=5, ge=0, description="0 turns the breaker off")
     reset_timeout_s: float = Field(default=30.0, gt=0, description="open time before a trial")
@@ -154,22 +232,45 @@ class CircuitSettings(BaseModel):
 class ProxySettings(BaseModel):
     """How a mock answers: from itself, from the live API, or by rules; and how it calls it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"default_mode": "mock", "timeout_s": 5, "retries": 1, "fallback_to_mock": True}
+            ]
+        },
+    )
 
-    mode: ProxyMode = "mock"
+    mode: ProxyMode = Field(
+        default="mock",
+        description="mock: answer from the description; proxy: forward every request to "
+        "target_url; hybrid: route by routing_rules; replay: serve a recording",
+    )
     target_url: str | None = Field(default=None, description="the live API's base URL")
     default_mode: RouteMode = Field(
         default="mock", description="hybrid mode: where a request no rule matches goes"
     )
-    routing_rules: list[RoutingRule] = Field(default_factory=list)
-    auth: AuthConfig | None = None
+    routing_rules: list[RoutingRule] = Field(
+        default_factory=list, description="hybrid mode's rules, highest priority first"
+    )
+    auth: AuthConfig | None = Field(
+        default=None, description="credentials added to every upstream request"
+    )
     timeout_s: float = Field(default=10.0, gt=0, description="per upstream attempt")
-    connect_timeout_s: float = Field(default=5.0, gt=0)
+    connect_timeout_s: float = Field(
+        default=5.0, gt=0, description="seconds to open an upstream connection"
+    )
     retries: int = Field(default=2, ge=0, le=10, description="extra attempts, idempotent only")
     retry_backoff_s: float = Field(default=0.1, ge=0, description="first wait, then doubled")
-    retry_max_backoff_s: float = Field(default=2.0, ge=0)
-    retry_statuses: list[int] = Field(default_factory=lambda: [502, 503, 504])
-    circuit_breaker: CircuitSettings = Field(default_factory=CircuitSettings)
+    retry_max_backoff_s: float = Field(default=2.0, ge=0, description="the longest wait")
+    retry_statuses: list[int] = Field(
+        default_factory=lambda: [502, 503, 504],
+        description="upstream statuses retried (idempotent requests only)",
+    )
+    circuit_breaker: CircuitSettings = Field(
+        default_factory=CircuitSettings,
+        description="stop calling a failing upstream for a while",
+    )
     fallback_to_mock: bool = Field(
         default=False, description="answer from the mock when the live API fails"
     )
@@ -216,6 +317,29 @@ class ProxySettings(BaseModel):
         data = self.model_dump(mode="json", exclude={"auth"})
         data["auth"] = self.auth.describe() if self.auth is not None else None
         return data
+
+
+_OWN_ARGUMENTS = ("mode", "target_url", "routing_rules", "auth")
+_OPTIONS: dict[str, Any] = {
+    name: (field.annotation, field)
+    for name, field in ProxySettings.model_fields.items()
+    if name not in _OWN_ARGUMENTS
+}
+
+ProxyOptions: type[BaseModel] = create_model(
+    "ProxyOptions",
+    __config__=ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"default_mode": "mock", "timeout_s": 5, "retries": 1, "fallback_to_mock": True}
+            ]
+        },
+    ),
+    __doc__="The proxy settings besides mode, target_url, routing_rules and auth (which the "
+    "tools take as arguments of their own): the published shape of `proxy_config`.",
+    **_OPTIONS,
+)
 
 
 def _check_auth(auth: AuthConfig) -> None:

@@ -3,7 +3,14 @@
 A control is `failed` when a finding of a mapped family exists, `passed` when every mapped
 family was tested and found nothing, `partially_tested` when some were and found nothing, and
 `not_tested` when none ran. `passed` means only that these probes found nothing: every control
-also says what automated probes cannot establish, and no report here is an attestation.
+says what the probes establish for it (`establishes`) and what automated probes cannot
+(`not_covered`), and no report here is an attestation.
+
+GDPR, HIPAA and SOX are laws and regulations, not control catalogues: their controls here are
+the articles and safeguards with a technical side an API probe can speak to (security of
+processing, access control, transmission security, IT general controls over access). Their
+legal obligations (lawful basis, consent, retention, breach notification, business associate
+agreements, management's assessment of internal control) are named as out of reach.
 """
 
 from __future__ import annotations
@@ -45,6 +52,19 @@ class Control:
     title: str
     families: tuple[str, ...]
     not_covered: str
+    establishes: str = ""
+
+    def established(self) -> str:
+        """What this run's probes establish for the control (said once per control)."""
+        if self.establishes:
+            return self.establishes
+        if not self.families:
+            return "nothing: no probe speaks to this control"
+        return (
+            "whether the probes of "
+            + ", ".join(self.families)
+            + " find a weakness on the operations they reached"
+        )
 
 
 FRAMEWORKS: dict[str, tuple[str, tuple[Control, ...]]] = {
@@ -331,10 +351,172 @@ FRAMEWORKS: dict[str, tuple[str, tuple[Control, ...]]] = {
     ),
 }
 
+_TRANSPORT = (
+    "with an https server_url: whether HTTPS answers carry HSTS (misconfiguration probes); the "
+    "probes never inspect TLS versions, ciphers or certificates"
+)
+
+FRAMEWORKS["GDPR"] = (
+    "EU General Data Protection Regulation (2016/679), technical side",
+    (
+        Control(
+            "Art. 32(1)(b)",
+            "Security of processing: confidentiality and integrity of processing systems",
+            ("authentication", *_ACCESS, "injection", "misconfiguration"),
+            "lawful basis (Art. 6), consent, purpose limitation, data minimisation, retention "
+            "and erasure (Art. 5, 17), records of processing (Art. 30), DPIAs (Art. 35), "
+            "encryption at rest, and whether the measures are appropriate to the risk",
+            "whether the API refuses callers without valid credentials, keeps one principal "
+            "from another's objects and from admin functions, resists injection and leaks no "
+            "stack traces, on the operations probed",
+        ),
+        Control(
+            "Art. 32(1)(b) availability",
+            "Security of processing: availability and resilience of processing systems",
+            ("resource_consumption",),
+            "capacity, redundancy, backups and the ability to restore (Art. 32(1)(c)), "
+            "regular testing of the measures (Art. 32(1)(d))",
+            "whether a burst at the probe's rate meets a limit (429 or a rate-limit header), "
+            "oversized pages or bodies are refused",
+        ),
+        Control(
+            "Art. 25",
+            "Data protection by design and by default",
+            ("property_authorization",),
+            "which personal data the API should process at all, pseudonymisation, defaults "
+            "chosen by design; what a property means beyond its name",
+            "whether responses expose sensitive-named or undocumented properties and whether "
+            "privileged properties are accepted in writes (mass assignment)",
+        ),
+        Control(
+            "Art. 5(1)(f)",
+            "Integrity and confidentiality principle",
+            ("authentication", *_ACCESS, "ssrf"),
+            "organisational measures, staff access, processors' security (Art. 28), breach "
+            "detection and notification (Art. 33, 34)",
+            "whether unauthenticated or cross-principal reads of objects succeed and whether "
+            "URL inputs make the server fetch internal addresses",
+        ),
+        Control(
+            "Art. 32 transport",
+            "Security of processing: personal data protected in transit",
+            ("misconfiguration",),
+            "TLS versions, ciphers and certificates, encryption between internal services",
+            _TRANSPORT,
+        ),
+    ),
+)
+FRAMEWORKS["HIPAA"] = (
+    "HIPAA Security Rule (45 CFR Part 164 Subpart C), technical safeguards",
+    (
+        Control(
+            "164.312(a)(1)",
+            "Access control: only authorized persons or software access ePHI",
+            ("authentication", *_ACCESS),
+            "unique user identification (a)(2)(i), emergency access procedure (a)(2)(ii), "
+            "automatic logoff (a)(2)(iii), encryption at rest (a)(2)(iv); workforce access "
+            "policies (164.308(a)(4))",
+            "whether secured operations refuse missing, malformed, expired and unsigned "
+            "tokens and whether one principal reaches another's objects or admin functions",
+        ),
+        Control(
+            "164.312(b)",
+            "Audit controls: activity in systems with ePHI is recorded and examined",
+            (),
+            "whether the API's own audit logs record access to ePHI and are reviewed; a "
+            "black-box probe cannot see the target's logs; not tested",
+            "nothing: no probe can see the target's audit logs",
+        ),
+        Control(
+            "164.312(c)(1)",
+            "Integrity: ePHI protected from improper alteration or destruction",
+            ("function_authorization", "property_authorization", "injection"),
+            "integrity of stored data, checksums and backups, mechanisms to authenticate "
+            "ePHI at rest (c)(2)",
+            "whether non-admin principals reach write or admin functions, privileged fields "
+            "are accepted in writes, and injected input changes what the server does",
+        ),
+        Control(
+            "164.312(d)",
+            "Person or entity authentication",
+            ("authentication",),
+            "identity proofing, MFA, credential issuance and revocation procedures",
+            "whether the API authenticates callers: missing, malformed, expired and "
+            "alg=none tokens refused on secured operations",
+        ),
+        Control(
+            "164.312(e)(1)",
+            "Transmission security: ePHI protected in transit",
+            ("misconfiguration",),
+            "TLS versions, ciphers and certificates, integrity controls (e)(2)(i), "
+            "encryption of every network path carrying ePHI (e)(2)(ii)",
+            _TRANSPORT,
+        ),
+        Control(
+            "164.308(a)(1)(ii)(A)",
+            "Risk analysis: potential risks and vulnerabilities to ePHI assessed",
+            _ALL,
+            "the documented, organisation-wide risk analysis and risk management plan; "
+            "business associate agreements (164.308(b)); breach notification (164.400); a "
+            "tool run is one input to the analysis",
+            "which of the OWASP API Top 10 weaknesses the probes found on this API",
+        ),
+    ),
+)
+FRAMEWORKS["SOX"] = (
+    "Sarbanes-Oxley Act Sec. 404, IT general controls over financial reporting systems",
+    (
+        Control(
+            "ITGC-AC-1",
+            "Logical access to financial systems is restricted to authorized users",
+            ("authentication", *_ACCESS),
+            "user provisioning and de-provisioning, periodic access reviews, segregation of "
+            "duties by role, privileged-user monitoring",
+            "whether the API refuses unauthenticated and tampered credentials and keeps "
+            "principals from each other's objects, admin functions and privileged fields",
+        ),
+        Control(
+            "ITGC-AC-2",
+            "Segregation of duties enforced by the application",
+            ("function_authorization",),
+            "the duty matrix itself and whether roles beyond admin/non-admin conflict; the "
+            "probes know only the principals given to them",
+            "whether a non-admin principal reaches operations meant for admins",
+        ),
+        Control(
+            "ITGC-DI-1",
+            "Data integrity: inputs to financial records are validated",
+            ("injection", "property_authorization"),
+            "reconciliations, completeness and accuracy controls, interfaces between "
+            "systems, whether amounts are right",
+            "whether injected input is executed and whether writes accept privileged fields "
+            "(status, roles, prices) a client should not set",
+        ),
+        Control(
+            "ITGC-CM-1",
+            "Changes to financial systems are authorized, tested and documented",
+            ("inventory",),
+            "the change-management process, approvals and test evidence, who can deploy",
+            "whether undocumented API versions or documentation describing other operations "
+            "are still served (drift between what is deployed and what is described)",
+        ),
+        Control(
+            "Sec. 404(a)",
+            "Management's assessment of internal control over financial reporting",
+            (),
+            "management's assessment, the auditor's attestation (404(b)), entity-level and "
+            "business-process controls; no probe can establish these; not tested",
+            "nothing: an assessment is management's, not a tool's",
+        ),
+    ),
+)
+
 _ALIASES = {name.lower().replace("_", "-").replace(" ", "-"): name for name in FRAMEWORKS}
 _ALIASES.update({"owasp": "OWASP-API-2023", "pci": "PCI-DSS-4.0", "pci-dss": "PCI-DSS-4.0",
                  "soc-2": "SOC2", "iso-27001": "ISO-27001-2022", "iso27001": "ISO-27001-2022",
-                 "nist": "NIST-800-53", "nist-sp-800-53": "NIST-800-53"})  # fmt: skip
+                 "nist": "NIST-800-53", "nist-sp-800-53": "NIST-800-53",
+                 "eu-gdpr": "GDPR", "hipaa-security-rule": "HIPAA",
+                 "sarbanes-oxley": "SOX", "sox-404": "SOX"})  # fmt: skip
 
 
 def resolve_frameworks(names: list[str] | None) -> list[str]:
@@ -398,6 +580,7 @@ def compliance_reports(
                     probe_families=list(control.families),
                     findings=hits,
                     untested_families=untested,
+                    establishes=control.established(),
                     not_covered=control.not_covered,
                 )
             )

@@ -99,6 +99,7 @@ class ComplianceControl(BaseModel):
     probe_families: list[str]
     findings: list[str] = Field(default_factory=list, description="finding ids against it")
     untested_families: list[str] = Field(default_factory=list)
+    establishes: str = Field(default="", description="what the probes establish for it")
     not_covered: str = Field(description="what automated probes cannot establish for it")
 
 

@@ -15,11 +15,14 @@ object-level authorization testable. `{"headers": {...}}` alone is one user.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from mockloop.errors import ConfigError
 
-__all__ = ["Identity", "parse_identities"]
+__all__ = ["Identity", "SecurityAuth", "SecurityPrincipal", "parse_identities"]
 
 _KEYS = {"name", "headers", "query", "ids", "role", "token"}
 
@@ -45,6 +48,77 @@ class Identity:
             if name.lower() == "authorization" and value.lower().startswith("bearer "):
                 return value[7:].strip()
         return None
+
+
+def _leave_out(schema: dict[str, Any]) -> None:
+    """Publish an optional field as one to leave out, not to send as null (refused)."""
+    schema.pop("default", None)
+
+
+class SecurityPrincipal(BaseModel):
+    """One principal to act as (the published shape; `parse_identities` reads the dict)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "alice",
+                    "headers": {"Authorization": "Bearer alice-token"},
+                    "ids": {"petId": 1},
+                }
+            ]
+        },
+    )
+
+    name: str | SkipJsonSchema[None] = Field(
+        default=None,
+        description="a label in findings (default user1...)",
+        json_schema_extra=_leave_out,
+    )
+    headers: dict[str, str | int | float] = Field(
+        default_factory=dict, description="headers carrying its credentials"
+    )
+    token: str | None = Field(
+        default=None, description="a bearer token: the same as headers {Authorization: Bearer}"
+    )
+    query: dict[str, str | int | float] = Field(
+        default_factory=dict, description="query parameters carrying its credentials"
+    )
+    ids: dict[str, str | int | float] = Field(
+        default_factory=dict,
+        description="path parameter name -> the id of an object this principal owns",
+    )
+    role: Literal["user", "admin"] | SkipJsonSchema[None] = Field(
+        default=None,
+        description="user or admin (default: user in users, admin as admin)",
+        json_schema_extra=_leave_out,
+    )
+
+
+class SecurityAuth(BaseModel):
+    """The principals a security test acts as: users (two with ids make object-level
+    authorization testable) and an optional administrator. A principal alone is one user."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "users": [
+                        {"name": "alice", "token": "alice-token", "ids": {"petId": 1}},
+                        {"name": "bob", "token": "bob-token", "ids": {"petId": 2}},
+                    ],
+                    "admin": {"token": "admin-token"},
+                }
+            ]
+        },
+    )
+
+    users: list[SecurityPrincipal] = Field(
+        default_factory=list, description="ordinary users, each with its own credentials"
+    )
+    admin: SecurityPrincipal | None = Field(default=None, description="an administrator")
 
 
 def _strings(value: Any, where: str) -> dict[str, str]:

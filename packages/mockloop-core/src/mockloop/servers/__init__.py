@@ -5,7 +5,13 @@ State lives in the registry (`MOCKLOOP_HOME/registry.db`); each server's output 
 """
 
 from mockloop.servers.discovery import DEFAULT_SCAN_PORTS, discover_servers
-from mockloop.servers.lifecycle import list_servers, start_server, stop_all_servers, stop_server
+from mockloop.servers.lifecycle import (
+    list_servers,
+    project_server,
+    start_server,
+    stop_all_servers,
+    stop_server,
+)
 from mockloop.servers.models import (
     DiscoveredServer,
     Discovery,
@@ -23,6 +29,7 @@ __all__ = [
     "ServerStatus",
     "discover_servers",
     "list_servers",
+    "project_server",
     "start_server",
     "stop_all_servers",
     "stop_server",

@@ -33,7 +33,13 @@ from mockloop.servers.processes import (
 from mockloop.settings import PROBE, mockloop_home
 from mockloop.store.registry import Registry
 
-__all__ = ["list_servers", "start_server", "stop_all_servers", "stop_server"]
+__all__ = [
+    "list_servers",
+    "project_server",
+    "start_server",
+    "stop_all_servers",
+    "stop_server",
+]
 
 _PORT_SEARCH = 200  # how far above a busy default port to look for a free one
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::", ""}
@@ -89,9 +95,11 @@ def _pick_port(
         return wanted
     if explicit:
         reason = "is the business port" if wanted in taken else "is in use"
+        option = "business_port= (--port)" if what == "port" else "admin_port= (--admin-port)"
         raise ServerError(
             f"{what} {wanted} on {host} {reason}{_holder(wanted, registered)} choose another "
-            f"{what}, or leave it at its default to use the next free one"
+            f"{what} with {option} (0 picks any free port), or leave it unset to use the next "
+            "free one"
         )
     for candidate in range(wanted + 1, min(wanted + _PORT_SEARCH, 65536)):
         if candidate not in taken and port_is_free(host, candidate):
@@ -367,6 +375,15 @@ def list_servers(*, include_stopped: bool = False) -> list[ServerInfo]:
     registry = Registry()
     statuses = None if include_stopped else ("running", "stale")
     return [_info(row) for row in _refresh(registry, registry.servers(statuses=statuses))]
+
+
+def project_server(project_path: str | Path) -> ServerInfo | None:
+    """The running server MockLoop started from the project folder `project_path`, if any."""
+    folder = str(Path(project_path).expanduser().resolve())
+    for server in list_servers():
+        if server.status == "running" and server.project_path == folder:
+            return server
+    return None
 
 
 def _matches(row: dict[str, Any], target: str | int) -> bool:

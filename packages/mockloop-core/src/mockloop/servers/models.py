@@ -95,6 +95,17 @@ class GeneratedMock(Result):
     business_port: int | None = None
     admin_port: int | None = None
     notices: list[str] = Field(default_factory=list, description="e.g. a busy port was moved")
+    project_action: Literal["created", "reused", "regenerated", "overwritten"] = Field(
+        default="created",
+        description="what happened to the project folder: created; reused (made by MockLoop "
+        "with the same inputs, nothing rewritten); regenerated (made by MockLoop with other "
+        "inputs, generated files rewritten); overwritten (overwrite=True)",
+    )
+    reused_server: bool = Field(
+        default=False,
+        description="the mock MockLoop had started from this unchanged project still ran and "
+        "was reused instead of starting another",
+    )
 
 
 class MockServerList(Result):

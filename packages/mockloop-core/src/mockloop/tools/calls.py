@@ -5,25 +5,31 @@ set holds one `OperationCaller`. Given a `MockLoopClient` it runs blocking calls
 client's own event-loop thread (where its background schedules live) and async calls through
 `client.async_client`; given an `AsyncMockLoopClient` it awaits it directly and runs blocking
 calls on one private loop thread of its own. Every call is audited as made by its face
-("langchain", "crewai"). Nothing here imports a framework.
+("langchain", "crewai"), and so is every call refused at argument validation, whether the
+catalog's check (`validate`) or the framework's own (`rejected`) refused it: outcome "invalid".
+Nothing here imports a framework.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from mockloop._sync_client import MockLoopClient
 from mockloop._sync_runner import LoopThread
-from mockloop.audit import using_face
+from mockloop.audit import record_rejected, using_face
+from mockloop.bound.operation import given_arguments
+from mockloop.bound.text import MAX_JSON_CHARS, compact_json, render_result
 from mockloop.catalog import OperationSpec
 from mockloop.client import AsyncMockLoopClient
+from mockloop.errors import MockLoopError
+from mockloop.operation import invalid_arguments
 from mockloop.progress import ProgressCallback, progress_to
-from mockloop.results import Result, summary_of
-from mockloop.tools.errors import error_text
+from mockloop.settings import using_home
+from mockloop.tools.errors import error_text, validation_error_text
 
 __all__ = [
+    "MAX_JSON_CHARS",
     "ClientLike",
     "OperationCaller",
     "compact_json",
@@ -34,8 +40,6 @@ __all__ = [
 
 ClientLike = MockLoopClient | AsyncMockLoopClient | None
 T = TypeVar("T")
-
-MAX_JSON_CHARS = 24_000
 
 
 class OperationCaller:
@@ -90,6 +94,28 @@ class OperationCaller:
         with using_face(self.face), progress_to(progress):
             return await getattr(self.async_client, name)(**arguments)
 
+    def validate(self, op: OperationSpec, arguments: dict[str, Any]) -> dict[str, Any]:
+        """`op`'s arguments checked by the catalog (`OperationSpec.validate_arguments`); a
+        refusal is audited as this face's call with outcome "invalid", then raised."""
+        try:
+            return op.validate_arguments(arguments)
+        except MockLoopError as exc:
+            with using_home(self.async_client.settings.home):
+                record_rejected(op.name, arguments, exc, face=self.face)
+            raise
+
+    def rejected(self, op: OperationSpec, exc: Any) -> str:
+        """The error text for arguments a framework's own validation refused (a pydantic
+        `ValidationError`), after auditing the refusal (outcome "invalid", the arguments
+        the errors quote)."""
+        quoted = {
+            ".".join(str(p) for p in error["loc"]) or "(arguments)": error.get("input")
+            for error in exc.errors()
+        }
+        with using_home(self.async_client.settings.home):
+            record_rejected(op.name, quoted, invalid_arguments(op.name, exc), face=self.face)
+        return validation_error_text(op.name, exc)
+
     def run(self, work: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine over the async client (e.g. a plugin API tool's call) on this
         caller's event loop, to completion (blocking)."""
@@ -98,49 +124,3 @@ class OperationCaller:
     def render(self, result: Any) -> str:
         """The text an agent reads of `result` (see `render_result`)."""
         return render_result(result, self.omitted_note)
-
-
-def given_arguments(op: OperationSpec, arguments: dict[str, Any]) -> dict[str, Any]:
-    """The arguments minus those that are the very default object of their parameter.
-
-    Frameworks fill every default in after validating; dropping them keeps the method's own
-    defaults (some are sentinels, such as "the default port, moved if busy").
-    """
-    defaults = {p.name: p.default for p in op.parameters if not p.required}
-    return {
-        name: value
-        for name, value in arguments.items()
-        if not (name in defaults and value is defaults[name])
-    }
-
-
-def render_result(result: Any, omitted_note: str = "call a narrower operation for them") -> str:
-    """The text an agent reads: the result's short summary, then its JSON (compacted)."""
-    if isinstance(result, Result):
-        data = result.model_dump(mode="json")
-        summary = summary_of(result)
-    else:
-        data = result
-        summary = ""
-    text = compact_json(data, note=omitted_note)
-    return f"{summary}\n\nResult JSON: {text}" if summary else text
-
-
-def compact_json(
-    data: Any, limit: int = MAX_JSON_CHARS, note: str = "call a narrower operation for them"
-) -> str:
-    """JSON of `data` within `limit` characters: the largest top-level fields give way first,
-    each replaced by a note of its size, so what remains is still valid JSON."""
-    text = json.dumps(data, default=str)
-    if len(text) <= limit or not isinstance(data, dict):
-        return text if len(text) <= limit else text[:limit] + "... [truncated]"
-    shown = dict(data)
-    sizes = sorted(
-        ((len(json.dumps(value, default=str)), key) for key, value in data.items()), reverse=True
-    )
-    for size, key in sizes:
-        shown[key] = f"<omitted: {size} characters; {note}>"
-        text = json.dumps(shown, default=str)
-        if len(text) <= limit:
-            break
-    return text

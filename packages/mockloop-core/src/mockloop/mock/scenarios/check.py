@@ -29,6 +29,13 @@ from mockloop.mock.scenarios.endpoints import (
     did_you_mean,
     response_for,
 )
+from mockloop.mock.scenarios.original import (
+    TestParameters,
+    ValidationRule,
+    normalise_original_shape,
+    original_location,
+    resolve_concrete_paths,
+)
 from mockloop.mock.scenarios.rules import Delay, ResponseSpec, Scenario, ScenarioRule
 from mockloop.mock.scenarios.schema import SCENARIO_CORE_KEYS, SCENARIO_METADATA_KEYS
 from mockloop.spec.model import Operation
@@ -76,6 +83,7 @@ class ScenarioCheck:
     normalised: dict[str, Any] | None = None
     matches: list[RuleMatch] = field(default_factory=list)
     endpoints_checked: bool = False
+    notes: list[str] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -132,8 +140,37 @@ def check_scenario(
     operations: Sequence[Operation] | None = None,
     api_title: str = "the description",
 ) -> ScenarioCheck:
-    """Validate a scenario field by field and, with `operations`, against a description."""
+    """Validate a scenario field by field and, with `operations`, against a description.
+
+    The original MockLoop shape is normalised first; `notes` says what was rewritten, and
+    problems in rules made from endpoints are located where the caller wrote them
+    (`endpoints[0].response_config.status_code`).
+    """
     check = ScenarioCheck()
+    shape = normalise_original_shape(data, strict=strict)
+    for location, message in shape.problems:
+        check.add(location, message)
+    check.notes.extend(shape.notes)
+    if shape.from_endpoints and operations is not None:
+        check.notes.extend(
+            resolve_concrete_paths(shape.data["rules"], shape.origins, list(operations))
+        )
+    _check_core(shape.data, strict, operations, api_title, check)
+    if shape.from_endpoints:
+        for problem in [*check.problems, *check.warnings]:
+            problem.location = original_location(problem.location, shape.origins)
+    if check.scenario is not None:
+        check.notes.extend(_kept_notes(check.scenario))
+    return check
+
+
+def _check_core(
+    data: Mapping[str, Any],
+    strict: bool,
+    operations: Sequence[Operation] | None,
+    api_title: str,
+    check: ScenarioCheck,
+) -> None:
     core = _split_top_level(data, strict, check)
     name = core.get("name")
     if isinstance(name, str) and "/" in name:
@@ -162,7 +199,7 @@ def check_scenario(
     if lax_errors:
         if operations is not None:
             _check_readable_rules(core.get("rules"), list(operations), api_title, check)
-        return check
+        return
     scenario = Scenario.model_validate(core)
     check.scenario = scenario
     normalised = scenario.model_dump(mode="json", exclude_unset=True)
@@ -176,7 +213,6 @@ def check_scenario(
         check.matches = check_against_description(rules, list(operations), api_title, check.add)
     else:
         _shadowed_without_description(scenario, check)
-    return check
 
 
 def _check_readable_rules(
@@ -203,9 +239,40 @@ def _check_readable_rules(
 
 
 def deployable_form(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The scenario as the mock takes it: every key beside name, description, rules and
-    metadata moved under metadata (the mock refuses unknown top-level keys). No checks."""
-    return _split_top_level(data, False, ScenarioCheck())
+    """The scenario as the mock takes it: the original shape normalised into rules, and every
+    key beside the scenario's fields moved under metadata (the mock refuses unknown top-level
+    keys). No checks."""
+    return _split_top_level(normalise_original_shape(data).data, False, ScenarioCheck())
+
+
+def _kept_notes(scenario: Scenario) -> list[str]:
+    """What test_parameters and validation_rules do once deployed (kept, acted upon or not)."""
+    notes = []
+    if scenario.test_parameters is not None:
+        arguments = scenario.test_parameters.load_test_arguments()
+        shown = ", ".join(f"{key}={value!r}" for key, value in arguments.items())
+        notes.append(
+            "test_parameters kept on the scenario, not acted upon by deploying (it runs no "
+            f"load): run_load_test(server_url=..., scenario_name={scenario.name!r}"
+            + (f", {shown}" if shown else "")
+            + ") runs them"
+        )
+    for index, rule in enumerate(scenario.validation_rules):
+        where = f"validation_rules[{index}] ({rule.describe()})"
+        if rule.rule_type != "error_rate":
+            notes.append(f"{where} kept: switch_scenario checks it on its verification request")
+        elif rule.condition == "less_than":
+            notes.append(
+                f"{where} kept, not checked by switch_scenario (one request has no error "
+                f"rate): pass thresholds={{'error_rate': {rule.expected_value!r}}} to "
+                "run_load_test"
+            )
+        else:
+            notes.append(
+                f"{where} kept, not acted upon: one request has no error rate, and a load "
+                "threshold is an upper bound (use condition less_than)"
+            )
+    return notes
 
 
 def _selectors_first(rule: dict[str, Any]) -> dict[str, Any]:
@@ -309,11 +376,25 @@ def _fields_at(loc: Sequence[Any]) -> tuple[str, list[str]]:
     """What kind of object sits at `loc` and its fields."""
     if not loc:
         return "scenario", list(SCENARIO_CORE_KEYS)
+    if loc[0] == "test_parameters":
+        return "test_parameters object", list(TestParameters.model_fields)
+    if loc[0] == "validation_rules":
+        return "validation rule", list(ValidationRule.model_fields)
     if loc[-1] == "delay":
         return "delay", [f for f in Delay.model_fields]
     if len(loc) >= 4 and loc[-2] == "sequence":
         return "sequence entry", [f for f in ResponseSpec.model_fields if f != "has_body"]
     return "rule", [f for f in ScenarioRule.model_fields if f != "has_body"]
+
+
+_ORIGINAL_SCHEME = (
+    " (the original shape's endpoints[] take response_config {status_code, "
+    "response_time_ms, response_data, headers}; a rule takes status, delay_ms, body, headers)"
+)
+_ORIGINAL_FIELDS = {
+    name: _ORIGINAL_SCHEME
+    for name in ("response_config", "status_code", "response_time_ms", "response_data")
+}
 
 
 def _translate(error: Any) -> list[tuple[str, str]]:
@@ -325,16 +406,24 @@ def _translate(error: Any) -> list[tuple[str, str]]:
     if kind == "extra_forbidden":
         what, known = _fields_at(loc[:-1])
         name = str(loc[-1])
+        hint = _ORIGINAL_FIELDS.get(name, "") if loc[0] == "rules" else ""
         return [
             (
                 location,
                 f"unknown field {name!r}{did_you_mean(name, known)}; a {what} has: "
-                + ", ".join(known),
+                + ", ".join(known)
+                + hint,
             )
         ]
     if kind == "missing":
         if loc == ("name",):
-            return [(location, "required: a scenario needs a name (1 to 200 characters)")]
+            return [
+                (
+                    location,
+                    "required: a scenario needs a name (1 to 200 characters; scenario_name in "
+                    "the original shape)",
+                )
+            ]
         return [(location, "required field missing")]
     if kind == "value_error":
         text = message.removeprefix("Value error, ")

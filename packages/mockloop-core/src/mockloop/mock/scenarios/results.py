@@ -31,6 +31,12 @@ def _listing(problems: list[ScenarioProblem]) -> str:
     return shown + (f"; and {more} more" if more > 0 else "")
 
 
+def _rewrites(notes: list[str]) -> str:
+    """The endpoint rewrites among the notes, in a few words."""
+    count = sum(1 for note in notes if note.startswith("normalised: endpoints["))
+    return f"{count} endpoint(s) -> {count} rule(s)" if count else ""
+
+
 class ScenarioValidationResult(Result):
     """Every problem of a scenario, located, and the scenario as the mock would take it."""
 
@@ -56,6 +62,13 @@ class ScenarioValidationResult(Result):
     endpoint_matches: list[RuleMatch] = Field(
         default_factory=list, description="per rule: the operations it selects and answers"
     )
+    normalisation: list[str] = Field(
+        default_factory=list,
+        description='what was rewritten from the original MockLoop shape ("normalised: '
+        'endpoints[0] -> rules[0] (POST /payments: status 503, delay 200 ms)"), and what is '
+        "kept on the scenario but not acted upon by deploying (test_parameters, error_rate "
+        "validation rules)",
+    )
 
     def summary(self, limit: int = 600) -> str:
         name = repr(self.scenario_name) if self.scenario_name else "(unnamed)"
@@ -64,6 +77,9 @@ class ScenarioValidationResult(Result):
         else:
             text = f"Scenario {name} is invalid: {len(self.problems)} problem(s): "
             text += _listing(self.problems)
+        rewritten = _rewrites(self.normalisation)
+        if rewritten:
+            text += f". Normalised from the original MockLoop shape: {rewritten}"
         if self.endpoints_checked:
             matched = sum(1 for m in self.endpoint_matches if m.operations)
             text += (
@@ -95,6 +111,11 @@ class ScenarioDeployResult(Result):
         description="warnings, and with force_deploy the problems deployed anyway"
     )
     scenario: dict[str, Any] = Field(description="the scenario as the mock stored it")
+    normalisation: list[str] = Field(
+        default_factory=list,
+        description="what was rewritten from the original MockLoop shape, and what is kept "
+        "but not acted upon (as validate_scenario_config reports it)",
+    )
     message: str
 
     def summary(self, limit: int = 600) -> str:

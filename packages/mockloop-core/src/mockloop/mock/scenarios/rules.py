@@ -12,6 +12,10 @@ A rule selects operations by `operation` (an operationId), or by `path` (the tem
 description writes it, or a glob over templates) with an optional `method`; a rule with neither
 applies to every operation. The first matching rule of the active scenario wins. Per-endpoint
 response overrides are rules too and take precedence over the active scenario.
+
+The original MockLoop shape (`scenario_name`, `endpoints[].response_config`) is accepted and
+normalised into rules (`mockloop.mock.scenarios.original`); `test_parameters` and
+`validation_rules` are kept on the scenario.
 """
 
 from __future__ import annotations
@@ -23,8 +27,14 @@ import threading
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from mockloop.errors import ScenarioError
+from mockloop.mock.scenarios.original import (
+    TestParameters,
+    ValidationRule,
+    normalise_original_shape,
+)
 from mockloop.spec.model import Operation
 
 __all__ = [
@@ -45,12 +55,33 @@ class Delay(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    distribution: Literal["fixed", "uniform", "normal", "exponential"] = "fixed"
-    ms: float | None = Field(default=None, ge=0, description="fixed delay")
-    min_ms: float | None = Field(default=None, ge=0, description="uniform lower bound")
-    max_ms: float | None = Field(default=None, ge=0, description="uniform upper bound")
-    mean_ms: float | None = Field(default=None, ge=0, description="normal or exponential mean")
-    stddev_ms: float | None = Field(default=None, ge=0, description="normal standard deviation")
+    distribution: Literal["fixed", "uniform", "normal", "exponential"] = Field(
+        default="fixed",
+        description="fixed needs ms; uniform needs min_ms and max_ms (min_ms <= max_ms); "
+        "normal needs mean_ms and stddev_ms; exponential needs mean_ms",
+        examples=["normal"],
+    )
+    ms: float | None = Field(
+        default=None, ge=0, description="the fixed delay in milliseconds", examples=[200]
+    )
+    min_ms: float | None = Field(
+        default=None, ge=0, description="the uniform delay's lower bound (ms)", examples=[50]
+    )
+    max_ms: float | None = Field(
+        default=None, ge=0, description="the uniform delay's upper bound (ms)", examples=[250]
+    )
+    mean_ms: float | None = Field(
+        default=None,
+        ge=0,
+        description="the normal or exponential delay's mean (ms)",
+        examples=[120],
+    )
+    stddev_ms: float | None = Field(
+        default=None,
+        ge=0,
+        description="the normal delay's standard deviation (ms)",
+        examples=[30],
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> Delay:
@@ -85,14 +116,48 @@ class ResponseSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: int | None = Field(default=None, ge=100, le=599)
-    body: Any = None
-    example: str | None = Field(default=None, description="a named example of the response")
-    generate: bool = Field(default=False, description="generate fresh data from the schema")
-    headers: dict[str, str] = Field(default_factory=dict)
-    delay_ms: float | None = Field(default=None, ge=0)
-    delay: Delay | None = None
-    has_body: bool = Field(default=False, exclude=True)
+    status: int | None = Field(
+        default=None,
+        ge=100,
+        le=599,
+        description="the status to answer; the documented response of that status supplies "
+        "body and headers",
+        examples=[503],
+    )
+    body: Any = Field(
+        default=None,
+        description="an inline body, served as given (JSON unless the response's media type is "
+        "another); takes precedence over example and generate",
+        examples=[{"error": "unavailable"}],
+    )
+    example: str | None = Field(
+        default=None,
+        description="the name of a documented example of the response to serve",
+        examples=["sold_out"],
+    )
+    generate: bool = Field(
+        default=False,
+        description="true: fresh data generated from the response schema on every call",
+        examples=[True],
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="extra response headers",
+        examples=[{"Retry-After": "5"}],
+    )
+    delay_ms: float | None = Field(
+        default=None,
+        ge=0,
+        description="a fixed delay in milliseconds before answering",
+        examples=[200],
+    )
+    delay: Delay | None = Field(
+        default=None,
+        description="a delay drawn from a distribution per request (wins over delay_ms)",
+        examples=[{"distribution": "normal", "mean_ms": 120, "stddev_ms": 30}],
+    )
+    # Set by the model when a body is given (even null); not part of the format.
+    has_body: SkipJsonSchema[bool] = Field(default=False, exclude=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -115,14 +180,53 @@ class ScenarioRule(ResponseSpec):
     (`sequence_end`: "cycle" starts over, "repeat_last" stays on the last one).
     """
 
-    operation: str | None = Field(default=None, description="an operationId")
-    method: str | None = None
-    path: str | None = Field(default=None, description="a path template or a glob over templates")
-    error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    error_status: int = Field(default=500, ge=400, le=599)
-    error_body: Any = None
-    sequence: list[ResponseSpec] = Field(default_factory=list)
-    sequence_end: Literal["cycle", "repeat_last"] = "cycle"
+    operation: str | None = Field(
+        default=None,
+        description="select by operationId; with method or path, all must match",
+        examples=["getPet"],
+    )
+    method: str | None = Field(
+        default=None,
+        description="an HTTP method (any case); with path, or alone for every operation of "
+        "that method",
+        examples=["POST"],
+    )
+    path: str | None = Field(
+        default=None,
+        description="a path template as the description writes it (/pets/{petId}) or a glob "
+        "over templates (/pets/*)",
+        examples=["/pets/{petId}"],
+    )
+    error_rate: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="share of calls (0 to 1) answered with error_status",
+        examples=[0.2],
+    )
+    error_status: int = Field(
+        default=500,
+        ge=400,
+        le=599,
+        description="the status of those errors",
+        examples=[503],
+    )
+    error_body: Any = Field(
+        default=None,
+        description="the body of those errors (default: the documented error response)",
+        examples=[{"error": "try again"}],
+    )
+    sequence: list[ResponseSpec] = Field(
+        default_factory=list,
+        description="successive calls get successive responses (status, body, example, "
+        "generate, headers, delay_ms, delay)",
+        examples=[[{"status": 200}, {"status": 429, "headers": {"Retry-After": "1"}}]],
+    )
+    sequence_end: Literal["cycle", "repeat_last"] = Field(
+        default="cycle",
+        description="after the last response: cycle starts over, repeat_last stays on it",
+        examples=["repeat_last"],
+    )
 
     @field_validator("method")
     @classmethod
@@ -150,14 +254,46 @@ class ScenarioRule(ResponseSpec):
 
 
 class Scenario(BaseModel):
-    """A named set of rules."""
+    """A named set of rules, with the test parameters and expectations that go with it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
-    rules: list[ScenarioRule] = Field(default_factory=list)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        description="unique per mock, without '/'; the name deploy_scenario and switch_scenario "
+        "use (scenario_name is accepted as a synonym)",
+        examples=["payment_outage"],
+    )
+    description: str = Field(
+        default="",
+        description="what the scenario simulates, in words",
+        examples=["Payments fail while the catalogue stays up"],
+    )
+    rules: list[ScenarioRule] = Field(
+        default_factory=list,
+        description="the first rule that selects an operation answers it",
+        examples=[[{"method": "POST", "path": "/payments", "status": 503, "delay_ms": 200}]],
+    )
+    test_parameters: TestParameters | None = Field(
+        default=None,
+        description="load parameters for a run under the scenario (kept; deploying runs no "
+        "load: they are run_load_test's concurrent_users, duration, ramp_up, target_rps and "
+        "thresholds.error_rate)",
+        examples=[{"concurrent_users": 10, "duration_seconds": 60, "ramp_up_time": 5}],
+    )
+    validation_rules: list[ValidationRule] = Field(
+        default_factory=list,
+        description="expectations on the answers while the scenario is active; "
+        "switch_scenario checks status, response_time, header and body rules on its "
+        "verification request",
+        examples=[[{"rule_type": "status", "condition": "equals", "expected_value": 503}]],
+    )
+    metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        description="anything describing the scenario; the mock keeps it and ignores it",
+        examples=[{"scenario_type": "error_simulation", "owner": "payments-team"}],
+    )
 
 
 def _format_errors(exc: ValidationError, what: str) -> str:
@@ -169,9 +305,25 @@ def _format_errors(exc: ValidationError, what: str) -> str:
 
 
 def parse_scenario(data: Any, *, name: str | None = None) -> Scenario:
-    """Validate scenario data; ScenarioError naming each bad field otherwise."""
+    """Validate scenario data; ScenarioError naming each bad field otherwise.
+
+    The original MockLoop shape (scenario_name, endpoints with response_config) is normalised
+    into rules first (see `mockloop.mock.scenarios.original`).
+    """
     if not isinstance(data, dict):
         raise ScenarioError(f"a scenario must be a JSON object, got {type(data).__name__}")
+    shape = normalise_original_shape(data)
+    if shape.problems:
+        raise ScenarioError(
+            "invalid scenario: " + "; ".join(f"{where}: {what}" for where, what in shape.problems)
+        )
+    data = shape.data
+    if shape.original and "scenario_type" in data:
+        # The original shape's scenario_type describes the scenario: metadata, as deploy keeps it.
+        metadata = data.get("metadata")
+        kept = {"scenario_type": data["scenario_type"]}
+        data = {k: v for k, v in data.items() if k != "scenario_type"}
+        data["metadata"] = {**kept, **metadata} if isinstance(metadata, dict) else kept
     if name is not None and "name" not in data:
         data = {**data, "name": name}
     try:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from mockloop.errors import ScenarioError
 from mockloop.mock.scenarios.endpoints import response_for
+from mockloop.mock.scenarios.original import ValidationRule
 from mockloop.mock.scenarios.rules import ResponseSpec, Scenario, ScenarioRule, parse_rule
 from mockloop.spec.model import Operation
 
@@ -32,6 +33,7 @@ __all__ = [
     "VerificationCheck",
     "VerificationPlan",
     "judge",
+    "judge_validation_rules",
     "override_rules",
     "plan_verification",
 ]
@@ -348,3 +350,82 @@ def judge(
             )
         )
     return checks
+
+
+def _compare(condition: str, observed: Any, expected: Any) -> bool:
+    if condition == "equals":
+        return observed == expected
+    if condition == "not_equals":
+        return observed != expected
+    if condition == "contains":
+        if isinstance(observed, str):
+            return str(expected) in observed
+        if isinstance(observed, list):
+            return expected in observed  # an item equal to it (dicts and lists compare too)
+        if isinstance(observed, dict):
+            if isinstance(expected, dict):  # every expected key, with its value
+                return all(k in observed and observed[k] == v for k, v in expected.items())
+            return isinstance(expected, str) and expected in observed  # a key
+        return False
+    numbers = (observed, expected)
+    if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers):
+        return False
+    if condition == "less_than":
+        return observed < expected
+    return observed > expected  # greater_than
+
+
+def _body_value(body: bytes, path: str | None) -> tuple[bool, Any]:
+    """(found, value) of a dotted key path into a JSON body; the whole body without a path."""
+    value = _parsed(body)
+    if not path:
+        return True, value
+    for key in path.split("."):
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            return False, None
+    return True, value
+
+
+def judge_validation_rules(
+    rules: list[ValidationRule],
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    elapsed_ms: float,
+) -> tuple[list[VerificationCheck], list[str]]:
+    """The scenario's validation rules against one real answer: a check per rule one request
+    can judge, and a note per rule it cannot (error_rate needs many requests)."""
+    checks: list[VerificationCheck] = []
+    notes: list[str] = []
+    for index, rule in enumerate(rules):
+        what = f"validation_rules[{index}] {rule.describe()}"
+        if rule.rule_type == "error_rate":
+            notes.append(
+                f"validation_rules[{index}] ({rule.describe()}): one request has no error rate; "
+                "not checked (a run_load_test threshold checks it)"
+            )
+            continue
+        found = True
+        observed: Any
+        if rule.rule_type in {"status", "status_code"}:
+            observed = status
+        elif rule.rule_type == "response_time":
+            observed = round(elapsed_ms, 1)
+        elif rule.rule_type == "header":
+            observed = _header(headers, rule.field or "")
+            found = observed is not None
+        else:
+            found, observed = _body_value(body, rule.field)
+        if rule.condition == "exists":
+            ok = found
+        else:
+            ok = found and _compare(rule.condition, observed, rule.expected_value)
+        expected = "present" if rule.condition == "exists" else rule.expected_value
+        checks.append(
+            VerificationCheck(what=what, expected=expected, observed=_excerpt(observed), ok=ok)
+        )
+    return checks, notes

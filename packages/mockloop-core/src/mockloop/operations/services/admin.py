@@ -3,9 +3,10 @@ its problem+json answers into MockLoop errors."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -16,7 +17,7 @@ from mockloop.operations.services.work import BlockingWork
 from mockloop.settings import PROBE, ClientSettings
 from mockloop.urls import normalise_url
 
-__all__ = ["AdminApi", "AdminTarget"]
+__all__ = ["AdminApi", "AdminTarget", "is_loopback_host"]
 
 _USER_ERRORS: dict[str, type[MockLoopUserError]] = {
     "ScenarioError": ScenarioError,
@@ -47,6 +48,30 @@ class AdminTarget:
         self.health = health
         self.probed_url = probed_url
 
+    @property
+    def gets_token(self) -> bool:
+        """Whether the admin token may go to `admin_url`: the host the caller named (or the
+        registry gave), or loopback when that was loopback too. A /health answer naming an
+        admin port on another host never collects the token."""
+        if self.probed_url is None:
+            return True
+        named, admin = _host(self.probed_url), _host(self.admin_url)
+        return named == admin or (is_loopback_host(named) and is_loopback_host(admin))
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether `host` (a name or an address) is this machine's loopback."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
 
 class AdminApi:
     """The admin APIs of running mocks, as one client reaches them.
@@ -68,11 +93,11 @@ class AdminApi:
         self._targets: dict[str, AdminTarget] = {}
         self.probes = 0  # /health probes made to find admin targets
 
-    def headers(self) -> dict[str, str]:
+    def headers(self, token: bool = True) -> dict[str, str]:
         """What the admin API asks of a tool: the marker that lets a write without a JSON body
-        through its cross-origin check, and the admin token when there is one."""
+        through its cross-origin check, and the admin token when there is one (and `token`)."""
         headers = {ADMIN_MARKER_HEADER: "1"}
-        if self.settings.admin_token:
+        if token and self.settings.admin_token:
             headers["Authorization"] = f"Bearer {self.settings.admin_token}"
         return headers
 
@@ -195,7 +220,7 @@ class AdminApi:
                 f"{target.admin_url}{path}",
                 json=json,
                 params=params,
-                headers=self.headers(),
+                headers=self.headers(token=target.gets_token),
             )
         except httpx.ConnectError:
             raise

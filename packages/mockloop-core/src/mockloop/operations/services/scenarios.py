@@ -16,6 +16,7 @@ from mockloop.mock.scenarios.check import (
     check_scenario,
     deployable_form,
 )
+from mockloop.mock.scenarios.original import normalise_original_shape
 from mockloop.mock.scenarios.results import ScenarioDeployResult
 from mockloop.operations.services.admin import PROBE_TIMEOUT, AdminApi, AdminTarget
 from mockloop.operations.services.http import SharedHttp
@@ -88,6 +89,7 @@ class ScenarioDeployer:
         """Store a scenario on the mock at `target`, as `deploy_scenario` documents it."""
         data = as_scenario_data(scenario_config)
         warnings: list[ScenarioProblem] = []
+        notes = normalise_original_shape(data).notes
         forced = False
         payload = deployable_form(data)
         if validate_before_deploy:
@@ -113,6 +115,7 @@ class ScenarioDeployer:
                 ),
                 *check.warnings,
             ]
+            notes = check.notes
             if check.normalised is not None:
                 payload = check.normalised
         name = payload.get("name")
@@ -142,6 +145,14 @@ class ScenarioDeployer:
         message = (
             f"Scenario {name!r} {action} on {target.admin_url} with {len(rules)} rule(s), {state}."
         )
+        rewritten = [note for note in notes if note.startswith("normalised: ")]
+        if rewritten:
+            message += (
+                f" Normalised from the original MockLoop shape ({len(rewritten)} endpoint(s) -> "
+                f"rules): "
+                + "; ".join(note.removeprefix("normalised: ") for note in rewritten)
+                + "."
+            )
         return ScenarioDeployResult(
             scenario_name=name,
             server_url=server_url,
@@ -155,6 +166,7 @@ class ScenarioDeployer:
             rule_count=len(rules),
             warnings=warnings,
             scenario=stored.get("config") or payload,
+            normalisation=notes,
             message=message,
         )
 

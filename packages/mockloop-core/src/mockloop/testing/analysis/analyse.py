@@ -19,6 +19,7 @@ from mockloop.load.histogram import latency_summary, merge_encoded
 from mockloop.load.thresholds import THRESHOLD_METRICS, check_thresholds
 from mockloop.results import Result
 from mockloop.testing.analysis.anomalies import Anomaly, find_anomalies
+from mockloop.testing.analysis.insights import InsightsSection
 from mockloop.testing.inputs import RunRecord
 from mockloop.testing.run_views import (
     OperationFigures,
@@ -139,6 +140,9 @@ with warnings.catch_warnings():
             description="a paragraph an agent can quote"
         )
         context_id: str | None = None
+        insights: InsightsSection | None = Field(
+            default=None, description="what the figures mean, each citing one (ai_insights=True)"
+        )
 
 
 def _check_slo(slo: dict[str, Any] | None) -> dict[str, float]:

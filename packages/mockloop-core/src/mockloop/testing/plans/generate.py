@@ -16,7 +16,6 @@ parameter of the wrong type, a body of the wrong type and a missing required bod
 
 from __future__ import annotations
 
-import base64
 import difflib
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -24,6 +23,7 @@ from typing import Any, Literal
 from mockloop.errors import ConfigError
 from mockloop.mock.router import split_template
 from mockloop.spec.model import ApiSpec, Operation, Parameter
+from mockloop.testing.plans.credentials import placeholder_credentials, requires_auth
 from mockloop.testing.plans.model import PlanStep, TestPlan
 
 __all__ = ["TargetTraits", "TestFocus", "generate_plan"]
@@ -32,7 +32,6 @@ TestFocus = Literal["happy_path", "negative", "comprehensive"]
 FOCUSES: tuple[str, ...] = ("happy_path", "negative", "comprehensive")
 
 _RANK = {"POST": 0, "GET": 1, "HEAD": 1, "OPTIONS": 1, "PUT": 2, "PATCH": 2, "DELETE": 4}
-_PLACEHOLDER = "mockloop-test-plan"
 _TRANSPORT_HEADERS = {"accept", "content-type", "authorization"}
 
 
@@ -240,30 +239,16 @@ class _Generator:
         return chosen, body.content[chosen].schema
 
     def requires_auth(self, op: Operation) -> bool:
-        return bool(op.security) and all(requirement for requirement in op.security)
+        return requires_auth(op)
 
     def _credentials(self, op: Operation, headers: dict[str, str], params: dict) -> None:
-        if not self.traits.credentials or not self.requires_auth(op):
+        if not self.traits.credentials:
             return
-        provided = self.traits.provided_headers
-        for name in op.security[0]:
-            scheme = self.spec.security_schemes.get(name)
-            if scheme is None:
-                continue
-            if scheme.type == "apiKey" and scheme.param_name:
-                if scheme.location == "query":
-                    params[scheme.param_name] = _PLACEHOLDER
-                elif scheme.location == "cookie":
-                    cookie = f"{scheme.param_name}={_PLACEHOLDER}"
-                    headers["Cookie"] = "; ".join(filter(None, [headers.get("Cookie"), cookie]))
-                elif scheme.param_name.lower() not in provided:
-                    headers[scheme.param_name] = _PLACEHOLDER
-            elif "authorization" not in provided:
-                if scheme.type == "http" and (scheme.scheme or "").lower() == "basic":
-                    token = base64.b64encode(b"mockloop:test-plan").decode()
-                    headers["Authorization"] = f"Basic {token}"
-                else:
-                    headers["Authorization"] = f"Bearer {_PLACEHOLDER}"
+        found = placeholder_credentials(self.spec, op, self.traits.provided_headers)
+        params.update(found.params)
+        if found.cookies:
+            headers["Cookie"] = "; ".join(filter(None, [headers.get("Cookie"), *found.cookies]))
+        headers.update(found.headers)
 
     def happy(self, op: Operation, source: _Source | None) -> dict[str, Any] | None:
         expected = self.success(op)

@@ -89,9 +89,11 @@ def read_plan(reference: str) -> tuple[TestPlan, str]:
     listed = ", ".join(available) if available else "none yet"
     raise ConfigError(
         f"test_plan: no plan named {name!r} (looked for {folder}/{name}.yaml|yml|json). "
-        f"Available plans: {listed}. Add one with save_test_plan(name={name!r}, "
-        f"test_plan={{...}}), by writing {folder}/{name}.yaml, or pass a plan object or a "
-        "file path instead"
+        f"Known plans (list_test_plans lists them): {listed}. Create it with "
+        f"save_test_plan(name={name!r}, test_plan={{'name': {name!r}, 'steps': [{{'operation': "
+        "'<operationId>', 'expect': {'status': 200}}]}), by writing "
+        f"{folder}/{name}.yaml, or pass a plan object or a file path instead; "
+        "test_plan=None generates a plan from the mock's description"
     )
 
 

@@ -33,6 +33,8 @@ __all__ = [
     "Expectations",
     "HeaderCheck",
     "JsonPathAssertion",
+    "PlanAnomaly",
+    "PlanMonitoring",
     "PlanStep",
     "StepOutcome",
     "StepRequest",
@@ -53,6 +55,9 @@ _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 REQUEST_KEYS = ("method", "path", "path_params", "params", "headers", "body", "content_type")
 JsonType = Literal["string", "number", "integer", "boolean", "array", "object", "null"]
 StatusCode = int | str
+_SCALAR: dict[str, Any] = {
+    "anyOf": [{"type": "string"}, {"type": "number"}, {"type": "integer"}, {"type": "boolean"}]
+}
 
 
 def _check_status(value: Any) -> Any:
@@ -73,7 +78,12 @@ def _check_status(value: Any) -> Any:
 class StepRequest(BaseModel):
     """The request a step sends. Paths are relative to the server URL the plan runs against."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"path_params": {"petId": "${pet_id}"}, "params": {"verbose": True}}]
+        },
+    )
 
     method: str | None = Field(
         default=None, description="HTTP method; taken from the operation when the step names one"
@@ -84,10 +94,18 @@ class StepRequest(BaseModel):
         "operation's template",
     )
     path_params: dict[str, Any] = Field(
-        default_factory=dict, description="values for the {placeholders} of the path"
+        default_factory=dict,
+        description="values for the {placeholders} of the path",
+        json_schema_extra={"additionalProperties": _SCALAR},
     )
     params: dict[str, Any] = Field(
-        default_factory=dict, description="query parameters; a list value repeats the parameter"
+        default_factory=dict,
+        description="query parameters; a list value repeats the parameter",
+        json_schema_extra={
+            "additionalProperties": {
+                "anyOf": [*_SCALAR["anyOf"], {"type": "array", "items": _SCALAR}]
+            }
+        },
     )
     headers: dict[str, str] = Field(default_factory=dict, description="request headers")
     body: Any = Field(
@@ -118,11 +136,13 @@ class StepRequest(BaseModel):
 class HeaderCheck(BaseModel):
     """A check of one response header's value (give one or more of the fields)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"contains": "application/json"}]}
+    )
 
     present: bool | None = Field(default=None, description="the header is (or is not) sent")
-    equals: str | None = None
-    contains: str | None = None
+    equals: str | None = Field(default=None, description="the exact value")
+    contains: str | None = Field(default=None, description="a substring of the value")
     matches: str | None = Field(default=None, description="a regular expression searched for")
 
     @model_validator(mode="after")
@@ -141,22 +161,24 @@ class JsonPathAssertion(BaseModel):
     (`length` then counts the matches).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"path": "$.name", "equals": "Rex"}]}
+    )
 
     path: str = Field(description="a JSONPath expression (RFC 9535), e.g. $.items[0].id")
     exists: bool | None = Field(default=None, description="the expression matches something")
-    equals: Any = None
-    not_equals: Any = None
+    equals: Any = Field(default=None, description="the value must equal this JSON value")
+    not_equals: Any = Field(default=None, description="the value must differ from this")
     contains: Any = Field(
         default=None, description="a substring of a string, an item of a list, a key of an object"
     )
     matches: str | None = Field(default=None, description="a regular expression searched for")
     type: JsonType | None = Field(default=None, description="the JSON type of the value")
     length: int | None = Field(default=None, ge=0, description="length of the value")
-    gt: float | None = None
-    gte: float | None = None
-    lt: float | None = None
-    lte: float | None = None
+    gt: float | None = Field(default=None, description="the number is greater than this")
+    gte: float | None = Field(default=None, description="the number is at least this")
+    lt: float | None = Field(default=None, description="the number is less than this")
+    lte: float | None = Field(default=None, description="the number is at most this")
 
     @field_validator("path")
     @classmethod
@@ -198,7 +220,18 @@ _JSONPATH_CHECKS = (
 class Expectations(BaseModel):
     """What the response must be like. Every field is optional."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": 200,
+                    "jsonpath": [{"path": "$.id", "exists": True}],
+                    "max_latency_ms": 500,
+                }
+            ]
+        },
+    )
 
     status: StatusCode | list[StatusCode] | None = Field(
         default=None,
@@ -230,7 +263,9 @@ class Expectations(BaseModel):
 class Capture(BaseModel):
     """A value to save from the response for later steps (give jsonpath or header)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"header": "Location", "default": ""}]}
+    )
 
     jsonpath: str | None = Field(default=None, description="JSONPath into the JSON body")
     header: str | None = Field(default=None, description="a response header name")
@@ -259,10 +294,23 @@ class PlanStep(BaseModel):
     headers, body, content_type) may also be written at the step's top level.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "create",
+                    "operation": "createPet",
+                    "request": {"body": {"name": "Rex"}},
+                    "expect": {"status": 201},
+                    "capture": {"pet_id": "$.id"},
+                }
+            ]
+        },
+    )
 
     name: str | None = Field(default=None, description="unique in the plan; default: operation")
-    description: str = ""
+    description: str = Field(default="", description="what the step checks")
     operation: str | None = Field(
         default=None, description='an operationId ("getPet") or "METHOD /path/template"'
     )
@@ -270,8 +318,12 @@ class PlanStep(BaseModel):
         default="happy_path",
         description="negative steps send invalid requests; their default status is 4XX",
     )
-    request: StepRequest = Field(default_factory=StepRequest)
-    expect: Expectations = Field(default_factory=Expectations)
+    request: StepRequest = Field(
+        default_factory=StepRequest, description="the request to send (default: the operation's)"
+    )
+    expect: Expectations = Field(
+        default_factory=Expectations, description="what the response must be like"
+    )
     capture: dict[str, str | Capture] = Field(
         default_factory=dict,
         description="variable name -> JSONPath into the body, or a Capture object",
@@ -324,11 +376,40 @@ class TestPlan(BaseModel):
     """A named list of steps, run in order against one server."""
 
     __test__ = False  # not a pytest test class
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "pets",
+                    "steps": [
+                        {
+                            "name": "create",
+                            "operation": "createPet",
+                            "request": {"body": {"name": "Rex"}},
+                            "expect": {"status": 201},
+                            "capture": {"pet_id": "$.id"},
+                        },
+                        {
+                            "name": "fetch",
+                            "operation": "getPet",
+                            "request": {"path_params": {"petId": "${pet_id}"}},
+                            "expect": {
+                                "status": 200,
+                                "jsonpath": [{"path": "$.name", "equals": "Rex"}],
+                            },
+                        },
+                    ],
+                }
+            ]
+        },
+    )
 
     version: Literal[1] = Field(default=1, description="the format version")
-    name: str = Field(default="test_plan", min_length=1, max_length=200)
-    description: str = ""
+    name: str = Field(
+        default="test_plan", min_length=1, max_length=200, description="the plan's name"
+    )
+    description: str = Field(default="", description="what the plan tests")
     variables: dict[str, Any] = Field(
         default_factory=dict, description="initial values of ${name} variables"
     )
@@ -346,7 +427,7 @@ class TestPlan(BaseModel):
         "activates it afresh for the run (sequences start over) and restores the previously "
         "active one afterwards",
     )
-    steps: list[PlanStep] = Field(min_length=1)
+    steps: list[PlanStep] = Field(min_length=1, description="the steps, run in order")
 
     @field_validator("variables")
     @classmethod
@@ -405,6 +486,29 @@ class StepOutcome(Result):
     notes: list[str] = Field(default_factory=list)
 
 
+class PlanAnomaly(Result):
+    """A step that departed from the plan's run so far (ai_monitoring)."""
+
+    step: str
+    operation: str | None = None
+    kind: Literal["slow_step", "server_error", "no_response", "status_change"]
+    detail: str = Field(description="what departed, and from what")
+    elapsed_ms: float | None = None
+    baseline_ms: float | None = Field(
+        default=None, description="median latency of the steps before it"
+    )
+    status_code: int | None = None
+
+
+class PlanMonitoring(Result):
+    """What watching a plan's steps as they ran found (execute_test_plan(ai_monitoring=True))."""
+
+    steps_watched: int
+    anomalies: list[PlanAnomaly] = Field(default_factory=list)
+    median_ms: float | None = Field(default=None, description="median step latency of the run")
+    summary_text: str = Field(description="one line: what was found, or that nothing departed")
+
+
 class TestPlanResult(Result):
     """The outcome of a test plan run: counts and each step's outcome with evidence."""
 
@@ -432,6 +536,9 @@ class TestPlanResult(Result):
     plan: dict[str, Any] = Field(description="the plan that ran (save it with save_test_plan)")
     session_id: str | None = None
     context_id: str | None = None
+    monitoring: PlanMonitoring | None = Field(
+        default=None, description="anomalies found while the steps ran (ai_monitoring=True)"
+    )
 
     def summary(self, limit: int = 900) -> str:
         text = (

@@ -43,7 +43,14 @@ from mockloop.testing.sessions.schedules import (
     TestSuite,
 )
 
-__all__ = ["CANCEL_GRACE_SECONDS", "POLL_SECONDS", "ScheduleRunner", "Scheduler", "TestCall"]
+__all__ = [
+    "CANCEL_GRACE_SECONDS",
+    "POLL_SECONDS",
+    "RunJudge",
+    "ScheduleRunner",
+    "Scheduler",
+    "TestCall",
+]
 
 logger = logging.getLogger("mockloop.schedules")
 
@@ -53,6 +60,9 @@ WEBHOOK_TIMEOUT_SECONDS = 10.0
 
 #: Runs one test: (operation, arguments, session_id) -> the operation's result.
 TestCall = Callable[[str, dict[str, Any], str], Awaitable[Any]]
+#: Judges one stored run: (why it failed, what deserves a warning). The client passes one that
+#: adds the analysis checks analyze_test_results runs; without it, `run_problems`.
+RunJudge = Callable[[dict[str, Any]], tuple[list[str], list[str]]]
 
 
 class ScheduleRunner:
@@ -71,6 +81,7 @@ class ScheduleRunner:
         call: TestCall,
         owner: object = None,
         clock: Clock | None = None,
+        judge: RunJudge | None = None,
     ) -> None:
         self.schedule_id = schedule_id
         self.owner = owner
@@ -81,6 +92,7 @@ class ScheduleRunner:
         self.store = store
         self.run_store = run_store
         self.call = call
+        self.judge: RunJudge = judge if judge is not None else run_problems
         self.clock = clock if clock is not None else Scheduler.clock
         self.stop = asyncio.Event()
 
@@ -213,7 +225,7 @@ class ScheduleRunner:
         if stored is None:
             entry["status"] = str(getattr(result, "status", "unknown"))
             return entry
-        failures, warnings = run_problems(stored)
+        failures, warnings = self.judge(stored)
         entry |= {"status": stored["status"], "failures": failures, "warnings": warnings}
         entry["summary"] = stored["summary"]
         return entry

@@ -13,12 +13,13 @@ import math
 import os
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 from croniter import croniter
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import to_jsonable_python
 
 from mockloop.errors import ConfigError
@@ -31,10 +32,12 @@ if TYPE_CHECKING:
 __all__ = [
     "MIN_INTERVAL_SECONDS",
     "NotificationConfig",
+    "ScheduleConfig",
     "ScheduleListStatus",
     "ScheduleRequest",
     "ScheduleStatus",
     "ScheduleTiming",
+    "StoredSuite",
     "SuiteTest",
     "TestSchedule",
     "TestScheduleList",
@@ -54,18 +57,51 @@ ScheduleListStatus = Literal["active", "orphaned", "cancelled", "completed", "fa
 class SuiteTest(BaseModel):
     """One test of a suite: a testing operation and its arguments (JSON)."""
 
-    operation: str
-    arguments: dict[str, Any] = Field(default_factory=dict)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "operation": "run_load_test",
+                    "arguments": {"server_url": "http://127.0.0.1:8000", "duration": 5},
+                }
+            ]
+        }
+    )
+
+    operation: str = Field(
+        description="the operation to call: execute_test_plan, run_test_iteration, "
+        "run_load_test or run_security_test"
+    )
+    arguments: dict[str, Any] = Field(
+        default_factory=dict,
+        description="that operation's own arguments, as its tool schema describes them "
+        "(session_id comes from the schedule)",
+    )
 
 
 class TestSuite(BaseModel):
     """What a schedule runs, each time, in order."""
 
     __test__ = False  # not a pytest test class, whatever its name says
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "smoke",
+                    "tests": [
+                        {
+                            "operation": "execute_test_plan",
+                            "arguments": {"server_url": "http://127.0.0.1:8000"},
+                        }
+                    ],
+                }
+            ]
+        }
+    )
 
-    name: str
-    description: str | None = None
-    tests: list[SuiteTest]
+    name: str = Field(description="the suite's name (also its session's, by default)")
+    description: str | None = Field(default=None, description="what the suite checks")
+    tests: list[SuiteTest] = Field(description="the tests, run in order on every suite run")
 
 
 def _keys(value: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
@@ -136,6 +172,12 @@ def parse_test_suite(test_suite: Any, catalog: Catalog) -> TestSuite:
             raise ConfigError(f"{where}.arguments: cannot be stored as JSON ({exc})") from None
         parsed.append(SuiteTest(operation=op, arguments=plain))
     return TestSuite(name=name.strip(), description=test_suite.get("description"), tests=parsed)
+
+
+class StoredSuite(BaseModel):
+    """`{}`: with schedule_config.resume, the schedule's stored suite runs unchanged."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{}]})
 
 
 # -- timing ---------------------------------------------------------------------------------
@@ -217,6 +259,61 @@ class ScheduleTiming(BaseModel):
         if self.end_at is not None:
             text += f", until {datetime.fromtimestamp(self.end_at, UTC).isoformat()}"
         return text
+
+
+def _leave_out(schema: dict[str, Any]) -> None:
+    """Publish an optional field as one to leave out, not to send as null (refused)."""
+    schema.pop("default", None)
+
+
+class ScheduleConfig(BaseModel):
+    """When a schedule runs (the published shape of `schedule_config`).
+
+    Give exactly one of interval_seconds or cron; or resume alone to restart an orphaned
+    schedule in this process with its stored timing.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"interval_seconds": 60, "max_runs": 10}]},
+    )
+
+    interval_seconds: Annotated[float, Field(ge=MIN_INTERVAL_SECONDS)] | SkipJsonSchema[None] = (
+        Field(
+            default=None,
+            description="run every this many seconds (1+)",
+            json_schema_extra=_leave_out,
+        )
+    )
+    cron: str | SkipJsonSchema[None] = Field(
+        default=None,
+        description='a cron expression, e.g. "*/5 * * * *" (every 5 minutes)',
+        json_schema_extra=_leave_out,
+    )
+    timezone: str = Field(
+        default="UTC", description="the IANA zone cron times are read in, e.g. Europe/Paris"
+    )
+    start_at: float | str | None = Field(
+        default=None,
+        description="no run before this: epoch seconds or ISO 8601, e.g. 2026-01-31T08:00:00Z",
+    )
+    end_at: float | str | None = Field(
+        default=None, description="no run after this: epoch seconds or ISO 8601"
+    )
+    max_runs: int | None = Field(default=None, ge=1, description="stop after this many runs")
+    run_immediately: bool = Field(
+        default=False, description="true: the first run starts now, not one interval later"
+    )
+    session_id: str | None = Field(
+        default=None,
+        description="the active test session runs land in (default: a new one named after "
+        "the suite)",
+    )
+    resume: str | SkipJsonSchema[None] = Field(
+        default=None,
+        description="the id of an orphaned schedule to run here again (alone)",
+        json_schema_extra=_leave_out,
+    )
 
 
 class ScheduleRequest(BaseModel):
@@ -327,9 +424,21 @@ def parse_schedule_config(config: Any, *, now: float | None = None) -> ScheduleR
 class NotificationConfig(BaseModel):
     """Whom to tell after a suite run: a webhook (POST JSON) and/or a file (JSON lines)."""
 
-    webhook_url: str | None = None
-    file: str | None = None
-    on: Literal["failure", "always"] = "failure"
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"webhook_url": "http://127.0.0.1:9000/hook", "on": "failure"}]
+        }
+    )
+
+    webhook_url: str | None = Field(
+        default=None, description="an http(s) URL that gets a POST of the run's JSON summary"
+    )
+    file: str | None = Field(
+        default=None, description="a file the summary is appended to as a JSON line"
+    )
+    on: Literal["failure", "always"] = Field(
+        default="failure", description="notify after failed runs only, or after every run"
+    )
 
     def wants(self, outcome: str) -> bool:
         """Whether a suite run with this outcome is to be notified."""
