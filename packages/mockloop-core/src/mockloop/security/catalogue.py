@@ -197,6 +197,11 @@ PROBES: dict[str, ProbeSpec] = {
         _p("API8.trace", "misconfiguration",
            "the TRACE method", "CWE-693", "low",
            "Disable TRACE (and TRACK) on every server and proxy in front of the API"),
+        _p("API8.error_hygiene", "misconfiguration",
+           "stack traces, debug pages and SQL errors in any answer of the run", "CWE-209",
+           "medium",
+           "Answer errors with a generic problem document; turn framework debug modes off in "
+           "production; log exceptions and database errors server-side only"),
         _p("API9.versions", "inventory",
            "undocumented API versions still served", "CWE-1059", "medium",
            "Retire old versions (or document and protect them like the current one); keep an "

@@ -16,7 +16,13 @@ from mockloop.security.findings import SecurityTestResult
 from mockloop.security.identities import parse_identities
 from mockloop.security.probes import HANDLERS
 from mockloop.security.runner import ProbeClient, check_host
-from mockloop.security.scan import ScanContext, ScanOptions, by_severity, run_probes
+from mockloop.security.scan import (
+    ScanContext,
+    ScanOptions,
+    by_severity,
+    family_coverage,
+    run_probes,
+)
 from mockloop.security.target import SecurityTarget
 from mockloop.spec import ApiSpec, load_spec
 
@@ -160,5 +166,6 @@ async def run_security_scan(request: ScanRequest) -> SecurityTestResult:
         categories_not_tested=[c for c in labels if c not in tested],
         summary_by_severity=by_severity(ctx.findings),
         compliance=compliance_reports(request.frameworks, ctx.findings, probes),
+        coverage=family_coverage(request.families, probes),
         notes=notes,
     )

@@ -10,10 +10,13 @@ from pydantic import BaseModel, Field
 from mockloop.results import Result
 
 __all__ = [
+    "MAX_AFFECTED_EVIDENCE",
     "SEVERITIES",
+    "AffectedOperation",
     "ComplianceControl",
     "ComplianceReport",
     "Evidence",
+    "FamilyCoverage",
     "Finding",
     "ProbeStatus",
     "RequestExcerpt",
@@ -24,6 +27,9 @@ __all__ = [
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
+# Evidence kept per finding for the operations after the first: enough to show the pattern
+# without one flaw on a hundred operations filling the result.
+MAX_AFFECTED_EVIDENCE = 10
 
 
 class RequestExcerpt(BaseModel):
@@ -57,8 +63,15 @@ class Evidence(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
+class AffectedOperation(BaseModel):
+    """One more operation a flaw was proved on, with the exchange that proves it there."""
+
+    operation: str
+    evidence: Evidence
+
+
 class Finding(BaseModel):
-    """One flaw a probe proved."""
+    """One flaw a probe proved, with every operation it was proved on."""
 
     id: str = Field(description="stable within the run: probe id and a counter")
     probe: str
@@ -67,11 +80,22 @@ class Finding(BaseModel):
     cwe: str
     severity: Severity
     confidence: Literal["confirmed", "firm", "tentative"]
-    operation: str = Field(description='"GET /users/{id}", or the probed path')
+    operation: str = Field(
+        description='the first affected operation: "GET /users/{id}", or the probed path'
+    )
+    operations: list[str] = Field(
+        default_factory=list,
+        description="every operation the flaw was proved on, `operation` first",
+    )
     title: str
     description: str
     evidence: Evidence
     remediation: str
+    affected: list[AffectedOperation] = Field(
+        default_factory=list,
+        description="evidence for the operations after the first (at most "
+        f"{MAX_AFFECTED_EVIDENCE}; `operations` lists them all)",
+    )
 
 
 class ProbeStatus(BaseModel):
@@ -88,6 +112,25 @@ class ProbeStatus(BaseModel):
     requests: int = 0
     findings: int = 0
     notes: list[str] = Field(default_factory=list)
+    operations_covered: list[str] = Field(
+        default_factory=list, description="operations this probe sent its payloads to"
+    )
+    operations_left: list[str] = Field(
+        default_factory=list,
+        description="operations it applies to but left unprobed (or probed only in part) "
+        "because the request budget ran short",
+    )
+
+
+class FamilyCoverage(BaseModel):
+    """Which operations one probe family reached and which it left for lack of budget."""
+
+    family: str
+    operations_covered: list[str] = Field(default_factory=list)
+    operations_left: list[str] = Field(
+        default_factory=list,
+        description="operations some probe of the family applies to but could not pay for",
+    )
 
 
 class ComplianceControl(BaseModel):
@@ -137,6 +180,9 @@ class SecurityTestResult(Result):
     categories_not_tested: list[str] = Field(default_factory=list)
     summary_by_severity: dict[str, int] = Field(default_factory=dict)
     compliance: list[ComplianceReport] = Field(default_factory=list)
+    coverage: list[FamilyCoverage] = Field(
+        default_factory=list, description="per probe family: operations covered and left"
+    )
     notes: list[str] = Field(default_factory=list)
     session_id: str | None = None
 
@@ -160,13 +206,21 @@ class SecurityTestResult(Result):
         parts = [head + "."]
         if worst:
             parts.append(
-                "Top: "
-                + "; ".join(f"[{f.severity}] {f.title} ({f.operation})" for f in worst)
-                + "."
+                "Top: " + "; ".join(f"[{f.severity}] {f.title} ({_where(f)})" for f in worst) + "."
             )
         tested = ", ".join(self.categories_tested) or "none"
         parts.append(f"Categories tested: {tested}.")
+        left = {op for c in self.coverage for op in c.operations_left}
+        if left:
+            parts.append(
+                f"{len(left)} operation(s) left unprobed by some family for lack of budget."
+            )
         if self.spec_free:
             parts.append("No API description: spec-free probes only.")
         text = " ".join(parts)
         return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _where(finding: Finding) -> str:
+    more = len(finding.operations) - 1
+    return finding.operation + (f" and {more} more" if more > 0 else "")

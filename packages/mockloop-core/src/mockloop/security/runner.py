@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -89,6 +89,11 @@ def _redact_headers(headers: dict[str, str]) -> dict[str, str]:
     }
 
 
+#: What `ProbeClient.exchanges` keeps of each request body and each response body.
+KEPT_REQUEST_BYTES = 8 * 1024
+KEPT_RESPONSE_BYTES = 64 * 1024
+
+
 @dataclass(slots=True)
 class Exchange:
     """One probe request and what came back (status 0: no answer)."""
@@ -165,6 +170,9 @@ class ProbeClient:
         self.allow_hosts = allow_hosts
         self.max_requests = max_requests
         self.sent = 0
+        #: Every exchange of the run, in order, bodies cut to KEPT_REQUEST_BYTES and
+        #: KEPT_RESPONSE_BYTES: error hygiene judges them all at the end.
+        self.exchanges: list[Exchange] = []
         self._interval = 1.0 / rate_limit_rps
         self._next_slot = 0.0
         self._timeout = timeout
@@ -238,4 +246,13 @@ class ProbeClient:
         except httpx.HTTPError as exc:
             exchange.error = f"{type(exc).__name__}: {exc}"
         exchange.elapsed = time.perf_counter() - started
+        # Kept for error hygiene, bounded: a run of payload-size probes (MB-sized bodies) must
+        # not hold every byte it sent and received until the end.
+        self.exchanges.append(
+            replace(
+                exchange,
+                body=exchange.body[:KEPT_REQUEST_BYTES] if exchange.body else exchange.body,
+                content=exchange.content[:KEPT_RESPONSE_BYTES],
+            )
+        )
         return exchange

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from mockloop.security.ids import object_read, path_parameters
 from mockloop.security.probes.selection import baseline, read_operations, strip_credentials
 from mockloop.security.runner import Exchange
 from mockloop.security.scan import Handler, ScanContext
@@ -24,7 +25,8 @@ from mockloop.security.target import BuiltRequest
 
 __all__ = ["HANDLERS", "craft_jwt"]
 
-_MAX_OPS = 4
+#: Requests kept back when choosing operations: the probes that read them need some too.
+_RESERVE = 4
 
 
 @dataclass(slots=True)
@@ -39,6 +41,7 @@ class Secured:
     key_name: str
     anonymous: Exchange | None = None
     legit: Exchange | None = None
+    id_source: str | None = None
 
 
 def _b64(data: bytes) -> str:
@@ -93,10 +96,33 @@ async def _secured(ctx: ScanContext) -> list[Secured]:
     user = ctx.target.user
     found: list[Secured] = []
     if ctx.target.spec is not None:
-        candidates = [op for op in read_operations(ctx, 20) if ctx.target.requires_auth(op)]
-        for op in candidates[:_MAX_OPS]:
-            legit = await baseline(ctx, op, user) if user else None
+        candidates = [
+            op
+            for op in read_operations(ctx, len(ctx.target.operations))
+            if ctx.target.requires_auth(op)
+        ]
+        for op in candidates:
+            if ctx.http.remaining <= _RESERVE:
+                ctx.note(f"budget nearly spent: {len(candidates) - len(found)} secured GET(s) left")
+                break
             scheme, key = _scheme(ctx, op.security)
+            if user is not None and path_parameters(op):
+                read = await object_read(ctx, op, user)
+                if read is not None:
+                    found.append(
+                        Secured(
+                            read.label,
+                            read.built,
+                            True,
+                            scheme,
+                            key,
+                            legit=read.exchange,
+                            id_source=read.id_source,
+                        )
+                    )
+                    continue
+                ctx.note(f"GET {op.path}: no harvested id answered 2xx; generated values used")
+            legit = await baseline(ctx, op, user) if user else None
             built = legit.built if legit else ctx.target.build(op, None)
             found.append(
                 Secured(
@@ -120,6 +146,16 @@ async def _secured(ctx: ScanContext) -> list[Secured]:
             found.append(Secured("GET /", built, False, scheme, key, anonymous, legit))
     ctx.memo["authn:secured"] = found
     return found
+
+
+def _id_sources(items: list[Secured]) -> dict[str, str]:
+    """Operation label -> where its object id came from, for the object reads among `items`."""
+    return {i.label: i.id_source for i in items if i.id_source}
+
+
+def _note_ids(ctx: ScanContext, items: list[Secured]) -> None:
+    for label, source in _id_sources(items).items():
+        ctx.note(f"{label}: object id from {source}")
 
 
 def _with_credential(ctx: ScanContext, item: Secured, value: str | None) -> dict[str, Any]:
@@ -157,8 +193,9 @@ async def _no_credentials(ctx: ScanContext) -> None:
     if not secured:
         ctx.not_tested("the description declares no secured GET operation")
         return
+    _note_ids(ctx, secured)
     open_ops = []
-    for item in secured:
+    for item in ctx.within_budget(secured):
         answer = await _anonymous(ctx, item)
         if answer.ok:
             open_ops.append((item, answer))
@@ -176,7 +213,8 @@ async def _no_credentials(ctx: ScanContext) -> None:
             baseline=item.legit,
             why=f"request without credentials answered {answer.status} ({len(open_ops)} of "
             f"{len(secured)} secured operation(s) alike); the description declares security",
-            extra={"operations": labels},
+            operations=labels,
+            extra={"operations": labels, "id_sources": _id_sources([i for i, _ in open_ops])},
         )
 
 
@@ -191,10 +229,11 @@ async def _tampered(ctx: ScanContext, kind: str) -> None:
         )
         ctx.not_tested(reason)
         return
+    _note_ids(ctx, secured)
     user = ctx.target.user
     tested = 0
     accepted: list[tuple[Secured, Exchange, Exchange]] = []
-    for item in secured:
+    for item in ctx.within_budget(secured):
         if kind != "malformed" and item.scheme != "bearer":
             ctx.note(f"{item.label}: its {item.scheme} credentials are no JWT")
             continue
@@ -238,7 +277,8 @@ async def _tampered(ctx: ScanContext, kind: str) -> None:
             why=f"{item.label}: anonymous request -> {anonymous.status}, {what} -> "
             f"{answer.status} ({len(accepted)} of {tested} operation(s) alike)",
             confidence="confirmed",
-            extra={"operations": labels},
+            operations=labels,
+            extra={"operations": labels, "id_sources": _id_sources([a[0] for a in accepted])},
         )
     if not tested:
         ctx.not_tested("no secured operation refuses anonymous requests with a JWT-style scheme")

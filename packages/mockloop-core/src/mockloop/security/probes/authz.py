@@ -1,8 +1,10 @@
 """API1 Broken Object Level Authorization and API5 Broken Function Level Authorization.
 
-BOLA needs two principals that each own an object (`auth.users[].ids`): user A asks for B's
-object with A's credentials. It is a flaw only when both legitimate requests succeed, the two
-objects differ, and A is handed B's object (the same body B gets, or one naming B's id).
+BOLA needs two principals and an object B owns: the ids B declared (`auth.users[].ids`) or,
+without them, an object B created through the sibling collection (`POST /things`, only with
+allow_writes). User A asks for B's object with A's credentials. It is a flaw only when B's
+legitimate read succeeds, A's own object (if known) differs, anonymous requests for it are
+refused, and A is handed B's object (the same body B gets, or one naming B's id).
 
 Function level: well-known administrative paths, and documented operations that look
 administrative, asked by a non-admin principal (or anonymously); a 2xx that is not the
@@ -14,7 +16,9 @@ from __future__ import annotations
 
 import re
 
-from mockloop.security.probes.selection import baseline, read_operations
+from mockloop.security.ids import ObjectRead, owned_read, path_parameters
+from mockloop.security.probes.selection import baseline, read_operations, strip_credentials
+from mockloop.security.runner import Exchange
 from mockloop.security.scan import Handler, ScanContext
 from mockloop.security.target import op_label
 
@@ -32,70 +36,92 @@ ADMIN_PATHS = (
     "/console",
     "/metrics",
 )
+#: Requests kept back when checking object reads: the probes after this one need some too.
+_RESERVE = 4
 _ADMINISH = re.compile(r"(?i)(^|/)(admin|internal|debug|manage|management|superuser|root)\b")
 
 
 async def _object_ids(ctx: ScanContext) -> None:
-    users = [u for u in ctx.target.users if u.ids]
-    if len(users) < 2:
+    principals = [u for u in ctx.target.users if not u.is_admin]
+    if len(principals) < 2:
         ctx.not_tested(
-            "needs two principals that each own an object: give auth.users as two identities "
-            'with credentials and "ids" (path parameter -> the id of an object they own)'
+            "needs two principals: give auth.users as two identities with credentials (and, "
+            'best, "ids": path parameter -> the id of an object each owns; without ids the '
+            "scan creates one object per principal when allow_writes is on)"
         )
         return
     if ctx.target.spec is None:
         ctx.not_tested("no API description: no operation with an object id parameter is known")
         return
-    a, b = users[0], users[1]
-    ops = []
-    for op in ctx.target.operations:
-        names = [p.name for p in op.parameters if p.location == "path"]
-        if op.method.upper() == "GET" and names and all(n in a.ids and n in b.ids for n in names):
-            ops.append(op)
+    with_ids = [u for u in principals if u.ids]
+    a, b = (with_ids[0], with_ids[1]) if len(with_ids) >= 2 else (principals[0], principals[1])
+    ops = [op for op in read_operations(ctx, len(ctx.target.operations)) if path_parameters(op)]
     if not ops:
-        ctx.not_tested(
-            f"no GET operation whose path parameters are all among the ids given for "
-            f"{a.name} and {b.name} ({sorted(a.ids)})"
-        )
+        ctx.not_tested("the description has no GET operation with a path parameter")
         return
-    for op in ops[:4]:
+    hits: list[tuple[ObjectRead, Exchange, bool]] = []
+    checked = 0
+    for op in ctx.within_budget(ops, cost=_RESERVE):
         label = op_label(op)
-        own_a = await baseline(ctx, op, a)
-        own_b = await baseline(ctx, op, b)
-        if not (own_a.exchange.ok and own_b.exchange.ok):
-            ctx.note(
-                f"{label}: legitimate requests answered {own_a.exchange.status} "
-                f"({a.name}) and {own_b.exchange.status} ({b.name}); inconclusive"
-            )
+        own_b = await owned_read(ctx, op, b)
+        if own_b is None:
+            ctx.note(f"{label}: no object known to belong to {b.name} reads 2xx")
             continue
-        if own_a.exchange.content == own_b.exchange.content:
+        checked += 1
+        ctx.note(f"{label}: {b.name}'s object id from {own_b.id_source}")
+        own_a = await owned_read(ctx, op, a)
+        if own_a is not None and own_a.exchange.content == own_b.exchange.content:
             ctx.note(f"{label}: {a.name} and {b.name} see the same body; inconclusive")
             continue
-        cross = await ctx.target.send(ctx.target.build(op, a, values=dict(b.ids)))
+        cross = await ctx.target.send(ctx.target.build(op, a, values=own_b.values))
         if not cross.ok:
             ctx.note(f"{label}: {a.name} asking for {b.name}'s object -> {cross.status}")
             continue
         identical = cross.content == own_b.exchange.content
-        names_b = any(str(v) in cross.text for v in b.ids.values())
-        if identical or (names_b and cross.content != own_a.exchange.content):
-            ctx.report(
-                operation=label,
-                title=f"{a.name} can read {b.name}'s object",
-                description=f"With {a.name}'s credentials, {label} returned the object that "
-                f"belongs to {b.name}: the server does not check who owns the object.",
-                exchange=cross,
-                baseline=own_b.exchange,
-                why=(
-                    f"{a.name}'s request for {b.name}'s id answered {cross.status} with "
-                    + (
-                        "exactly the body " + b.name + " gets"
-                        if identical
-                        else f"a body naming {b.name}'s id"
-                    )
-                    + f"; {a.name}'s own object differs"
-                ),
-                confidence="confirmed" if identical else "firm",
-            )
+        names_b = any(str(v) in cross.text for v in own_b.values.values())
+        if not (
+            identical or (names_b and (own_a is None or cross.content != own_a.exchange.content))
+        ):
+            continue
+        anonymous = await ctx.target.send(
+            own_b.built, headers=strip_credentials(own_b.built.headers, b), query={}
+        )
+        if anonymous.ok:
+            # Anyone reads it: a public object, or missing authentication (API2's finding).
+            ctx.note(f"{label}: {b.name}'s object answers without credentials too; not BOLA")
+            continue
+        hits.append((own_b, cross, identical))
+    if hits:
+        own_b, cross, identical = hits[0]
+        labels = [h[0].label for h in hits]
+        ctx.report(
+            operation=own_b.label,
+            title=f"{a.name} can read {b.name}'s object",
+            description=f"With {a.name}'s credentials, {', '.join(labels)} returned the object "
+            f"that belongs to {b.name}: the server does not check who owns the object.",
+            exchange=cross,
+            baseline=own_b.exchange,
+            why=(
+                f"{a.name}'s request for {b.name}'s id ({own_b.id_source}) answered "
+                f"{cross.status} with "
+                + (
+                    "exactly the body " + b.name + " gets"
+                    if identical
+                    else f"a body naming {b.name}'s id"
+                )
+                + f"; {a.name}'s own object differs and anonymous requests are refused"
+            ),
+            confidence="confirmed" if identical and own_b.id_source == "auth" else "firm",
+            extra={
+                "operations": labels,
+                "id_sources": {h[0].label: h[0].id_source for h in hits},
+            },
+        )
+    elif not checked:
+        ctx.not_tested(
+            f"no object known to belong to {b.name} could be read: give auth.users[].ids, or "
+            "allow writes so that the scan creates one per principal"
+        )
 
 
 async def _admin_paths(ctx: ScanContext) -> None:
@@ -155,7 +181,7 @@ async def _undocumented_methods(ctx: ScanContext) -> None:
     documented: dict[str, set[str]] = {}
     for op in ctx.target.operations:
         documented.setdefault(op.path, set()).add(op.method.upper())
-    for op in read_operations(ctx, 3):
+    for op in ctx.within_budget(read_operations(ctx), cost=3):
         legit = await baseline(ctx, op, principal)
         for method in ("PUT", "PATCH", "DELETE"):
             if method in documented.get(op.path, set()):

@@ -104,15 +104,19 @@ async def _page_size(ctx: ScanContext) -> None:
         return
     user = ctx.target.user
     tried = 0
-    for op in read_operations(ctx, 12):
+    paged = []
+    for op in read_operations(ctx):
         param = next(
             (p for p in op.parameters if p.location == "query" and _PAGE.match(p.name)), None
         )
-        if param is None:
-            continue
+        if param is not None and ctx.target.deref(param.schema).get("type") in (
+            None,
+            "integer",
+            "number",
+        ):
+            paged.append((op, param))
+    for op, param in ctx.within_budget(paged, cost=2):
         schema = ctx.target.deref(param.schema)
-        if schema.get("type") not in (None, "integer", "number"):
-            continue
         tried += 1
         legit = await baseline(ctx, op, user)
         maximum = schema.get("maximum")
@@ -169,13 +173,13 @@ async def _payload_size(ctx: ScanContext) -> None:
     if not ctx.options.allow_writes:
         ctx.not_tested("allow_writes=False: this probe sends POST/PUT/PATCH requests")
         return
-    ops = write_operations(ctx, 2)
+    ops = write_operations(ctx)
     if not ops:
         ctx.not_tested("the description has no write operation with a JSON object body")
         return
     user = ctx.target.user
     size = ctx.options.payload_bytes
-    for op in ops:
+    for op in ctx.within_budget(ops, cost=2):
         legit = await baseline(ctx, op, user)
         if not isinstance(legit.built.body, dict):
             continue

@@ -5,13 +5,18 @@ Each payload is compared with the legitimate request of the same operation (the 
 an error signature counts only when the baseline does not show it; boolean SQL payloads count
 when `' OR '1'='1` returns more items than both the baseline and `' AND '1'='2`; a 5xx counts
 only when the baseline was not 5xx; a sleep payload counts only when it is slower than the
-baseline by most of the delay twice in a row; a template payload counts when its product
-appears and the baseline does not hold it; traversal when a system file's text appears.
+baseline by most of the delay twice in a row, or when the output of an injected `id`,
+`whoami` or `vol` (`uid=0(root) gid=0(root)`, `nt authority\\system`, `Volume Serial Number`)
+appears and the baseline lacks it; a template payload counts when its product (7*191 = 1337)
+appears, the baseline lacks it, and a second expression (7*7919) is evaluated too; traversal
+when a system file's text (`root:x:0:0:`, win.ini's `[fonts]`) appears and the baseline lacks it.
+The evidence names the signature and carries the excerpt around it.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,19 +26,38 @@ from mockloop.security.runner import Exchange
 from mockloop.security.scan import Handler, ScanContext
 from mockloop.security.signatures import (
     COMMAND_ERRORS,
+    COMMAND_OUTPUT,
     NOSQL_ERRORS,
     SQL_ERRORS,
+    SYSTEM_FILES,
+    excerpt,
     first_match,
+    first_span,
 )
 from mockloop.security.target import op_label
 from mockloop.spec import Operation
 
 __all__ = ["HANDLERS"]
 
-_MAX_POINTS = 8
-_PRODUCT = str(7 * 7919)
-_TEMPLATE = "{{7*7919}}|${7*7919}|<%= 7*7919 %>|#{7*7919}"
-_FILES = ("root:x:0:0:", "[boot loader]", "; for 16-bit app support")
+#: Template syntaxes, each sent alone: one syntax an engine rejects must not hide another.
+_TEMPLATES = ("{{%s}}", "${%s}", "<%%= %s %%>", "#{%s}", "{%s}")
+_EXPRESSION, _PRODUCT = "7*191", str(7 * 191)
+_CONFIRM, _CONFIRMED = "7*7919", str(7 * 7919)
+#: Commands whose output is recognisable: `id` on Unix shells, `whoami`/`vol` on Windows.
+_COMMANDS = (
+    "mockloop;id",
+    "mockloop|id",
+    "$(id)",
+    "`id`",
+    "mockloop\nid",
+    "mockloop&whoami&vol",
+)
+_TRAVERSALS = (
+    "../../../../../../../../etc/passwd",
+    "....//....//....//....//....//....//etc/passwd",
+    "/etc/passwd",
+    "..\\..\\..\\..\\..\\..\\windows\\win.ini",
+)
 
 
 @dataclass(slots=True)
@@ -65,19 +89,19 @@ async def _points(ctx: ScanContext) -> list[Point]:
     user = ctx.target.user
     strings: list[tuple[Operation, str, str]] = []
     others: list[tuple[Operation, str, str]] = []
-    for op in read_operations(ctx, 12):
+    for op in read_operations(ctx):
         for param in op.parameters:
             if param.location in ("query", "path"):
                 bucket = strings if _stringish(ctx, param.schema) else others
                 bucket.append((op, param.location, param.name))
     if ctx.options.allow_writes:
-        for op in write_operations(ctx, 4):
+        for op in write_operations(ctx):
             schema = ctx.target.request_schema(op) or {}
             for name, sub in schema.get("properties", {}).items():
                 if _stringish(ctx, sub):
                     strings.append((op, "body", name))
     points = []
-    for op, location, name in (strings + others)[:_MAX_POINTS]:
+    for op, location, name in strings + others:
         legit = await baseline(ctx, op, user)
         if legit.exchange.status:
             points.append(Point(op, location, name, legit))
@@ -101,14 +125,14 @@ async def _inject(
     return await ctx.target.send(built, body=body)
 
 
-async def _each_point(ctx: ScanContext) -> list[Point]:
+async def _each_point(ctx: ScanContext) -> Iterable[Point]:
     if ctx.target.spec is None:
         ctx.not_tested("no API description: no parameter to inject into is known")
         return []
     points = await _points(ctx)
     if not points:
         ctx.not_tested("no query, path or body field to inject into")
-    return points
+    return ctx.within_budget(points)
 
 
 def _new_signature(patterns: Any, answer: Exchange, legit: Exchange) -> str | None:
@@ -208,10 +232,44 @@ async def _nosql(ctx: ScanContext) -> None:
             )
 
 
+def _new_output(patterns: Any, answer: Exchange, legit: Exchange) -> str | None:
+    """The excerpt around a signature the answer holds and the baseline does not."""
+    span = first_span(patterns, answer.text)
+    if span is None or first_match(patterns, legit.text) is not None:
+        return None
+    return excerpt(answer.text, span)
+
+
+async def _command_output(ctx: ScanContext, point: Point) -> bool:
+    """Injected commands whose output comes back in the answer; True when one did."""
+    legit = point.legit.exchange
+    for payload in _COMMANDS:
+        answer = await _inject(ctx, point, payload)
+        shown = _new_output(COMMAND_OUTPUT, answer, legit)
+        if shown is None:
+            continue
+        found = first_match(COMMAND_OUTPUT, answer.text)
+        ctx.report(
+            operation=op_label(point.op),
+            title=f"OS command injection in {point.location} field {point.name}",
+            description=f"{point.label}: the value reaches a shell; the output of the "
+            "injected command comes back in the answer.",
+            exchange=answer,
+            baseline=legit,
+            why=f"{payload!r} brought the command output {found!r}; the baseline does not hold it",
+            confidence="confirmed",
+            extra={"payload": payload, "signature": found, "excerpt": shown},
+        )
+        return True
+    return False
+
+
 async def _command(ctx: ScanContext) -> None:
     delay = ctx.options.timing_delay
     for point in await _each_point(ctx):
         legit = point.legit.exchange
+        if await _command_output(ctx, point):
+            continue
         for template in ("mockloop;sleep {d}", "mockloop|sleep {d}", "$(sleep {d})"):
             payload = template.format(d=f"{delay:g}")
             first = await _inject(ctx, point, payload)
@@ -243,34 +301,55 @@ async def _command(ctx: ScanContext) -> None:
 async def _path_traversal(ctx: ScanContext) -> None:
     for point in await _each_point(ctx):
         legit = point.legit.exchange
-        answer = await _inject(ctx, point, "../../../../../../../../etc/passwd")
-        hit = next((s for s in _FILES if s in answer.text and s not in legit.text), None)
-        if hit:
+        for payload in _TRAVERSALS:
+            answer = await _inject(ctx, point, payload)
+            shown = _new_output(SYSTEM_FILES, answer, legit)
+            if shown is None:
+                continue
+            hit = first_match(SYSTEM_FILES, answer.text)
             ctx.report(
                 operation=op_label(point.op),
                 title=f"Path traversal in {point.location} field {point.name}",
                 description=f"{point.label}: a relative path reads a system file.",
                 exchange=answer,
                 baseline=legit,
-                why=f"the answer holds {hit!r}, the baseline does not",
+                why=f"{payload!r} brought {hit!r}, the baseline does not hold it",
                 confidence="confirmed",
+                extra={"payload": payload, "signature": hit, "excerpt": shown},
             )
+            break
 
 
 async def _template(ctx: ScanContext) -> None:
     for point in await _each_point(ctx):
         legit = point.legit.exchange
-        answer = await _inject(ctx, point, _TEMPLATE)
-        if _PRODUCT in answer.text and _PRODUCT not in legit.text:
+        by_chance = _PRODUCT in legit.text
+        if by_chance:
+            ctx.note(f"{point.label}: the baseline holds {_PRODUCT}; judged on {_CONFIRMED}")
+        for syntax in _TEMPLATES:
+            if not by_chance:
+                answer = await _inject(ctx, point, syntax % _EXPRESSION)
+                if _PRODUCT not in answer.text:
+                    continue
+            # A second expression rules out a 1337 that was there by chance.
+            confirm = await _inject(ctx, point, syntax % _CONFIRM)
+            if _CONFIRMED not in confirm.text or _CONFIRMED in legit.text:
+                continue
+            at = confirm.text.index(_CONFIRMED)
+            span = (at, at + len(_CONFIRMED))
             ctx.report(
                 operation=op_label(point.op),
                 title=f"Server-side template injection in {point.location} field {point.name}",
-                description=f"{point.label}: the expression 7*7919 was evaluated.",
-                exchange=answer,
+                description=f"{point.label}: the template expressions {syntax % _EXPRESSION} "
+                f"and {syntax % _CONFIRM} were evaluated.",
+                exchange=confirm,
                 baseline=legit,
-                why=f"the answer holds {_PRODUCT}, the product of the payload's expression",
+                why=f"{syntax % _EXPRESSION!r} came back as {_PRODUCT} and "
+                f"{syntax % _CONFIRM!r} as {_CONFIRMED}; the baseline holds neither",
                 confidence="confirmed",
+                extra={"payload": syntax % _CONFIRM, "excerpt": excerpt(confirm.text, span)},
             )
+            break
 
 
 async def _reflection(ctx: ScanContext) -> None:

@@ -1,33 +1,41 @@
 """API8 Security Misconfiguration: security headers, CORS with credentials for any origin,
-stack traces in error responses, and TRACE.
+stack traces in error responses, TRACE, and the error hygiene of every answer of the run.
 
 Headers are judged on the legitimate answers already fetched: one finding per missing header
 for the whole target, not one per operation. CORS is a flaw only when credentials are allowed
 together with a wildcard or with an origin the probe made up. An error body counts only when
 it holds a stack-trace signature. TRACE counts only when the answer echoes the probe's
-one-time header.
+one-time header. Error hygiene sends nothing: it runs last and reads every answer the run
+received for stack traces, framework debug pages and SQL error text, one finding per kind
+listing the operations; a signature the request itself carried (a reflection) does not count.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
+from urllib.parse import unquote, urlsplit
 
+from mockloop.audit.redaction import redact_text
 from mockloop.security.probes.selection import baseline, read_operations, write_operations
 from mockloop.security.runner import Exchange
 from mockloop.security.scan import Handler, ScanContext
-from mockloop.security.signatures import STACK_TRACES, first_match
+from mockloop.security.signatures import ERROR_KINDS, STACK_TRACES, excerpt, first_match
 from mockloop.security.target import BuiltRequest, op_label
 
 __all__ = ["EVIL_ORIGIN", "HANDLERS"]
 
 EVIL_ORIGIN = "https://mockloop-probe.invalid"
+#: How much of each body error hygiene reads, and how many excerpts a finding keeps.
+_SCAN_CHARS = 64 * 1024
+_MAX_EXCERPTS = 5
 
 
 async def _samples(ctx: ScanContext) -> list[tuple[str, BuiltRequest, Exchange, bool]]:
     """(label, request, answer, authenticated) of legitimate 2xx answers, the root if none."""
     out = []
     user = ctx.target.user
-    for op in read_operations(ctx, 4):
+    for op in ctx.within_budget(read_operations(ctx)):
         legit = await baseline(ctx, op, user)
         if legit.exchange.ok:
             authed = user is not None and ctx.target.requires_auth(op)
@@ -123,18 +131,15 @@ async def _cors(ctx: ScanContext) -> None:
 async def _verbose_errors(ctx: ScanContext) -> None:
     user = ctx.target.user
     provoked: list[tuple[str, Exchange]] = [("GET (unknown path)", await ctx.target.not_found())]
-    for op in read_operations(ctx, 8):
+    by_id = [op for op in read_operations(ctx) if any(p.location == "path" for p in op.parameters)]
+    for op in ctx.within_budget(by_id):
         params = [p for p in op.parameters if p.location == "path"]
-        if not params:
-            continue
         odd = {p.name: "mockloop'\"<>%" for p in params}
         provoked.append(
             (op_label(op), await ctx.target.send(ctx.target.build(op, user, values=odd)))
         )
-        if len(provoked) >= 4:
-            break
     if ctx.options.allow_writes:
-        for op in write_operations(ctx, 2):
+        for op in ctx.within_budget(write_operations(ctx)):
             built = ctx.target.build(op, user, with_body=False)
             headers = {**built.headers, "Content-Type": "application/json"}
             provoked.append(
@@ -179,9 +184,111 @@ async def _trace(ctx: ScanContext) -> None:
         ctx.note(f"TRACE / -> {answer.status}")
 
 
+def _labeller(ctx: ScanContext) -> list[tuple[re.Pattern[str], str, str]]:
+    """(path pattern, method, label) of the description's operations."""
+    return [
+        (
+            re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(op.path)) + "/?$"),
+            op.method.upper(),
+            op_label(op),
+        )
+        for op in ctx.target.operations
+    ]
+
+
+def _label(
+    ctx: ScanContext, templates: list[tuple[re.Pattern[str], str, str]], answer: Exchange
+) -> str:
+    """The documented operation an exchange called ("GET /users/{id}"), else its path."""
+    path = urlsplit(answer.url).path
+    base = urlsplit(ctx.target.base_url).path.rstrip("/")
+    if base and path.startswith(base + "/"):
+        path = path[len(base) :]
+    for pattern, method, label in templates:
+        if method == answer.method.upper() and pattern.match(path):
+            return label
+    return f"{answer.method.upper()} {path}"
+
+
+def _sent_text(answer: Exchange) -> str:
+    """What the request carried (URL decoded, body): a signature found there is a reflection."""
+    body = (answer.body or b"")[:_SCAN_CHARS].decode("utf-8", errors="replace")
+    return unquote(answer.url) + "\n" + body
+
+
+async def _error_hygiene(ctx: ScanContext) -> None:
+    seen = [x for x in ctx.http.exchanges if x.status and x.content]
+    if ctx.target.spec_url:
+        seen = [x for x in seen if x.url.split("?")[0] != ctx.target.spec_url]
+    if not seen:
+        ctx.not_tested("no answer with a body was received during the run")
+        return
+    templates = _labeller(ctx)
+    hits: dict[str, list[tuple[str, Exchange, str, str]]] = {}
+    for answer in seen:
+        text = answer.text[:_SCAN_CHARS]
+        sent: str | None = None
+        for kind, patterns in ERROR_KINDS.items():
+            if (
+                kind == "stack trace"
+                and "framework debug page" in hits
+                and hits["framework debug page"][-1][1] is answer
+            ):
+                continue  # the debug page says it already
+            for pattern in patterns:
+                found = pattern.search(text)
+                if found is None:
+                    continue
+                sent = _sent_text(answer) if sent is None else sent
+                if found.group(0) in sent:
+                    continue
+                label = _label(ctx, templates, answer)
+                shown = redact_text(excerpt(text, found.span()))
+                hits.setdefault(kind, []).append((label, answer, found.group(0), shown))
+                break
+    ctx.note(f"{len(seen)} answer(s) of the run read")
+    already = {
+        op
+        for f in ctx.findings
+        if f.probe == "API8.verbose_errors"
+        for op in (f.operations or [f.operation])
+    }
+    for kind, found in hits.items():
+        labels = list(dict.fromkeys(label for label, *_ in found))
+        if kind == "stack trace" and set(labels) <= already:
+            ctx.note(f"stack traces only where API8.verbose_errors reported them: {labels}")
+            continue
+        label, answer, signature, shown = found[0]
+        statuses = sorted({x.status for _, x, *_ in found})
+        ctx.report(
+            operation=label,
+            operations=labels,
+            kind=kind,
+            title=f"{kind[0].upper()}{kind[1:]} in the answers of {len(labels)} operation(s)",
+            description=f"Answers of {', '.join(labels[:8])}"
+            + (f" and {len(labels) - 8} more" if len(labels) > 8 else "")
+            + f" show {kind} ({signature!r}): internals (code, file paths, queries, library "
+            "versions) that help an attacker aim the next request.",
+            exchange=answer,
+            why=f"{len(found)} answer(s) (status {', '.join(map(str, statuses))}) hold "
+            f"{signature!r}, which the requests did not carry",
+            confidence="confirmed",
+            extra={
+                "kind": kind,
+                "signature": signature,
+                "excerpt": shown,
+                "excerpts": [
+                    {"operation": lab, "status": x.status, "excerpt": ex}
+                    for lab, x, _, ex in found[:_MAX_EXCERPTS]
+                ],
+            },
+        )
+
+
 HANDLERS: dict[str, Handler] = {
     "API8.security_headers": _security_headers,
     "API8.cors": _cors,
     "API8.verbose_errors": _verbose_errors,
     "API8.trace": _trace,
+    "API8.error_hygiene": _error_hygiene,
 }

@@ -13,15 +13,18 @@ __all__ = ["Baseline", "baseline", "read_operations", "strip_credentials", "writ
 _WRITE = ("POST", "PUT", "PATCH")
 
 
-def read_operations(ctx: ScanContext, limit: int = 8) -> list[Operation]:
-    """GET operations, the ones without path parameters first (cheapest to call right)."""
+def read_operations(ctx: ScanContext, limit: int | None = None) -> list[Operation]:
+    """GET operations, riskiest first (`ScanContext.risk`: secured, then object reads by
+    id), the ones with fewer path parameters first among equals; `limit` keeps the first
+    ones (None: all of them; probes walk them with `ctx.within_budget`)."""
     ops = [op for op in ctx.target.operations if op.method.upper() == "GET"]
-    ops.sort(key=lambda op: op.path.count("{"))
-    return ops[:limit]
+    ops.sort(key=lambda op: (-ctx.risk(op), op.path.count("{")))
+    return ops if limit is None else ops[:limit]
 
 
-def write_operations(ctx: ScanContext, limit: int = 6) -> list[Operation]:
-    """POST/PUT/PATCH operations that take a JSON object body."""
+def write_operations(ctx: ScanContext, limit: int | None = None) -> list[Operation]:
+    """POST/PUT/PATCH operations that take a JSON object body, riskiest first (secured,
+    then those with free-text fields); `limit` keeps the first ones (None: all)."""
     out = []
     for op in ctx.target.operations:
         if op.method.upper() not in _WRITE:
@@ -29,7 +32,8 @@ def write_operations(ctx: ScanContext, limit: int = 6) -> list[Operation]:
         schema = ctx.target.request_schema(op)
         if schema is not None and (schema.get("type") == "object" or "properties" in schema):
             out.append(op)
-    return out[:limit]
+    out.sort(key=lambda op: -ctx.risk(op))
+    return out if limit is None else out[:limit]
 
 
 def strip_credentials(headers: dict[str, str], identity: Identity | None) -> dict[str, str]:

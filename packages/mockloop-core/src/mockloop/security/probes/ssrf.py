@@ -78,7 +78,7 @@ async def _url_parameters(ctx: ScanContext) -> None:
         return
     user = ctx.target.user
     async with Canary() as canary:
-        for op, location, name in fields[:6]:
+        for op, location, name in ctx.within_budget(fields):
             url, token = canary.url()
             built = ctx.target.build(op, user)
             if location == "query":
