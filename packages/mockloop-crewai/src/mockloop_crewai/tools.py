@@ -34,11 +34,11 @@ from mockloop.tools.errors import error_text
 from mockloop.tools.plugins import PluginTool, PluginTools
 from mockloop.tools.selection import (
     TOOL_KINDS,
+    choose_tools,
     role_operations,
     roles_of,
     select_operations,
     select_plugin_tools,
-    wants_plugin_tools,
 )
 from mockloop_crewai.caller import ClientLike, OperationCaller, given_arguments
 
@@ -232,7 +232,7 @@ def get_tools(
         plugin_tools: add the API tools of the plugins running now (default: yes, unless
             the set is narrowed by include, groups, roles or tags).
     """
-    operations = select_operations(
+    operations, wanted = choose_tools(
         get_catalog(),
         include=include,
         exclude=exclude,
@@ -240,12 +240,10 @@ def get_tools(
         roles=roles,
         tags=tags,
         read_only=read_only,
+        plugin_tools=plugin_tools,
     )
     caller = OperationCaller(client)
     tools = _tools(caller, operations)
-    wanted = wants_plugin_tools(
-        plugin_tools, include=include, groups=groups, roles=roles, tags=tags
-    )
     return tools + _plugin_tools(caller, read_only) if wanted else tools
 
 

@@ -30,9 +30,9 @@ from mockloop.tools.errors import error_text
 from mockloop.tools.plugins import PluginTool, PluginTools
 from mockloop.tools.selection import (
     TOOL_KINDS,
+    choose_tools,
     select_operations,
     select_plugin_tools,
-    wants_plugin_tools,
 )
 from mockloop_langchain.caller import ClientLike, OperationCaller, given_arguments
 
@@ -192,7 +192,7 @@ def get_tools(
         plugin_tools: add the API tools of the plugins running now (default: yes, unless
             the set is narrowed by include, groups, roles or tags).
     """
-    operations = select_operations(
+    operations, wanted = choose_tools(
         get_catalog(),
         include=include,
         exclude=exclude,
@@ -200,10 +200,11 @@ def get_tools(
         roles=roles,
         tags=tags,
         read_only=read_only,
+        plugin_tools=plugin_tools,
     )
     caller = OperationCaller(client)
     tools: list[BaseTool] = [tool_for_operation(op, caller) for op in operations]
-    if not wants_plugin_tools(plugin_tools, include=include, groups=groups, roles=roles, tags=tags):
+    if not wanted:
         return tools
     plugins = PluginTools(caller.async_client, face=caller.face)
     caller.run(plugins.discover())

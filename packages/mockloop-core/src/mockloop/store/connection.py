@@ -255,9 +255,11 @@ def close_cached_connections() -> int:
     return closed
 
 
-class ShortConnections:
-    """A SQLite connection per use; a cached one per thread and location on PostgreSQL (see the
-    module docstring). Nothing is opened before the first use; `close()` has nothing to do."""
+class _Connections:
+    """What the connection holders share: the opener of their location (connect, migrate,
+    name failures) and `transaction` over their `connection`."""
+
+    _CHECK_SAME_THREAD = False  # a connection may be handed from thread to thread
 
     def __init__(
         self,
@@ -274,8 +276,26 @@ class ShortConnections:
             busy_timeout=busy_timeout,
             store=store,
             setup=setup,
-            check_same_thread=True,
+            check_same_thread=self._CHECK_SAME_THREAD,
         )
+
+    def connection(self, what: str) -> contextlib.AbstractContextManager[Connection]:
+        """A connection at the store's newest schema (each holder says how it is held)."""
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def transaction(self, what: str, *, write: bool) -> Iterator[Connection]:
+        """`connection(what)` inside a transaction: the write lock when `write`, else one
+        snapshot; COMMIT at the end, ROLLBACK on any exception."""
+        with self.connection(what) as conn, conn.transaction(write=write):
+            yield conn
+
+
+class ShortConnections(_Connections):
+    """A SQLite connection per use; a cached one per thread and location on PostgreSQL (see the
+    module docstring). Nothing is opened before the first use; `close()` has nothing to do."""
+
+    _CHECK_SAME_THREAD = True  # a connection never leaves the call that opened it
 
     def open(self) -> list[int]:
         """Open once now, so a bad location fails here; the migration versions applied."""
@@ -313,19 +333,12 @@ class ShortConnections:
         finally:
             conn.close()
 
-    @contextlib.contextmanager
-    def transaction(self, what: str, *, write: bool) -> Iterator[Connection]:
-        """`connection(what)` inside a transaction: the write lock when `write`, else one
-        snapshot; COMMIT at the end, ROLLBACK on any exception."""
-        with self.connection(what) as conn, conn.transaction(write=write):
-            yield conn
-
     def close(self) -> None:
         """Nothing is held per store object (the PostgreSQL cache is per thread and location:
         `close_cached_connections`)."""
 
 
-class ThreadConnections:
+class ThreadConnections(_Connections):
     """One connection per thread for one store object (see the module docstring).
 
     Raises:
@@ -342,14 +355,7 @@ class ThreadConnections:
         store: str,
         setup: ConnectionSetup | None = None,
     ) -> None:
-        self._opener = _Opener(
-            location,
-            migrations,
-            busy_timeout=busy_timeout,
-            store=store,
-            setup=setup,
-            check_same_thread=False,
-        )
+        super().__init__(location, migrations, busy_timeout=busy_timeout, store=store, setup=setup)
         self._local = threading.local()
         self._held: weakref.WeakSet[_Held] = weakref.WeakSet()
         self._held_lock = threading.Lock()
@@ -402,13 +408,6 @@ class ThreadConnections:
                 holder.conn.rollback()
                 raise self._opener.failed(what, exc) from exc
 
-    @contextlib.contextmanager
-    def transaction(self, what: str, *, write: bool) -> Iterator[Connection]:
-        """`connection(what)` inside a transaction: the write lock when `write`, else one
-        snapshot; COMMIT at the end, ROLLBACK on any exception."""
-        with self.connection(what) as conn, conn.transaction(write=write):
-            yield conn
-
     def close(self) -> None:
         """Close every thread's connection (idempotent); later calls raise StoreError.
 
@@ -426,7 +425,7 @@ class ThreadConnections:
 _INHERITED: list[Connection] = []  # connections a forked child must leave alone
 
 
-class HeldConnection:
+class HeldConnection(_Connections):
     """One long-lived connection to a store, shared by the threads of a process one at a time.
 
     `connection(what)` and `transaction(what, write=...)` hand it out under a lock (re-entrant:
@@ -456,14 +455,7 @@ class HeldConnection:
         open_now: bool = True,
         reopen: bool = True,
     ) -> None:
-        self._opener = _Opener(
-            location,
-            migrations,
-            busy_timeout=busy_timeout,
-            store=store,
-            setup=setup,
-            check_same_thread=False,
-        )
+        super().__init__(location, migrations, busy_timeout=busy_timeout, store=store, setup=setup)
         self.location = location
         self.lock = threading.RLock()
         self._reopen = reopen
@@ -535,10 +527,6 @@ class HeldConnection:
             except DatabaseError as exc:
                 conn.rollback()  # a failed COMMIT can leave SQLite's transaction open
                 raise self._opener.failed(what, exc) from exc
-
-    def use(self, what: str, *, write: bool) -> contextlib.AbstractContextManager[Connection]:
-        """`transaction(what, write=write)` (the name earlier callers use)."""
-        return self.transaction(what, write=write)
 
     def close(self) -> None:
         """Close the connection (idempotent). A later use opens a new one when the holder was

@@ -15,6 +15,7 @@ from mockloop.tools.plugins import PluginTool
 
 __all__ = [
     "TOOL_KINDS",
+    "choose_tools",
     "role_operations",
     "roles_of",
     "select_operations",
@@ -91,6 +92,32 @@ def wants_plugin_tools(
     if plugin_tools is not None:
         return plugin_tools
     return include is None and groups is None and roles is None and tags is None
+
+
+def choose_tools(
+    catalog: Catalog,
+    *,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+    groups: list[str] | None = None,
+    roles: list[str] | None = None,
+    tags: list[str] | None = None,
+    read_only: bool | None = None,
+    plugin_tools: bool | None = None,
+) -> tuple[list[OperationSpec], bool]:
+    """What a face's `get_tools(...)` asks for: the operations (`select_operations`) and
+    whether the plugins' API tools join them (`wants_plugin_tools`)."""
+    operations = select_operations(
+        catalog,
+        include=include,
+        exclude=exclude,
+        groups=groups,
+        roles=roles,
+        tags=tags,
+        read_only=read_only,
+    )
+    narrowed = {"include": include, "groups": groups, "roles": roles, "tags": tags}
+    return operations, wants_plugin_tools(plugin_tools, **narrowed)
 
 
 def select_plugin_tools(tools: list[PluginTool], read_only: bool | None = None) -> list[PluginTool]:
