@@ -7,6 +7,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+# Installed packages get their bytecode at install time: without it every `mockloop serve`
+# compiles FastAPI, pydantic, uvicorn ... from source again when the environment forbids
+# writing .pyc files (PYTHONDONTWRITEBYTECODE), which doubled a cold start (0.95 s -> 0.45 s).
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: help setup browser postgres demo test test-fast lint format bench conformance clean
 
@@ -15,7 +19,7 @@ help:
 	@echo "make test   - install everything and run the whole test suite"
 	@echo "make lint   - ruff check, ruff format --check, pyright and the import contracts"
 	@echo "make bench  - run the benchmarks under bench/ (needs wrk; see bench/README.md)"
-	@echo "make conformance - serve every real-world description and check it with schemathesis"
+	@echo "make conformance - serve every real-world description and our own hard cases, check them with schemathesis"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -25,7 +29,10 @@ $(VENV)/.synced: $(UV) pyproject.toml packages/*/pyproject.toml
 	$(UV) sync --all-packages --python $(PYTHON) --quiet
 	@touch $@
 
+# Our own packages are installed editable (their sources are imported): compile what changed.
 setup: $(VENV)/.synced
+	@$(PY) -m compileall -q packages/mockloop-core/src packages/mockloop-mcp/src \
+		packages/mockloop-langchain/src packages/mockloop-crewai/src >/dev/null
 
 # The admin UI's browser tests drive Debian's chromium through Playwright (Playwright's own
 # browser download is never used). Install it when missing and we are root with apt-get;
@@ -82,6 +89,7 @@ format: setup
 bench: setup
 	$(PY) bench/bench_mock.py
 	$(PY) bench/bench_startup.py
+	$(PY) bench/bench_workers.py
 	$(PY) bench/bench_load.py
 
 conformance: setup

@@ -1,24 +1,33 @@
-"""Start-up cost on large descriptions: loading, and `mockloop serve` until it answers.
+"""Start-up cost on large descriptions: cold and warm `mockloop serve` next to Mockoon.
 
-The issue: on a GitHub-REST-size description (~10 MB, ~1,000 operations) start-up takes
-seconds. For each description measured (a synthetic one of that size from
-`synthetic_spec.py`, the largest file in the real-world corpus, and the petstore for
-reference) this script reports
+The goal (issue 22): the GitHub REST description serves its first 200 within 1.0 s cold and
+0.3 s on a second start of the same unchanged files (the compiled cache), ahead of Mockoon on
+every description. For each description measured (the petstore, a GitHub-size synthetic one
+from `synthetic_spec.py`, the largest file in the real-world corpus, and every `--spec PATH`)
+this script reports
 
-* `load_spec` time, in this process (median of `--repeat` runs);
-* the rest of the runtime's construction (router, faker, validators) given a loaded spec;
-* wall time from launching `mockloop serve` until the business `/health` answers 200, and
-  until a first GET on a documented operation answers, plus that request's own latency;
-* the server's resident memory once it has answered.
+* `load_spec` time and the rest of the runtime's construction, in this process;
+* MockLoop cold: launch -> first 2xx on a documented GET, with an empty compiled cache;
+* MockLoop warm: the same on a second start (the cache holds the description);
+* Mockoon (`mockoon-cli start --data SPEC`) in the same run, when found (`--mockoon PATH`,
+  `MOCKOON_CLI`, or `mockoon-cli` on PATH; skipped with a note otherwise), and the ratios
+  Mockoon time / MockLoop time (above 1: MockLoop answers first);
+* each server's resident memory (RSS) once it has answered.
 
-It prints a table and writes `bench/results/bench_startup.json`.
+Every time is a median of `--repeat` launches, polling every 5 ms. It prints a table and
+writes `bench/results/bench_startup.json`.
 
-Run: python bench/bench_startup.py [--repeat 3] [--real-world DIR] [--resources 100]
+Run: python bench/bench_startup.py [--repeat 3] [--spec /tmp/gh.json] [--mockoon PATH]
+     [--real-world DIR] [--resources 100]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -125,45 +134,75 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
-def measure_serve(spec_path: Path, request: str | None, folder: Path) -> dict[str, Any]:
-    """Launch `mockloop serve` and time /health and the first GET, polling every 5 ms."""
+def first_answer(
+    process: subprocess.Popen[bytes], url: str, launched_at: float, what: str
+) -> dict[str, Any]:
+    """Poll `url` every 5 ms until it answers; seconds since launch, status, RSS."""
+    with httpx.Client(timeout=30) as client:
+        deadline = time.monotonic() + 300
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{what} exited with code {process.returncode} while starting")
+            try:
+                response = client.get(url)
+                break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what}: {url} did not answer within 300 s")
+            time.sleep(0.005)
+    return {
+        "first_answer_s": time.perf_counter() - launched_at,
+        "status": response.status_code,
+        "rss_mb": rss_mb(process.pid),
+    }
+
+
+def measure_serve(spec_path: Path, request: str, folder: Path, cache_dir: Path) -> dict[str, Any]:
+    """Launch `mockloop serve` with `cache_dir` as its compiled cache; time the first GET."""
     port, admin_port = free_port(), free_port()
+    os.environ["MOCKLOOP_CACHE_DIR"] = str(cache_dir)  # inherited by the child
     mock = ServedMock(spec_path, folder, ["--no-auth"], port=port, admin_port=admin_port)
-    base = mock.business_url
-    result: dict[str, Any] = {}
     mock.launch()
     try:
         assert mock.process is not None
-        with httpx.Client(timeout=30) as client:
-            deadline = time.monotonic() + 300
-            while True:
-                if mock.process.poll() is not None:
-                    raise RuntimeError(f"mockloop serve exited early:\n{mock.output()[-2000:]}")
-                try:
-                    health = client.get(f"{base}/health")
-                    if health.status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{base}/health did not answer 200 within 300 s")
-                time.sleep(0.005)
-            result["health_s"] = time.perf_counter() - mock.launched_at
-            if request is not None:
-                sent = time.perf_counter()
-                first = client.get(base + request)
-                done = time.perf_counter()
-                result["first_get_s"] = done - mock.launched_at
-                result["first_get_ms"] = (done - sent) * 1000
-                result["first_get_status"] = first.status_code
-                result["first_get_bytes"] = len(first.content)
-                sent = time.perf_counter()
-                client.get(base + request)
-                result["second_get_ms"] = (time.perf_counter() - sent) * 1000
-        result["rss_mb"] = rss_mb(mock.process.pid)
+        result = first_answer(
+            mock.process, mock.business_url + request, mock.launched_at, "mockloop serve"
+        )
     finally:
-        result["exit_code"] = mock.stop()
+        exit_code = mock.stop()
+    result["exit_code"] = exit_code
     return result
+
+
+def measure_mockoon(cli: str, spec_path: Path, request: str) -> dict[str, Any]:
+    """Launch `mockoon-cli start --data SPEC`; time its first answer to `request`."""
+    port = free_port()
+    launched_at = time.perf_counter()
+    process = subprocess.Popen(
+        [cli, "start", "--data", str(spec_path), "--port", str(port), "--hostname", "127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        return first_answer(process, f"http://127.0.0.1:{port}{request}", launched_at, "mockoon")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def find_mockoon(given: str | None) -> str | None:
+    """mockoon-cli from --mockoon, MOCKOON_CLI or PATH; None when there is none."""
+    for candidate in (given, os.environ.get("MOCKOON_CLI"), shutil.which("mockoon-cli")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
 
 
 def import_time() -> float:
@@ -175,7 +214,10 @@ def import_time() -> float:
     return time.perf_counter() - started
 
 
-def measure(name: str, path: Path, repeat: int, folder: Path) -> dict[str, Any]:
+def measure(
+    name: str, path: Path, repeat: int, folder: Path, mockoon: str | None
+) -> dict[str, Any]:
+    """One description: in-process loading, MockLoop cold and warm, Mockoon."""
     print(f"{name}: {path}", flush=True)
     load_times = []
     spec = None
@@ -186,41 +228,63 @@ def measure(name: str, path: Path, repeat: int, folder: Path) -> dict[str, Any]:
     assert spec is not None
     init_times = []
     for index in range(repeat):
-        config = MockConfig(spec=str(path), port=0, data_dir=folder / f"init-{index}")
+        config = MockConfig(
+            spec=str(path), port=0, data_dir=folder / f"init-{index}", compile_cache=False
+        )
         started = time.perf_counter()
         MockRuntime(config, spec=spec)
         init_times.append(time.perf_counter() - started)
     chosen = first_get_request(spec)
-    request = chosen[1] if chosen else None
-    runs = [measure_serve(path, request, folder / f"serve-{index}") for index in range(repeat)]
+    if chosen is None:
+        raise RuntimeError("no GET operation whose parameters this bench can fill")
+    request = chosen[1]
+    cold, warm, peer = [], [], []
+    for index in range(repeat):
+        cache = folder / f"cache-{index}"  # empty: a cold start, which fills it
+        cold.append(measure_serve(path, request, folder / f"cold-{index}", cache))
+        warm.append(measure_serve(path, request, folder / f"warm-{index}", cache))
+        if mockoon is not None:
+            peer.append(measure_mockoon(mockoon, path, request))
+
+    def summary(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+        if not runs:
+            return None
+        return {
+            "first_answer_s": median([r["first_answer_s"] for r in runs]),
+            "status": runs[0]["status"],
+            "rss_mb": median([r["rss_mb"] for r in runs if r.get("rss_mb") is not None]),
+            "runs": runs,
+        }
+
     row: dict[str, Any] = {
         "name": name,
         "path": str(path),
         "bytes": path.stat().st_size,
         "operations": len(spec.operations),
         "load_spec_s": median(load_times),
-        "load_spec_runs_s": load_times,
         "runtime_init_s": median(init_times),
-        "serve_to_health_s": median([r["health_s"] for r in runs]),
-        "first_get": {"operation": chosen[0].operation_id, "request": request} if chosen else None,
-        "serve_to_first_get_s": median([r["first_get_s"] for r in runs if "first_get_s" in r]),
-        "first_get_ms": median([r["first_get_ms"] for r in runs if "first_get_ms" in r]),
-        "second_get_ms": median([r["second_get_ms"] for r in runs if "second_get_ms" in r]),
-        "first_get_status": runs[0].get("first_get_status"),
-        "rss_mb": median([r["rss_mb"] for r in runs if r.get("rss_mb") is not None]),
-        "serve_runs": runs,
+        "request": {"operation": chosen[0].operation_id, "path": request},
+        "mockloop_cold": summary(cold),
+        "mockloop_warm": summary(warm),
+        "mockoon": summary(peer),
     }
-    print(
-        f"  load_spec {row['load_spec_s']:.3f} s, serve->/health {row['serve_to_health_s']:.3f} s,"
-        f" serve->first GET {row['serve_to_first_get_s']:.3f} s "
-        f"({row['first_get_status']} {request})",
-        flush=True,
+    if row["mockoon"] is not None:
+        theirs = row["mockoon"]["first_answer_s"]
+        row["mockoon_over_cold"] = theirs / row["mockloop_cold"]["first_answer_s"]
+        row["mockoon_over_warm"] = theirs / row["mockloop_warm"]["first_answer_s"]
+    line = (
+        f"  cold {row['mockloop_cold']['first_answer_s']:.3f} s, "
+        f"warm {row['mockloop_warm']['first_answer_s']:.3f} s "
+        f"({row['mockloop_cold']['status']} {request})"
     )
+    if row["mockoon"] is not None:
+        line += f", mockoon {row['mockoon']['first_answer_s']:.3f} s ({row['mockoon']['status']})"
+    print(line, flush=True)
     return row
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--resources",
@@ -229,13 +293,27 @@ def main(argv: list[str] | None = None) -> int:
         help="synthetic size: 10 operations and 6 schemas per resource",
     )
     parser.add_argument("--real-world", type=Path, default=REAL_WORLD)
+    parser.add_argument(
+        "--spec",
+        type=Path,
+        action="append",
+        default=[],
+        help="also measure this description (repeatable), e.g. GitHub's api.github.com.json",
+    )
+    parser.add_argument(
+        "--mockoon", default=None, help="mockoon-cli to compare with (else MOCKOON_CLI or PATH)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
+    mockoon = find_mockoon(args.mockoon)
+    if mockoon is None:
+        print("(mockoon-cli not found: give --mockoon PATH or MOCKOON_CLI; Mockoon skipped)")
 
     rows = []
     problems = []
     with tempfile.TemporaryDirectory(prefix="mockloop-startup-") as tmp:
         folder = Path(tmp)
+        # Mockoon reads JSON and YAML; the synthetic description is written as JSON.
         synthetic = write_synthetic_spec(folder / "specs", resources=args.resources)
         facts = describe(synthetic)
         print(
@@ -243,19 +321,25 @@ def main(argv: list[str] | None = None) -> int:
             f"operations, {facts['paths']} paths, {facts['schemas']} schemas, "
             f"{facts['refs']} $refs"
         )
-        cases = [("synthetic (GitHub size)", synthetic)]
+        cases = [("petstore (reference)", PETSTORE), ("synthetic (GitHub size)", synthetic)]
         real = sorted(args.real_world.glob("*.json"), key=lambda p: p.stat().st_size)
         if real:
             cases.append((f"largest real-world: {real[-1].name}", real[-1]))
         else:
             print(f"(no real-world descriptions in {args.real_world}: skipped)")
-        cases.append(("petstore (reference)", PETSTORE))
+        cases.extend((f"given: {path.name}", path.resolve()) for path in args.spec)
         cli_import = median([import_time() for _ in range(args.repeat)])
         for index, (name, path) in enumerate(cases):
             try:
-                rows.append(measure(name, path, args.repeat, folder / f"case-{index}"))
+                rows.append(measure(name, path, args.repeat, folder / f"case-{index}", mockoon))
             except Exception as exc:  # report and go on with the other descriptions
                 problems.append(f"{name}: {type(exc).__name__}: {exc}")
+
+    def seconds(part: dict[str, Any] | None) -> float | str:
+        return part["first_answer_s"] if part else "-"
+
+    def memory(part: dict[str, Any] | None) -> float | str:
+        return part["rss_mb"] if part else "-"
 
     print()
     print(f"fresh interpreter importing the server: {cli_import:.3f} s (part of every start-up)")
@@ -265,13 +349,14 @@ def main(argv: list[str] | None = None) -> int:
             "MB",
             "ops",
             "load_spec s",
-            "runtime init s",
-            "serve->/health s",
-            "serve->1st GET s",
-            "1st GET ms",
-            "2nd GET ms",
-            "status",
-            "RSS MB",
+            "cold s",
+            "warm s",
+            "mockoon s",
+            "mockoon/cold",
+            "mockoon/warm",
+            "RSS cold MB",
+            "RSS warm MB",
+            "RSS mockoon MB",
         ],
         [
             [
@@ -279,13 +364,14 @@ def main(argv: list[str] | None = None) -> int:
                 r["bytes"] / 1e6,
                 r["operations"],
                 r["load_spec_s"],
-                r["runtime_init_s"],
-                r["serve_to_health_s"],
-                r["serve_to_first_get_s"],
-                r["first_get_ms"],
-                r["second_get_ms"],
-                r["first_get_status"],
-                r["rss_mb"],
+                seconds(r["mockloop_cold"]),
+                seconds(r["mockloop_warm"]),
+                seconds(r["mockoon"]),
+                r.get("mockoon_over_cold", "-"),
+                r.get("mockoon_over_warm", "-"),
+                memory(r["mockloop_cold"]),
+                memory(r["mockloop_warm"]),
+                memory(r["mockoon"]),
             ]
             for r in rows
         ],
@@ -295,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine(),
         "repeat": args.repeat,
+        "mockoon": mockoon,
         "synthetic": facts,
         "import_server_s": cli_import,
         "descriptions": rows,

@@ -1,7 +1,8 @@
 """Serve real-world descriptions and check that the mock's answers conform to them.
 
-For every description (by default each file in /work/shared/specs/real-world/, or the paths
-given) a mock is started in-process (auth simulation on, request validation `enforce`, free
+For every description (by default each file in /work/shared/specs/real-world/ and our own
+small cases in tests/fixtures/specs/conformance/, or the paths given) a mock is started
+in-process (auth simulation on, request validation `enforce`, free
 ports), then checked twice:
 
 1. Our own check: every documented GET operation is called once with a request built from
@@ -21,7 +22,12 @@ ports), then checked twice:
 It prints one line per description, then every failure, and totals. Exit status 1 when
 anything failed (2 on bad usage).
 
-Run: python scripts/conformance.py [SPEC ...] [--only NAME] [--max-examples 5] [--json OUT]
+Our own cases are small descriptions of what real ones taught us (path keys that carry a
+query, a description without operations, overlapping templates, overlapping `oneOf` branches);
+`--no-own` leaves them out (the real-world corpus alone), `--own` checks only them.
+
+Run: python scripts/conformance.py [SPEC ...] [--own | --no-own] [--only NAME]
+     [--max-examples 5] [--json OUT]
 """
 
 from __future__ import annotations
@@ -51,11 +57,13 @@ if str(ROOT) not in sys.path:  # run as `python scripts/conformance.py`: make `s
 from scripts import schemathesis_run  # noqa: E402
 
 REAL_WORLD = ROOT.parent / "shared" / "specs" / "real-world"
+OWN_CASES = ROOT / "tests" / "fixtures" / "specs" / "conformance"
 AUTH_TOKEN = "conformance-token"
 API_KEY = "conformance-key"
 BASIC = ("conformance-user", "conformance-password")
 
 __all__ = [
+    "OWN_CASES",
     "REAL_WORLD",
     "DescriptionReport",
     "Failure",
@@ -669,13 +677,25 @@ def _statuses(counts: dict[str, int]) -> str:
     return ",".join(f"{k}x{v}" for k, v in counts.items()) or "-"
 
 
+def _descriptions(folder: Path) -> list[Path]:
+    """The description files of `folder`, sorted."""
+    return sorted(p for p in folder.iterdir() if p.suffix in (".json", ".yaml", ".yml"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "specs",
         nargs="*",
         type=Path,
-        help=f"descriptions to check (default: every file in {REAL_WORLD})",
+        help=f"descriptions to check (default: every file in {REAL_WORLD} and {OWN_CASES})",
+    )
+    own = parser.add_mutually_exclusive_group()
+    own.add_argument(
+        "--own", action="store_true", help="check only our own cases (tests/fixtures/...)"
+    )
+    own.add_argument(
+        "--no-own", action="store_true", help="leave our own cases out of the default set"
     )
     parser.add_argument(
         "--only",
@@ -711,10 +731,13 @@ def main(argv: list[str] | None = None) -> int:
 
     paths = list(args.specs)
     if not paths:
-        if not REAL_WORLD.is_dir():
-            print(f"no descriptions given and {REAL_WORLD} does not exist", file=sys.stderr)
-            return 2
-        paths = sorted(p for p in REAL_WORLD.iterdir() if p.suffix in (".json", ".yaml", ".yml"))
+        if not args.own:
+            if not REAL_WORLD.is_dir():
+                print(f"no descriptions given and {REAL_WORLD} does not exist", file=sys.stderr)
+                return 2
+            paths = _descriptions(REAL_WORLD)
+        if not args.no_own:
+            paths += _descriptions(OWN_CASES)
     if args.only:
         paths = [p for p in paths if any(name in p.name for name in args.only)]
     if not paths:

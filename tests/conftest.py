@@ -29,6 +29,8 @@ os.environ.setdefault("OTEL_SDK_DISABLED", "true")
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     home = tmp_path_factory.mktemp("mockloop-home")
     monkeypatch.setenv("MOCKLOOP_HOME", str(home))
+    # The compiled-description cache too (it would otherwise be ~/.cache/mockloop/compiled).
+    monkeypatch.setenv("MOCKLOOP_CACHE_DIR", str(home / "compiled"))
     yield home
 
 

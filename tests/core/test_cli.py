@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mockloop.errors import ConfigError
 from tests.conftest import PETSTORE
 from tests.waiting import wait_for_health
 
@@ -105,3 +106,23 @@ def test_version() -> None:
     )
     assert result.returncode == 0
     assert result.stdout.startswith("mockloop ")
+
+
+def test_serve_starts_with_the_collector_off_and_leaves_it_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    from mockloop.cli import main as cli_main
+
+    during: list[bool] = []
+
+    def fake_serve(config: object, on_ready: object = None) -> int:
+        during.append(gc.isenabled())
+        raise ConfigError("stopped here")
+
+    monkeypatch.setattr("mockloop.mock.serve", fake_serve)
+    assert gc.isenabled()
+    assert cli_main(["serve", str(PETSTORE)]) == 2
+    assert during == [False]
+    assert gc.isenabled()  # on again whatever the handler did

@@ -513,6 +513,8 @@ def test_mutual_recursion_keeps_required() -> None:
 
 # -- combinators ----------------------------------------------------------------------------
 
+_RESOURCE: dict[str, Any] = {"type": {"type": "string"}, "id": {"type": "string"}}
+
 
 def test_one_of_exactly_one_with_overlapping_branches() -> None:
     schema = {
@@ -526,6 +528,55 @@ def test_one_of_exactly_one_with_overlapping_branches() -> None:
         value = faker.generate(schema, key=key)
         matches = [not errors(DOC, b, value) for b in schema["oneOf"]]
         assert matches.count(True) == 1, value
+
+
+@pytest.mark.parametrize(
+    "branches",
+    [
+        # JSON:API resources: all require type and id, differ only in optional properties.
+        [
+            {"type": "object", "required": ["type", "id"], "properties": _RESOURCE | {"a": {}}},
+            {
+                "type": "object",
+                "required": ["type", "id"],
+                "properties": _RESOURCE | {"attributes": {"type": "object"}},
+            },
+            {
+                "type": "object",
+                "required": ["type", "id"],
+                "properties": _RESOURCE | {"relationships": {"type": "object"}},
+            },
+        ],
+        # one closed branch, one open: a key the closed one does not know separates them
+        [
+            {"type": "object", "properties": _RESOURCE, "additionalProperties": False},
+            {"type": "object", "properties": _RESOURCE},
+        ],
+        # a const difference
+        [
+            {"type": "object", "required": ["kind"], "properties": {"kind": {"const": "a"}}},
+            {"type": "object", "required": ["kind"], "properties": {"kind": {"type": "string"}}},
+        ],
+    ],
+)
+def test_one_of_overlapping_branches_are_edited_apart(branches: list[Any]) -> None:
+    schema = {"type": "array", "minItems": 3, "items": {"oneOf": branches}}
+    for seed in range(8):
+        faker = SchemaFaker(DOC, seed=seed)
+        value = faker.generate(schema, key="items")
+        assert value == SchemaFaker(DOC, seed=seed).generate(schema, key="items")
+        for item in value:
+            matches = [not errors(DOC, b, item) for b in branches]
+            assert matches.count(True) == 1, item
+
+
+def test_one_of_edits_stay_within_the_room() -> None:
+    branches = [
+        {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}},
+        {"type": "object", "properties": {"id": {}, "extra": {"type": "object"}}},
+    ]
+    value, _ = SchemaFaker(DOC, max_bytes=64).generate_within({"oneOf": branches}, key="k")
+    assert len(json.dumps(value)) <= 64
 
 
 def test_discriminator_names_the_branch() -> None:

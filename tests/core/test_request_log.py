@@ -198,7 +198,14 @@ def test_truncation_is_flagged() -> None:
 
 
 def test_writer_rejects_bad_settings(store: SQLiteStore) -> None:
-    for kwargs in ({"batch_size": 0}, {"max_queue": 0}, {"flush_interval": 0}, {"body_limit": -1}):
+    cases: list[dict[str, Any]] = [
+        {"batch_size": 0},
+        {"max_queue": 0},
+        {"flush_interval": 0},
+        {"busy_interval": 0},
+        {"body_limit": -1},
+    ]
+    for kwargs in cases:
         with pytest.raises(ConfigError):
             RequestLogWriter(store, **kwargs)
 
@@ -581,3 +588,18 @@ def test_closing_the_store_under_a_running_writer_is_safe(tmp_path: Path) -> Non
     assert stats["errors"] > 0
     with SQLiteStore(tmp_path / "race.db") as reopened:
         assert reopened.count_logs() == stats["written"]
+
+
+def test_a_token_in_a_path_is_redacted_on_every_row(store: SQLiteStore) -> None:
+    """Redacted paths are remembered across rows; the second row is redacted as the first."""
+    token = "sk-live-" + "a1B2c3D4e5F6g7H8i9J0k1L2"
+    writer = RequestLogWriter(store).start()
+    for i in range(3):
+        writer.submit(_record(i, path=f"/keys/{token}"))
+    writer.submit(_record(3))
+    assert writer.close() is True
+    paths = [row["path"] for row in store.search_logs(newest_first=False)]
+    assert len(paths) == 4
+    assert all(token not in path for path in paths)
+    assert paths[0] == paths[1] == paths[2] != f"/keys/{token}"
+    assert paths[3] == "/pets/3"

@@ -1,4 +1,5 @@
 import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 
 import orjson
 
@@ -52,3 +53,44 @@ def test_default_status_is_the_lowest_documented_success() -> None:
 def test_a_value_orjson_refuses_is_still_served() -> None:
     body = encode_body({"a": "x\ud800y"}, "application/json")
     assert orjson.loads(body) == {"a": "x?y"}
+
+
+def test_each_accept_gets_its_own_media_type_on_repeated_requests(tmp_path: Path) -> None:
+    """The hot path remembers negotiation per (operation, Accept): never across Accepts."""
+    import httpx
+
+    from mockloop.mock.config import MockConfig
+    from mockloop.mock.server import MockServer
+
+    spec = tmp_path / "two-media.yaml"
+    spec.write_text(
+        """openapi: 3.0.3
+info: {title: Two media, version: "1"}
+paths:
+  /thing:
+    get:
+      operationId: getThing
+      responses:
+        "200":
+          description: A thing.
+          content:
+            application/json:
+              schema: {type: object, properties: {name: {type: string}}}
+              example: {name: json}
+            application/xml:
+              schema: {type: object, properties: {name: {type: string}}}
+              example: {name: xml}
+"""
+    )
+    with MockServer(MockConfig.build(spec=str(spec), port=0, auth=False)) as server:
+        url = f"{server.business_url}/thing"
+        seen = [
+            httpx.get(url, headers={"accept": accept}).headers["content-type"]
+            for accept in ("application/xml", "application/json", "application/xml", "*/*")
+        ]
+    assert [kind.split(";")[0] for kind in seen] == [
+        "application/xml",
+        "application/json",
+        "application/xml",
+        "application/json",
+    ]

@@ -99,3 +99,94 @@ def test_bare_names_of_header_parameters_do_not_route() -> None:
         parameters=[Parameter(name="Authentication", location="header")],
     )
     assert Router([op]).match("GET", "/me").operation is op
+
+
+# -- query-carrying path keys (`/rest?method=...`, one key per method value) ----------------
+
+
+def _flickr() -> Router:
+    return Router(
+        _ops(
+            ("get", "/rest?method=flickr.favorites.getList"),
+            ("get", "/rest?method=flickr.people.getPhotos"),
+            ("get", "/rest?method=flickr.people.getPhotos&extras=all"),
+            ("post", "/upload"),
+        ),
+        base_path="/services",
+    )
+
+
+def test_the_most_specific_query_key_wins() -> None:
+    router = _flickr()
+    chosen = router.match("GET", "/services/rest", "method=flickr.people.getPhotos&extras=all")
+    assert chosen.operation.operation_id == "op2"
+    chosen = router.match("GET", "/services/rest", "method=flickr.people.getPhotos&api_key=1")
+    assert chosen.operation.operation_id == "op1"
+
+
+def test_a_key_percent_encoded_into_the_path_is_split_at_the_encoded_question_mark() -> None:
+    router = _flickr()
+    for raw in (
+        "/services/rest%3Fmethod%3Dflickr.people.getPhotos",
+        "/services/rest%3fmethod=flickr.people.getPhotos",
+        "/rest%3Fmethod%3Dflickr.people.getPhotos",
+    ):
+        found = router.match("GET", raw, "api_key=1")
+        assert found.operation.operation_id == "op1", raw
+        assert found.query == "method=flickr.people.getPhotos&api_key=1"
+    assert router.match("GET", "/services/rest%3Fmethod%3Dnope").operation is None
+
+
+def test_an_encoded_question_mark_in_a_routable_path_stays_in_its_segment() -> None:
+    router = Router(_ops(("get", "/files/{name}")))
+    found = router.match("GET", "/files/a%3Fb")
+    assert found.path_params == {"name": "a?b"}
+    assert found.query is None
+
+
+def test_a_query_without_any_discriminating_name_gets_the_first_documented_key() -> None:
+    router = _flickr()
+    assert router.match("GET", "/services/rest", "api_key=1").operation.operation_id == "op0"
+    assert router.match("GET", "/services/rest").operation.operation_id == "op0"
+
+
+def test_an_undocumented_discriminator_value_is_404_naming_the_documented_values() -> None:
+    refused = _flickr().match("GET", "/services/rest", "method=flickr.nope&api_key=1")
+    assert refused.operation is None
+    assert refused.allowed == ()
+    assert refused.detail == (
+        "method must be one of flickr.favorites.getList, flickr.people.getPhotos"
+    )
+
+
+def test_a_plain_path_still_wins_over_the_first_key() -> None:
+    router = Router(_ops(("get", "/rest?method=a"), ("get", "/rest?method=b"), ("get", "/rest")))
+    assert router.match("GET", "/rest", "method=x").operation.operation_id == "op2"
+    assert router.match("GET", "/rest", "").operation.operation_id == "op2"
+    assert router.match("GET", "/rest", "method=b").operation.operation_id == "op1"
+
+
+# -- overlapping templates -------------------------------------------------------------------
+
+
+def test_a_literal_branch_without_the_method_falls_back_to_the_templated_one() -> None:
+    router = Router(_ops(("get", "/users/{id}"), ("delete", "/users/{name}"), ("put", "/users/me")))
+    found = router.match("GET", "/users/me")
+    assert found.operation.operation_id == "op0"
+    assert found.path_params == {"id": "me"}
+    deleted = router.match("DELETE", "/users/me")
+    assert deleted.operation.operation_id == "op1"
+    assert deleted.path_params == {"name": "me"}
+    assert router.match("PUT", "/users/me").operation.operation_id == "op2"
+    assert router.match("HEAD", "/users/me").operation.operation_id == "op0"
+    assert router.match("PUT", "/users/5").allowed == ("DELETE", "GET")
+
+
+def test_405_lists_the_methods_of_every_branch_matching_the_path() -> None:
+    router = Router(_ops(("get", "/users/{id}"), ("delete", "/users/{name}"), ("put", "/users/me")))
+    refused = router.match("PATCH", "/users/me")
+    assert refused.operation is None
+    assert refused.allowed == ("DELETE", "GET", "PUT")
+    deeper = Router(_ops(("get", "/a/{x}/c"), ("post", "/a/b/{y}")))
+    assert deeper.match("GET", "/a/b/c").operation.operation_id == "op0"
+    assert deeper.match("PUT", "/a/b/c").allowed == ("GET", "POST")

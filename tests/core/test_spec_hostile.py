@@ -421,7 +421,7 @@ def test_a_name_resolving_to_the_metadata_address_is_refused(
         assert host == "innocent.example"
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", port))]
 
-    monkeypatch.setattr("mockloop.spec.fetch.socket.getaddrinfo", resolver)
+    monkeypatch.setattr("mockloop.spec.download.socket.getaddrinfo", resolver)
     with pytest.raises(SpecError, match=r"innocent\.example \(169\.254\.169\.254\) is a cloud"):
         load_spec("http://innocent.example/openapi.json", allow_fetch=["169.254.0.0/16"])
     with pytest.raises(SpecError, match=r"metadata\.google\.internal is a cloud metadata endpoint"):
@@ -526,7 +526,7 @@ def test_allow_fetch_lets_a_private_address_through_to_the_checked_ip(
         attempts.append((host, port))
         raise httpcore.ConnectError("faked: no traffic leaves the test")
 
-    monkeypatch.setattr("mockloop.spec.fetch.socket.getaddrinfo", resolver)
+    monkeypatch.setattr("mockloop.spec.download.socket.getaddrinfo", resolver)
     monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", no_traffic)
     with pytest.raises(SpecError, match=r"intranet\.example \(10\.0\.0\.7\) is a private address"):
         load_spec("http://intranet.example/api.yaml")

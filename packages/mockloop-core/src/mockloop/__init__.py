@@ -8,7 +8,6 @@ errors below are all a caller needs to catch. The clients load on first use, so 
 from __future__ import annotations
 
 import sys
-from importlib.abc import Loader
 from typing import TYPE_CHECKING, Any
 
 from mockloop.errors import (
@@ -22,12 +21,12 @@ from mockloop.errors import (
     StoreError,
     VersionConflictError,
 )
-from mockloop.version import __version__
 
 if TYPE_CHECKING:
     from mockloop._sync_client import MockLoopClient
     from mockloop.client import AsyncMockLoopClient
     from mockloop.results import Result
+    from mockloop.version import __version__
 
 __all__ = [
     "AsyncMockLoopClient",
@@ -47,6 +46,7 @@ __all__ = [
 
 
 _LAZY = {
+    "__version__": "mockloop.version",
     "AsyncMockLoopClient": "mockloop.client",
     "MockLoopClient": "mockloop._sync_client",
     "Result": "mockloop.results",
@@ -118,15 +118,20 @@ class _MovedFinder:
             return None
         import importlib.util
 
-        return importlib.util.spec_from_loader(fullname, _MovedLoader(new))
+        loader: Any = _MovedLoader(new)  # a loader by protocol (see _MovedLoader)
+        return importlib.util.spec_from_loader(fullname, loader)
 
 
-class _MovedLoader(Loader):
+class _MovedLoader:
     """Puts the module at its new home under the old name too (the same object, its own
-    `__spec__` untouched)."""
+    `__spec__` untouched). A loader by protocol (create_module, exec_module): subclassing
+    importlib.abc.Loader would import importlib.resources on every start."""
 
     def __init__(self, new: str) -> None:
         self.new = new
+
+    def create_module(self, spec: Any) -> None:
+        return None  # the default module; exec_module swaps in the one at the new home
 
     def exec_module(self, module: Any) -> None:
         import warnings

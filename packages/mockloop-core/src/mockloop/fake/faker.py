@@ -40,6 +40,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from mockloop.fake.budget import DEFAULT_MAX_BYTES, json_size
+from mockloop.fake.exclusive import exclusive_object
 from mockloop.fake.values import (
     WORDS,
     as_count,
@@ -605,6 +606,22 @@ class SchemaFaker:
                     break
             if matches == 1:
                 return value
+            if isinstance(value, dict):
+                # Overlapping branches accept what any of them makes: edit the value apart.
+                made = exclusive_object(
+                    value,
+                    branch,
+                    [other for j, other in enumerate(branches) if j != index],
+                    accepts=lambda schema, v: self.is_valid(
+                        schema, v, for_response=ctx.for_response
+                    ),
+                    effective=self._effective,
+                    room=max(0, ctx.room),
+                    keep=rest or None,
+                )
+                if made is not None:
+                    ctx.room -= made[1]
+                    return made[0]
         ctx.room = fallback_room
         return None if fallback is _NONE else fallback
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from mockloop.mock.runtime import MockRuntime
     from mockloop.mock.scenarios.rules import Scenario, ScenarioRule
     from mockloop.mock.server import MockServer, create_app, serve
+    from mockloop.mock.workers import serve_workers
 
 __all__ = [
     "MockConfig",
@@ -24,6 +25,7 @@ __all__ = [
     "ValidationMode",
     "create_app",
     "serve",
+    "serve_workers",
 ]
 
 _HOMES = {
@@ -35,6 +37,7 @@ _HOMES = {
     "MockServer": "server",
     "create_app": "server",
     "serve": "server",
+    "serve_workers": "workers",
 }
 
 

@@ -2,7 +2,10 @@
 
 The hot path is deliberately small: one tree walk to route, the auth and validation gates only
 where they apply, a cached pre-serialised body, and one `submit` to the log writer, whose
-thread does all the encoding and redaction off the request path.
+thread does all the encoding and redaction off the request path. On MockLoop's own protocol
+the answer leaves whole in one write, without the ASGI messages (`OneWriteCycle`), and a pure
+mock's request runs without an asyncio task unless it waits (`runs_in_place`); under any other
+ASGI server the app speaks plain ASGI.
 
 A pure mock and a mock under proxy settings (proxy, record, replay, hybrid) share one request
 pipeline, `BusinessApp._http`: read, route, answer, log, send, notify. Only the answering step
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from mockloop.mock.http_protocol import one_write_cycle
 from mockloop.mock.problem import PreparedResponse, problem
 from mockloop.mock.request_log.writer import LogRecord
 from mockloop.mock.runtime import MockRuntime
@@ -84,6 +88,13 @@ class BusinessApp:
         self.on_startup = on_startup
         self.on_shutdown = on_shutdown
         self._health_body: bytes | None = None
+        self._health_admin: str | None = None
+
+    @property
+    def runs_in_place(self) -> bool:
+        """Whether a request may start outside an asyncio task (see `CoalescingHttpProtocol`):
+        a pure mock, whose answer needs no task; the proxy stage's async HTTP client does."""
+        return self.runtime.proxy is None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -153,9 +164,11 @@ class BusinessApp:
                 prepared = await self._proxied(turn, scope, op, match, method, path, query, body)
             elif op is not None:
                 operation_id = op.operation_id
-                prepared = await self._answer(scope, op, match.path_params, query, body)
+                # An encoded `?` in the path moved part of it into the query (router.py).
+                seen = query if match.query is None else match.query
+                prepared = await self._answer(scope, op, match.path_params, seen, body)
             else:
-                prepared = self._unrouted(method, path, match.allowed)
+                prepared = self._unrouted(method, path, match.allowed, match.detail)
         except _BodyTooLarge:
             prepared = problem(
                 413,
@@ -208,8 +221,13 @@ class BusinessApp:
             writer.submit(record)
         # Numbered before the answer leaves: a process killed after answering has always
         # counted the request (see request_log.counters).
-        await send({"type": "http.response.start", "status": prepared.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body_out})
+        # One write without the ASGI messages on MockLoop's own protocol (`OneWriteCycle`).
+        cycle = one_write_cycle(send)
+        if cycle is None or not cycle.write_whole(prepared.status, headers, body_out):
+            await send(
+                {"type": "http.response.start", "status": prepared.status, "headers": headers}
+            )
+            await send({"type": "http.response.body", "body": body_out})
         hooks = runtime.webhooks
         if hooks is not None and hooks.active:
             hooks.notify(
@@ -237,7 +255,9 @@ class BusinessApp:
         that is on. `turn` is filled in as the stage goes, so a request that fails half-way
         is still labelled and logged with the mode it had reached."""
         engine = turn.engine
-        local = None if op is not None else self._unrouted(method, path, match.allowed)
+        local = (
+            None if op is not None else self._unrouted(method, path, match.allowed, match.detail)
+        )
         if local is not None and (local.source == "builtin" or _is_probe(scope)):
             return local  # /health, /docs and MockLoop's probes stay local
         mode = turn.mode = engine.decide(method, scope["path"], scope["headers"], query).mode
@@ -336,7 +356,9 @@ class BusinessApp:
 
     # -- built-ins --------------------------------------------------------------------------
 
-    def _unrouted(self, method: str, path: str, allowed: tuple[str, ...]) -> PreparedResponse:
+    def _unrouted(
+        self, method: str, path: str, allowed: tuple[str, ...], detail: str = ""
+    ) -> PreparedResponse:
         runtime = self.runtime
         bare = path.split("?", 1)[0].rstrip("/") or "/"
         if method in ("GET", "HEAD"):
@@ -363,13 +385,16 @@ class BusinessApp:
                 f"{method} is not documented for {path}; documented methods: {listed}",
                 headers=[(b"allow", listed.encode())],
             )
-        return problem(404, f"no operation of {runtime.spec.title!r} matches {method} {path}")
+        why = f": {detail}" if detail else ""
+        return problem(404, f"no operation of {runtime.spec.title!r} matches {method} {path}{why}")
 
     def _health(self) -> bytes:
-        if self._health_body is None:
+        runtime = self.runtime
+        # Built again once the admin URL is known (the admin port starts after this one).
+        if self._health_body is None or self._health_admin != runtime.admin_url:
             from mockloop.version import __version__
 
-            runtime = self.runtime
+            self._health_admin = runtime.admin_url
             self._health_body = orjson.dumps(
                 {
                     "status": "ok",
@@ -378,6 +403,7 @@ class BusinessApp:
                     "api": {"title": runtime.spec.title, "version": runtime.spec.version},
                     "operations": len(runtime.spec.operations),
                     "admin_url": runtime.admin_url,
+                    **({"worker": runtime.worker} if runtime.worker is not None else {}),
                 }
             )
         return self._health_body

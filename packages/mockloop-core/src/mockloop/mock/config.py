@@ -146,6 +146,16 @@ class MockConfig(BaseModel):
         description="mock, proxy, hybrid or replay mode: target_url, routing_rules, auth, "
         "retries, circuit breaker, fallback (see docs/proxy.md); None: a pure mock",
     )
+    compile_cache: bool = Field(
+        default=True,
+        description="keep the loaded description in the compiled cache and reuse it on the "
+        "next start of the same unchanged files (see mockloop.spec.compiled)",
+    )
+    compile_cache_dir: Path | None = Field(
+        default=None,
+        description="the compiled cache's folder; None: MOCKLOOP_CACHE_DIR, else "
+        "$XDG_CACHE_HOME/mockloop/compiled, else ~/.cache/mockloop/compiled",
+    )
 
     @field_validator("admin_allow_hosts")
     @classmethod

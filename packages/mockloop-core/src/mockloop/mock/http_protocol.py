@@ -42,6 +42,13 @@ event-loop tick, and sends both in one write. Nothing waits longer than that tic
 still held when the tick ends (an app that pauses between headers and body) is written then, and
 closing the connection writes what is held first. Everything else passes straight to the real
 transport.
+
+The business app skips even that: on the business port each request's cycle is a
+`OneWriteCycle`, whose `write_whole` takes a complete response (status, headers, body) and
+writes it in one `write`, without the two ASGI messages, uvicorn's per-header checks and the
+held-header round trip (a quarter of the event loop's Python time per request). The app finds
+it through its `send` callable (`one_write_cycle`); under any other server (`uvicorn main:app`)
+it sends the two ASGI messages as before.
 """
 
 from __future__ import annotations
@@ -49,12 +56,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import types
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
 import httptools
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import (
+    HEADER_RE,
+    HEADER_VALUE_RE,
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 from mockloop.mock.config import MockConfig
 from mockloop.mock.problem import problem_bytes
@@ -66,7 +81,9 @@ __all__ = [
     "ConnectionGuard",
     "GuardedHttpProtocol",
     "HttpLimits",
+    "OneWriteCycle",
     "guarded_protocol",
+    "one_write_cycle",
 ]
 
 logger = logging.getLogger("mockloop.mock")
@@ -662,11 +679,120 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
+class OneWriteCycle(RequestResponseCycle):
+    """uvicorn's request/response cycle that can also take a whole response at once."""
+
+    def write_whole(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bool:
+        """Write the status line, headers and body in one write and complete the response;
+        False (nothing written) when the ASGI messages must take over: the response has begun,
+        the client is gone or not reading, or a header needs uvicorn's handling (an invalid
+        name or value, `connection`, `transfer-encoding`).
+
+        `headers` must carry the body's `content-length` (for HEAD, the body's that a GET
+        would have sent; the body is not written).
+        """
+        if self.response_started or self.disconnected or self.flow.write_paused:
+            return False
+        if self.access_log:
+            return False
+        lines = [STATUS_LINE[status]]
+        append = lines.append
+        for name, value in self.default_headers:
+            append(b"%s: %s\r\n" % (name, value))
+        for name, value in headers:
+            name = name.lower()
+            if name == b"connection" or name == b"transfer-encoding":
+                return False
+            append(b"%s: %s\r\n" % (name, value))
+        if HEADER_VALUE_RE.search(b"".join([value for _, value in headers])) or HEADER_RE.search(
+            b"".join([name for name, _ in headers])
+        ):
+            return False  # uvicorn's send refuses it (500)
+        keep_alive = self.keep_alive
+        if not keep_alive:
+            append(b"connection: close\r\n")
+        append(b"\r\n")
+        if self.scope["method"] != "HEAD":
+            append(body)
+        self.response_started = True
+        self.waiting_for_100_continue = False
+        transport = self.transport
+        transport.write(b"".join(lines))
+        self.response_complete = True
+        self.message_event.set()
+        if not keep_alive:
+            transport.close()
+        self.on_response()
+        return True
+
+
+def one_write_cycle(send: Any) -> OneWriteCycle | None:
+    """The `OneWriteCycle` behind an ASGI `send` callable, or None (another server's send)."""
+    owner = getattr(send, "__self__", None)
+    return owner if type(owner) is OneWriteCycle else None
+
+
 class CoalescingHttpProtocol(GuardedHttpProtocol):
-    """The guarded protocol over a `CoalescingTransport` (the business port)."""
+    """The guarded protocol over a `CoalescingTransport` (the business port), whose cycles
+    are `OneWriteCycle`s."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+
+    _eager = False  # running a request's first step in place (see `_start_asgi_task`)
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        """Run the request's first step at once; a task takes over only if the app waits.
+
+        A mock's answer seldom waits for anything (a GET's answer is ready when its headers
+        are), so it is written in the same callback, without a task to create, schedule and
+        register (asyncio's eager task start, which Python 3.11 lacks). A request started
+        while another runs in place (the next pipelined one, once the first has answered)
+        gets a task, so a long pipeline never nests; so does an `Upgrade` request, whose
+        answer must wait for the parser to refuse the upgrade (`Connection: close`), and any
+        request to an app without a true `runs_in_place` (code such as httpx's async client
+        needs to run in a task: the business app under proxy settings says so).
+        """
+        # The same object with `write_whole` added: uvicorn builds the cycle by name.
+        cycle.__class__ = OneWriteCycle
+        if self._eager or not getattr(app, "runs_in_place", False) or self.parser.should_upgrade():
+            super()._start_asgi_task(cycle, app)
+            return
+        coroutine = _run_cycle(cycle, app)
+        self._eager = True
+        try:
+            waiting_on = coroutine.send(None)
+        except StopIteration:
+            return
+        finally:
+            self._eager = False
+        task = self.loop.create_task(_carry_on(coroutine, waiting_on))
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)
+
+
+async def _carry_on(coroutine: Any, waiting_on: Any) -> None:
+    """Finish, in a task, a coroutine whose first step ran outside one."""
+    await _resume(coroutine, waiting_on)
+
+
+@types.coroutine
+def _resume(coroutine: Any, waiting_on: Any) -> Generator[Any, Any, None]:
+    """Hand what `coroutine` waits on to the task running this, and pass back what the task
+    sends or throws, until the coroutine returns."""
+    while True:
+        try:
+            sent = yield waiting_on
+        except BaseException as exc:  # the task's cancellation, passed on
+            try:
+                waiting_on = coroutine.throw(exc)
+            except StopIteration:
+                return
+        else:
+            try:
+                waiting_on = coroutine.send(sent)
+            except StopIteration:
+                return
 
 
 def guarded_protocol(limits: HttpLimits, *, coalescing: bool) -> type[GuardedHttpProtocol]:

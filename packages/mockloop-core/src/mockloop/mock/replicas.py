@@ -77,10 +77,13 @@ class ReplicaSync:
     def store(self) -> SQLStore:
         return self.runtime.require_store()
 
-    def start(self) -> None:
-        """Record this replica, open the listener (PostgreSQL) and start following."""
+    def start(self, seen: int | None = None) -> None:
+        """Record this replica, open the listener (PostgreSQL) and start following.
+
+        `seen`: the config version read before the runtime loaded its rules (default: now).
+        """
         store = self.store
-        self.seen = store.config_version()
+        self.seen = store.config_version() if seen is None else seen
         store.heartbeat(self.replica_id, self.runtime.admin_url, self.seen)
         self._last_beat = time.monotonic()
         if store.backend == "postgresql":

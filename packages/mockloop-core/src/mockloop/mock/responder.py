@@ -42,6 +42,7 @@ __all__ = ["Responder", "default_status", "parse_prefer"]
 _SKIPPED_HEADERS = {"content-type", "content-length", "transfer-encoding", "connection"}
 _CACHE_LIMIT = 20_000
 _CACHE_BYTES = 64 * 1024 * 1024  # bodies kept for reuse, in total
+_KEY_MEMO_LIMIT = 4096  # (operation, Accept) pairs whose cache key is remembered
 _HEADER_BYTES = 4096  # a generated or documented response header value, at most
 
 logger = logging.getLogger("mockloop.mock.responder")
@@ -213,6 +214,9 @@ class Responder:
         self._cache_lock = threading.Lock()  # bodies are built in worker threads too
         self._valid_examples: dict[tuple[str, str, str], Example | None] = {}
         self._defaults = {op.operation_id: default_status(op) for op in spec.operations}
+        # (operation id, Accept) -> the cache key's first part: the hot path's lookups skip
+        # negotiating the same Accept again. Event-loop only; cleared when full.
+        self._key_memo: dict[tuple[str, str | None], tuple[Any, ...]] = {}
 
     # -- public -----------------------------------------------------------------------------
 
@@ -247,10 +251,16 @@ class Responder:
         (generating a large body or checking a large example takes long enough to delay
         every other request on the event loop)."""
         if not prefer:
-            status_key = self._defaults[op.operation_id]
-            response = self._response_for(op, status_key)
-            media = _negotiate(response.content, accept) if response is not None else None
-            key = (op.operation_id, status_number(status_key), media, None)
+            memo = self._key_memo
+            key = memo.get((op.operation_id, accept))
+            if key is None:
+                status_key = self._defaults[op.operation_id]
+                response = self._response_for(op, status_key)
+                media = _negotiate(response.content, accept) if response is not None else None
+                key = (op.operation_id, status_number(status_key), media, None)
+                if len(memo) >= _KEY_MEMO_LIMIT:
+                    memo.clear()
+                memo[op.operation_id, accept] = key
             cached = self._cache.get((*key, tuple(sorted(path_params.items()))))
             if cached is not None:
                 return cached

@@ -2,9 +2,18 @@
 
 Matching is a walk down the tree, one dict lookup per literal segment, so its cost does not
 grow with the number of operations. Literal segments win over templated ones
-(`/pets/mine` before `/pets/{petId}`). A template written with a query discriminator
-(`/#Action=DescribeAlarms`, `/?Action=DescribeAlarms`, as AWS descriptions do) matches the path
-before the marker when the request's query carries those values.
+(`/pets/mine` before `/pets/{petId}`), but only while the literal branch has the request's
+method: `GET /users/me` reaches `/users/{id}` when `/users/me` documents only `PUT`. A 405
+lists the methods of every branch that matches the path.
+
+A template written with a query discriminator (`/#Action=DescribeAlarms`,
+`/rest?method=flickr.photos.search`, as AWS and Flickr descriptions do) matches the path before
+the marker when the request's query carries those values; the most specific key wins, then the
+plain path. With no plain path, a request that carries none of the discriminating names gets the
+first documented key (clients that send only the declared query parameters), and one that
+carries a discriminating name with an undocumented value gets a 404 naming the documented
+values. A key percent-encoded into the path (`/rest%3Fmethod%3Dflickr.photos.search`, as
+`urllib.parse.quote` writes it) is split at the encoded `?` when the path does not route as is.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from mockloop.spec.model import Operation
 __all__ = ["Match", "Router", "split_template"]
 
 _PARAM = re.compile(r"\{([^{}]+)\}")
+_ENCODED_QUESTION = re.compile("%3f", re.IGNORECASE)
 
 
 def split_template(template: str) -> tuple[str, tuple[tuple[str, str | None], ...]]:
@@ -45,6 +55,7 @@ class _Candidate:
     # for mixed segments like `{id}.json`: the segment's regex and its parameter names in order
     segment_patterns: tuple[tuple[re.Pattern[str], tuple[str, ...]] | None, ...]
     discriminator: tuple[tuple[str, str | None], ...]
+    order: int  # the operation's place in the description: the first documented key wins
 
 
 @dataclass(slots=True)
@@ -60,12 +71,16 @@ class Match:
     """The outcome of routing a request.
 
     Exactly one of: `operation` set (with `path_params`); `allowed` set (path known, method not:
-    405); neither (404).
+    405); neither (404, with `detail` saying why when a query discriminator refused it).
+    `query` is set when routing moved part of the path into the query (an encoded `?`): the
+    request's query as the operation sees it.
     """
 
     operation: Operation | None = None
     path_params: dict[str, str] = field(default_factory=dict)
     allowed: tuple[str, ...] = ()
+    detail: str = ""
+    query: str | None = None
 
 
 _NOT_FOUND = Match()
@@ -77,10 +92,10 @@ class Router:
     def __init__(self, operations: list[Operation], base_path: str = "") -> None:
         self._root = _Node()
         self._base_path = base_path.rstrip("/")
-        for op in operations:
-            self._add(op)
+        for order, op in enumerate(operations):
+            self._add(op, order)
 
-    def _add(self, op: Operation) -> None:
+    def _add(self, op: Operation, order: int) -> None:
         path, discriminator = split_template(op.path)
         # A bare name that the operation declares as a header (or cookie) parameter is not a
         # query discriminator (`/me#Authentication`); request validation checks it instead.
@@ -119,31 +134,49 @@ class Router:
                 names.append(None)
         method = op.method.upper()
         candidates = node.methods.setdefault(method, [])
-        candidates.append(_Candidate(op, tuple(names), tuple(patterns), discriminator))
-        # Discriminated candidates are tried first; a plain one is the fallback.
-        candidates.sort(key=lambda c: -len(c.discriminator))
+        candidates.append(_Candidate(op, tuple(names), tuple(patterns), discriminator, order))
+        # The most specific discriminator is tried first; a plain candidate is the fallback.
+        candidates.sort(key=lambda c: (-len(c.discriminator), c.order))
 
     def match(self, method: str, raw_path: str, query: str = "") -> Match:
         """Route a request; `raw_path` is still percent-encoded so `%2F` stays in its segment."""
         result = self._match(method, raw_path, query)
+        if result.operation is not None:
+            return result
         base = self._base_path
         if result is _NOT_FOUND and base and (raw_path == base or raw_path.startswith(base + "/")):
             result = self._match(method, raw_path[len(base) :] or "/", query)
+        if result.operation is None and "%3" in raw_path:
+            return self._match_encoded_query(method, raw_path, query, result)
         return result
+
+    def _match_encoded_query(self, method: str, raw_path: str, query: str, unsplit: Match) -> Match:
+        """Route a key percent-encoded into the path: what follows the encoded `?` is query."""
+        cut = _ENCODED_QUESTION.search(raw_path)
+        if cut is None:
+            return unsplit
+        moved = unquote(raw_path[cut.end() :])
+        merged = f"{moved}&{query}" if moved and query else (moved or query)
+        split = self.match(method, raw_path[: cut.start()] or "/", merged)
+        if split.operation is not None:
+            split.query = merged
+            return split
+        return split if (split.allowed or split.detail) else unsplit
 
     def _match(self, method: str, raw_path: str, query: str) -> Match:
         segments = [unquote(s) for s in _segments(raw_path)]
-        node = _walk(self._root, segments, 0)
+        node = _walk(self._root, segments, 0, method)
+        if node is None and method == "HEAD":
+            node = _walk(self._root, segments, 0, "GET")
         if node is None:
-            return _NOT_FOUND
-        candidates = node.methods.get(method)
-        if candidates is None and method == "HEAD":
-            candidates = node.methods.get("GET")
-        if candidates is None:
-            return Match(allowed=tuple(sorted(node.methods)))
+            # Only on the way to a 405 or a 404: every branch that matches the path.
+            allowed: set[str] = set()
+            _collect(self._root, segments, 0, allowed)
+            return Match(allowed=tuple(sorted(allowed))) if allowed else _NOT_FOUND
+        candidates = node.methods.get(method) or node.methods["GET"]
         chosen = _choose(candidates, query)
         if chosen is None:
-            return _NOT_FOUND
+            return Match(detail=_refusal(candidates, query))
         params: dict[str, str] = {}
         for index, name in enumerate(chosen.param_names):
             if name is not None:
@@ -173,23 +206,43 @@ def _mixed_segment_regex(segment: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.DOTALL)  # a decoded %0A is still part of the value
 
 
-def _walk(node: _Node, segments: list[str], index: int) -> _Node | None:
+def _walk(node: _Node, segments: list[str], index: int, method: str) -> _Node | None:
+    """The first node matching the path that documents `method`.
+
+    Literal branches first, then mixed, then templated: the first with the method wins.
+    """
     if index == len(segments):
-        return node if node.methods else None
+        return node if method in node.methods else None
     segment = segments[index]
     child = node.literal.get(segment)
     if child is not None:
-        found = _walk(child, segments, index + 1)
+        found = _walk(child, segments, index + 1, method)
         if found is not None:
             return found
     for pattern, mixed_child in node.mixed:
         if pattern.fullmatch(segment):
-            found = _walk(mixed_child, segments, index + 1)
+            found = _walk(mixed_child, segments, index + 1, method)
             if found is not None:
                 return found
     if node.param is not None and segment:
-        return _walk(node.param, segments, index + 1)
+        return _walk(node.param, segments, index + 1, method)
     return None
+
+
+def _collect(node: _Node, segments: list[str], index: int, allowed: set[str]) -> None:
+    """Add the methods of every node matching the path to `allowed` (the 405's `Allow`)."""
+    if index == len(segments):
+        allowed.update(node.methods)
+        return
+    segment = segments[index]
+    child = node.literal.get(segment)
+    if child is not None:
+        _collect(child, segments, index + 1, allowed)
+    for pattern, mixed_child in node.mixed:
+        if pattern.fullmatch(segment):
+            _collect(mixed_child, segments, index + 1, allowed)
+    if node.param is not None and segment:
+        _collect(node.param, segments, index + 1, allowed)
 
 
 def _choose(candidates: list[_Candidate], query: str) -> _Candidate | None:
@@ -203,4 +256,29 @@ def _choose(candidates: list[_Candidate], query: str) -> _Candidate | None:
             for name, value in candidate.discriminator
         ):
             return candidate
+    # No key matches and there is no plain path (it would have matched). A request that
+    # carries none of the discriminating names (a client that sent only the declared query
+    # parameters) gets the first documented key.
+    if not names.intersection(name for c in candidates for name, _ in c.discriminator):
+        return min(candidates, key=lambda c: c.order)
     return None
+
+
+def _refusal(candidates: list[_Candidate], query: str) -> str:
+    """Why no discriminated key matched: each discriminating name and its documented values."""
+    present = {name for name, _ in parse_qsl(query, keep_blank_values=True)}
+    documented: dict[str, list[str]] = {}
+    for candidate in sorted(candidates, key=lambda c: c.order):
+        for name, value in candidate.discriminator:
+            values = documented.setdefault(name, [])
+            if value is not None and value not in values:
+                values.append(value)
+    parts = [
+        f"{name} must be one of {', '.join(values)}"
+        for name, values in documented.items()
+        if values and name in present
+    ]
+    if not parts:  # only bare names (`/events#from&to`): some of them are missing
+        missing = [name for name in documented if name not in present]
+        parts.append(f"the query lacks {', '.join(missing)}")
+    return "; ".join(parts)

@@ -9,10 +9,9 @@ import re
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import yaml
 
 from mockloop.errors import ConfigError, ScenarioError, StoreError
 from mockloop.fake import SchemaFaker
@@ -34,7 +33,8 @@ from mockloop.mock.validation import RequestValidator
 from mockloop.mock.webhooks.delivery import WebhookDispatcher
 from mockloop.mock.webhooks.store import WebhookStore
 from mockloop.redaction import Redactor
-from mockloop.spec import ApiSpec, load_spec
+from mockloop.spec.compiled import load_spec_cached
+from mockloop.spec.model import ApiSpec
 from mockloop.spec.validation import SchemaValidator
 from mockloop.store import SQLStore
 from mockloop.store.database import (
@@ -55,23 +55,34 @@ __all__ = ["MockRuntime"]
 logger = logging.getLogger("mockloop.mock")
 
 
+def _load_description(config: MockConfig) -> ApiSpec:
+    """The configured description, through the compiled cache unless it is switched off."""
+    options: dict[str, Any] = {
+        "max_bytes": config.max_spec_bytes,
+        "allow_fetch": config.allow_fetch,
+        "refs_root": config.refs_root,
+        "widen_refs_root_to_cwd": True,
+    }
+    if not config.compile_cache:
+        from mockloop.spec.loader import load_spec
+
+        return load_spec(config.spec, **options)
+    return load_spec_cached(config.spec, cache_dir=config.compile_cache_dir, **options)
+
+
 class MockRuntime:
     """Everything a running mock needs; build it, `start()` it, `stop()` it."""
 
     def __init__(self, config: MockConfig, spec: ApiSpec | None = None) -> None:
         self.config = config
-        self.spec = (
-            spec
-            if spec is not None
-            else load_spec(
-                config.spec,
-                max_bytes=config.max_spec_bytes,
-                allow_fetch=config.allow_fetch,
-                refs_root=config.refs_root,
-                widen_refs_root_to_cwd=True,
-            )
-        )
+        self.spec = spec if spec is not None else _load_description(config)
         self.started_at = time.time()
+        if not self.spec.operations:
+            logger.warning(
+                "%s describes no operations: the mock serves /health, /docs and the admin API "
+                "and answers 404 to every other request",
+                self.spec.source,
+            )
         self.router = Router(self.spec.operations, self.spec.base_path)
         self.schema_validator = SchemaValidator(self.spec.document)
         self.faker = SchemaFaker(
@@ -113,6 +124,9 @@ class MockRuntime:
         self.webhooks: WebhookDispatcher | None = None  # None when webhooks are off
         self.business_url: str | None = None
         self.admin_url: str | None = None
+        # Under `serve --workers N` (mock.workers): the business workers, for the admin /health.
+        self.workers: Callable[[], list[dict[str, Any]]] | None = None
+        self.worker: int | None = None  # this process's index when it is one of those workers
         self.defines_health = any(op.path.rstrip("/") == "/health" for op in self.spec.operations)
         self.defines_docs = any(op.path.rstrip("/") == "/docs" for op in self.spec.operations)
         # None for a pure mock: the business app's hot path then skips proxying entirely.
@@ -137,15 +151,18 @@ class MockRuntime:
         self.store = SQLStore(self.store_location("mock"))
         if self.config.scenarios_file is not None:
             self.import_scenarios_file(self.config.scenarios_file)
-        self._reload_rules()
         follow = self.config.replica_sync
         if follow is None:
             follow = self.store.backend == "postgresql"
+        # The version read before the rules: a change made meanwhile is then seen as new and
+        # loaded by the sync, never counted as served without being loaded.
+        version = self.store.config_version() if follow else None
+        self._reload_rules()
         if follow:
             from mockloop.mock.replicas import ReplicaSync
 
             self.replica_sync = ReplicaSync(self)
-            self.replica_sync.start()
+            self.replica_sync.start(seen=version)
         if self.proxy is not None:
             self.proxy.start()
         # One secret policy for every sink of this mock: the log and the webhook payloads.
@@ -273,9 +290,19 @@ class MockRuntime:
             self.replica_sync.wait_for_replicas()
 
     def reload_rules(self) -> None:
-        """Load the rules in force (overrides, the active scenario) from the store again."""
+        """Load the rules in force (overrides, the active scenario) and the webhook
+        registrations from the stores again (another replica or worker changed them)."""
         with self._reload_lock:
             self._reload_rules()
+            if self.webhooks is not None:
+                self.webhooks.reload()
+
+    def webhooks_changed(self) -> None:
+        """After a webhook was registered or removed here: the other replicas and workers
+        deliver to the same set by the time this returns."""
+        if self.replica_sync is not None:
+            self.require_store().bump_config_version("webhook registrations changed")
+            self._synced()
 
     def _reload_rules(self) -> None:
         store = self.require_store()
@@ -382,6 +409,8 @@ class MockRuntime:
 
     def import_scenarios_file(self, path: Path) -> list[str]:
         """Load scenarios from YAML/JSON: a list, or {"scenarios": [...], "active": name}."""
+        import yaml  # here only: a mock without a scenarios file never needs it
+
         try:
             data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
@@ -429,6 +458,9 @@ class MockRuntime:
             raise ScenarioError(
                 f"response override {key!r} matches no operation; use an operationId "
                 f"(e.g. {examples}) or 'METHOD /path/template'"
+                if examples
+                else f"response override {key!r} matches no operation: the description "
+                "has none (add paths to it)"
             )
         return rule
 

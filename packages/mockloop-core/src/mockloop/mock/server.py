@@ -3,6 +3,10 @@
 The admin server is started by the business app's lifespan, so `uvicorn main:app` in a
 generated project serves both ports just as `mockloop serve` does. Sockets are bound before
 uvicorn starts, which turns a busy port into a clear `ServerError` instead of a log line.
+
+The business port answers first: the admin app (FastAPI, its routes and UI: about a third of
+start-up) is imported on a worker thread and served right after, and `on_ready` fires once both
+ports answer.
 """
 
 from __future__ import annotations
@@ -16,18 +20,19 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
-from fastapi import FastAPI, Request, Response
 
 from mockloop.errors import ServerError
-from mockloop.mock.admin.app import create_admin_app
 from mockloop.mock.business import BusinessApp
 from mockloop.mock.config import MockConfig
 from mockloop.mock.http_protocol import HttpLimits, guarded_protocol
 from mockloop.mock.problem import problem
 from mockloop.mock.runtime import MockRuntime
+
+if TYPE_CHECKING:
+    from fastapi import Request, Response
 
 __all__ = ["MockServer", "bind_socket", "create_app", "serve"]
 
@@ -91,11 +96,15 @@ def create_app(
     admin_socket: socket.socket | None = None,
     on_ready: Callable[[MockRuntime], None] | None = None,
     freeze_heap: bool = False,
+    on_admin_failure: Callable[[BaseException], None] | None = None,
 ) -> BusinessApp:
     """The business ASGI app; its lifespan opens the store and serves the admin port.
 
+    The admin port is started in the background once the lifespan has opened the store, so
+    the business port listens without waiting for the admin app's imports; `on_ready` runs
+    when both answer, `on_admin_failure` (default: log it) when the admin server cannot start.
     `freeze_heap` (for a process of the mock's own) freezes the start-up heap out of the
-    garbage collector's way before any port is served (see `_freeze_heap`).
+    garbage collector's way once both ports are up (see `_freeze_heap`).
     """
     runtime = config if isinstance(config, MockRuntime) else MockRuntime(config)
     settings = runtime.config
@@ -103,26 +112,48 @@ def create_app(
         runtime.business_url = _url(settings.host, settings.port)
     state: dict[str, Any] = {}
 
-    async def start_admin() -> None:
-        if freeze_heap:
-            _freeze_heap()
-        sock = admin_socket
-        if sock is None and settings.admin_port is not None:
-            sock = bind_socket(settings.admin_host, settings.admin_port, what="admin port")
+    async def run_admin(sock: socket.socket | None) -> None:
         if sock is not None:
             port = sock.getsockname()[1]
-            runtime.admin_url = _url(settings.admin_host, port)
-            server = _EmbeddedServer(_admin_config(create_admin_app(runtime), settings))
+            # The import (FastAPI, pydantic models, the UI) runs off the loop: the business
+            # port answers meanwhile.
+            admin_app = await asyncio.to_thread(_build_admin_app, runtime)
+            server = _EmbeddedServer(_admin_config(admin_app, settings))
             task = asyncio.create_task(server.serve(sockets=[sock]))
+            state["admin"] = (server, task)
             while not server.started:
                 if task.done():
                     raise ServerError(f"the admin server on port {port} stopped while starting")
                 await asyncio.sleep(0.01)
-            state["admin"] = (server, task)
+            # Named (in the business /health, to clients) only once it answers.
+            runtime.admin_url = _url(settings.admin_host, port)
+        if freeze_heap:
+            _freeze_heap()
         if on_ready is not None:
             on_ready(runtime)
 
+    async def start_admin() -> None:
+        sock = admin_socket
+        if sock is None and settings.admin_port is not None:
+            sock = bind_socket(settings.admin_host, settings.admin_port, what="admin port")
+
+        async def guarded() -> None:
+            try:
+                await run_admin(sock)
+            except Exception as exc:
+                if on_admin_failure is None:
+                    logger.error("the admin server could not start: %s", exc)
+                else:
+                    on_admin_failure(exc)
+
+        state["starting"] = asyncio.create_task(guarded())
+
     async def stop_admin() -> None:
+        starting = state.pop("starting", None)
+        if starting is not None and not starting.done():
+            starting.cancel()
+            with contextlib.suppress(BaseException):
+                await starting
         admin = state.pop("admin", None)
         if admin is not None:
             server, task = admin
@@ -131,6 +162,13 @@ def create_app(
                 await asyncio.wait_for(task, timeout=10)
 
     return BusinessApp(runtime, on_startup=start_admin, on_shutdown=stop_admin)
+
+
+def _build_admin_app(runtime: MockRuntime) -> Any:
+    """The admin ASGI app for `runtime` (imports FastAPI: called off the event loop)."""
+    from mockloop.mock.admin.app import create_admin_app
+
+    return create_admin_app(runtime)
 
 
 def _uvicorn_config(app: BusinessApp) -> uvicorn.Config:
@@ -154,6 +192,8 @@ def _uvicorn_config(app: BusinessApp) -> uvicorn.Config:
 def _admin_config(app: Any, settings: MockConfig) -> uvicorn.Config:
     """The admin server: the business port's caps and deadlines, fewer connections, and a
     problem+json 500 for an exception escaping a route."""
+    from fastapi import FastAPI
+
     if isinstance(app, FastAPI) and Exception not in app.exception_handlers:
         app.add_exception_handler(Exception, _admin_failure)
     return uvicorn.Config(
@@ -171,6 +211,8 @@ def _admin_config(app: Any, settings: MockConfig) -> uvicorn.Config:
 
 async def _admin_failure(_: Request, exc: Exception) -> Response:
     """The admin API's answer to an exception escaping a route (the protocol logs it once)."""
+    from fastapi import Response
+
     prepared = problem(
         500,
         f"the admin API failed while answering ({type(exc).__name__}); its log has the details",
@@ -191,13 +233,23 @@ def _freeze_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+    gc.enable()  # `mockloop serve` starts with the collector off (see cli.main)
 
 
-def serve(config: MockConfig, *, on_ready: Callable[[MockRuntime], None] | None = None) -> int:
-    """Serve until SIGINT/SIGTERM, then flush the request log; returns an exit code."""
+def serve(
+    config: MockConfig,
+    *,
+    on_ready: Callable[[MockRuntime], None] | None = None,
+    business_socket: socket.socket | None = None,
+) -> int:
+    """Serve until SIGINT/SIGTERM, then flush the request log; returns an exit code.
+
+    `business_socket`: an already bound socket for the business port (a worker of
+    `mock.workers` binds its own with SO_REUSEPORT); by default the port is bound here.
+    """
     runtime = MockRuntime(config)
     runtime.check_store()
-    business = bind_socket(config.host, config.port, what="port")
+    business = business_socket or bind_socket(config.host, config.port, what="port")
     admin = None
     try:
         if config.admin_port is not None:
@@ -206,7 +258,20 @@ def serve(config: MockConfig, *, on_ready: Callable[[MockRuntime], None] | None 
         business.close()
         raise
     runtime.business_url = _url(config.host, business.getsockname()[1])
-    app = create_app(runtime, admin_socket=admin, on_ready=on_ready, freeze_heap=True)
+    failed: list[BaseException] = []
+
+    def admin_failed(exc: BaseException) -> None:
+        logger.error("the admin server could not start, stopping the mock: %s", exc)
+        failed.append(exc)
+        server.should_exit = True
+
+    app = create_app(
+        runtime,
+        admin_socket=admin,
+        on_ready=on_ready,
+        freeze_heap=True,
+        on_admin_failure=admin_failed,
+    )
     server = _MainServer(_uvicorn_config(app))
     try:
         server.run(sockets=[business])
@@ -214,7 +279,7 @@ def serve(config: MockConfig, *, on_ready: Callable[[MockRuntime], None] | None 
         return int(exc.code or 1)
     finally:
         runtime.stop()
-    return 0 if server.started else 1
+    return 0 if server.started and not failed else 1
 
 
 class MockServer:
@@ -250,7 +315,17 @@ class MockServer:
                 raise
         self.runtime.business_url = _url(config.host, business.getsockname()[1])
         ready = threading.Event()
-        app = create_app(self.runtime, admin_socket=admin, on_ready=lambda _: ready.set())
+
+        def admin_failed(exc: BaseException) -> None:
+            self._error = exc
+            ready.set()
+
+        app = create_app(
+            self.runtime,
+            admin_socket=admin,
+            on_ready=lambda _: ready.set(),
+            on_admin_failure=admin_failed,
+        )
         self._server = uvicorn.Server(_uvicorn_config(app))
 
         def run() -> None:
@@ -265,13 +340,16 @@ class MockServer:
         self._thread.start()
         deadline = time.monotonic() + timeout
         ready.wait(timeout)
-        # `ready` fires inside the lifespan start-up; uvicorn sets `started` once it listens.
+        # `ready` fires once both ports answer (or the admin port failed); `started` confirms
+        # the business port listens.
         while not self._server.started and self._thread.is_alive() and time.monotonic() < deadline:
             time.sleep(0.005)
-        if not self._server.started:
+        if not self._server.started or self._error is not None:
+            error = self._error
             self.stop()
-            detail = f": {self._error}" if self._error else ""
-            raise ServerError(f"the mock did not start within {timeout} s{detail}")
+            if error is not None:
+                raise ServerError(f"the mock could not start: {error}")
+            raise ServerError(f"the mock did not start within {timeout} s")
         return self
 
     def stop(self, timeout: float = 30.0) -> None:

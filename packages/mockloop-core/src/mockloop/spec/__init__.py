@@ -1,6 +1,12 @@
-"""Load any OpenAPI description (Swagger 2.0, OpenAPI 3.0/3.1) into one normalised model."""
+"""Load any OpenAPI description (Swagger 2.0, OpenAPI 3.0/3.1) into one normalised model.
 
-from mockloop.spec.loader import load_spec
+`load_spec` is imported on first use: a module that needs only the model (the mock's parts,
+or a mock started from the compiled cache) does not load the loader, YAML and the $ref
+machinery.
+"""
+
+from typing import TYPE_CHECKING, Any
+
 from mockloop.spec.model import (
     ApiSpec,
     Example,
@@ -12,6 +18,9 @@ from mockloop.spec.model import (
     Response,
     SecurityScheme,
 )
+
+if TYPE_CHECKING:
+    from mockloop.spec.loader import load_spec
 
 __all__ = [
     "ApiSpec",
@@ -25,3 +34,12 @@ __all__ = [
     "SecurityScheme",
     "load_spec",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name != "load_spec":
+        raise AttributeError(f"module 'mockloop.spec' has no attribute {name!r}")
+    from mockloop.spec.loader import load_spec
+
+    globals()["load_spec"] = load_spec
+    return load_spec

@@ -9,6 +9,7 @@ dozen anchors) is measured as cheaply as it is written.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from mockloop.errors import ConfigError, SpecError
 __all__ = [
     "DEFAULT_MAX_DEPTH",
     "DEFAULT_MAX_SPEC_BYTES",
+    "URI_SCHEME",
     "SpecLimits",
     "check_shape",
     "size_text",
@@ -24,6 +26,8 @@ __all__ = [
 ]
 
 DEFAULT_MAX_SPEC_BYTES = 64 * 1024 * 1024
+URI_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
+"""A location that starts with a URI scheme (`https:`, `file:`) rather than a path."""
 # Real-world descriptions nest about 20 levels; 128 leaves room for deep schemas while every
 # later stage (Swagger 2.0 conversion, bundling, validation, fake data) stays far from
 # Python's recursion limit.

@@ -282,8 +282,10 @@ def _load(
         documents.replace_root(doc)
     paths = doc.get("paths")
     if not isinstance(paths, dict) or not paths:
+        # Valid (OpenAPI 3.1 with only webhooks, or an empty paths): the mock serves /health,
+        # /docs and 404s; the warning says why nothing routes.
         why = "paths is empty" if isinstance(paths, dict) else "there is no paths object"
-        raise SpecError(f"describes no operations ({why})", source=location, pointer="/paths")
+        warnings.append(f"#/paths: describes no operations ({why}); every request answers 404")
     bundler = SchemaBundler(
         documents,
         dialect="3.1" if dialect == "3.1" else "3.0",
@@ -296,11 +298,10 @@ def _load(
     components: dict[str, Any] = raw_components if isinstance(raw_components, dict) else {}
     bundler.add_root_components(components.get("schemas"))
     operations = OperationBuilder(documents, bundler, doc, warnings).build()
-    if not operations:
-        raise SpecError(
-            "describes no operations (no path has a GET, POST, ... operation)",
-            source=location,
-            pointer="/paths",
+    if not operations and isinstance(paths, dict) and paths:
+        warnings.append(
+            "#/paths: describes no operations (no path has a GET, POST, ... operation); "
+            "every request answers 404"
         )
     raw_schemes = components.get("securitySchemes") or {}
     resolved_schemes = {}

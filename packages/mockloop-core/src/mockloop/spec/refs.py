@@ -14,11 +14,14 @@ root folder (symlinks resolved first), and a document fetched over HTTP refers o
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import errno
+import hashlib
 import json
 import os
-import re
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,7 @@ import yaml
 
 from mockloop.errors import ConfigError, SpecError
 from mockloop.spec.fetch import FetchPolicy, fetch_document
-from mockloop.spec.limits import SpecLimits, check_shape, size_text, too_deep
+from mockloop.spec.limits import URI_SCHEME, SpecLimits, check_shape, size_text, too_deep
 
 __all__ = [
     "URI_SCHEME",
@@ -40,11 +43,30 @@ __all__ = [
     "parse_text",
     "read_file",
     "read_location",
+    "record_reads",
     "split_ref",
 ]
 
+_READS: contextvars.ContextVar[list[tuple[str, str | None]] | None] = contextvars.ContextVar(
+    "mockloop_spec_reads", default=None
+)
+
+
+@contextlib.contextmanager
+def record_reads() -> Iterator[list[tuple[str, str | None]]]:
+    """Collect every document read meanwhile: (location, sha256 of its bytes), None for a URL.
+
+    The compiled cache keys an entry by the content of every file a description reads.
+    """
+    reads: list[tuple[str, str | None]] = []
+    token = _READS.set(reads)
+    try:
+        yield reads
+    finally:
+        _READS.reset(token)
+
+
 _DEFAULT_LIMITS = SpecLimits()
-URI_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
 """A URI scheme (`ftp:`, `urn:`, `file:`); one letter is a Windows drive, not a scheme."""
 _OPEN_FLAGS = (
     os.O_RDONLY
@@ -294,6 +316,9 @@ def read_location(
         )
     else:
         raw = read_file(location, limits.max_bytes, referrer=referrer, pointer=pointer)
+    reads = _READS.get()
+    if reads is not None:
+        reads.append((location, None if is_url(location) else hashlib.sha256(raw).hexdigest()))
     return parse_text(_decode(raw, location), location, limits)
 
 

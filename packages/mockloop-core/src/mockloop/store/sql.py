@@ -277,6 +277,12 @@ class SQLStore(StoreBase):
         rows = self._read("read the config version", "SELECT version FROM config_state")
         return int(rows[0][0]) if rows else 0
 
+    def bump_config_version(self, what: str) -> None:
+        """Tell the replicas that something they hold changed elsewhere (webhook
+        registrations): they reload what they hold from the stores."""
+        with self._config_write(what):
+            pass
+
     def heartbeat(self, replica_id: str, url: str | None, seen_version: int) -> None:
         """Record that a replica is alive and has loaded config `seen_version`."""
         with self._write("record a replica heartbeat") as conn:

@@ -186,6 +186,8 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
             "storage": await asyncio.to_thread(runtime.storage_info),
             # Stateful mode's bounds, live sessions, evictions and refusals (no lock taken).
             "state": runtime.state.summary() if runtime.state is not None else None,
+            # `serve --workers N`: each business worker (index, pid, alive, ready, restarts).
+            "workers": runtime.workers() if runtime.workers is not None else None,
         }
 
     @app.get("/api/operations", dependencies=guarded)

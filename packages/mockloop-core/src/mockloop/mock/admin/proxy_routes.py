@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, HTTPException
 
 from mockloop.errors import ConfigError
 
@@ -39,6 +39,17 @@ def proxy_router(runtime: MockRuntime, dependencies: Sequence[Any]) -> APIRouter
         """The proxy mode, rules, upstream auth (no secrets), circuit, counters, recording."""
         return status()
 
+    def one_process_only(what: str) -> None:
+        """Under `serve --workers N` the business workers are other processes: settings held
+        in this one's memory would never reach them."""
+        if runtime.workers is not None:
+            raise HTTPException(
+                409,
+                f"{what} works on one process's proxy settings, and under --workers the "
+                "business workers are other processes: serve with --workers 1 to proxy, record "
+                "or replay",
+            )
+
     @router.put("/api/proxy")
     async def update_proxy(
         changes: dict[str, Any] = Body(
@@ -48,6 +59,7 @@ def proxy_router(runtime: MockRuntime, dependencies: Sequence[Any]) -> APIRouter
         ),
     ) -> dict[str, Any]:
         """Change the proxy settings; effective on the next business request."""
+        one_process_only("PUT /api/proxy")
         runtime.configure_proxy(changes)
         return status()
 
@@ -56,6 +68,7 @@ def proxy_router(runtime: MockRuntime, dependencies: Sequence[Any]) -> APIRouter
         body: dict[str, Any] = Body(..., description='{"scenario_name": "recorded"}'),
     ) -> dict[str, Any]:
         """Capture every answer of the live API from now on into a scenario."""
+        one_process_only("recording")
         engine = runtime.proxy
         if engine is None or not engine.settings.target_url:
             raise ConfigError(

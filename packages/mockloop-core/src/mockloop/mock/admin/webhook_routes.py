@@ -89,9 +89,11 @@ def webhooks_router(runtime: MockRuntime, dependencies: Sequence[Any]) -> APIRou
         if hooks is None:
             return _problem(404, _DISABLED)
         registration = _registration(body)
-        return hooks.register(
+        registered = hooks.register(
             registration.url, registration.events, registration.secret, registration.active
         )
+        await asyncio.to_thread(runtime.webhooks_changed)
+        return registered
 
     @router.get("/history", response_model=None)
     async def history(
@@ -120,6 +122,7 @@ def webhooks_router(runtime: MockRuntime, dependencies: Sequence[Any]) -> APIRou
             return _problem(404, _DISABLED)
         if not hooks.delete(webhook_id):
             return _unknown(webhook_id)
+        await asyncio.to_thread(runtime.webhooks_changed)
         return {"deleted": webhook_id}
 
     @router.post("/{webhook_id}/test", response_model=None)

@@ -28,10 +28,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 import orjson
 from tenacity import (
     RetryError,
@@ -45,6 +44,9 @@ from tenacity import (
 from mockloop.errors import ConfigError, StoreError
 from mockloop.mock.webhooks.store import WebhookStore
 from mockloop.redaction import Redactor
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["RUNTIME_EVENTS", "SIGNATURE_HEADER", "WebhookDispatcher", "sign", "verify_signature"]
 
@@ -199,11 +201,21 @@ class WebhookDispatcher:
 
     def start(self) -> None:
         """Start delivering (one thread per active webhook)."""
-        self._http = httpx.Client(timeout=self.timeout, trust_env=False, follow_redirects=False)
         with self._lock:
             self._running = True
             for lane in self._lanes.values():
                 lane.thread.start()
+
+    def _client(self) -> httpx.Client:
+        """The one HTTP client of every delivery, made on the first one."""
+        with self._lock:
+            if self._http is None:
+                import httpx
+
+                self._http = httpx.Client(
+                    timeout=self.timeout, trust_env=False, follow_redirects=False
+                )
+            return self._http
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop delivering: what is queued gets one attempt each within `timeout` seconds;
@@ -231,6 +243,10 @@ class WebhookDispatcher:
             self._http = None
 
     # -- registry ---------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read the registrations again (another process of the same store changed them)."""
+        self._reload()
 
     def _reload(self) -> None:
         with self._lock:
@@ -427,8 +443,12 @@ class WebhookDispatcher:
         }
         if hook.get("secret"):
             headers[SIGNATURE_HEADER] = sign(hook["secret"], body)
-        http = self._http or httpx.Client(
-            timeout=self.timeout, trust_env=False, follow_redirects=False
+        import httpx  # on the first delivery: a mock without webhooks never loads it
+
+        http = (
+            self._client()
+            if self._running
+            else httpx.Client(timeout=self.timeout, trust_env=False, follow_redirects=False)
         )
 
         def attempt() -> int:
