@@ -190,3 +190,16 @@ def test_405_lists_the_methods_of_every_branch_matching_the_path() -> None:
     deeper = Router(_ops(("get", "/a/{x}/c"), ("post", "/a/b/{y}")))
     assert deeper.match("GET", "/a/b/c").operation.operation_id == "op0"
     assert deeper.match("PUT", "/a/b/c").allowed == ("GET", "POST")
+
+
+def test_a_query_refused_by_a_literal_key_falls_through_to_a_template() -> None:
+    router = Router(_ops(("get", "/items/search?kind=a"), ("get", "/items/{id}")))
+    assert router.match("GET", "/items/search", "kind=a").operation.operation_id == "op0"
+    taken = router.match("GET", "/items/search", "kind=b")
+    assert taken.operation.operation_id == "op1"
+    assert taken.path_params == {"id": "search"}
+    assert router.match("GET", "/items/7").operation.operation_id == "op1"
+    # With no template beside it, the refusal still names what the key wanted.
+    alone = Router(_ops(("get", "/items/search?kind=a")))
+    refused = alone.match("GET", "/items/search", "kind=b")
+    assert refused.operation is None and refused.detail == "kind must be one of a"

@@ -66,6 +66,7 @@ FREE_FORM: dict[str, str] = {
     "ScenarioRule.error_body": _BODY,
     "ResponseOverride.body": _BODY,
     "ResponseOverride.error_body": _BODY,
+    "When.body_partial": "a part of the request's JSON body to find in it: any JSON value",
     "ScenarioDocument.metadata": "the scenario's own notes (type, tags, test_plan, x-*)",
     "ScenarioDocument.test_plan": (
         "the test plan a generated scenario carries (execute_test_plan's test_plan shape), kept"

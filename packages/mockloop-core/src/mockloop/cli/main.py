@@ -107,6 +107,8 @@ def _serve(args: argparse.Namespace) -> int:
         database_url=args.database_url,
         store_name=args.store_name,
         replica_sync=True if args.replica_sync else None,
+        cors=_cors(args.cors),
+        security_headers=args.security_headers,
         **(
             {"webhook_allow_hosts": ["127.0.0.1", "localhost", "::1", *args.webhook_allow_host]}
             if args.webhook_allow_host
@@ -150,6 +152,17 @@ def _serve(args: argparse.Namespace) -> int:
     if code == 0:
         print("Stopped; the request log is flushed.", flush=True)
     return code
+
+
+def _cors(values: list[str] | None) -> list[str] | None:
+    """`--cors` as MockConfig.cors: absent -> None (the default), `off` -> []."""
+    if values is None:
+        return None
+    if "off" in values:
+        if len(values) > 1:
+            raise ConfigError("--cors off turns CORS off: give it alone, or list origins")
+        return []
+    return values
 
 
 def _print_admin(admin_host: str, admin_url: str) -> None:
@@ -239,6 +252,22 @@ def build_parser() -> argparse.ArgumentParser:
         "answers 127.0.0.1, localhost, [::1] and its --admin-host address)",
     )
     serve.add_argument("--no-admin", action="store_true", help="serve no admin port")
+    serve.add_argument(
+        "--cors",
+        nargs="+",
+        metavar="off|ORIGIN",
+        default=None,
+        help="which web origins may call the API from a browser: 'off', '*', or origins such "
+        "as http://localhost:3000 (default: any origin for a pure mock, none with proxy "
+        "settings)",
+    )
+    serve.add_argument(
+        "--security-headers",
+        choices=["off", "standard", "strict"],
+        default="off",
+        help="add security headers to every answer: standard (nosniff, X-Frame-Options, "
+        "Referrer-Policy, CSP) or strict (also HSTS, no-store, COOP); default off",
+    )
     serve.add_argument(
         "--workers",
         default="1",

@@ -24,14 +24,18 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from mockloop.mock.cors import security_headers
 from mockloop.mock.http_protocol import one_write_cycle
 from mockloop.mock.problem import PreparedResponse, problem
 from mockloop.mock.request_log.writer import LogRecord
 from mockloop.mock.runtime import MockRuntime
+from mockloop.mock.scenarios.matching import RequestView
+from mockloop.mock.scenarios.templates import RenderContext, render_value
 from mockloop.settings import PROBE_HEADER
 
 if TYPE_CHECKING:
     from mockloop.mock.router import Match
+    from mockloop.mock.scenarios.rules import ResponseSpec
     from mockloop.proxy.engine import ProxyEngine
     from mockloop.proxy.forwarder import UpstreamOutcome
 
@@ -154,21 +158,31 @@ class BusinessApp:
         operation_id = None
         op: Any = None
         prepared: PreparedResponse
+        cors = runtime.cors
+        origin = _header(scope, b"origin") if cors.enabled else None
+        preflight = None
         try:
-            if method not in _BODYLESS or _has_body(scope):
-                body = await _read_body(receive, runtime.config.max_body_bytes)
-            match = runtime.router.match(method, path, query)
-            op = match.operation
-            if turn is not None:  # proxy settings: the proxy stage picks the side that answers
-                operation_id = op.operation_id if op is not None else None
-                prepared = await self._proxied(turn, scope, op, match, method, path, query, body)
-            elif op is not None:
-                operation_id = op.operation_id
-                # An encoded `?` in the path moved part of it into the query (router.py).
-                seen = query if match.query is None else match.query
-                prepared = await self._answer(scope, op, match.path_params, seen, body)
+            if origin is not None and method == "OPTIONS":
+                preflight = self._preflight(scope, origin, path)
+            if preflight is not None:
+                prepared = preflight
             else:
-                prepared = self._unrouted(method, path, match.allowed, match.detail)
+                if method not in _BODYLESS or _has_body(scope):
+                    body = await _read_body(receive, runtime.config.max_body_bytes)
+                match = runtime.router.match(method, path, query)
+                op = match.operation
+                if turn is not None:  # proxy settings: the proxy stage picks the side that answers
+                    operation_id = op.operation_id if op is not None else None
+                    prepared = await self._proxied(
+                        turn, scope, op, match, method, path, query, body
+                    )
+                elif op is not None:
+                    operation_id = op.operation_id
+                    # An encoded `?` in the path moved part of it into the query (router.py).
+                    seen = query if match.query is None else match.query
+                    prepared = await self._answer(scope, op, match.path_params, seen, body)
+                else:
+                    prepared = self._unrouted(method, path, match.allowed, match.detail)
         except _BodyTooLarge:
             prepared = problem(
                 413,
@@ -197,6 +211,10 @@ class BusinessApp:
         else:
             mode = turn.mode
             headers.append((b"x-mockloop-mode", mode.encode()))
+        if origin is not None and preflight is None:
+            headers.extend(cors.response_headers(origin, headers))
+        if runtime.config.security_headers != "off":
+            headers.extend(security_headers(runtime.config.security_headers, headers))
         writer = runtime.log_writer
         if writer is not None and not (prepared.source == "builtin" and _is_probe(scope)):
             client = scope.get("client")
@@ -238,6 +256,29 @@ class BusinessApp:
                 template=op.path if op is not None else None,
                 status=prepared.status,
             )
+
+    def _preflight(self, scope: Scope, origin: str, path: str) -> PreparedResponse | None:
+        """A CORS preflight's answer (None: a plain OPTIONS, routed as any request)."""
+        asked = _header(scope, b"access-control-request-method")
+        if asked is None:
+            return None
+        cors = self.runtime.cors
+        if not cors.allows(origin):
+            return problem(
+                403,
+                f"origin {origin!r} may not call this mock: allow it with --cors {origin} "
+                "(MockConfig.cors)",
+            )
+        methods = self.runtime.router.methods_for(path)
+        if not methods:
+            return problem(404, f"no operation of {self.runtime.spec.title!r} matches {path}")
+        headers = cors.preflight_headers(
+            origin,
+            methods,
+            _header(scope, b"access-control-request-headers") or "",
+            _header(scope, b"access-control-request-private-network") == "true",
+        )
+        return PreparedResponse(204, headers, b"", source="cors")
 
     async def _proxied(
         self,
@@ -335,7 +376,11 @@ class BusinessApp:
                     accept = value.decode("latin-1")
                 elif name == b"prefer":
                     prefer = value.decode("latin-1")
-        ruled = runtime.rules.rule_for(op)
+        rules = runtime.rules
+        view = None
+        if rules.reads_requests:  # a rule in force tests or echoes the request
+            view = RequestView(path_params, query, scope["headers"], body)
+        ruled = rules.rule_for(op, view)
         if ruled is None:
             state = runtime.state
             if state is not None and not prefer:  # a rule or `Prefer` outranks stored data
@@ -346,6 +391,10 @@ class BusinessApp:
                 op, path_params, accept=accept, prefer=prefer
             )
         response, rule = ruled
+        if response.templated and view is not None:
+            response = _rendered(
+                response, RenderContext(view, op.method.upper(), scope["path"], rules.rng)
+            )
         prepared = runtime.responder.respond(
             op, path_params, accept=accept, rule=response, scenario=runtime.rules.active_scenario
         )
@@ -433,6 +482,32 @@ Base path: <code>{html.escape(spec.base_path or "/")}</code>.</p>
 def _is_probe(scope: Scope) -> bool:
     """MockLoop's own health probes (client, registry, discovery) are not traffic to log."""
     return any(name == _PROBE_HEADER for name, _ in scope["headers"])
+
+
+def _rendered(response: ResponseSpec, context: RenderContext) -> ResponseSpec:
+    """The response with its templates filled in from this request (a copy)."""
+    changes: dict[str, Any] = {}
+    if response.has_body:
+        changes["body"] = render_value(response.body, context)
+    if response.headers:
+        changes["headers"] = {
+            name: _as_text(render_value(value, context)) for name, value in response.headers.items()
+        }
+    return response.model_copy(update=changes)
+
+
+def _as_text(value: Any) -> str:
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    # A header value is one line of Latin-1 (a request's text echoed back must not split it).
+    return text.replace("\r", " ").replace("\n", " ").encode("latin-1", "replace").decode("latin-1")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    """The first value of a request header (`name` lower-case), or None."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
 
 def _has_body(scope: Scope) -> bool:

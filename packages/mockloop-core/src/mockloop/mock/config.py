@@ -146,6 +146,18 @@ class MockConfig(BaseModel):
         description="mock, proxy, hybrid or replay mode: target_url, routing_rules, auth, "
         "retries, circuit breaker, fallback (see docs/proxy.md); None: a pure mock",
     )
+    cors: list[str] | None = Field(
+        default=None,
+        description="origins whose pages may call the business port (CORS): None = any origin "
+        "for a pure mock and none with proxy settings; [] = off; ['*'] = any; or origins such "
+        "as 'http://localhost:3000' (credentials allowed); see mockloop.mock.cors",
+    )
+    security_headers: Literal["off", "standard", "strict"] = Field(
+        default="off",
+        description="headers added to every business answer: 'standard' (nosniff, "
+        "X-Frame-Options DENY, Referrer-Policy no-referrer, a CSP of default-src 'none'), "
+        "'strict' (also HSTS, Cache-Control no-store, COOP); an answer's own header wins",
+    )
     compile_cache: bool = Field(
         default=True,
         description="keep the loaded description in the compiled cache and reuse it on the "
@@ -169,6 +181,16 @@ class MockConfig(BaseModel):
                     "mock.example or 192.168.1.5, without a scheme, port or wildcard"
                 )
         return [name.strip() for name in names]
+
+    @field_validator("cors")
+    @classmethod
+    def _origins(cls, origins: list[str] | None) -> list[str] | None:
+        """'*' or scheme://host[:port] each."""
+        if origins is None:
+            return None
+        from mockloop.mock.cors import check_origins
+
+        return check_origins(origins)
 
     @classmethod
     def build(cls, **values: Any) -> MockConfig:

@@ -19,6 +19,7 @@ values. A key percent-encoded into the path (`/rest%3Fmethod%3Dflickr.photos.sea
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
 
@@ -163,6 +164,17 @@ class Router:
             return split
         return split if (split.allowed or split.detail) else unsplit
 
+    def methods_for(self, raw_path: str) -> tuple[str, ...]:
+        """The methods documented for a path (every branch matching it, as written or under
+        the base path): what a CORS preflight may be told."""
+        allowed: set[str] = set()
+        _collect(self._root, [unquote(s) for s in _segments(raw_path)], 0, allowed)
+        base = self._base_path
+        if base and (raw_path == base or raw_path.startswith(base + "/")):
+            inner = raw_path[len(base) :] or "/"
+            _collect(self._root, [unquote(s) for s in _segments(inner)], 0, allowed)
+        return tuple(sorted(allowed))
+
     def _match(self, method: str, raw_path: str, query: str) -> Match:
         segments = [unquote(s) for s in _segments(raw_path)]
         node = _walk(self._root, segments, 0, method)
@@ -176,7 +188,17 @@ class Router:
         candidates = node.methods.get(method) or node.methods["GET"]
         chosen = _choose(candidates, query)
         if chosen is None:
-            return Match(detail=_refusal(candidates, query))
+            # The query refused every key of the first branch: a later branch (a template
+            # beside a literal key, `/items/{id}` beside `/items/search?kind=a`) may still take
+            # the request; else the 404 says what the first branch wanted.
+            wanted = method if method in node.methods else "GET"
+            for other in _walk_all(self._root, segments, 0, wanted):
+                if other is not node:
+                    chosen = _choose(other.methods[wanted], query)
+                    if chosen is not None:
+                        break
+            if chosen is None:
+                return Match(detail=_refusal(candidates, query))
         params: dict[str, str] = {}
         for index, name in enumerate(chosen.param_names):
             if name is not None:
@@ -227,6 +249,24 @@ def _walk(node: _Node, segments: list[str], index: int, method: str) -> _Node | 
     if node.param is not None and segment:
         return _walk(node.param, segments, index + 1, method)
     return None
+
+
+def _walk_all(node: _Node, segments: list[str], index: int, method: str) -> Iterator[_Node]:
+    """Every node matching the path that documents `method`, in `_walk`'s order (literal,
+    mixed, templated); only after the first one's query discriminators refused a request."""
+    if index == len(segments):
+        if method in node.methods:
+            yield node
+        return
+    segment = segments[index]
+    child = node.literal.get(segment)
+    if child is not None:
+        yield from _walk_all(child, segments, index + 1, method)
+    for pattern, mixed_child in node.mixed:
+        if pattern.fullmatch(segment):
+            yield from _walk_all(mixed_child, segments, index + 1, method)
+    if node.param is not None and segment:
+        yield from _walk_all(node.param, segments, index + 1, method)
 
 
 def _collect(node: _Node, segments: list[str], index: int, allowed: set[str]) -> None:

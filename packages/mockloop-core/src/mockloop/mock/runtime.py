@@ -17,6 +17,7 @@ from mockloop.errors import ConfigError, ScenarioError, StoreError
 from mockloop.fake import SchemaFaker
 from mockloop.mock.auth import AuthSimulator
 from mockloop.mock.config import MockConfig
+from mockloop.mock.cors import CorsPolicy
 from mockloop.mock.request_log.writer import RequestLogWriter
 from mockloop.mock.responder import Responder
 from mockloop.mock.router import Router
@@ -84,6 +85,7 @@ class MockRuntime:
                 self.spec.source,
             )
         self.router = Router(self.spec.operations, self.spec.base_path)
+        self.cors = CorsPolicy(config.cors, proxied=config.proxy is not None)
         self.schema_validator = SchemaValidator(self.spec.document)
         self.faker = SchemaFaker(
             self.spec.document, seed=config.seed, max_bytes=config.max_response_bytes

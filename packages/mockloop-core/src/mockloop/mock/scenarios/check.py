@@ -38,6 +38,7 @@ from mockloop.mock.scenarios.original import (
 )
 from mockloop.mock.scenarios.rules import Delay, ResponseSpec, Scenario, ScenarioRule
 from mockloop.mock.scenarios.schema import SCENARIO_CORE_KEYS, SCENARIO_METADATA_KEYS
+from mockloop.mock.scenarios.templates import has_templates, template_problems
 from mockloop.spec.model import Operation
 
 __all__ = [
@@ -515,6 +516,13 @@ def _lint(scenario: Scenario, check: ScenarioCheck) -> None:
         entries += [((*where, "sequence", j), step) for j, step in enumerate(rule.sequence)]
         for parts, entry in entries:
             fields = entry.model_fields_set
+            if not entry.template and _looks_templated(entry):
+                check.add(
+                    format_location((*parts, "template")),
+                    "the body or a header holds {{ ... }} templates, served as written while "
+                    "template is off; set template: true to render them from the request",
+                    "warning",
+                )
             if "delay" in fields and "delay_ms" in fields and entry.delay is not None:
                 check.add(
                     format_location((*parts, "delay_ms")),
@@ -531,6 +539,12 @@ def _lint(scenario: Scenario, check: ScenarioCheck) -> None:
                         )
 
 
+def _looks_templated(entry: ResponseSpec) -> bool:
+    """Whether a body or header value would parse as templates (so was likely meant as one)."""
+    values = [entry.body, *entry.headers.values()]
+    return any(has_templates(value) and not template_problems(value, "") for value in values)
+
+
 def _shadowed_without_description(scenario: Scenario, check: ScenarioCheck) -> None:
     """Without a description, only the sure cases: a catch-all rule, or the same selector twice."""
     seen: dict[tuple[str | None, str | None, str | None], int] = {}
@@ -543,6 +557,8 @@ def _shadowed_without_description(scenario: Scenario, check: ScenarioCheck) -> N
                 "matching rule wins",
                 "warning",
             )
+            continue
+        if rule.when is not None:  # it lets other requests through to later rules
             continue
         key = (rule.operation, rule.method, rule.path)
         if key in seen:

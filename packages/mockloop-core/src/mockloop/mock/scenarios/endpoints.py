@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from mockloop.mock.scenarios.matching import when_problems
 from mockloop.mock.scenarios.rules import ResponseSpec, ScenarioRule
 from mockloop.spec.model import Operation, Response
 
@@ -82,6 +83,9 @@ def check_against_description(
             )
             continue
         applies = [op for op in selected if op.operation_id not in taken]
+        if rule.when is not None:
+            for location, message, severity in when_problems(rule.when, applies or selected):
+                add(f"{where}.when.{location}", message, severity)
         if not applies:
             earlier = sorted({taken[op.operation_id] for op in selected})
             add(
@@ -92,7 +96,8 @@ def check_against_description(
                 "warning",
             )
         for op in applies:
-            taken[op.operation_id] = index
+            if rule.when is None:  # a rule with `when` lets other requests through
+                taken[op.operation_id] = index
         matches.append(
             RuleMatch(
                 location=where,

@@ -30,11 +30,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.json_schema import SkipJsonSchema
 
 from mockloop.errors import ScenarioError
+from mockloop.mock.scenarios.matching import RequestView, When
 from mockloop.mock.scenarios.original import (
     TestParameters,
     ValidationRule,
     normalise_original_shape,
 )
+from mockloop.mock.scenarios.templates import has_templates, template_problems
 from mockloop.spec.model import Operation
 
 __all__ = [
@@ -156,8 +158,17 @@ class ResponseSpec(BaseModel):
         description="a delay drawn from a distribution per request (wins over delay_ms)",
         examples=[{"distribution": "normal", "mean_ms": 120, "stddev_ms": 30}],
     )
+    template: bool = Field(
+        default=False,
+        description="true: render {{ ... }} templates in body and header values from the "
+        "request (path.NAME, query.NAME, header.NAME, body.FIELD, now, uuid, fake.NAME, ...; "
+        "see docs/scenarios.md); false: serve them as written",
+        examples=[True],
+    )
     # Set by the model when a body is given (even null); not part of the format.
     has_body: SkipJsonSchema[bool] = Field(default=False, exclude=True)
+    # Set by the model when `template` is on and the body or a header holds a template.
+    templated: SkipJsonSchema[bool] = Field(default=False, exclude=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -165,6 +176,22 @@ class ResponseSpec(BaseModel):
         if isinstance(data, dict) and "body" in data:
             data = {**data, "has_body": True}
         return data
+
+    @model_validator(mode="after")
+    def _templates(self) -> ResponseSpec:
+        """With `template` on, templates in the body and header values parse (see
+        scenarios.templates); off, `{{` is text like any other."""
+        if not self.template:
+            return self
+        problems = template_problems(self.body, "body")
+        for name, value in self.headers.items():
+            problems.extend(template_problems(value, f"headers.{name}"))
+        if problems:
+            raise ValueError("; ".join(problems))
+        self.templated = has_templates(self.body) or any(
+            "{{" in value for value in self.headers.values()
+        )
+        return self
 
     def draw_delay(self, rng: random.Random) -> float:
         if self.delay is not None:
@@ -227,6 +254,21 @@ class ScenarioRule(ResponseSpec):
         description="after the last response: cycle starts over, repeat_last stays on it",
         examples=["repeat_last"],
     )
+    when: When | None = Field(
+        default=None,
+        description="answer only requests that pass these tests (path, query, headers, "
+        "cookies, session, body); a request that fails them goes on to the next rule",
+        examples=[{"path": {"petId": "999"}}],
+    )
+
+    @model_validator(mode="after")
+    def _error_templates(self) -> ScenarioRule:
+        if not self.template:
+            return self
+        problems = template_problems(self.error_body, "error_body")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @field_validator("method")
     @classmethod
@@ -248,9 +290,10 @@ class ScenarioRule(ResponseSpec):
         return True
 
     def describe(self) -> str:
-        if self.operation:
-            return self.operation
-        return " ".join(part for part in (self.method or "*", self.path or "*"))
+        selector = self.operation or " ".join(
+            part for part in (self.method or "*", self.path or "*")
+        )
+        return f"{selector} when ..." if self.when is not None else selector
 
 
 class Scenario(BaseModel):
@@ -366,8 +409,11 @@ class RuleEngine:
         self._lock = threading.Lock()
         self._overrides: dict[str, ScenarioRule] = {}
         self._scenario: Scenario | None = None
-        self._by_operation: dict[str, tuple[ScenarioRule, itertools.count[int]] | None] = {}
+        self._by_operation: dict[str, list[tuple[ScenarioRule, itertools.count[int]]]] = {}
         self.rng = random.Random(seed)
+        # Whether a rule in force reads the request (`when`, templates): only then does the
+        # business port build a `RequestView` for it.
+        self.reads_requests = False
 
     @property
     def active_scenario(self) -> str | None:
@@ -388,24 +434,52 @@ class RuleEngine:
         ordered = list(self._overrides.values())
         if self._scenario is not None:
             ordered.extend(self._scenario.rules)
-        table: dict[str, tuple[ScenarioRule, itertools.count[int]] | None] = {}
+        table: dict[str, list[tuple[ScenarioRule, itertools.count[int]]]] = {}
         for op in self._operations:
-            rule = next((r for r in ordered if r.selects(op)), None)
-            table[op.operation_id] = (rule, itertools.count()) if rule is not None else None
+            # Every rule that selects the operation, in order, up to the first without `when`
+            # (it answers whatever reaches it: the rest never would).
+            candidates = []
+            for rule in ordered:
+                if rule.selects(op):
+                    candidates.append((rule, itertools.count()))
+                    if rule.when is None:
+                        break
+            if candidates:
+                table[op.operation_id] = candidates
         self._by_operation = table
+        self.reads_requests = any(
+            rule.when is not None
+            or rule.templated
+            or (rule.template and has_templates(rule.error_body))
+            or any(step.templated for step in rule.sequence)
+            for rule in ordered
+        )
 
-    def rule_for(self, op: Operation) -> tuple[ResponseSpec, ScenarioRule] | None:
+    def rule_for(
+        self, op: Operation, request: RequestView | None = None
+    ) -> tuple[ResponseSpec, ScenarioRule] | None:
         """The response to give for this call under the rules in force, or None for no rule.
 
         Returns the chosen response (the rule itself, an element of its sequence, or an error
-        response drawn by `error_rate`) and the rule it came from.
+        response drawn by `error_rate`) and the rule it came from: the first rule selecting
+        the operation whose `when` holds for `request` (a rule with `when` never answers
+        without a request).
         """
         entry = self._by_operation.get(op.operation_id)
         if entry is None:
             return None
-        rule, counter = entry
+        for rule, counter in entry:
+            if rule.when is None or (request is not None and rule.when.holds(request)):
+                return self._response(rule, counter)
+        return None
+
+    def _response(
+        self, rule: ScenarioRule, counter: itertools.count[int]
+    ) -> tuple[ResponseSpec, ScenarioRule]:
         if rule.error_rate and self.rng.random() < rule.error_rate:
-            error = ResponseSpec(status=rule.error_status, body=rule.error_body)
+            error = ResponseSpec(
+                status=rule.error_status, body=rule.error_body, template=rule.template
+            )
             error.has_body = rule.error_body is not None
             return error, rule
         if rule.sequence:

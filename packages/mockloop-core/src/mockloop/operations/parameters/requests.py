@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mockloop.mock.scenarios.matching import When
 from mockloop.mock.scenarios.rules import ResponseSpec
 
 __all__ = ["ComparisonRequest", "EndpointSelector", "ResponseOverride"]
@@ -52,6 +53,11 @@ class ResponseOverride(ResponseSpec):
     )
     sequence_end: Literal["cycle", "repeat_last"] = Field(
         default="cycle", description='after the sequence: "cycle" or "repeat_last"'
+    )
+    when: When | None = Field(
+        default=None,
+        description="answer only requests that pass these tests (path, query, headers, "
+        "cookies, session, body); others get the description's answer",
     )
 
 

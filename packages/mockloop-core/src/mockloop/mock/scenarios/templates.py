@@ -1,0 +1,316 @@
+"""Response templating: a rule's body and headers may echo the request and generate values.
+
+    {"operation": "getPet", "body": {"id": "{{path.petId | int}}", "name": "{{fake.name}}",
+     "requested_at": "{{now}}", "tenant": "{{header.X-Tenant | default('a')}}"}}
+
+A template is `{{ value | filter | ... }}` inside any string of `body`, `error_body` or a
+header value. Values:
+
+* `path.NAME`, `query.NAME`, `header.NAME` (any case), `cookie.NAME`, `session` (X-Session-ID);
+* `body` (the whole JSON body), `body.a.b[0]` (a field of it, as JSONPath `$.a.b[0]`);
+* `method`, `url` (path and query as requested);
+* `now` (ISO 8601, UTC), `now.epoch`, `now.epoch_ms`, `now.date`;
+* `uuid` (a fresh UUID 4), `random.int(LOW, HIGH)`;
+* `fake.NAME`: a realistic value for a field called NAME (`fake.email`, `fake.city`, ...).
+
+Filters: `upper`, `lower`, `int`, `number`, `bool`, `json` (the value as JSON), and
+`default(VALUE)` (used when the value is missing; VALUE is a JSON literal). A string that is
+one template only, ending in `int`, `number`, `bool` or `json`, becomes that JSON value (so
+`"{{path.petId | int}}"` is the number 7); anywhere else values are inserted as text.
+
+Templates are parsed when the rule is saved: an unknown value or filter, or a malformed
+template, is a validation error naming the field. While answering, a missing value is empty
+(or its default) and a value a filter cannot convert is left as text: never a 500. No code
+runs: this is a closed set of values and filters, not an expression language.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from mockloop.mock.scenarios.matching import RequestView, json_path, parse_json_path
+
+__all__ = ["Template", "has_templates", "parse_template", "render_value", "template_problems"]
+
+_TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_FILTER = re.compile(r"^([a-z]+)(?:\((.*)\))?$", re.DOTALL)
+_RANDOM_INT = re.compile(r"^random\.int\(\s*(-?\d+)\s*,\s*(-?\d+)\s*\)$")
+_NAMED = re.compile(r"^(path|query|header|cookie|fake)\.([^\s|]+)$")
+_SIMPLE = {
+    "session",
+    "body",
+    "method",
+    "url",
+    "now",
+    "now.epoch",
+    "now.epoch_ms",
+    "now.date",
+    "uuid",
+}
+_TYPING = {"int", "number", "bool", "json"}
+_FILTERS = {"upper", "lower", *_TYPING, "default"}
+_MAX_TEMPLATES = 200  # per string: a rule is data, not a program
+
+
+@dataclass(frozen=True)
+class _Part:
+    text: str | None  # literal text, or None for a value
+    value: str = ""
+    filters: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Template:
+    """A parsed string: literal text and values, and whether it is one typed value."""
+
+    parts: tuple[_Part, ...]
+    typed: bool
+
+    def render(self, context: RenderContext) -> Any:
+        if self.typed:
+            return _value(self.parts[0], context)
+        out = []
+        for part in self.parts:
+            if part.text is not None:
+                out.append(part.text)
+            else:
+                value = _value(part, context)
+                out.append(value if isinstance(value, str) else _text(value))
+        return "".join(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_template(text: str) -> Template:
+    """`text` parsed into literal parts and values.
+
+    Raises:
+        ValueError: an unknown value or filter, or a malformed template, with what is accepted.
+    """
+    parts: list[_Part] = []
+    position = 0
+    for count, found in enumerate(_TEMPLATE.finditer(text), start=1):
+        if count > _MAX_TEMPLATES:
+            raise ValueError(f"more than {_MAX_TEMPLATES} templates in one string")
+        if found.start() > position:
+            parts.append(_Part(text[position : found.start()]))
+        parts.append(_parse_value(found.group(1)))
+        position = found.end()
+    if "{{" in text[position:]:
+        raise ValueError(
+            f"a template is not closed: {text[position:][:40]!r} (write {{{{ value }}}})"
+        )
+    if position < len(text):
+        parts.append(_Part(text[position:]))
+    typed = (
+        len(parts) == 1
+        and parts[0].text is None
+        and bool(parts[0].filters)
+        and parts[0].filters[-1][0] in _TYPING
+    )
+    return Template(tuple(parts), typed)
+
+
+def _parse_value(source: str) -> _Part:
+    pieces = [piece.strip() for piece in source.split("|")]
+    value, raw_filters = pieces[0], pieces[1:]
+    if not value:
+        raise ValueError("an empty template {{ }}: name a value such as path.id or now")
+    if not (value in _SIMPLE or _NAMED.match(value) or _RANDOM_INT.match(value)):
+        if value.startswith("body."):
+            parse_json_path("$." + value[5:])  # ValueError naming the path
+        else:
+            raise ValueError(
+                f"unknown template value {value!r}: use path.NAME, query.NAME, header.NAME, "
+                "cookie.NAME, session, body, body.FIELD, method, url, now, now.epoch, "
+                "now.epoch_ms, now.date, uuid, random.int(LOW, HIGH) or fake.NAME"
+            )
+    filters = []
+    for raw in raw_filters:
+        found = _FILTER.match(raw)
+        name = found.group(1) if found else raw
+        if found is None or name not in _FILTERS:
+            raise ValueError(
+                f"unknown template filter {raw!r}: use upper, lower, int, number, bool, json "
+                "or default(VALUE)"
+            )
+        argument = None
+        if name == "default":
+            if found.group(2) is None:
+                raise ValueError("default needs a value: default('none') or default(0)")
+            literal = found.group(2).strip()
+            if literal.startswith("'") and literal.endswith("'"):
+                literal = orjson.dumps(literal[1:-1]).decode()
+            try:
+                argument = orjson.loads(literal)
+            except orjson.JSONDecodeError:
+                raise ValueError(
+                    f"default({found.group(2)}): the value is not a JSON literal "
+                    "(quote text: default('none'))"
+                ) from None
+        elif found.group(2) is not None:
+            raise ValueError(f"the filter {name} takes no argument")
+        filters.append((name, argument))
+    return _Part(None, value, tuple(filters))
+
+
+class RenderContext:
+    """What one request offers to templates."""
+
+    __slots__ = ("method", "path", "request", "rng")
+
+    def __init__(self, request: RequestView, method: str, path: str, rng: random.Random) -> None:
+        self.request = request
+        self.method = method
+        self.path = path
+        self.rng = rng
+
+
+_MISSING = object()
+
+
+def _value(part: _Part, context: RenderContext) -> Any:
+    value = _lookup(part.value, context)
+    for name, argument in part.filters:
+        if name == "default":
+            if value is _MISSING or value == "":
+                value = argument
+            continue
+        if value is _MISSING:
+            continue
+        value = _filtered(name, value)
+    return "" if value is _MISSING else value
+
+
+def _lookup(name: str, context: RenderContext) -> Any:
+    request = context.request
+    source, _, key = name.partition(".")
+    if source == "path" and key:
+        return request.path_params.get(key, _MISSING)
+    if source == "query" and key:
+        values = request.query_values(key)
+        return values[0] if values else _MISSING
+    if source == "header" and key:
+        found = request.header(key)
+        return _MISSING if found is None else found
+    if source == "cookie" and key:
+        values = request.cookie_values(key)
+        return values[0] if values else _MISSING
+    if name == "session":
+        found = request.header("x-session-id")
+        return _MISSING if found is None else found
+    if source == "body":
+        document = request.json()
+        if not isinstance(document, (dict, list, str, int, float, bool)) and document is not None:
+            return _MISSING
+        if not key:
+            return document
+        found = list(json_path(document, "$." + key))
+        return found[0] if found else _MISSING
+    if name == "method":
+        return context.method
+    if name == "url":
+        return context.path + (f"?{request.query}" if request.query else "")
+    if source == "now":
+        moment = datetime.now(UTC)
+        if key == "epoch":
+            return int(moment.timestamp())
+        if key == "epoch_ms":
+            return int(moment.timestamp() * 1000)
+        if key == "date":
+            return moment.date().isoformat()
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if name == "uuid":
+        return str(uuid.uuid4())
+    ranged = _RANDOM_INT.match(name)
+    if ranged:
+        low, high = sorted((int(ranged.group(1)), int(ranged.group(2))))
+        return context.rng.randint(low, high)
+    if source == "fake" and key:
+        from mockloop.fake.values import value_for_name
+
+        found = value_for_name(key, "string", context.rng)
+        if isinstance(found, (tuple, list)):  # alternatives, best first
+            found = found[0] if found else None
+        if found is None:  # no idea for this name: a word, as the faker would
+            found = value_for_name("name", "string", context.rng)
+        return _MISSING if found is None else found
+    return _MISSING
+
+
+def _filtered(name: str, value: Any) -> Any:
+    try:
+        if name == "upper":
+            return _text(value).upper()
+        if name == "lower":
+            return _text(value).lower()
+        if name == "int":
+            return int(float(value)) if not isinstance(value, bool) else int(value)
+        if name == "number":
+            number = float(value)
+            return int(number) if number.is_integer() and "." not in str(value) else number
+        if name == "bool":
+            if isinstance(value, str):
+                return value.strip().lower() in ("true", "1", "yes", "on")
+            return bool(value)
+        if name == "json":
+            return value if not isinstance(value, str) else orjson.loads(value)
+    except (ValueError, TypeError, OverflowError, orjson.JSONDecodeError):
+        return value  # left as it was: never a failed answer
+    return value
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
+# -- bodies and headers -----------------------------------------------------------------------
+
+
+def has_templates(value: Any) -> bool:
+    """Whether a body (any JSON value) holds a `{{` anywhere in its strings."""
+    if isinstance(value, str):
+        return "{{" in value
+    if isinstance(value, dict):
+        return any(has_templates(item) for item in value.values())
+    if isinstance(value, list):
+        return any(has_templates(item) for item in value)
+    return False
+
+
+def template_problems(value: Any, where: str) -> list[str]:
+    """Each malformed template in a body or header value, located (`body.id: ...`)."""
+    problems: list[str] = []
+    if isinstance(value, str):
+        if "{{" in value:
+            try:
+                parse_template(value)
+            except ValueError as exc:
+                problems.append(f"{where}: {exc}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            problems.extend(template_problems(item, f"{where}.{key}"))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            problems.extend(template_problems(item, f"{where}[{index}]"))
+    return problems
+
+
+def render_value(value: Any, context: RenderContext) -> Any:
+    """A body with every template rendered (the structure copied where it changes)."""
+    if isinstance(value, str):
+        return parse_template(value).render(context) if "{{" in value else value
+    if isinstance(value, dict):
+        return {key: render_value(item, context) for key, item in value.items()}
+    if isinstance(value, list):
+        return [render_value(item, context) for item in value]
+    return value
