@@ -9,6 +9,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from mockloop.errors import ConfigError, MockLoopError
 
@@ -109,6 +110,7 @@ def _serve(args: argparse.Namespace) -> int:
         replica_sync=True if args.replica_sync else None,
         cors=_cors(args.cors),
         security_headers=args.security_headers,
+        rate_limit=_rate_limit(args),
         **(
             {"webhook_allow_hosts": ["127.0.0.1", "localhost", "::1", *args.webhook_allow_host]}
             if args.webhook_allow_host
@@ -152,6 +154,20 @@ def _serve(args: argparse.Namespace) -> int:
     if code == 0:
         print("Stopped; the request log is flushed.", flush=True)
     return code
+
+
+def _rate_limit(args: argparse.Namespace) -> Any:
+    """`--rate-limit` and its scope and burst as MockConfig.rate_limit (None without it)."""
+    if args.rate_limit is None:
+        if args.rate_limit_burst is not None:
+            raise ConfigError("--rate-limit-burst needs --rate-limit RATE (such as 10/s)")
+        return None
+    from mockloop.mock.config import parse_rate
+
+    try:
+        return parse_rate(args.rate_limit, args.rate_limit_scope, args.rate_limit_burst)
+    except ValueError as exc:
+        raise ConfigError(f"--rate-limit: {exc}") from None
 
 
 def _cors(values: list[str] | None) -> list[str] | None:
@@ -260,6 +276,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="which web origins may call the API from a browser: 'off', '*', or origins such "
         "as http://localhost:3000 (default: any origin for a pure mock, none with proxy "
         "settings)",
+    )
+    serve.add_argument(
+        "--rate-limit",
+        metavar="RATE",
+        default=None,
+        help="throttle every operation: REQUESTS/UNIT such as 10/s, 100/m or 30/10s; past it "
+        "the mock answers 429 with Retry-After and RateLimit-* headers",
+    )
+    serve.add_argument(
+        "--rate-limit-scope",
+        choices=["client", "session", "global"],
+        default="client",
+        help="one bucket per client address (default), per X-Session-ID, or one for everyone",
+    )
+    serve.add_argument(
+        "--rate-limit-burst",
+        type=float,
+        default=None,
+        metavar="N",
+        help="requests allowed at once after a quiet spell (default: the rate's count)",
     )
     serve.add_argument(
         "--security-headers",

@@ -30,6 +30,8 @@ from mockloop.mock.problem import PreparedResponse, problem
 from mockloop.mock.request_log.writer import LogRecord
 from mockloop.mock.runtime import MockRuntime
 from mockloop.mock.scenarios.matching import RequestView
+from mockloop.mock.scenarios.ratelimit import RateLimiter
+from mockloop.mock.scenarios.rules import ResponseSpec as _ResponseSpec
 from mockloop.mock.scenarios.templates import RenderContext, render_value
 from mockloop.settings import PROBE_HEADER
 
@@ -50,6 +52,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 _BODYLESS = {"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"}
 _JSON = [(b"content-type", b"application/json")]
 _PROBE_HEADER = PROBE_HEADER.lower().encode()
+_LIMITED = _ResponseSpec(status=429)  # the documented 429 of an operation, for a throttled call
 
 
 class _BodyTooLarge(Exception):
@@ -350,6 +353,18 @@ class BusinessApp:
     async def _answer(
         self, scope: Scope, op: Any, path_params: dict[str, str], query: str, body: bytes
     ) -> PreparedResponse:
+        limiter = self.runtime.rate_limiter
+        if limiter is None:
+            return await self._answer_within(scope, op, path_params, query, body)
+        allowed, limit_headers = limiter.take(_limit_key(limiter, scope))
+        if not allowed:
+            return self._throttled(scope, op, path_params, limiter, limit_headers)
+        prepared = await self._answer_within(scope, op, path_params, query, body)
+        return _with_headers(prepared, limit_headers)
+
+    async def _answer_within(
+        self, scope: Scope, op: Any, path_params: dict[str, str], query: str, body: bytes
+    ) -> PreparedResponse:
         runtime = self.runtime
         accept = prefer = None
         headers: dict[str, str] | None = None
@@ -391,6 +406,13 @@ class BusinessApp:
                 op, path_params, accept=accept, prefer=prefer
             )
         response, rule = ruled
+        limit_headers: list[tuple[bytes, bytes]] = []
+        if rule.rate_limit is not None:
+            limiter = rules.limiter(rule)
+            if limiter is not None:
+                allowed, limit_headers = limiter.take(_limit_key(limiter, scope))
+                if not allowed:
+                    return self._throttled(scope, op, path_params, limiter, limit_headers)
         if response.templated and view is not None:
             response = _rendered(
                 response, RenderContext(view, op.method.upper(), scope["path"], rules.rng)
@@ -401,7 +423,29 @@ class BusinessApp:
         delay = response.draw_delay(runtime.rules.rng) or rule.draw_delay(runtime.rules.rng)
         if delay > 0:
             await asyncio.sleep(delay)
-        return prepared
+        return _with_headers(prepared, limit_headers) if limit_headers else prepared
+
+    def _throttled(
+        self,
+        scope: Scope,
+        op: Any,
+        path_params: dict[str, str],
+        limiter: RateLimiter,
+        limit_headers: list[tuple[bytes, bytes]],
+    ) -> PreparedResponse:
+        """The 429 of an empty bucket: the operation's documented 429 when it has one."""
+        runtime = self.runtime
+        if "429" in op.responses:
+            accept = _header(scope, b"accept")
+            documented = runtime.responder.respond(op, path_params, accept=accept, rule=_LIMITED)
+            base = documented
+        else:
+            wait = next((v for k, v in limit_headers if k == b"retry-after"), b"1").decode()
+            base = problem(
+                429,
+                f"rate limit of {limiter.limit.describe()} exceeded; retry after {wait} s",
+            )
+        return _with_headers(base, limit_headers, status=429, source="ratelimit")
 
     # -- built-ins --------------------------------------------------------------------------
 
@@ -482,6 +526,30 @@ Base path: <code>{html.escape(spec.base_path or "/")}</code>.</p>
 def _is_probe(scope: Scope) -> bool:
     """MockLoop's own health probes (client, registry, discovery) are not traffic to log."""
     return any(name == _PROBE_HEADER for name, _ in scope["headers"])
+
+
+def _limit_key(limiter: RateLimiter, scope: Scope) -> str:
+    client = scope.get("client")
+    return limiter.key(client[0] if client else "", _header(scope, b"x-session-id"))
+
+
+def _with_headers(
+    prepared: PreparedResponse,
+    extra: list[tuple[bytes, bytes]],
+    *,
+    status: int | None = None,
+    source: str | None = None,
+) -> PreparedResponse:
+    """A copy of `prepared` with `extra` headers (replacing those of the same names): prepared
+    answers may be cached and shared, so they are never changed in place."""
+    names = {name for name, _ in extra}
+    headers = [header for header in prepared.headers if header[0] not in names] + extra
+    return PreparedResponse(
+        prepared.status if status is None else status,
+        headers,
+        prepared.body,
+        source=prepared.source if source is None else source,
+    )
 
 
 def _rendered(response: ResponseSpec, context: RenderContext) -> ResponseSpec:

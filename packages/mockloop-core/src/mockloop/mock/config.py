@@ -8,15 +8,80 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mockloop.errors import ConfigError
 from mockloop.proxy.settings import ProxySettings
 from mockloop.settings import mockloop_home
 
-__all__ = ["MockConfig", "ValidationMode"]
+__all__ = ["MockConfig", "RateLimit", "ValidationMode", "parse_rate"]
 
 ValidationMode = Literal["off", "warn", "enforce"]
+
+
+_RATE = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d*(?:\.\d+)?)\s*(s|sec|second|m|min|minute|h|hour)\s*$"
+)
+_UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60}
+_UNITS |= {"h": 3600, "hour": 3600}
+
+
+class RateLimit(BaseModel):
+    """A token bucket: `requests` per `per_seconds`, bursts up to `burst`, per `scope`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests: float = Field(gt=0, description="requests allowed per window", examples=[10])
+    per_seconds: float = Field(
+        default=1.0, gt=0, description="the window in seconds", examples=[60]
+    )
+    burst: float | None = Field(
+        default=None,
+        gt=0,
+        description="requests allowed at once after a quiet spell (default: requests)",
+        examples=[20],
+    )
+    scope: Literal["client", "session", "global"] = Field(
+        default="client",
+        description="one bucket per client address, per X-Session-ID (else per client), or one "
+        "for everyone",
+        examples=["session"],
+    )
+
+    @model_validator(mode="after")
+    def _bounded(self) -> RateLimit:
+        if self.requests / self.per_seconds > 1e9:
+            raise ValueError("more than a billion requests per second is no limit: drop it")
+        return self
+
+    def describe(self) -> str:
+        window = f"{self.per_seconds:g} s"
+        return f"{self.requests:g} requests per {window} per {self.scope}"
+
+
+def parse_rate(text: str, scope: str = "client", burst: float | None = None) -> RateLimit:
+    """`10/s`, `100/m`, `5000/h`, `30/10s` as a `RateLimit`.
+
+    Raises:
+        ValueError: not this form, naming what is accepted.
+    """
+    found = _RATE.match(text)
+    if found is None:
+        raise ValueError(
+            f"{text!r} is not a rate: write REQUESTS/UNIT such as 10/s, 100/m, 5000/h or 30/10s"
+        )
+    count, multiple, unit = found.groups()
+    seconds = (float(multiple) if multiple else 1.0) * _UNITS[unit]
+    return RateLimit.model_validate(
+        {"requests": float(count), "per_seconds": seconds, "burst": burst, "scope": scope}
+    )
 
 
 class MockConfig(BaseModel):
@@ -151,6 +216,12 @@ class MockConfig(BaseModel):
         description="origins whose pages may call the business port (CORS): None = any origin "
         "for a pure mock and none with proxy settings; [] = off; ['*'] = any; or origins such "
         "as 'http://localhost:3000' (credentials allowed); see mockloop.mock.cors",
+    )
+    rate_limit: RateLimit | None = Field(
+        default=None,
+        description="throttle every operation: a token bucket per client, session or for "
+        "everyone; an empty bucket answers 429 with Retry-After and RateLimit-* headers "
+        "(see mockloop.mock.scenarios.ratelimit); None: no limit",
     )
     security_headers: Literal["off", "standard", "strict"] = Field(
         default="off",

@@ -21,6 +21,7 @@ from mockloop.mock.cors import CorsPolicy
 from mockloop.mock.request_log.writer import RequestLogWriter
 from mockloop.mock.responder import Responder
 from mockloop.mock.router import Router
+from mockloop.mock.scenarios.ratelimit import RateLimiter
 from mockloop.mock.scenarios.rules import (
     RuleEngine,
     Scenario,
@@ -86,6 +87,7 @@ class MockRuntime:
             )
         self.router = Router(self.spec.operations, self.spec.base_path)
         self.cors = CorsPolicy(config.cors, proxied=config.proxy is not None)
+        self.rate_limiter = RateLimiter(config.rate_limit) if config.rate_limit else None
         self.schema_validator = SchemaValidator(self.spec.document)
         self.faker = SchemaFaker(
             self.spec.document, seed=config.seed, max_bytes=config.max_response_bytes

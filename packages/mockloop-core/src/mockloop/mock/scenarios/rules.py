@@ -30,12 +30,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.json_schema import SkipJsonSchema
 
 from mockloop.errors import ScenarioError
+from mockloop.mock.config import RateLimit
 from mockloop.mock.scenarios.matching import RequestView, When
 from mockloop.mock.scenarios.original import (
     TestParameters,
     ValidationRule,
     normalise_original_shape,
 )
+from mockloop.mock.scenarios.ratelimit import RateLimiter
 from mockloop.mock.scenarios.templates import has_templates, template_problems
 from mockloop.spec.model import Operation
 
@@ -260,6 +262,13 @@ class ScenarioRule(ResponseSpec):
         "cookies, session, body); a request that fails them goes on to the next rule",
         examples=[{"path": {"petId": "999"}}],
     )
+    rate_limit: RateLimit | None = Field(
+        default=None,
+        description="throttle what the rule selects: past requests per per_seconds (burst at "
+        "once) per client, session or for everyone, answer 429 with Retry-After and "
+        "RateLimit-* headers; requests let through get the rule's answer",
+        examples=[{"requests": 5, "per_seconds": 60, "scope": "client"}],
+    )
 
     @model_validator(mode="after")
     def _error_templates(self) -> ScenarioRule:
@@ -410,6 +419,7 @@ class RuleEngine:
         self._overrides: dict[str, ScenarioRule] = {}
         self._scenario: Scenario | None = None
         self._by_operation: dict[str, list[tuple[ScenarioRule, itertools.count[int]]]] = {}
+        self._limiters: dict[int, RateLimiter] = {}
         self.rng = random.Random(seed)
         # Whether a rule in force reads the request (`when`, templates): only then does the
         # business port build a `RequestView` for it.
@@ -447,6 +457,10 @@ class RuleEngine:
             if candidates:
                 table[op.operation_id] = candidates
         self._by_operation = table
+        # Buckets restart with the rules, as sequence counters do.
+        self._limiters = {
+            id(rule): RateLimiter(rule.rate_limit) for rule in ordered if rule.rate_limit
+        }
         self.reads_requests = any(
             rule.when is not None
             or rule.templated
@@ -454,6 +468,10 @@ class RuleEngine:
             or any(step.templated for step in rule.sequence)
             for rule in ordered
         )
+
+    def limiter(self, rule: ScenarioRule) -> RateLimiter | None:
+        """The buckets of a rule with `rate_limit` in force (None otherwise)."""
+        return self._limiters.get(id(rule))
 
     def rule_for(
         self, op: Operation, request: RequestView | None = None

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mockloop.mock.config import RateLimit
 from mockloop.mock.scenarios.matching import When
 from mockloop.mock.scenarios.rules import ResponseSpec
 
@@ -58,6 +59,11 @@ class ResponseOverride(ResponseSpec):
         default=None,
         description="answer only requests that pass these tests (path, query, headers, "
         "cookies, session, body); others get the description's answer",
+    )
+    rate_limit: RateLimit | None = Field(
+        default=None,
+        description="throttle the endpoint: past requests per per_seconds per client, session "
+        "or for everyone, answer 429 with Retry-After and RateLimit-* headers",
     )
 
 
