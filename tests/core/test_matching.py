@@ -217,7 +217,7 @@ def test_bad_templates_and_tests_are_validation_errors_with_their_location(
         parse_scenario({"name": "x", "rules": [{"when": {"query": {"q": {"regex": "(a+)+\\1"}}}}]})
     with pytest.raises(ScenarioError, match="give exactly one of equals, regex"):
         parse_scenario({"name": "x", "rules": [{"when": {"path": {"id": {}}}}]})
-    with pytest.raises(ScenarioError, match=r"\$\.items\[: cannot read|is not a JSONPath"):
+    with pytest.raises(ScenarioError, match="is not a JSONPath"):
         parse_scenario({"name": "x", "rules": [{"when": {"body": {"items[0]": 1}}}]})
 
     spec = load_spec(PETSTORE)
@@ -263,6 +263,10 @@ def test_the_matching_parts_on_their_own() -> None:
     assert list(json_path(document, "$.order.items[*].sku")) == ["a", "b"]
     assert list(json_path(document, "$.order.items[1].n")) == [5]
     assert list(json_path(document, "$['order'].missing")) == []
+    assert list(json_path(document, "$.order.items[?@.n > 3].sku")) == ["b"]  # filters
+    # The regex functions run Python's backtracking engine: not offered to rules.
+    with pytest.raises(ScenarioError, match="function 'match' is not defined"):
+        parse_scenario({"name": "x", "rules": [{"when": {"body": {"$.a[?match(@, 'x')]": 1}}}]})
     view = RequestView({}, "a=1&a=2", [(b"content-type", b"application/json")], b'{"n": "7"}')
     assert When.model_validate({"query": {"a": "2"}}).holds(view)  # any of the values
     assert When.model_validate({"body": {"$.n": 7}}).holds(view)  # "7" spells 7

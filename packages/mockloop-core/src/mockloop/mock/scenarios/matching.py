@@ -9,8 +9,10 @@
 * `path`, `query`, `headers` (names in any case), `cookies`: a value per name;
 * `session`: the `X-Session-ID` header;
 * `body`: a value per JSONPath into the JSON body (`$.currency`, `$.items[0].sku`,
-  `$.items[*].sku`: any element), and `body_partial`: a JSON value the body must contain
-  (objects: every key given, recursively; arrays: each element given matches some element).
+  `$.items[*].sku`: any element; filters such as `$.items[?@.price > 10]`; the dialect of test
+  plans, python-jsonpath, without its regex functions), and `body_partial`: a JSON value the
+  body must contain (objects: every key given, recursively; arrays: each element given matches
+  some element).
 
 A test is a value (equal to it; a request's text `"5"` equals `5`) or an object with one of
 `equals`, `regex` (RE2: linear time, refused at validation when RE2 cannot run it exactly),
@@ -21,11 +23,12 @@ value does. Rules are tried in order; the first whose `when` holds (or that has 
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
+import jsonpath
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -290,60 +293,40 @@ def _contains(document: Any, part: Any) -> bool:
     return document == part
 
 
-# -- JSONPath (the subset rules need) -------------------------------------------------------------
+# -- JSONPath ---------------------------------------------------------------------------------
 
-_STEP = re.compile(r"\.([A-Za-z_$][\w$-]*)|\[(\d+)\]|\[\*\]|\.\*|\['((?:[^'\\]|\\.)*)'\]")
+# The JSONPath of test plans (python-jsonpath, RFC 9535 with filters), without the functions
+# that run a regular expression with Python's backtracking engine: a rule comes from whoever
+# can reach the admin API, and `match`/`search` over a crafted pattern could hold the event loop.
+_JSONPATH = jsonpath.JSONPathEnvironment()
+for _name in ("match", "search"):
+    _JSONPATH.function_extensions.pop(_name, None)
 
 
-def parse_json_path(path: str) -> list[str | int | None]:
-    """`$.a.b[0]['c d'][*]` as steps: names, indexes, None for every element or member.
+@functools.lru_cache(maxsize=1024)
+def parse_json_path(path: str) -> Any:
+    """`path` compiled (`$.a.b[0]`, `$.items[*].sku`, `$.items[?@.price > 10].sku`).
 
     Raises:
-        ValueError: not this form, naming the path and what is accepted.
+        ValueError: not a JSONPath, naming the path and the problem.
     """
     if not path.startswith("$"):
         raise ValueError(
             f"{path!r} is not a JSONPath: start at $ (such as $.currency or $.items[0].sku)"
         )
-    steps: list[str | int | None] = []
-    position = 1
-    while position < len(path):
-        found = _STEP.match(path, position)
-        if found is None:
-            raise ValueError(
-                f"{path!r}: cannot read {path[position:]!r}; use .name, ['name'], [0] or [*]"
-            )
-        name, index, quoted = found.groups()
-        if name is not None:
-            steps.append(name)
-        elif index is not None:
-            steps.append(int(index))
-        elif quoted is not None:
-            steps.append(quoted.replace("\\'", "'"))
-        else:
-            steps.append(None)
-        position = found.end()
-    return steps
+    try:
+        return _JSONPATH.compile(path)
+    except jsonpath.JSONPathError as exc:
+        problem = str(exc).splitlines()[0]
+        raise ValueError(f"{path!r} is not a JSONPath: {problem}") from None
 
 
 def json_path(document: Any, path: str) -> Iterator[Any]:
     """Every value `path` reaches in `document` (none when it reaches nothing)."""
-    nodes = [document]
-    for step in parse_json_path(path):
-        following: list[Any] = []
-        for node in nodes:
-            if step is None:
-                if isinstance(node, dict):
-                    following.extend(node.values())
-                elif isinstance(node, list):
-                    following.extend(node)
-            elif isinstance(step, int):
-                if isinstance(node, list) and step < len(node):
-                    following.append(node[step])
-            elif isinstance(node, dict) and step in node:
-                following.append(node[step])
-        nodes = following
-    yield from nodes
+    try:
+        yield from parse_json_path(path).findall(document)
+    except jsonpath.JSONPathError:  # a filter that cannot apply to this document
+        return
 
 
 # -- checked against a description ---------------------------------------------------------------
