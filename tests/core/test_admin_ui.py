@@ -358,6 +358,8 @@ def test_assets_reference_nothing_outside_the_admin_app() -> None:
         assert reference.startswith(("/", "#", "data:")), reference
     assert "<script>" not in page and "style=" not in page  # no inline code for the CSP to block
     script = folder.joinpath("app.js").read_text()
+    # The SVG namespace name is an identifier, not an address anything is fetched from.
+    script = script.replace('"http://www.w3.org/2000/svg"', '"SVG-NAMESPACE"')
     assert re.findall(r"https?://|innerHTML|outerHTML|insertAdjacentHTML", script) == []
     style = folder.joinpath("app.css").read_text()
     assert "url(" not in style and "@import" not in style

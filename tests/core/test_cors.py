@@ -207,3 +207,38 @@ def test_security_header_profiles_add_what_an_answer_lacks() -> None:
     added = dict(security_headers("strict", own))
     assert b"cache-control" not in added and b"x-frame-options" not in added
     assert added[b"x-content-type-options"] == b"nosniff"
+
+
+def test_the_policy_replaces_documented_cors_headers_and_builtin_pages_keep_theirs() -> None:
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "Gateway export", "version": "1"},
+        "paths": {
+            "/items": {
+                "get": {
+                    "responses": {
+                        "200": {
+                            "description": "ok",
+                            "headers": {
+                                "Access-Control-Allow-Origin": {
+                                    "schema": {"type": "string", "example": "*"}
+                                }
+                            },
+                            "content": {"application/json": {"example": [1]}},
+                        }
+                    }
+                }
+            }
+        },
+    }
+    config = MockConfig(spec=spec, port=0, storage=False, cors=[FRONT], security_headers="strict")
+    with MockServer(config) as mock:
+        answer = httpx.get(f"{mock.business_url}/items", headers={"Origin": FRONT})
+        assert answer.headers.get_list("access-control-allow-origin") == [FRONT]
+        # Without an Origin the answer still says it varies by Origin (listed origins).
+        assert "Origin" in httpx.get(f"{mock.business_url}/items").headers.get_list("vary")
+        docs = httpx.get(f"{mock.business_url}/docs")
+        assert docs.status_code == 200
+        assert docs.headers.get("content-security-policy", "") != (
+            "default-src 'none'; frame-ancestors 'none'"
+        )

@@ -67,6 +67,11 @@ def test_generated_files_and_their_content(tmp_path: Path) -> None:
             "docker-compose.yml",
             ".dockerignore",
             "README.md",
+            "k8s/deployment.yaml",
+            "k8s/service.yaml",
+            "k8s/admin-service.yaml",
+            "k8s/kustomization.yaml",
+            "k8s/README.md",
         ]
     )
     assert (project.admin_port, project.features["auth"]) == (9101, True)

@@ -275,3 +275,42 @@ def test_the_matching_parts_on_their_own() -> None:
     empty = RequestView({}, "", [], b"not json")
     assert When.model_validate({"body": {"$.x": {"present": False}}}).holds(empty)
     assert When.model_validate({"body_partial": {"a": 1}}).holds(empty) is False
+
+
+def test_rendering_never_fails_an_answer(mock: MockServer) -> None:
+    _activate(
+        mock,
+        {
+            "name": "hostile-echo",
+            "rules": [
+                {
+                    "operation": "getPet",
+                    "template": True,
+                    "body": {"n": "{{query.n | int}} items", "all": "{{body}}"},
+                    "headers": {"X-Echo": "{{query.h}}", "X-Count": "{{query.n | int}}"},
+                },
+                {"operation": "listPets", "template": True, "body": {"echo": "{{query.q}}" * 150}},
+            ],
+        },
+    )
+    base = mock.business_url
+    huge = httpx.get(f"{base}/pets/1", params={"n": "1e300", "h": "\x00a\x0bb"}, headers=KEY)
+    assert huge.status_code == 200, huge.text
+    assert huge.json()["n"] == "1e300 items"  # past 64 bits: left as text
+    assert huge.headers["x-count"] == "1e300"
+    assert huge.headers["x-echo"].strip() == "a b"  # control characters replaced
+    # An echo that would outgrow the response limit is a 413 naming the rule, built lazily.
+    refused = httpx.get(f"{base}/pets", params={"q": "x" * 7500}, headers=KEY)
+    assert refused.status_code == 413  # 150 x 7,500 characters > 1 MiB
+    assert "listPets" in refused.json()["detail"] and "--max-response-size" in refused.text
+    fits = httpx.get(f"{base}/pets", params={"q": "x" * 100}, headers=KEY)
+    assert fits.status_code == 200 and len(fits.json()["echo"]) == 15_000
+
+
+def test_overrides_refuse_tests_that_can_never_hold(mock: MockServer) -> None:
+    refused = httpx.put(
+        f"{mock.admin_url}/api/mock-data/responses/getPet",
+        json={"when": {"path": {"petid": "1"}}, "status": 404},
+    )
+    assert refused.status_code == 400
+    assert "when.path.petid" in refused.json()["detail"]

@@ -192,7 +192,8 @@ class MockLoopClient:
         """Generate a runnable mock API project from an OpenAPI description and start it.
 
         Writes a standalone project (main.py over the MockLoop runtime, the description, a
-        mockloop.yaml config, requirements.txt, Dockerfile, docker-compose.yml) and, with
+        mockloop.yaml config, requirements.txt, Dockerfile, docker-compose.yml, Kubernetes
+        manifests in k8s/) and, with
         start=True, starts it as a background process serving the API on business_port and
         the admin API and UI on admin_port. Returns the URLs, the project path and the pid.
 

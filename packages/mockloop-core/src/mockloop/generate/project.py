@@ -3,8 +3,9 @@
 A project is a folder that runs on its own: a thin `main.py` over the MockLoop runtime, the
 description, `mockloop.yaml`, `requirements.txt` pinned to this MockLoop, a Dockerfile and a
 compose file serving both ports, a `.dockerignore` that lets only those files into the image,
-and a README. Nothing per route is generated: the runtime serves the description, so
-regenerating never loses hand edits to routing code.
+Kubernetes manifests in `k8s/` (generate/kubernetes.py) and a README. Nothing per route is
+generated: the runtime serves the description, so regenerating never loses hand edits to
+routing code.
 
 The description is loaded within the same bounds as `mockloop serve` (size, depth, alias
 expansion, fetch policy, `$ref` root). Upstream proxy credentials never enter an image: a
@@ -27,6 +28,7 @@ from pydantic import Field
 
 from mockloop.errors import ConfigError, StoreError
 from mockloop.generate.config import CONFIG_FILE, render_config
+from mockloop.generate.kubernetes import kubernetes_files
 from mockloop.generate.templates import (
     COMPOSE,
     COMPOSE_VOLUME,
@@ -441,6 +443,14 @@ def generate_project(
             **values,
         ).encode(),
     }
+    files.update(
+        kubernetes_files(
+            folder.name,
+            values,
+            credentials=credentials,
+            defines_health=any(op.path.rstrip("/") == "/health" for op in spec.operations),
+        )
+    )
     digest = _inputs_digest(files)
     action = _action(folder, files, digest, overwrite)
     if action != "reused":
@@ -483,6 +493,7 @@ def _write_files(
         old_spec = _old_spec_file(folder)
         (folder / MARKER_FILE).unlink(missing_ok=True)  # incomplete until rewritten below
         for name, data in files.items():
+            (folder / name).parent.mkdir(exist_ok=True)  # k8s/
             _write(folder / name, data)
         if credentials:
             (folder / CONFIG_FILE).chmod(0o600)  # it holds upstream credentials
@@ -504,7 +515,8 @@ def _credentials_note(credentials: bool) -> str:
     return (
         f"{CONFIG_FILE} holds upstream credentials: it is readable by you only, kept out of "
         "the Docker image (.dockerignore) and mounted read-only by docker-compose.yml; with "
-        f"`docker run`, mount it the same way (-v ./{CONFIG_FILE}:/app/{CONFIG_FILE}:ro)"
+        f"`docker run`, mount it the same way (-v ./{CONFIG_FILE}:/app/{CONFIG_FILE}:ro); "
+        "k8s/deployment.yaml mounts it from a Secret (k8s/README.md)"
     )
 
 

@@ -40,6 +40,7 @@ behaviour comes from the MockLoop runtime; there is no generated per-route code 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from mockloop.generate import announce_ready, load_project_config, with_overrides
@@ -49,7 +50,10 @@ config = load_project_config(Path(__file__).resolve().parent / "mockloop.yaml")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Serve both ports until Ctrl-C or SIGTERM; options override mockloop.yaml."""
+    """Serve both ports until Ctrl-C or SIGTERM; options override mockloop.yaml.
+
+    MOCKLOOP_ADMIN_TOKEN, when set, is the bearer token the admin API requires.
+    """
     parser = argparse.ArgumentParser(description="Serve the <<title>> mock API.")
     parser.add_argument("--host", help=f"business host (default {config.host})")
     parser.add_argument("--port", type=int, help=f"business port (default {config.port})")
@@ -62,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         admin_host=args.admin_host,
         admin_port=args.admin_port,
+        admin_token=os.environ.get("MOCKLOOP_ADMIN_TOKEN") or None,
     )
     return serve(settings, on_ready=announce_ready)
 
@@ -149,6 +154,14 @@ docker compose up --build            # in a container (admin published on 127.0.
 
 Or let MockLoop run it in the background: `mockloop start --project .` and later
 `mockloop stop <<port>>`.
+
+## Kubernetes
+
+`k8s/` runs the image the Dockerfile builds: a Deployment (probes on `/health`, resource
+limits, non-root) and a Service for the business port; the admin port is reached with
+`kubectl port-forward`, not exposed. Build and push the image, set its name in
+`k8s/kustomization.yaml`, then `kubectl apply -k k8s/`. More than one replica needs a shared
+PostgreSQL database (the `MOCKLOOP_DATABASE_URL` Secret): see `k8s/README.md`.
 
 ## Settings (`mockloop.yaml`)
 

@@ -16,8 +16,9 @@ differs, chosen by one look at `runtime.proxy`: the mock answers (`_answer`), or
 from __future__ import annotations
 
 import asyncio
-import html
+import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from mockloop.mock.cors import security_headers
+from mockloop.mock.docs import DOCS_PREFIXES, BusinessDocs
 from mockloop.mock.http_protocol import one_write_cycle
 from mockloop.mock.problem import PreparedResponse, problem
 from mockloop.mock.request_log.writer import LogRecord
@@ -32,7 +34,7 @@ from mockloop.mock.runtime import MockRuntime
 from mockloop.mock.scenarios.matching import RequestView
 from mockloop.mock.scenarios.ratelimit import RateLimiter
 from mockloop.mock.scenarios.rules import ResponseSpec as _ResponseSpec
-from mockloop.mock.scenarios.templates import RenderContext, render_value
+from mockloop.mock.scenarios.templates import RenderContext, TooLarge, render_value
 from mockloop.settings import PROBE_HEADER
 
 if TYPE_CHECKING:
@@ -96,6 +98,7 @@ class BusinessApp:
         self.on_shutdown = on_shutdown
         self._health_body: bytes | None = None
         self._health_admin: str | None = None
+        self._docs: BusinessDocs | None = None
 
     @property
     def runs_in_place(self) -> bool:
@@ -214,10 +217,16 @@ class BusinessApp:
         else:
             mode = turn.mode
             headers.append((b"x-mockloop-mode", mode.encode()))
-        if origin is not None and preflight is None:
-            headers.extend(cors.response_headers(origin, headers))
-        if runtime.config.security_headers != "off":
+        # MockLoop's own pages (/docs, /health, /openapi.json) keep their own headers.
+        if runtime.config.security_headers != "off" and prepared.source != "builtin":
             headers.extend(security_headers(runtime.config.security_headers, headers))
+        if origin is not None and preflight is None:
+            # The policy's headers replace any the answer carries (a description may document
+            # its own Access-Control-Allow-Origin): two values make browsers refuse both.
+            headers = [h for h in headers if not h[0].startswith(b"access-control-")]
+            headers.extend(cors.response_headers(origin, headers))
+        elif cors.listed and origin is None:
+            headers.append((b"vary", b"Origin"))  # the answer differs by Origin: caches key on it
         writer = runtime.log_writer
         if writer is not None and not (prepared.source == "builtin" and _is_probe(scope)):
             client = scope.get("client")
@@ -393,9 +402,10 @@ class BusinessApp:
                     prefer = value.decode("latin-1")
         rules = runtime.rules
         view = None
-        if rules.reads_requests:  # a rule in force tests or echoes the request
+        snapshot = rules.snapshot  # one consistent view of the rules for this request
+        if snapshot.reads_requests:  # a rule in force tests or echoes the request
             view = RequestView(path_params, query, scope["headers"], body)
-        ruled = rules.rule_for(op, view)
+        ruled = rules.rule_for(op, view, snapshot)
         if ruled is None:
             state = runtime.state
             if state is not None and not prefer:  # a rule or `Prefer` outranks stored data
@@ -408,15 +418,23 @@ class BusinessApp:
         response, rule = ruled
         limit_headers: list[tuple[bytes, bytes]] = []
         if rule.rate_limit is not None:
-            limiter = rules.limiter(rule)
+            limiter = rules.limiter(rule, snapshot)
             if limiter is not None:
                 allowed, limit_headers = limiter.take(_limit_key(limiter, scope))
                 if not allowed:
                     return self._throttled(scope, op, path_params, limiter, limit_headers)
         if response.templated and view is not None:
-            response = _rendered(
-                response, RenderContext(view, op.method.upper(), scope["path"], rules.rng)
-            )
+            room = runtime.config.max_response_bytes
+            context = RenderContext(view, op.method.upper(), scope["path"], rules.rng, room)
+            try:
+                response = _rendered(response, context)
+            except TooLarge:
+                return problem(
+                    413,
+                    f"the answer {rule.describe()} renders from this request would exceed the "
+                    f"mock's response limit of {room} bytes (raise it with --max-response-size)",
+                    title="Rendered response too large",
+                )
         prepared = runtime.responder.respond(
             op, path_params, accept=accept, rule=response, scenario=runtime.rules.active_scenario
         )
@@ -457,13 +475,13 @@ class BusinessApp:
         if method in ("GET", "HEAD"):
             if bare == "/health" and not runtime.defines_health:
                 return PreparedResponse(200, _JSON, self._health(), source="builtin")
-            if bare == "/docs" and not runtime.defines_docs:
-                return PreparedResponse(
-                    200,
-                    [(b"content-type", b"text/html; charset=utf-8")],
-                    self._docs_page(),
-                    source="builtin",
-                )
+            if bare.startswith(DOCS_PREFIXES):  # Swagger UI: /docs or /_mockloop/docs
+                docs = self._docs
+                if docs is None or docs.spec is not runtime.spec:
+                    docs = self._docs = BusinessDocs(runtime.spec)
+                answer = docs.answer(bare)
+                if answer is not None:
+                    return answer
             if (
                 bare == "/openapi.json"
                 and not runtime.router.match("GET", "/openapi.json").operation
@@ -500,27 +518,6 @@ class BusinessApp:
                 }
             )
         return self._health_body
-
-    def _docs_page(self) -> bytes:
-        spec = self.runtime.spec
-        rows = "".join(
-            f"<tr><td class=m>{html.escape(op.method.upper())}</td>"
-            f"<td><code>{html.escape(op.path)}</code></td>"
-            f"<td>{html.escape(op.operation_id)}</td>"
-            f"<td>{html.escape(op.summary)}</td>"
-            f"<td>{', '.join(html.escape(s) for s in sorted(op.responses))}</td></tr>"
-            for op in spec.operations
-        )
-        page = f"""<!doctype html><html><head><meta charset=utf-8>
-<title>{html.escape(spec.title)} (MockLoop mock)</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2rem}}table{{border-collapse:collapse}}
-td,th{{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left}}.m{{font-weight:bold}}
-</style></head><body><h1>{html.escape(spec.title)} <small>{html.escape(spec.version)}</small></h1>
-<p>Mocked by MockLoop. The normalised description is at <a href="/openapi.json">/openapi.json</a>.
-Base path: <code>{html.escape(spec.base_path or "/")}</code>.</p>
-<table><tr><th>Method</th><th>Path</th><th>Operation</th><th>Summary</th><th>Responses</th></tr>
-{rows}</table></body></html>"""
-        return page.encode()
 
 
 def _is_probe(scope: Scope) -> bool:
@@ -564,10 +561,22 @@ def _rendered(response: ResponseSpec, context: RenderContext) -> ResponseSpec:
     return response.model_copy(update=changes)
 
 
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def _as_text(value: Any) -> str:
-    text = value if isinstance(value, str) else orjson.dumps(value).decode()
-    # A header value is one line of Latin-1 (a request's text echoed back must not split it).
-    return text.replace("\r", " ").replace("\n", " ").encode("latin-1", "replace").decode("latin-1")
+    """A header value from any rendered value: one line of Latin-1 without control characters
+    (a request's text echoed back must neither split nor break the header block)."""
+    text = value if isinstance(value, str) else _json_text(value)
+    text = _CONTROL.sub(" ", text)
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers past 64 bits
+        return json.dumps(value, default=str)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -57,7 +57,8 @@ def check_origins(origins: Iterable[str]) -> list[str]:
         ):
             raise ValueError(
                 f"{origin!r} is not an origin: give '*' or scheme://host[:port] such as "
-                "http://localhost:3000 (no path), or 'off'"
+                "http://localhost:3000 (no path); no origin at all ([] or --cors off) turns "
+                "CORS off"
             )
         checked.append(f"{parts.scheme}://{parts.netloc.lower()}")
     return checked

@@ -21,6 +21,7 @@ from mockloop.mock.cors import CorsPolicy
 from mockloop.mock.request_log.writer import RequestLogWriter
 from mockloop.mock.responder import Responder
 from mockloop.mock.router import Router
+from mockloop.mock.scenarios.matching import when_problems
 from mockloop.mock.scenarios.ratelimit import RateLimiter
 from mockloop.mock.scenarios.rules import (
     RuleEngine,
@@ -132,7 +133,6 @@ class MockRuntime:
         self.workers: Callable[[], list[dict[str, Any]]] | None = None
         self.worker: int | None = None  # this process's index when it is one of those workers
         self.defines_health = any(op.path.rstrip("/") == "/health" for op in self.spec.operations)
-        self.defines_docs = any(op.path.rstrip("/") == "/docs" for op in self.spec.operations)
         # None for a pure mock: the business app's hot path then skips proxying entirely.
         self.proxy: ProxyEngine | None = None
         if config.proxy is not None:
@@ -466,6 +466,15 @@ class MockRuntime:
                 else f"response override {key!r} matches no operation: the description "
                 "has none (add paths to it)"
             )
+        if rule.when is not None:
+            selected = [op for op in self.spec.operations if rule.selects(op)]
+            errors = [
+                f"when.{location}: {message}"
+                for location, message, severity in when_problems(rule.when, selected)
+                if severity == "error"
+            ]
+            if errors:
+                raise ScenarioError(f"response override {key!r}: " + "; ".join(errors))
         return rule
 
     def set_override(self, key: str, data: Any) -> dict[str, Any]:

@@ -47,6 +47,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mockloop.errors import ConfigError, ServerError
@@ -132,7 +133,15 @@ def _worker_settings(config: MockConfig, runtime: MockRuntime, port: int) -> dic
     )
     if config.database_url is None and runtime.database_url is not None:
         settings["database_url"] = runtime.database_url
-    return {"config": settings, "admin_url": runtime.admin_url}
+    from mockloop.mock.metrics import metrics_dir
+
+    # Each worker counts its requests into prometheus-client's shared files there; the
+    # supervisor's admin /metrics merges them (mock.metrics).
+    return {
+        "config": settings,
+        "admin_url": runtime.admin_url,
+        "metrics_dir": str(metrics_dir(runtime.data_dir)),
+    }
 
 
 class _Worker:
@@ -165,10 +174,15 @@ class WorkerPool:
         to `_wait_ready`, which closes it)."""
         read_fd, write_fd = os.pipe()
         payload = dict(self.settings, worker=worker.index, ready_fd=write_fd)
+        env = dict(os.environ)
+        if payload.get("metrics_dir"):
+            # prometheus-client reads it once, at import: it must be set when the worker starts.
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(payload["metrics_dir"])
         try:
             process = subprocess.Popen(
                 [sys.executable, "-m", "mockloop.mock.workers"],
                 stdin=subprocess.PIPE,
+                env=env,
                 pass_fds=(write_fd,),
                 start_new_session=True,  # Ctrl-C reaches the supervisor, which stops workers
             )
@@ -267,6 +281,7 @@ class WorkerPool:
                         pause = min(RESTART_PAUSE_MAX, 0.25 * 2 ** min(worker.quick_deaths, 8))
                         worker.ready = False
                         worker.restart_at = now + pause
+                        self._forget(process.pid)
                         logger.warning(
                             "business worker %s (pid %s) exited with status %s after %.1f s; "
                             "starting it again in %.1f s",
@@ -288,6 +303,17 @@ class WorkerPool:
                         continue
                     worker.restarts += 1
                 threading.Thread(target=self._await_restart, args=(worker, fd), daemon=True).start()
+
+    def _forget(self, pid: int) -> None:
+        """Drop a dead worker's live metric gauges (its counters keep counting in the total)."""
+        folder = self.settings.get("metrics_dir")
+        if folder:
+            from mockloop.mock.metrics import forget_worker
+
+            try:
+                forget_worker(Path(folder), pid)
+            except OSError as exc:
+                logger.warning("could not drop the metrics of dead worker pid %s: %s", pid, exc)
 
     def _await_restart(self, worker: _Worker, fd: int) -> None:
         """Wait for a restarted worker; one that does not answer in time is killed (the
@@ -381,6 +407,9 @@ def serve_workers(
         if admin is not None:
             runtime.admin_url = _url(config.admin_host, admin.getsockname()[1])
         runtime.start()  # the store, the scenarios file, replica sync (before any worker)
+        from mockloop.mock.metrics import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir(runtime.data_dir)  # counts of an earlier run must not add up
         pool = WorkerPool(_worker_settings(config, runtime, port), workers)
         runtime.workers = pool.describe
         try:
@@ -453,6 +482,11 @@ def _worker_main() -> int:
     def ready(runtime: MockRuntime) -> None:
         runtime.admin_url = admin_url
         runtime.worker = int(payload.get("worker", 0))
+        if payload.get("metrics_dir"):
+            from mockloop.mock.metrics import install_worker_metrics
+
+            # Before readiness is announced: every request the supervisor lets in is counted.
+            install_worker_metrics(runtime, runtime.worker, str(payload["metrics_dir"]))
         threading.Thread(target=announce, name="mockloop-ready", daemon=True).start()
 
     def announce() -> None:

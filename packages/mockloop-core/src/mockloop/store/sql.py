@@ -777,6 +777,20 @@ class SQLStore(StoreBase):
         rows = self._read("count request log rows", sql, params)
         return int(rows[0][0])
 
+    def traffic_rows(
+        self, since: float, limit: int = 200_000
+    ) -> list[tuple[float, int | None, float | None, str | None]]:
+        """`(ts, status, latency_ms, operation_id)` of the business requests logged at or after
+        `since` (the admin port's own rows left out), oldest first; the newest `limit` only."""
+        sql = (
+            "SELECT ts, status, latency_ms, operation_id FROM ("
+            "SELECT id, ts, status, latency_ms, operation_id FROM request_log "
+            "WHERE ts >= ? AND (mode IS NULL OR mode <> 'admin') ORDER BY id DESC LIMIT ?"
+            ") AS recent ORDER BY id"
+        )
+        rows = self._read("read recent traffic", sql, (since, limit))
+        return [(float(r[0]), r[1], r[2], r[3]) for r in rows]
+
     def evict_logs(self, keep: int) -> int:
         """Delete the oldest rows (by insertion order) beyond the newest `keep`; return how many.
 

@@ -16,18 +16,20 @@ from typing import Any
 from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mockloop.errors import ConfigError, MockLoopUserError, ScenarioError, StoreError
-from mockloop.mock.admin.docs import DOCS_HEADERS, reference_page
+from mockloop.mock.admin.docs import docs_router
 from mockloop.mock.admin.guard import AdminGuard, is_loopback_host
 from mockloop.mock.admin.proxy_routes import proxy_router
 from mockloop.mock.admin.self_log import AdminRequestLogger
 from mockloop.mock.admin.state_routes import state_router
+from mockloop.mock.admin.traffic_routes import traffic_router
 from mockloop.mock.admin.ui import ui_router
 from mockloop.mock.admin.webhook_routes import webhooks_router
+from mockloop.mock.metrics import MockMetrics
 from mockloop.mock.request_log.analysis import analyze_records
 from mockloop.mock.runtime import MockRuntime
 
@@ -85,17 +87,14 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
         title=f"MockLoop admin: {runtime.spec.title}",
         description="Admin API of a MockLoop mock server: request log, scenarios, overrides.",
         version=_version(),
-        # Swagger UI and ReDoc load their scripts from a CDN: /docs is a page of our own.
+        # FastAPI's Swagger UI and ReDoc load from a CDN: /docs is Swagger UI from local files.
         docs_url=None,
         redoc_url=None,
     )
     # The guard checks the token; this only tells the reference that /api routes need one.
     guarded = [Depends(HTTPBearer(auto_error=False))] if settings.admin_token else []
 
-    @app.get("/docs", include_in_schema=False)
-    async def reference() -> HTMLResponse:
-        page = reference_page(app.openapi(), token_required=bool(settings.admin_token))
-        return HTMLResponse(page, headers=DOCS_HEADERS)
+    app.include_router(docs_router(app.openapi, token_required=bool(settings.admin_token)))
 
     @app.exception_handler(MockLoopUserError)
     async def _user_error(_: Request, exc: MockLoopUserError) -> JSONResponse:
@@ -189,6 +188,21 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
             # `serve --workers N`: each business worker (index, pid, alive, ready, restarts).
             "workers": runtime.workers() if runtime.workers is not None else None,
         }
+
+    metrics = MockMetrics(runtime)
+
+    @app.get("/metrics", dependencies=guarded, response_class=Response)
+    async def prometheus_metrics() -> Response:
+        """Prometheus metrics (text format): requests, latency, request log, scenario, workers.
+
+        Needs the admin token when the mock has one (Prometheus sends it as a bearer token).
+        """
+        writer = runtime.log_writer
+        if writer is not None and runtime.workers is None:
+            # Requests answered before the scrape are counted in it (the writer counts them).
+            await asyncio.to_thread(writer.flush, 5.0)
+        body = await asyncio.to_thread(metrics.render)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/api/operations", dependencies=guarded)
     async def operations() -> list[dict[str, Any]]:
@@ -397,6 +411,7 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
     app.include_router(state_router(runtime, guarded))
     app.include_router(webhooks_router(runtime, guarded))
     app.include_router(proxy_router(runtime, guarded))
+    app.include_router(traffic_router(runtime, guarded))
     # Middleware added later runs further out: the request logger (added below) sees every
     # request first, so the guard's refusals are logged too; the guard runs before any route.
     app.add_middleware(

@@ -28,7 +28,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ __all__ = [
     "REDACTED",
     "SECRET_HEADERS",
     "SECRET_WORDS",
+    "BatchObserver",
     "LogRecord",
     "Redactor",
     "RequestLogWriter",
@@ -167,6 +168,10 @@ class LogRecord:
 
     def __repr__(self) -> str:
         return f"LogRecord({self.method} {self.path} -> {self.status} at {self.ts})"
+
+
+#: What `RequestLogWriter.observe` takes: called with each batch and the writer's stats after it.
+BatchObserver = Callable[[Sequence["LogRecord"], Mapping[str, Any]], None]
 
 
 class _FlushMarker:
@@ -289,6 +294,7 @@ class RequestLogWriter:
         self._pending_markers = 0  # flush markers in the queue, so stats can leave them out
         self._id_prefix = os.urandom(8).hex()
         self._id_counter = itertools.count()
+        self._observer: BatchObserver | None = None
 
         # Crash accounting. Sequence numbers are positions in the queue: submit counts what it
         # accepts, the writer thread numbers records in the order it takes them (the same
@@ -557,8 +563,29 @@ class RequestLogWriter:
         finally:
             with self._lock:
                 self._in_flight = 0
+            observer = self._observer
+            if batch and observer is not None:
+                self._notify(observer, batch)
             if marker is not None:
                 marker.event.set()
+
+    def observe(self, observer: BatchObserver | None) -> None:
+        """Hand every batch taken from now on to `observer`, on the writer's thread (None stops).
+
+        The observer gets the batch's records (stored or counted dropped) and `stats()` after
+        it, before a `flush()` waiting on the batch returns; the mock's metrics count requests
+        this way, off the event loop. An observer that raises is logged and counted in
+        `errors`; the batch stands.
+        """
+        self._observer = observer
+
+    def _notify(self, observer: BatchObserver, batch: list[LogRecord]) -> None:
+        try:
+            observer(batch, self.stats())
+        except Exception:
+            logger.exception("request log: the batch observer %r failed", observer)
+            with self._lock:
+                self._errors += 1
 
     def _store_batch(self, batch: list[LogRecord], first: int) -> None:
         """Convert and insert one batch numbered from `first`; every record ends up settled:

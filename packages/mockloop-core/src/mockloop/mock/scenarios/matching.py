@@ -24,6 +24,7 @@ value does. Rules are tried in order; the first whose `when` holds (or that has 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 from urllib.parse import parse_qsl
@@ -38,6 +39,7 @@ from mockloop.spec.patterns import compile_pattern
 __all__ = ["Matcher", "RequestView", "Test", "When", "json_path", "when_problems"]
 
 Scalar = str | int | float | bool
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
 class Test(BaseModel):
@@ -146,6 +148,17 @@ class When(BaseModel):
         "(recursively), arrays each element given",
         examples=[{"order": {"currency": "XXX"}}],
     )
+
+    @field_validator("headers", "cookies")
+    @classmethod
+    def _names(cls, tests: dict[str, Matcher]) -> dict[str, Matcher]:
+        for name in tests:
+            if not _TOKEN.match(name):
+                raise ValueError(
+                    f"{name!r} is not a header or cookie name (letters, digits and "
+                    "!#$%&'*+-.^_`|~ only)"
+                )
+        return tests
 
     @field_validator("body")
     @classmethod

@@ -405,12 +405,32 @@ def check_rules_against(rules: list[ScenarioRule], operations: list[Operation]) 
     return problems
 
 
+class RuleSnapshot:
+    """The rules in force, resolved per operation, as one immutable unit: the table, whether a
+    rule reads requests, and the rate limiters. A request reads one snapshot throughout."""
+
+    __slots__ = ("by_operation", "limiters", "reads_requests")
+
+    def __init__(
+        self,
+        by_operation: dict[str, list[tuple[ScenarioRule, itertools.count[int]]]],
+        limiters: dict[int, RateLimiter],
+        reads_requests: bool,
+    ) -> None:
+        self.by_operation = by_operation
+        self.limiters = limiters
+        # Whether a rule in force reads the request (`when`, templates): only then does the
+        # business port build a `RequestView` for it.
+        self.reads_requests = reads_requests
+
+
 class RuleEngine:
     """The rules in force (overrides, then the active scenario), resolved per operation.
 
-    Swapping the active scenario or an override replaces an immutable snapshot, so a request in
-    flight sees either the old rules or the new ones, never a mix. Per-rule sequence counters
-    live here and restart when the scenario changes.
+    Swapping the active scenario or an override replaces an immutable snapshot
+    (`RuleSnapshot`), so a request in flight sees either the old rules or the new ones, never a
+    mix. Per-rule sequence counters and rate-limit buckets live in the snapshot and restart
+    when the scenario changes.
     """
 
     def __init__(self, operations: list[Operation], seed: int = 0) -> None:
@@ -418,12 +438,12 @@ class RuleEngine:
         self._lock = threading.Lock()
         self._overrides: dict[str, ScenarioRule] = {}
         self._scenario: Scenario | None = None
-        self._by_operation: dict[str, list[tuple[ScenarioRule, itertools.count[int]]]] = {}
-        self._limiters: dict[int, RateLimiter] = {}
+        self.snapshot = RuleSnapshot({}, {}, False)
         self.rng = random.Random(seed)
-        # Whether a rule in force reads the request (`when`, templates): only then does the
-        # business port build a `RequestView` for it.
-        self.reads_requests = False
+
+    @property
+    def reads_requests(self) -> bool:
+        return self.snapshot.reads_requests
 
     @property
     def active_scenario(self) -> str | None:
@@ -456,34 +476,36 @@ class RuleEngine:
                         break
             if candidates:
                 table[op.operation_id] = candidates
-        self._by_operation = table
-        # Buckets restart with the rules, as sequence counters do.
-        self._limiters = {
-            id(rule): RateLimiter(rule.rate_limit) for rule in ordered if rule.rate_limit
-        }
-        self.reads_requests = any(
+        limiters = {id(rule): RateLimiter(rule.rate_limit) for rule in ordered if rule.rate_limit}
+        reads = any(
             rule.when is not None
             or rule.templated
             or (rule.template and has_templates(rule.error_body))
             or any(step.templated for step in rule.sequence)
             for rule in ordered
         )
+        self.snapshot = RuleSnapshot(table, limiters, reads)  # published whole, at once
 
-    def limiter(self, rule: ScenarioRule) -> RateLimiter | None:
+    def limiter(
+        self, rule: ScenarioRule, snapshot: RuleSnapshot | None = None
+    ) -> RateLimiter | None:
         """The buckets of a rule with `rate_limit` in force (None otherwise)."""
-        return self._limiters.get(id(rule))
+        return (snapshot or self.snapshot).limiters.get(id(rule))
 
     def rule_for(
-        self, op: Operation, request: RequestView | None = None
+        self,
+        op: Operation,
+        request: RequestView | None = None,
+        snapshot: RuleSnapshot | None = None,
     ) -> tuple[ResponseSpec, ScenarioRule] | None:
         """The response to give for this call under the rules in force, or None for no rule.
 
         Returns the chosen response (the rule itself, an element of its sequence, or an error
         response drawn by `error_rate`) and the rule it came from: the first rule selecting
         the operation whose `when` holds for `request` (a rule with `when` never answers
-        without a request).
+        without a request). `snapshot`: the rules the caller read once for this request.
         """
-        entry = self._by_operation.get(op.operation_id)
+        entry = (snapshot or self.snapshot).by_operation.get(op.operation_id)
         if entry is None:
             return None
         for rule, counter in entry:

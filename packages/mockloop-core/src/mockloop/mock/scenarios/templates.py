@@ -27,6 +27,8 @@ runs: this is a closed set of values and filters, not an expression language.
 from __future__ import annotations
 
 import functools
+import json
+import math
 import random
 import re
 import uuid
@@ -38,9 +40,16 @@ import orjson
 
 from mockloop.mock.scenarios.matching import RequestView, json_path, parse_json_path
 
-__all__ = ["Template", "has_templates", "parse_template", "render_value", "template_problems"]
+__all__ = [
+    "RenderContext",
+    "Template",
+    "TooLarge",
+    "has_templates",
+    "parse_template",
+    "render_value",
+    "template_problems",
+]
 
-_TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _FILTER = re.compile(r"^([a-z]+)(?:\((.*)\))?$", re.DOTALL)
 _RANDOM_INT = re.compile(r"^random\.int\(\s*(-?\d+)\s*,\s*(-?\d+)\s*\)$")
 _NAMED = re.compile(r"^(path|query|header|cookie|fake)\.([^\s|]+)$")
@@ -56,6 +65,8 @@ _SIMPLE = {
     "uuid",
 }
 _TYPING = {"int", "number", "bool", "json"}
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_INT_LIMIT = 2**63
 _FILTERS = {"upper", "lower", *_TYPING, "default"}
 _MAX_TEMPLATES = 200  # per string: a rule is data, not a program
 
@@ -75,15 +86,19 @@ class Template:
     typed: bool
 
     def render(self, context: RenderContext) -> Any:
+        """The rendered value; TooLarge when it would outgrow the context's room."""
         if self.typed:
-            return _value(self.parts[0], context)
+            value = _value(self.parts[0], context)
+            context.charge(len(value) if isinstance(value, str) else len(_text(value)))
+            return value
         out = []
         for part in self.parts:
-            if part.text is not None:
-                out.append(part.text)
-            else:
+            piece = part.text
+            if piece is None:
                 value = _value(part, context)
-                out.append(value if isinstance(value, str) else _text(value))
+                piece = value if isinstance(value, str) else _text(value)
+            context.charge(len(piece))
+            out.append(piece)
         return "".join(out)
 
 
@@ -96,17 +111,23 @@ def parse_template(text: str) -> Template:
     """
     parts: list[_Part] = []
     position = 0
-    for count, found in enumerate(_TEMPLATE.finditer(text), start=1):
+    count = 0
+    while True:  # one pass with str.find: linear in the text, whatever it holds
+        start = text.find("{{", position)
+        if start < 0:
+            break
+        end = text.find("}}", start + 2)
+        if end < 0:
+            raise ValueError(
+                f"a template is not closed: {text[start:][:40]!r} (write {{{{ value }}}})"
+            )
+        count += 1
         if count > _MAX_TEMPLATES:
             raise ValueError(f"more than {_MAX_TEMPLATES} templates in one string")
-        if found.start() > position:
-            parts.append(_Part(text[position : found.start()]))
-        parts.append(_parse_value(found.group(1)))
-        position = found.end()
-    if "{{" in text[position:]:
-        raise ValueError(
-            f"a template is not closed: {text[position:][:40]!r} (write {{{{ value }}}})"
-        )
+        if start > position:
+            parts.append(_Part(text[position:start]))
+        parts.append(_parse_value(text[start + 2 : end]))
+        position = end + 2
     if position < len(text):
         parts.append(_Part(text[position:]))
     typed = (
@@ -123,7 +144,16 @@ def _parse_value(source: str) -> _Part:
     value, raw_filters = pieces[0], pieces[1:]
     if not value:
         raise ValueError("an empty template {{ }}: name a value such as path.id or now")
-    if not (value in _SIMPLE or _NAMED.match(value) or _RANDOM_INT.match(value)):
+    ranged = _RANDOM_INT.match(value)
+    if ranged and any(abs(int(bound)) > _INT_LIMIT for bound in ranged.groups()):
+        raise ValueError(f"{value}: the bounds must lie within ±2**63")
+    named = _NAMED.match(value)
+    if named and named.group(1) in ("header", "cookie") and not _TOKEN.match(named.group(2)):
+        raise ValueError(
+            f"{value!r}: {named.group(2)!r} is not a {named.group(1)} name (letters, digits and "
+            "!#$%&'*+-.^_`|~ only)"
+        )
+    if not (value in _SIMPLE or named or ranged):
         if value.startswith("body."):
             parse_json_path("$." + value[5:])  # ValueError naming the path
         else:
@@ -161,16 +191,34 @@ def _parse_value(source: str) -> _Part:
     return _Part(None, value, tuple(filters))
 
 
+class TooLarge(Exception):
+    """Rendering would build more than the context's room (the mock's response size limit)."""
+
+
 class RenderContext:
-    """What one request offers to templates."""
+    """What one request offers to templates, and the room the rendered answer may take."""
 
-    __slots__ = ("method", "path", "request", "rng")
+    __slots__ = ("method", "path", "request", "rng", "room")
 
-    def __init__(self, request: RequestView, method: str, path: str, rng: random.Random) -> None:
+    def __init__(
+        self,
+        request: RequestView,
+        method: str,
+        path: str,
+        rng: random.Random,
+        room: int = 1024 * 1024,
+    ) -> None:
         self.request = request
         self.method = method
         self.path = path
         self.rng = rng
+        self.room = room
+
+    def charge(self, size: int) -> None:
+        """Take `size` characters of the room; TooLarge once it is used up."""
+        self.room -= size
+        if self.room < 0:
+            raise TooLarge
 
 
 _MISSING = object()
@@ -239,7 +287,9 @@ def _lookup(name: str, context: RenderContext) -> Any:
         found = value_for_name(key, "string", context.rng)
         if isinstance(found, (tuple, list)):  # alternatives, best first
             found = found[0] if found else None
-        if found is None:  # no idea for this name: a word, as the faker would
+        if found is None:  # a number by its name (price, age, latitude), else a word
+            found = value_for_name(key, "number", context.rng)
+        if found is None:
             found = value_for_name("name", "string", context.rng)
         return _MISSING if found is None else found
     return _MISSING
@@ -252,9 +302,12 @@ def _filtered(name: str, value: Any) -> Any:
         if name == "lower":
             return _text(value).lower()
         if name == "int":
-            return int(float(value)) if not isinstance(value, bool) else int(value)
+            result = int(float(value)) if not isinstance(value, bool) else int(value)
+            return result if abs(result) < _INT_LIMIT else value  # JSON-safe, else as it was
         if name == "number":
             number = float(value)
+            if not math.isfinite(number) or abs(number) >= _INT_LIMIT:
+                return value
             return int(number) if number.is_integer() and "." not in str(value) else number
         if name == "bool":
             if isinstance(value, str):
@@ -268,9 +321,13 @@ def _filtered(name: str, value: Any) -> Any:
 
 
 def _text(value: Any) -> str:
+    """Any value as text; never raises (orjson refuses integers past 64 bits: json does not)."""
     if isinstance(value, str):
         return value
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, default=str)
 
 
 # -- bodies and headers -----------------------------------------------------------------------

@@ -188,6 +188,9 @@ def _plan_for(
         )
     if answer.generate and not answer.has_body:
         notes.append(f"{where}: generated data cannot be told apart in one call; not checked")
+    templated = getattr(answer, "templated", False)
+    if templated:
+        notes.append(f"{where}: its body and headers are rendered per request; not compared")
     return VerificationPlan(
         rule_location=where,
         operation=op,
@@ -195,8 +198,8 @@ def _plan_for(
         request=request,
         expected_status=status,
         status_source=source,
-        expected_headers=dict(answer.headers),
-        expected_body=(answer.has_body, answer.body),
+        expected_headers={} if templated else dict(answer.headers),
+        expected_body=(False, None) if templated else (answer.has_body, answer.body),
         expected_example=example,
         min_delay_ms=min_delay,
         distinguishing=distinguishing,
@@ -230,7 +233,10 @@ def plan_verification(
     answered_by: dict[str, int] = {}
     override_count = len(overrides)
     for op in operations:
-        chosen = next((i for i, rule in enumerate(ordered) if rule.selects(op)), None)
+        # A rule with `when` answers only the requests it matches: not every one.
+        chosen = next(
+            (i for i, rule in enumerate(ordered) if rule.selects(op) and rule.when is None), None
+        )
         if chosen is not None:
             answered_by[op.operation_id] = chosen - override_count
     notes: list[str] = []
@@ -238,6 +244,12 @@ def plan_verification(
     if not scenario.rules:
         return None, ["the scenario has no rules"]
     for index, rule in enumerate(scenario.rules):
+        if rule.when is not None:
+            notes.append(
+                f"rules[{index}]: answers only requests that pass its `when`; the verification "
+                "request is built from the description, so it is not used to check this rule"
+            )
+            continue
         selected = [op for op in operations if rule.selects(op)]
         mine = [op for op in selected if answered_by.get(op.operation_id) == index]
         taken = [op for op in selected if answered_by.get(op.operation_id, 0) < 0]

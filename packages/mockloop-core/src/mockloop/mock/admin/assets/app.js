@@ -5,6 +5,7 @@
 (() => {
   const TOKEN_KEY = "mockloop.adminToken";
   const LOG_INTERVAL_MS = 1500;
+  const TRAFFIC_INTERVAL_MS = 2000;
   const MAX_ITEMS = 100;
   const MAX_COLUMNS = 8;
   const ui = { tab: "operations", logSignature: "", logRecords: new Map(), historyFor: null };
@@ -394,9 +395,104 @@
     await loadWebhooks();
   }
 
+  // -- traffic dashboard -------------------------------------------------------------------
+
+  const SVG = "http://www.w3.org/2000/svg";
+  const CHART = { width: 600, height: 160, left: 44, bottom: 18, top: 8 };
+
+  function svg(tag, attrs) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+    return node;
+  }
+
+  function niceMax(value) {
+    if (!(value > 0)) return 1;
+    const power = 10 ** Math.floor(Math.log10(value));
+    for (const step of [1, 2, 2.5, 5, 10]) if (value <= step * power) return step * power;
+    return 10 * power;
+  }
+
+  function axes(node, max, count, unit) {
+    const { width, height, left, bottom, top } = CHART;
+    const plot = height - bottom - top;
+    for (const fraction of [0, 0.5, 1]) {
+      const y = top + plot * (1 - fraction);
+      node.append(svg("line", { x1: left, x2: width, y1: y, y2: y, class: "grid" }));
+      const label = svg("text", { x: left - 4, y: y + 4, class: "tick", "text-anchor": "end" });
+      label.textContent = `${+(max * fraction).toFixed(max < 10 ? 1 : 0)}${unit}`;
+      node.append(label);
+    }
+    const span = svg("text", { x: width, y: height - 4, class: "tick", "text-anchor": "end" });
+    span.textContent = "now";
+    node.append(span);
+    return (index) => left + ((width - left) * (index + 0.5)) / count;
+  }
+
+  function lineChart(node, buckets, series, unit) {
+    node.replaceChildren();
+    const max = niceMax(Math.max(0, ...buckets.flatMap((b) => series.map((s) => b[s.key] || 0))));
+    const x = axes(node, max, buckets.length, unit);
+    const plot = CHART.height - CHART.bottom - CHART.top;
+    const y = (value) => CHART.top + plot * (1 - value / max);
+    for (const s of series) {
+      const points = buckets.map((b, i) => (b[s.key] === null || b[s.key] === undefined ? null : `${x(i).toFixed(1)},${y(b[s.key]).toFixed(1)}`));
+      // A bucket without requests has no latency: the line breaks there.
+      const segments = points.map((p) => p ?? "|").join(" ").split("|").map((p) => p.trim()).filter(Boolean);
+      for (const segment of segments) node.append(svg("polyline", { points: segment, class: `line ${s.className}` }));
+    }
+  }
+
+  function statusChart(node, buckets) {
+    node.replaceChildren();
+    const total = (b) => b.status["2xx"] + b.status["3xx"] + b.status["4xx"] + b.status["5xx"];
+    const max = niceMax(Math.max(0, ...buckets.map(total)));
+    const x = axes(node, max, buckets.length, "");
+    const plot = CHART.height - CHART.bottom - CHART.top;
+    const barWidth = Math.max(1, ((CHART.width - CHART.left) / buckets.length) * 0.8);
+    buckets.forEach((b, i) => {
+      let base = CHART.top + plot;
+      for (const [key, className] of [["2xx", "s2"], ["3xx", "s3"], ["4xx", "s4"], ["5xx", "s5"]]) {
+        const count = b.status[key];
+        if (!count) continue;
+        const height = (plot * count) / max;
+        base -= height;
+        node.append(svg("rect", { x: (x(i) - barWidth / 2).toFixed(1), y: base.toFixed(1), width: barWidth.toFixed(1), height: height.toFixed(1), class: `bar ${className}` }));
+      }
+    });
+  }
+
+  async function loadTraffic() {
+    const windowS = $("traffic-window").value;
+    const step = Math.max(1, Math.round(Number(windowS) / 60));
+    const data = await api("GET", `/api/traffic?window_s=${windowS}&step_s=${step}`);
+    const t = data.totals;
+    const ms = (v) => (v === null ? "–" : `${v} ms`);
+    $("traffic-summary").textContent = `${t.requests} request${t.requests === 1 ? "" : "s"} in ${data.window_s} s · ${t.rps} req/s · p50 ${ms(t.p50_ms)} · p95 ${ms(t.p95_ms)} · p99 ${ms(t.p99_ms)}`;
+    lineChart($("chart-rps"), data.buckets, [{ key: "rps", className: "rps" }], "");
+    lineChart($("chart-latency"), data.buckets, [
+      { key: "p50_ms", className: "p50" }, { key: "p95_ms", className: "p95" }, { key: "p99_ms", className: "p99" },
+    ], "");
+    statusChart($("chart-status"), data.buckets);
+    const rows = data.top_operations.map((o) => el("tr", {},
+      el("td", { className: "mono", text: o.operation_id }),
+      el("td", { className: "num", text: o.requests }),
+      el("td", { className: "num", text: o.server_errors }),
+      el("td", { className: "num", text: ms(o.p95_ms) })));
+    fill($("traffic-ops"), rows, 4, "No traffic in the window yet: call the business URL.");
+  }
+
+  async function pollTraffic() {
+    if (ui.tab === "traffic" && $("traffic-live").checked && !document.hidden) {
+      const ok = await guard(loadTraffic);
+      if (!ok) $("traffic-live").checked = false;
+    }
+    setTimeout(pollTraffic, TRAFFIC_INTERVAL_MS);
+  }
+
   // -- tabs and wiring ---------------------------------------------------------------------
 
-  const LOADERS = { operations: loadOperations, log: loadLog, scenarios: loadScenarios, state: loadState, webhooks: loadWebhooks };
+  const LOADERS = { operations: loadOperations, log: loadLog, scenarios: loadScenarios, state: loadState, webhooks: loadWebhooks, traffic: loadTraffic };
   const tabs = () => [...document.querySelectorAll("[role=tab]")];
 
   function showTab(name, focus = false) {
@@ -442,6 +538,7 @@
     $("state-empty").addEventListener("click", () => guard(() => reset(false)));
     $("history-all").addEventListener("click", () => guard(() => { ui.historyFor = null; return loadHistory(); }));
     onSubmit("webhook-form", registerWebhook);
+    $("traffic-window").addEventListener("change", () => guard(loadTraffic));
     onSubmit("token-form", async () => {
       sessionStorage.setItem(TOKEN_KEY, $("token-input").value);
       $("token-input").value = "";
@@ -458,4 +555,5 @@
   if (first !== "operations" && Object.hasOwn(LOADERS, first)) guard(loadOperations); // the scenario template
   showTab(first);
   setTimeout(pollLog, LOG_INTERVAL_MS);
+  setTimeout(pollTraffic, TRAFFIC_INTERVAL_MS);
 })();
