@@ -265,6 +265,8 @@ def test_the_matching_parts_on_their_own() -> None:
     assert list(json_path(document, "$['order'].missing")) == []
     assert list(json_path(document, "$.order.items[?@.n > 3].sku")) == ["b"]  # filters
     # The regex functions run Python's backtracking engine: not offered to rules.
+    with pytest.raises(ScenarioError, match="the =~ operator runs Python's backtracking"):
+        parse_scenario({"name": "x", "rules": [{"when": {"body": {"$.a[?@.x =~ /a+/]": 1}}}]})
     with pytest.raises(ScenarioError, match="function 'match' is not defined"):
         parse_scenario({"name": "x", "rules": [{"when": {"body": {"$.a[?match(@, 'x')]": 1}}}]})
     view = RequestView({}, "a=1&a=2", [(b"content-type", b"application/json")], b'{"n": "7"}')

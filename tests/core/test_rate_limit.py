@@ -123,3 +123,56 @@ def test_bad_limits_are_refused_clearly() -> None:
         parse_scenario({"name": "x", "rules": [{"rate_limit": {"requests": 0}}]})
     assert cli_main(["serve", str(PETSTORE), "--rate-limit", "fast"]) == 2
     assert cli_main(["serve", str(PETSTORE), "--rate-limit-burst", "3"]) == 2
+
+
+def test_a_refused_call_takes_no_step_and_unrelated_changes_keep_the_buckets() -> None:
+    from tests.waiting import wait_for
+
+    config = MockConfig(spec=THROTTLED_API, port=0, admin_port=0, storage=False)
+    with MockServer(config) as mock:
+        admin = mock.admin_url
+        scenario = {
+            "name": "steps",
+            "rules": [
+                {
+                    "operation": "getQuota",
+                    "rate_limit": {"requests": 1, "per_seconds": 1, "scope": "global"},
+                    "sequence": [{"body": {"step": 1}}, {"body": {"step": 2}}],
+                }
+            ],
+        }
+        httpx.post(f"{admin}/api/mock-data/scenarios", params={"activate": True}, json=scenario)
+        url = f"{mock.business_url}/quota"
+        assert httpx.get(url).json() == {"step": 1}
+        assert httpx.get(url).status_code == 429
+        # Every refused poll below leaves the sequence where it was: the next 200 is step 2.
+        answered = wait_for(lambda: (r := httpx.get(url)).status_code == 200 and r, "a token")
+        assert answered.json() == {"step": 2}
+
+        tight = {
+            "name": "tight",
+            "rules": [
+                {
+                    "operation": "getQuota",
+                    "rate_limit": {"requests": 1, "per_seconds": 3600, "scope": "global"},
+                }
+            ],
+        }
+        httpx.post(f"{admin}/api/mock-data/scenarios", params={"activate": True}, json=tight)
+        assert httpx.get(url).status_code == 200
+        assert httpx.get(url).status_code == 429
+        # An override of another operation rebuilds the rules; this limit's bucket stays empty.
+        changed = httpx.put(f"{admin}/api/mock-data/responses/getFree", json={"status": 204})
+        assert changed.status_code == 200
+        assert httpx.get(url).status_code == 429
+
+
+def test_fractional_and_large_rates_send_integer_fields() -> None:
+    slow = RateLimiter(parse_rate("0.5/s"))
+    allowed, headers = slow.take("c:x")
+    assert allowed  # one request every 2 s, not none ever
+    assert dict(headers)[b"ratelimit-policy"] == b"1;w=2"
+    big = RateLimiter(parse_rate("1000000/h"))
+    assert dict(big.take("c:x")[1])[b"ratelimit-policy"] == b"1000000;w=3600"
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
+        RateLimit(requests=10, burst=0.5)

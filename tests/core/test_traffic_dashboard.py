@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -19,8 +20,8 @@ from tests.core.test_admin_ui import (  # noqa: F401 - browser and page are fixt
 )
 from tests.waiting import wait_for
 
-pytest.importorskip("playwright", reason="playwright is in the dev dependency group (make setup)")
-from playwright.sync_api import Page, expect
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +76,8 @@ def test_the_traffic_tab_draws_and_refreshes_while_open(
     served: MockServer,
     page: Page,  # noqa: F811 - the fixture imported above
 ) -> None:
+    from playwright.sync_api import expect  # the `page` fixture skipped already when missing
+
     console = Console(page)
     for pet in range(1, 6):
         httpx.get(f"{served.business_url}/pets/{pet}")

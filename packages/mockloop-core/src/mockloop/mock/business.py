@@ -405,8 +405,8 @@ class BusinessApp:
         snapshot = rules.snapshot  # one consistent view of the rules for this request
         if snapshot.reads_requests:  # a rule in force tests or echoes the request
             view = RequestView(path_params, query, scope["headers"], body)
-        ruled = rules.rule_for(op, view, snapshot)
-        if ruled is None:
+        selected = rules.select(op, view, snapshot)
+        if selected is None:
             state = runtime.state
             if state is not None and not prefer:  # a rule or `Prefer` outranks stored data
                 stored = state.handle(op, path_params, query, scope["headers"], scope["path"], body)
@@ -415,14 +415,15 @@ class BusinessApp:
             return await runtime.responder.respond_async(
                 op, path_params, accept=accept, prefer=prefer
             )
-        response, rule = ruled
+        rule = selected[0]
         limit_headers: list[tuple[bytes, bytes]] = []
         if rule.rate_limit is not None:
             limiter = rules.limiter(rule, snapshot)
             if limiter is not None:
                 allowed, limit_headers = limiter.take(_limit_key(limiter, scope))
-                if not allowed:
+                if not allowed:  # before the draw: a refused call takes no sequence step
                     return self._throttled(scope, op, path_params, limiter, limit_headers)
+        response, rule = rules.draw(*selected)
         if response.templated and view is not None:
             room = runtime.config.max_response_bytes
             context = RenderContext(view, op.method.upper(), scope["path"], rules.rng, room)

@@ -44,7 +44,7 @@ class RateLimit(BaseModel):
     )
     burst: float | None = Field(
         default=None,
-        gt=0,
+        ge=1,
         description="requests allowed at once after a quiet spell (default: requests)",
         examples=[20],
     )

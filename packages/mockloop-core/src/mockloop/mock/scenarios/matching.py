@@ -29,7 +29,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-import jsonpath
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -308,12 +307,19 @@ def _contains(document: Any, part: Any) -> bool:
 
 # -- JSONPath ---------------------------------------------------------------------------------
 
-# The JSONPath of test plans (python-jsonpath, RFC 9535 with filters), without the functions
-# that run a regular expression with Python's backtracking engine: a rule comes from whoever
-# can reach the admin API, and `match`/`search` over a crafted pattern could hold the event loop.
-_JSONPATH = jsonpath.JSONPathEnvironment()
-for _name in ("match", "search"):
-    _JSONPATH.function_extensions.pop(_name, None)
+
+@functools.cache
+def _environment() -> Any:
+    """The JSONPath of test plans (python-jsonpath, RFC 9535 with filters), without the
+    functions that run a regular expression with Python's backtracking engine: a rule comes
+    from whoever can reach the admin API, and `match`/`search` over a crafted pattern could
+    hold the event loop. Imported on first use (a mock without body tests never loads it)."""
+    import jsonpath
+
+    environment = jsonpath.JSONPathEnvironment()
+    for name in ("match", "search"):
+        environment.function_extensions.pop(name, None)
+    return environment
 
 
 @functools.lru_cache(maxsize=1024)
@@ -327,8 +333,15 @@ def parse_json_path(path: str) -> Any:
         raise ValueError(
             f"{path!r} is not a JSONPath: start at $ (such as $.currency or $.items[0].sku)"
         )
+    if "=~" in path:
+        raise ValueError(
+            f"{path!r}: the =~ operator runs Python's backtracking regex engine; select the "
+            "value with the path and test it with a `regex` test (RE2) instead"
+        )
+    import jsonpath
+
     try:
-        return _JSONPATH.compile(path)
+        return _environment().compile(path)
     except jsonpath.JSONPathError as exc:
         problem = str(exc).splitlines()[0]
         raise ValueError(f"{path!r} is not a JSONPath: {problem}") from None
@@ -336,6 +349,8 @@ def parse_json_path(path: str) -> Any:
 
 def json_path(document: Any, path: str) -> Iterator[Any]:
     """Every value `path` reaches in `document` (none when it reaches nothing)."""
+    import jsonpath
+
     try:
         yield from parse_json_path(path).findall(document)
     except jsonpath.JSONPathError:  # a filter that cannot apply to this document

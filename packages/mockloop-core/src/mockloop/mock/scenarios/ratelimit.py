@@ -40,7 +40,11 @@ class RateLimiter:
 
     def __init__(self, limit: RateLimit, clock: object = time.monotonic) -> None:
         self.limit = limit
-        self.capacity = limit.burst if limit.burst is not None else limit.requests
+        # At least one request fits: 0.5/s is one request every 2 s, not none ever.
+        self.capacity = max(1.0, limit.burst if limit.burst is not None else limit.requests)
+        # The RateLimit fields are integers: a quota of whole requests over whole seconds.
+        self.quota = max(1, round(limit.requests))
+        self.window = max(1, round(limit.per_seconds * self.quota / limit.requests))
         self.rate = limit.requests / limit.per_seconds  # tokens per second
         self._clock = clock
         self._buckets: OrderedDict[str, Bucket] = OrderedDict()
@@ -71,10 +75,9 @@ class RateLimiter:
         missing = max(0.0, 1.0 - bucket.tokens)
         wait = math.ceil(missing / self.rate) if not allowed else 0
         full = math.ceil((self.capacity - bucket.tokens) / self.rate)
-        limit = self.limit
         headers = [
-            (b"ratelimit-policy", f"{limit.requests:g};w={limit.per_seconds:g}".encode()),
-            (b"ratelimit-limit", f"{limit.requests:g}".encode()),
+            (b"ratelimit-policy", f"{self.quota};w={self.window}".encode()),
+            (b"ratelimit-limit", str(self.quota).encode()),
             (b"ratelimit-remaining", str(int(bucket.tokens)).encode()),
             (b"ratelimit-reset", str(wait if not allowed else full).encode()),
         ]

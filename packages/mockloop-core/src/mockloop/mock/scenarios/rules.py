@@ -439,6 +439,7 @@ class RuleEngine:
         self._overrides: dict[str, ScenarioRule] = {}
         self._scenario: Scenario | None = None
         self.snapshot = RuleSnapshot({}, {}, False)
+        self._limiter_pool: dict[tuple[str, ...], RateLimiter] = {}
         self.rng = random.Random(seed)
 
     @property
@@ -476,7 +477,24 @@ class RuleEngine:
                         break
             if candidates:
                 table[op.operation_id] = candidates
-        limiters = {id(rule): RateLimiter(rule.rate_limit) for rule in ordered if rule.rate_limit}
+        # A limit keeps its buckets while its rule is unchanged: another change (an override of
+        # another operation, a webhook, a replica's bump) must not refill them.
+        pool: dict[tuple[str, ...], RateLimiter] = {}
+        limiters: dict[int, RateLimiter] = {}
+        keyed = [(("override", key), rule) for key, rule in self._overrides.items()]
+        if self._scenario is not None:
+            keyed += [
+                (("scenario", self._scenario.name, str(index)), rule)
+                for index, rule in enumerate(self._scenario.rules)
+            ]
+        for where, rule in keyed:
+            if rule.rate_limit is None:
+                continue
+            identity = (*where, rule.model_dump_json())
+            limiter = self._limiter_pool.get(identity) or RateLimiter(rule.rate_limit)
+            pool[identity] = limiter
+            limiters[id(rule)] = limiter
+        self._limiter_pool = pool
         reads = any(
             rule.when is not None
             or rule.templated
@@ -505,13 +523,30 @@ class RuleEngine:
         the operation whose `when` holds for `request` (a rule with `when` never answers
         without a request). `snapshot`: the rules the caller read once for this request.
         """
+        selected = self.select(op, request, snapshot)
+        return None if selected is None else self.draw(*selected)
+
+    def select(
+        self,
+        op: Operation,
+        request: RequestView | None = None,
+        snapshot: RuleSnapshot | None = None,
+    ) -> tuple[ScenarioRule, itertools.count[int]] | None:
+        """The rule that answers this call (and its sequence counter), before anything is
+        drawn: a call its rate limit refuses takes no sequence step and no error draw."""
         entry = (snapshot or self.snapshot).by_operation.get(op.operation_id)
         if entry is None:
             return None
         for rule, counter in entry:
             if rule.when is None or (request is not None and rule.when.holds(request)):
-                return self._response(rule, counter)
+                return rule, counter
         return None
+
+    def draw(
+        self, rule: ScenarioRule, counter: itertools.count[int]
+    ) -> tuple[ResponseSpec, ScenarioRule]:
+        """The response a selected rule gives this call (a sequence step, an error draw)."""
+        return self._response(rule, counter)
 
     def _response(
         self, rule: ScenarioRule, counter: itertools.count[int]
