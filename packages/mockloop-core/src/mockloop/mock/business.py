@@ -16,9 +16,7 @@ differs, chosen by one look at `runtime.proxy`: the mock answers (`_answer`), or
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
@@ -34,12 +32,11 @@ from mockloop.mock.runtime import MockRuntime
 from mockloop.mock.scenarios.matching import RequestView
 from mockloop.mock.scenarios.ratelimit import RateLimiter
 from mockloop.mock.scenarios.rules import ResponseSpec as _ResponseSpec
-from mockloop.mock.scenarios.templates import RenderContext, TooLarge, render_value
+from mockloop.mock.scenarios.templates import RenderContext, TooLarge, render_response
 from mockloop.settings import PROBE_HEADER
 
 if TYPE_CHECKING:
     from mockloop.mock.router import Match
-    from mockloop.mock.scenarios.rules import ResponseSpec
     from mockloop.proxy.engine import ProxyEngine
     from mockloop.proxy.forwarder import UpstreamOutcome
 
@@ -428,7 +425,7 @@ class BusinessApp:
             room = runtime.config.max_response_bytes
             context = RenderContext(view, op.method.upper(), scope["path"], rules.rng, room)
             try:
-                response = _rendered(response, context)
+                response = render_response(response, context)
             except TooLarge:
                 return problem(
                     413,
@@ -548,36 +545,6 @@ def _with_headers(
         prepared.body,
         source=prepared.source if source is None else source,
     )
-
-
-def _rendered(response: ResponseSpec, context: RenderContext) -> ResponseSpec:
-    """The response with its templates filled in from this request (a copy)."""
-    changes: dict[str, Any] = {}
-    if response.has_body:
-        changes["body"] = render_value(response.body, context)
-    if response.headers:
-        changes["headers"] = {
-            name: _as_text(render_value(value, context)) for name, value in response.headers.items()
-        }
-    return response.model_copy(update=changes)
-
-
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
-
-
-def _as_text(value: Any) -> str:
-    """A header value from any rendered value: one line of Latin-1 without control characters
-    (a request's text echoed back must neither split nor break the header block)."""
-    text = value if isinstance(value, str) else _json_text(value)
-    text = _CONTROL.sub(" ", text)
-    return text.encode("latin-1", "replace").decode("latin-1")
-
-
-def _json_text(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # integers past 64 bits
-        return json.dumps(value, default=str)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

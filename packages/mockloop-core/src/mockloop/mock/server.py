@@ -68,11 +68,23 @@ class _MainServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def bind_socket(host: str, port: int, *, what: str = "port") -> socket.socket:
-    """A listening-ready TCP socket on host:port; ServerError naming the port when busy."""
+def bind_socket(
+    host: str, port: int, *, what: str = "port", reuse_port: bool = False
+) -> socket.socket:
+    """A listening-ready TCP socket on host:port; ServerError naming the port when busy.
+
+    `reuse_port`: bind with SO_REUSEPORT, so several processes listen on one port (the
+    business workers of `mock.workers`); ServerError on a platform without it.
+    """
+    if reuse_port and not hasattr(socket, "SO_REUSEPORT"):
+        raise ServerError(
+            "--workers needs SO_REUSEPORT, which this platform lacks: serve with --workers 1"
+        )
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:

@@ -100,25 +100,6 @@ def resolve_workers(value: str | int) -> int:
     return count
 
 
-def _reuse_port_socket(host: str, port: int, *, what: str) -> socket.socket:
-    """A TCP socket bound to host:port with SO_REUSEPORT (not listening)."""
-    if not hasattr(socket, "SO_REUSEPORT"):
-        raise ServerError(
-            "--workers needs SO_REUSEPORT, which this platform lacks: serve with --workers 1"
-        )
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        hint = "it is in use: choose another" if exc.errno in (98, 48) else exc.strerror
-        raise ServerError(f"cannot listen on {what} {host}:{port}: {hint}") from None
-    return sock
-
-
 def _worker_settings(config: MockConfig, runtime: MockRuntime, port: int) -> dict[str, Any]:
     """What a worker is told: the supervisor's settings, its port and data folder, no admin
     port, no scenarios file (the supervisor imported it into the store), replica sync on."""
@@ -398,7 +379,7 @@ def serve_workers(
     probe = bind_socket(config.host, config.port, what="port")
     port = probe.getsockname()[1]
     probe.close()
-    holder = _reuse_port_socket(config.host, port, what="port")
+    holder = bind_socket(config.host, port, what="port", reuse_port=True)
     admin = None
     try:
         if config.admin_port is not None:
@@ -471,7 +452,7 @@ def _serve_admin(
 
 def _worker_main() -> int:
     """A business worker: settings as JSON on stdin, readiness written to `ready_fd`."""
-    from mockloop.mock.server import serve
+    from mockloop.mock.server import bind_socket, serve
 
     payload = json.loads(sys.stdin.buffer.read() or b"{}")
     config = MockConfig.model_validate(payload["config"])
@@ -509,7 +490,7 @@ def _worker_main() -> int:
     threading.Thread(target=follow_parent, name="mockloop-parent", daemon=True).start()
 
     try:
-        sock = _reuse_port_socket(config.host, config.port, what="port")
+        sock = bind_socket(config.host, config.port, what="port", reuse_port=True)
         return serve(config, on_ready=ready, business_socket=sock)
     except Exception as exc:  # reported to the supervisor by the closed pipe and exit status
         print(f"mockloop worker {payload.get('worker')}: error: {exc}", file=sys.stderr)

@@ -29,6 +29,7 @@ dropped, and the next use opens a new one.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import os
 import threading
@@ -255,7 +256,7 @@ def close_cached_connections() -> int:
     return closed
 
 
-class _Connections:
+class _Connections(abc.ABC):
     """What the connection holders share: the opener of their location (connect, migrate,
     name failures) and `transaction` over their `connection`."""
 
@@ -279,9 +280,9 @@ class _Connections:
             check_same_thread=self._CHECK_SAME_THREAD,
         )
 
+    @abc.abstractmethod
     def connection(self, what: str) -> contextlib.AbstractContextManager[Connection]:
         """A connection at the store's newest schema (each holder says how it is held)."""
-        raise NotImplementedError
 
     @contextlib.contextmanager
     def transaction(self, what: str, *, write: bool) -> Iterator[Connection]:

@@ -35,10 +35,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from mockloop.spec.model import Operation
 from mockloop.spec.patterns import compile_pattern
 
-__all__ = ["Matcher", "RequestView", "Test", "When", "json_path", "when_problems"]
+__all__ = ["HEADER_NAME", "Matcher", "RequestView", "Test", "When", "json_path", "when_problems"]
 
 Scalar = str | int | float | bool
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+"""An HTTP field name (RFC 9110 token): what header and cookie names in rules may be."""
 
 
 class Test(BaseModel):
@@ -152,7 +153,7 @@ class When(BaseModel):
     @classmethod
     def _names(cls, tests: dict[str, Matcher]) -> dict[str, Matcher]:
         for name in tests:
-            if not _TOKEN.match(name):
+            if not HEADER_NAME.match(name):
                 raise ValueError(
                     f"{name!r} is not a header or cookie name (letters, digits and "
                     "!#$%&'*+-.^_`|~ only)"

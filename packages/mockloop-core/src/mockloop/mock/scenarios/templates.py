@@ -38,14 +38,21 @@ from typing import Any
 
 import orjson
 
-from mockloop.mock.scenarios.matching import RequestView, json_path, parse_json_path
+from mockloop.mock.scenarios.matching import (
+    HEADER_NAME,
+    RequestView,
+    json_path,
+    parse_json_path,
+)
 
 __all__ = [
     "RenderContext",
     "Template",
     "TooLarge",
     "has_templates",
+    "header_text",
     "parse_template",
+    "render_response",
     "render_value",
     "template_problems",
 ]
@@ -65,7 +72,6 @@ _SIMPLE = {
     "uuid",
 }
 _TYPING = {"int", "number", "bool", "json"}
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _INT_LIMIT = 2**63
 _FILTERS = {"upper", "lower", *_TYPING, "default"}
 _MAX_TEMPLATES = 200  # per string: a rule is data, not a program
@@ -148,7 +154,7 @@ def _parse_value(source: str) -> _Part:
     if ranged and any(abs(int(bound)) > _INT_LIMIT for bound in ranged.groups()):
         raise ValueError(f"{value}: the bounds must lie within ±2**63")
     named = _NAMED.match(value)
-    if named and named.group(1) in ("header", "cookie") and not _TOKEN.match(named.group(2)):
+    if named and named.group(1) in ("header", "cookie") and not HEADER_NAME.match(named.group(2)):
         raise ValueError(
             f"{value!r}: {named.group(2)!r} is not a {named.group(1)} name (letters, digits and "
             "!#$%&'*+-.^_`|~ only)"
@@ -371,3 +377,27 @@ def render_value(value: Any, context: RenderContext) -> Any:
     if isinstance(value, list):
         return [render_value(item, context) for item in value]
     return value
+
+
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def header_text(value: Any) -> str:
+    """A header value from any rendered value: one line of Latin-1 without control characters
+    (a request's text echoed back must neither split nor break the header block)."""
+    text = _CONTROL.sub(" ", _text(value))
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def render_response(response: Any, context: RenderContext) -> Any:
+    """A copy of a rule's response (`ResponseSpec`) with its body and header values rendered
+    from this request; TooLarge when they would outgrow the context's room."""
+    changes: dict[str, Any] = {}
+    if response.has_body:
+        changes["body"] = render_value(response.body, context)
+    if response.headers:
+        changes["headers"] = {
+            name: header_text(render_value(value, context))
+            for name, value in response.headers.items()
+        }
+    return response.model_copy(update=changes)
