@@ -82,6 +82,7 @@ def _serve(args: argparse.Namespace) -> int:
         admin_token=admin_token,
         admin_allow_hosts=args.admin_allow_host,
         seed=args.seed,
+        locale=args.locale,
         max_spec_bytes=args.max_spec_size,
         allow_fetch=args.allow_fetch,
         refs_root=Path(args.refs_root) if args.refs_root else None,
@@ -105,6 +106,7 @@ def _serve(args: argparse.Namespace) -> int:
         admin_ui=not args.no_admin_ui,
         storage=not args.no_storage,
         compile_cache=not args.no_cache,
+        watch=args.watch,
         database_url=args.database_url,
         store_name=args.store_name,
         replica_sync=True if args.replica_sync else None,
@@ -139,8 +141,13 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"  Data:  {runtime.data_dir}", flush=True)
         if runtime.rules.active_scenario:
             print(f"  Active scenario: {runtime.rules.active_scenario}", flush=True)
+        if runtime.config.watch:
+            watched = len(runtime.description_files) + (1 if runtime.config.scenarios_file else 0)
+            print(f"  Watching {watched} file(s) for changes (--watch)", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
 
+    if args.watch:  # every reload is news to whoever edits the description
+        logging.getLogger("mockloop.mock.watch").setLevel(logging.INFO)
     if workers > 1:
         from mockloop.mock.workers import serve_workers
 
@@ -313,6 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--seed", type=int, default=0, help="seed of generated data (default 0)")
     serve.add_argument(
+        "--locale",
+        default="en_US",
+        help="Faker locale of generated names, places and texts, e.g. de_DE (default en_US)",
+    )
+    serve.add_argument(
         "--validate",
         choices=["off", "warn", "enforce"],
         default="enforce",
@@ -462,6 +474,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="load the description from scratch and keep no compiled copy of it (the cache "
         "lives in MOCKLOOP_CACHE_DIR, else $XDG_CACHE_HOME/mockloop/compiled, else "
         "~/.cache/mockloop/compiled; safe to delete)",
+    )
+    serve.add_argument(
+        "--watch",
+        action="store_true",
+        help="reload the description (every file it reads) and the --scenarios file when they "
+        "change, without a restart; a bad edit keeps the last good version serving and is "
+        "reported in the log and /health",
     )
     serve.add_argument(
         "--no-storage",

@@ -31,6 +31,7 @@ import logging
 import math
 import random
 import re
+import threading
 from typing import Any, cast
 from urllib.parse import unquote
 
@@ -41,15 +42,18 @@ from referencing.jsonschema import DRAFT202012
 
 from mockloop.fake.budget import DEFAULT_MAX_BYTES, json_size
 from mockloop.fake.exclusive import exclusive_object
+from mockloop.fake.pools import DEFAULT_LOCALE
 from mockloop.fake.values import (
     WORDS,
     as_count,
     as_number,
     bounds,
+    format_value,
     number_value,
     pattern_string,
     search,
     string_value,
+    value_for_name,
 )
 from mockloop.spec.validation import (
     FORMAT_CHECKER,
@@ -152,6 +156,7 @@ class SchemaFaker:
         document: dict[str, Any],
         *,
         seed: int = 0,
+        locale: str = DEFAULT_LOCALE,
         max_depth: int = 5,
         max_items: int = 3,
         max_bytes: int = DEFAULT_MAX_BYTES,
@@ -159,6 +164,7 @@ class SchemaFaker:
         self.document = document if isinstance(document, dict) else {}
         self.max_bytes = max(64, max_bytes)
         self.seed = seed
+        self.locale = locale
         self.max_depth = max(0, max_depth)
         self.max_items = max(0, max_items)
         self._hard = min(self.max_depth, 40) + _HARD
@@ -215,6 +221,27 @@ class SchemaFaker:
             return None, ctx.cut
         except Exception:  # pragma: no cover - never let a weird schema break a response
             return None, ctx.cut
+
+    def warm_up(self) -> threading.Thread | None:
+        """Build, on a daemon thread, the value pools that the document's property names and
+        formats call for, so the first response does not pay for importing Faker (None for an
+        empty document). Values are the same whether a pool was built here or on first
+        use: each pool has its own fixed seed."""
+        document, locale = self.document, self.locale
+        if not document:
+            return None
+
+        def build() -> None:
+            probe = random.Random(0)
+            for name in _property_names(document):
+                if name == "\x00email":
+                    format_value("email", probe, locale)
+                else:
+                    value_for_name(name, "string", probe, locale)
+
+        thread = threading.Thread(target=build, name="mockloop-fake-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     def is_valid(self, schema: Any, instance: Any, *, for_response: bool = True) -> bool:
         """Whether `instance` matches `schema`, forgiving required writeOnly properties missing
@@ -449,7 +476,7 @@ class SchemaFaker:
                 ctx.cut = True
                 half = max(0, ctx.room // 2)
                 eff = {**eff, "minLength": half, "maxLength": half}
-            text = string_value(eff, ctx.rng, name)
+            text = string_value(eff, ctx.rng, name, self.locale)
             if len(text) + 2 > ctx.room:
                 ctx.cut = True
                 text = text[: max(0, ctx.room - 2)]
@@ -1039,3 +1066,24 @@ def _marker(value: Any) -> bytes:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except (TypeError, orjson.JSONEncodeError):
         return repr(value).encode()
+
+
+def _property_names(document: Any) -> list[str]:
+    """The distinct property names of every schema in `document` (and `"\\x00email"` when a
+    string has the email format), walked without recursion."""
+    names: dict[str, None] = {}
+    stack = [document]
+    seen = 0
+    while stack and seen < 200_000:  # a bound for enormous documents: warm-up is a bonus
+        node = stack.pop()
+        seen += 1
+        if isinstance(node, dict):
+            properties = node.get("properties")
+            if isinstance(properties, dict):
+                names.update((str(key), None) for key in properties)
+            if node.get("format") in ("email", "idn-email"):
+                names["\x00email"] = None
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return list(names)

@@ -1,8 +1,10 @@
-"""Realistic leaf values by field name and format, from small built-in word lists.
+"""Realistic leaf values by field name and format, drawn from Faker's localized data.
 
-Every function draws from the caller's RNG, so values stay deterministic. A value returned here
-is only a proposal: the faker keeps it when it fits the schema's constraints and falls back to
-constraint-driven values otherwise.
+Names, places, companies, jobs and texts come from the pools of `mockloop.fake.pools` (Faker,
+imported on first use); codes and identifiers (ISO codes, currencies, URL words) from small
+ASCII lists here. Every function draws from the caller's RNG, so values stay deterministic. A
+value returned here is only a proposal: the faker keeps it when it fits the schema's
+constraints and falls back to constraint-driven values otherwise.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import rstr
 
+from mockloop.fake.pools import DEFAULT_LOCALE, pool
 from mockloop.spec.patterns import pattern_search
 from mockloop.spec.validation import FORMAT_CHECKER
 
@@ -39,25 +42,12 @@ def _words(text: str) -> list[str]:
     return text.split()
 
 
-FIRST = _words(
-    "Ana Ben Chloe Diego Emma Farah Goran Hana Ivan Julia Kenji Lena Mateo Nora Omar Priya Quinn "
-    "Rosa Sven Tara"
-)
-LAST = _words(
-    "Silva Novak Martin Okafor Schmidt Rossi Tanaka Kowalski Garcia Nguyen Jensen Dubois Haddad "
-    "Murphy Larsen Costa"
-)
-CITIES = _words(
-    "Lisbon Berlin Toronto Osaka Nairobi Lyon Austin Krakow Porto Seattle Melbourne Bogota Oslo "
-    "Dublin"
-)
-
-
 def _split(text: str) -> list[str]:
     return text.split("|")
 
 
-# (name, ISO 3166 alpha-2, alpha-3)
+# (name, ISO 3166 alpha-2, alpha-3): codes for `countryCode` fields, and the short
+# alternatives of a `country` whose name does not fit its schema.
 COUNTRIES = [
     tuple(entry.split(":"))
     for entry in _split(
@@ -66,29 +56,13 @@ COUNTRIES = [
         "Ireland:IE:IRL"
     )
 ]
-REGIONS = [
-    tuple(entry.split(":"))
-    for entry in _split("California:CA|Texas:TX|New York:NY|Oregon:OR|Ontario:ON|Bavaria:BY")
-]
-STREETS = _split(
-    "Oak Street|Maple Avenue|Harbour Road|Station Square|Mill Lane|River Walk|Park Terrace|"
-    "King Street"
-)
-COMPANIES = _split(
-    "Acme Corp|Globex|Initech|Umbrella Labs|Stark Industries|Wayne Enterprises|Hooli|"
-    "Vandelay Imports"
-)
+# ASCII words for identifiers (URL paths, host names, slugs, object keys, filler text): they
+# must stay ASCII whatever the locale, and cost nothing to load.
 WORDS = _words(
     "alpha bright cedar delta ember falcon granite harbor iris juniper kestrel lumen meadow nova "
     "orbit pioneer quartz river summit tundra"
 )
-SENTENCES = _split(
-    "A reliable choice for everyday use.|Updated with the latest changes.|Created during the "
-    "spring release.|Handles the common cases well.|Reviewed and approved by the team.|Ready for "
-    "the next step."
-)
 CURRENCIES = _words("USD EUR GBP JPY CAD CHF AUD BRL")
-COLORS = _words("red green blue orange purple teal black white")
 LANGUAGES = _words("en pt de fr ja es pl nb")
 LOCALES = _words("en-US pt-PT de-DE fr-FR ja-JP es-ES")
 STATUSES = _words("active pending completed archived")
@@ -115,11 +89,12 @@ def _moment(rng: random.Random) -> datetime:
     return start + timedelta(seconds=rng.randrange(0, 5 * 365 * 24 * 3600))
 
 
-def _person(rng: random.Random) -> str:
-    return f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+def _draw(rng: random.Random, locale: str, kind: str) -> str:
+    """A value of `kind` in `locale`, drawn with the caller's RNG from the pool."""
+    return rng.choice(pool(locale, kind))
 
 
-def format_value(fmt: str, rng: random.Random) -> Any:
+def format_value(fmt: str, rng: random.Random, locale: str = DEFAULT_LOCALE) -> Any:
     """A string for a known `format`, or None when the format is not known; emails, URIs and
     host names come as a tuple of alternatives, shorter ones later."""
     fmt = fmt.lower()
@@ -130,8 +105,8 @@ def format_value(fmt: str, rng: random.Random) -> Any:
     if fmt == "time":
         return _moment(rng).strftime("%H:%M:%SZ")
     if fmt in ("email", "idn-email"):
-        first, last = rng.choice(FIRST).lower(), rng.choice(LAST).lower()
-        return f"{first}.{last}@example.com", f"{first}@example.com", f"{first[0]}@ex.io"
+        user = _draw(rng, locale, "user_name")
+        return f"{user}@example.com", f"{user[:12]}@example.com", f"{user[0]}@ex.io"
     if fmt == "uuid":
         return str(uuid.UUID(int=rng.getrandbits(128), version=4))
     if fmt in ("uri", "url", "iri", "uri-reference", "iri-reference"):
@@ -161,12 +136,12 @@ def format_value(fmt: str, rng: random.Random) -> Any:
     return None
 
 
-def _string_for_name(tokens: tuple[str, ...], rng: random.Random) -> Any:
+def _string_for_name(tokens: tuple[str, ...], rng: random.Random, locale: str) -> Any:
     """A string, or a tuple of alternatives best first (`PT`, `PRT`), or None."""
     joined = "".join(tokens)
     last = tokens[-1]
     if last == "email" or joined.endswith("emailaddress"):
-        return format_value("email", rng)
+        return format_value("email", rng, locale)
     if (
         last == "at"
         or joined.endswith(("timestamp", "datetime"))
@@ -180,51 +155,73 @@ def _string_for_name(tokens: tuple[str, ...], rng: random.Random) -> Any:
     if last == "id" or last in ("uuid", "guid"):
         return format_value("uuid", rng), str(rng.randint(1, 100_000))
     if joined in ("firstname", "givenname", "forename"):
-        return rng.choice(FIRST)
+        return _draw(rng, locale, "first_name")
     if joined in ("lastname", "surname", "familyname"):
-        return rng.choice(LAST)
+        return _draw(rng, locale, "last_name")
     if joined == "username" or joined in ("login", "handle", "nickname"):
-        return f"{rng.choice(FIRST).lower()}{rng.randint(1, 99)}"
+        return _draw(rng, locale, "user_name")
     if joined == "thingname":  # the name of something that is not a person
         return rng.choice(WORDS).capitalize()
     if last == "name":
         if joined in ("name", "fullname", "displayname", "contactname", "personname") or (
             tokens[0] in ("customer", "owner", "author", "user", "contact", "account", "holder")
         ):
-            return _person(rng)
+            return _draw(rng, locale, "full_name")
         if joined in ("companyname", "organizationname", "organisationname", "businessname"):
-            return rng.choice(COMPANIES)
+            return _draw(rng, locale, "company")
         if joined in ("filename",):
             return f"{rng.choice(WORDS)}-{rng.randint(1, 99)}.pdf"
         if joined in ("hostname",):
             return format_value("hostname", rng)
         return f"{rng.choice(WORDS)}-{rng.choice(WORDS)}"
     if last in ("phone", "mobile", "fax") or joined.endswith(("phonenumber", "telephone")):
-        middle, end = rng.randint(100, 999), rng.randint(1000, 9999)
-        return f"+1-555-{middle}-{end}", f"+1555{middle}{end}", f"555{middle}{end}"
+        phone = _draw(rng, locale, "phone")
+        digits = "".join(c for c in phone if c.isdigit())
+        return phone, ("+" if phone.startswith("+") else "") + digits, digits[-10:]
     if last == "city" or joined == "town":
-        return rng.choice(CITIES)
+        return _draw(rng, locale, "city")
     if last == "country" or joined.endswith(("countrycode", "countryiso")):
-        country, alpha2, alpha3 = rng.choice(COUNTRIES)
-        return (country, alpha2, alpha3) if last == "country" else (alpha2, alpha3)
-    if last in ("region", "province", "county") or joined in ("statecode", "stateprovince"):
-        return rng.choice(REGIONS)
+        _, alpha2, alpha3 = rng.choice(COUNTRIES)
+        if last == "country":
+            return _draw(rng, locale, "country"), alpha2, alpha3
+        return alpha2, alpha3
+    if joined in ("statecode", "regioncode", "stateabbr", "provincecode"):
+        return _draw(rng, locale, "state_abbr")
+    addressed = tokens[0] in ("billing", "shipping", "home", "mailing", "address", "postal")
+    if (
+        last in ("region", "province", "county")
+        or joined == "stateprovince"
+        or (
+            last == "state" and addressed  # `state` alone is a status, `billingState` a region
+        )
+    ):
+        return _draw(rng, locale, "state"), _draw(rng, locale, "state_abbr")
     if joined in ("street", "address", "streetaddress", "addressline", "addressline1", "line1"):
-        return f"{rng.randint(1, 250)} {rng.choice(STREETS)}"
+        return _draw(rng, locale, "street_address")
     if joined in ("addressline2", "line2", "street2", "address2"):
         return f"Suite {rng.randint(1, 400)}"
     if last in ("ext", "extension") and "phone" in tokens:
         return str(rng.randint(10, 9999))
     if joined in ("zip", "zipcode", "postalcode", "postcode"):
-        return f"{rng.randint(10000, 99999)}", f"{rng.randint(1000, 9999)}"
+        return _draw(rng, locale, "postcode"), f"{rng.randint(1000, 9999)}"
     if joined in ("company", "organization", "organisation", "employer", "business"):
-        return rng.choice(COMPANIES)
+        return _draw(rng, locale, "company")
+    if joined in ("job", "jobtitle", "occupation", "profession", "position", "role"):
+        return _draw(rng, locale, "job")
+    if last == "iban":
+        return _draw(rng, locale, "iban")
+    if joined in ("useragent", "ua", "browser"):
+        return _draw(rng, locale, "user_agent")
     if joined in ("title", "subject", "headline", "label", "caption"):
         return f"{rng.choice(WORDS).capitalize()} {rng.choice(WORDS)}"
-    if last in ("description", "summary", "comment", "comments", "notes", "note", "bio"):
-        return rng.choice(SENTENCES)
+    if last in ("description", "about", "bio", "body", "content", "paragraph"):
+        return _draw(rng, locale, "paragraph"), _draw(rng, locale, "sentence")
+    if last in ("summary", "comment", "comments", "notes", "note", "sentence"):
+        return _draw(rng, locale, "sentence")
     if joined in ("message", "text", "detail", "details", "reason"):
-        return rng.choice(SENTENCES)
+        return _draw(rng, locale, "sentence")
+    if joined in ("word", "term"):
+        return _draw(rng, locale, "word")
     if last in ("url", "uri", "website", "homepage", "link", "href", "avatar", "image", "photo"):
         return format_value("uri", rng)
     if last in ("picture", "thumbnail", "icon", "logo") or joined.endswith("imageurl"):
@@ -232,7 +229,8 @@ def _string_for_name(tokens: tuple[str, ...], rng: random.Random) -> Any:
     if last == "currency" or joined.endswith("currencycode"):
         return rng.choice(CURRENCIES)
     if last in ("color", "colour"):
-        return rng.choice(COLORS) if rng.random() < 0.5 else f"#{rng.getrandbits(24):06x}"
+        hexa = f"#{rng.getrandbits(24):06x}"
+        return (_draw(rng, locale, "color"), hexa) if rng.random() < 0.5 else hexa
     if last in ("language", "lang", "locale"):
         index = rng.randrange(len(LOCALES))
         pair = (LOCALES[index], LANGUAGES[index])
@@ -283,14 +281,17 @@ def _number_for_name(tokens: tuple[str, ...], integer: bool, rng: random.Random)
     return None
 
 
-def value_for_name(name: str | None, kind: str, rng: random.Random) -> Any:
+def value_for_name(
+    name: str | None, kind: str, rng: random.Random, locale: str = DEFAULT_LOCALE
+) -> Any:
     """A realistic value for a field of this name and JSON type, or None for no idea; strings
-    may come as a tuple of alternatives, best first (`("Portugal", "PT", "PRT")`)."""
+    may come as a tuple of alternatives, best first (`("Portugal", "PT", "PRT")`); names,
+    places, companies and texts are in `locale` (a Faker locale, see `mockloop.fake.pools`)."""
     tokens = name_tokens(name)
     if not tokens:
         return None
     if kind == "string":
-        return _string_for_name(tokens, rng)
+        return _string_for_name(tokens, rng, locale)
     if kind in ("integer", "number"):
         return _number_for_name(tokens, kind == "integer", rng)
     return None
@@ -541,8 +542,11 @@ def number_value(eff: dict[str, Any], rng: random.Random, name: Any, *, integer:
     return mid if fits_float(mid) else a
 
 
-def string_value(eff: dict[str, Any], rng: random.Random, name: Any) -> str:
-    """A string for the format, patterns and lengths of `eff`, realistic for `name`."""
+def string_value(
+    eff: dict[str, Any], rng: random.Random, name: Any, locale: str = DEFAULT_LOCALE
+) -> str:
+    """A string for the format, patterns and lengths of `eff`, realistic for `name` (names,
+    places and texts in `locale`)."""
     fmt = eff.get("format") if isinstance(eff.get("format"), str) else None
     patterns = [eff["pattern"]] if isinstance(eff.get("pattern"), str) else []
     patterns += [p for p in eff.get("\x00patterns", ()) if isinstance(p, str)]
@@ -559,11 +563,11 @@ def string_value(eff: dict[str, Any], rng: random.Random, name: Any) -> str:
             and (not check_format or fmt is None or FORMAT_CHECKER.conforms(text, fmt))
         )
 
-    formatted = _alternatives(format_value(fmt, rng) if fmt else None)
+    formatted = _alternatives(format_value(fmt, rng, locale) if fmt else None)
     for candidate in formatted:
         if fits(candidate, check_format=False):
             return candidate
-    proposals = _alternatives(value_for_name(name, "string", rng))
+    proposals = _alternatives(value_for_name(name, "string", rng, locale))
     for candidate in proposals:
         if fits(candidate):
             return candidate

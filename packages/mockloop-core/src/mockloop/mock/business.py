@@ -28,7 +28,7 @@ from mockloop.mock.docs import DOCS_PREFIXES, BusinessDocs
 from mockloop.mock.http_protocol import one_write_cycle
 from mockloop.mock.problem import PreparedResponse, problem
 from mockloop.mock.request_log.writer import LogRecord
-from mockloop.mock.runtime import MockRuntime
+from mockloop.mock.runtime import MockRuntime, ServedDescription
 from mockloop.mock.scenarios.matching import RequestView
 from mockloop.mock.scenarios.ratelimit import RateLimiter
 from mockloop.mock.scenarios.rules import ResponseSpec as _ResponseSpec
@@ -94,7 +94,7 @@ class BusinessApp:
         self.on_startup = on_startup
         self.on_shutdown = on_shutdown
         self._health_body: bytes | None = None
-        self._health_admin: str | None = None
+        self._health_key: tuple[Any, ...] = ()
         self._docs: BusinessDocs | None = None
 
     @property
@@ -118,6 +118,8 @@ class BusinessApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                # Where a description reloaded by `--watch` is put in force (MockRuntime._on_loop).
+                self.runtime.loop = asyncio.get_running_loop()
                 try:
                     await asyncio.to_thread(self.runtime.start)
                     if self.on_startup is not None:
@@ -135,6 +137,7 @@ class BusinessApp:
                     if self.runtime.proxy is not None:
                         await self.runtime.proxy.aclose()
                 finally:
+                    self.runtime.loop = None
                     await asyncio.to_thread(self.runtime.stop)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -172,18 +175,21 @@ class BusinessApp:
             else:
                 if method not in _BODYLESS or _has_body(scope):
                     body = await _read_body(receive, runtime.config.max_body_bytes)
-                match = runtime.router.match(method, path, query)
+                # One version of the description routes and answers this request, whatever
+                # `--watch` puts in force while it awaits (MockRuntime.served).
+                served = runtime.served
+                match = served.router.match(method, path, query)
                 op = match.operation
                 if turn is not None:  # proxy settings: the proxy stage picks the side that answers
                     operation_id = op.operation_id if op is not None else None
                     prepared = await self._proxied(
-                        turn, scope, op, match, method, path, query, body
+                        served, turn, scope, op, match, method, path, query, body
                     )
                 elif op is not None:
                     operation_id = op.operation_id
                     # An encoded `?` in the path moved part of it into the query (router.py).
                     seen = query if match.query is None else match.query
-                    prepared = await self._answer(scope, op, match.path_params, seen, body)
+                    prepared = await self._answer(served, scope, op, match.path_params, seen, body)
                 else:
                     prepared = self._unrouted(method, path, match.allowed, match.detail)
         except _BodyTooLarge:
@@ -291,6 +297,7 @@ class BusinessApp:
 
     async def _proxied(
         self,
+        served: ServedDescription,
         turn: _ProxyTurn,
         scope: Scope,
         op: Any,
@@ -305,6 +312,7 @@ class BusinessApp:
         that is on. `turn` is filled in as the stage goes, so a request that fails half-way
         is still labelled and logged with the mode it had reached."""
         engine = turn.engine
+        params = match.path_params
         local = (
             None if op is not None else self._unrouted(method, path, match.allowed, match.detail)
         )
@@ -318,7 +326,7 @@ class BusinessApp:
             )
             if engine.should_fall_back(upstream):
                 mode = turn.mode = "fallback"
-                prepared = local or await self._answer(scope, op, match.path_params, query, body)
+                prepared = local or await self._answer(served, scope, op, params, query, body)
             elif upstream.status is None:
                 prepared = problem(
                     upstream.failure_status,
@@ -348,33 +356,45 @@ class BusinessApp:
         elif mode == "replay":
             replay = engine.replay
             found = replay.answer(method, scope["path"], query, body) if replay else None
-            prepared = (
-                found or local or await self._answer(scope, op, match.path_params, query, body)
-            )
+            prepared = found or local or await self._answer(served, scope, op, params, query, body)
         else:
-            prepared = local or await self._answer(scope, op, match.path_params, query, body)
+            prepared = local or await self._answer(served, scope, op, params, query, body)
         engine.count(mode)
         return prepared
 
     async def _answer(
-        self, scope: Scope, op: Any, path_params: dict[str, str], query: str, body: bytes
+        self,
+        served: ServedDescription,
+        scope: Scope,
+        op: Any,
+        path_params: dict[str, str],
+        query: str,
+        body: bytes,
     ) -> PreparedResponse:
         limiter = self.runtime.rate_limiter
         if limiter is None:
-            return await self._answer_within(scope, op, path_params, query, body)
+            return await self._answer_within(served, scope, op, path_params, query, body)
         allowed, limit_headers = limiter.take(_limit_key(limiter, scope))
         if not allowed:
-            return self._throttled(scope, op, path_params, limiter, limit_headers)
-        prepared = await self._answer_within(scope, op, path_params, query, body)
+            return self._throttled(served, scope, op, path_params, limiter, limit_headers)
+        prepared = await self._answer_within(served, scope, op, path_params, query, body)
         return _with_headers(prepared, limit_headers)
 
     async def _answer_within(
-        self, scope: Scope, op: Any, path_params: dict[str, str], query: str, body: bytes
+        self,
+        served: ServedDescription,
+        scope: Scope,
+        op: Any,
+        path_params: dict[str, str],
+        query: str,
+        body: bytes,
     ) -> PreparedResponse:
         runtime = self.runtime
         accept = prefer = None
         headers: dict[str, str] | None = None
-        if runtime.auth is not None or runtime.request_validator is not None:
+        auth = served.auth
+        validator = served.request_validator
+        if auth is not None or validator is not None:
             headers = {}
             for name, value in scope["headers"]:
                 key = name.decode("latin-1").lower()
@@ -382,12 +402,11 @@ class BusinessApp:
                 headers[key] = f"{headers[key]}, {text}" if key in headers else text
             accept = headers.get("accept")
             prefer = headers.get("prefer")
-            if runtime.auth is not None:
-                refused = runtime.auth.check(op, headers, query)
+            if auth is not None:
+                refused = auth.check(op, headers, query)
                 if refused is not None:
                     return refused
-            if runtime.request_validator is not None:
-                validator = runtime.request_validator
+            if validator is not None:
                 refused = await validator.check_async(op, path_params, query, headers, body)
                 if refused is not None:
                     return refused
@@ -404,12 +423,12 @@ class BusinessApp:
             view = RequestView(path_params, query, scope["headers"], body)
         selected = rules.select(op, view, snapshot)
         if selected is None:
-            state = runtime.state
+            state = served.state
             if state is not None and not prefer:  # a rule or `Prefer` outranks stored data
                 stored = state.handle(op, path_params, query, scope["headers"], scope["path"], body)
                 if stored is not None:
                     return stored
-            return await runtime.responder.respond_async(
+            return await served.responder.respond_async(
                 op, path_params, accept=accept, prefer=prefer
             )
         rule = selected[0]
@@ -419,11 +438,18 @@ class BusinessApp:
             if limiter is not None:
                 allowed, limit_headers = limiter.take(_limit_key(limiter, scope))
                 if not allowed:  # before the draw: a refused call takes no sequence step
-                    return self._throttled(scope, op, path_params, limiter, limit_headers)
+                    return self._throttled(served, scope, op, path_params, limiter, limit_headers)
         response, rule = rules.draw(*selected)
         if response.templated and view is not None:
             room = runtime.config.max_response_bytes
-            context = RenderContext(view, op.method.upper(), scope["path"], rules.rng, room)
+            context = RenderContext(
+                view,
+                op.method.upper(),
+                scope["path"],
+                rules.rng,
+                room,
+                locale=runtime.config.locale,
+            )
             try:
                 response = render_response(response, context)
             except TooLarge:
@@ -433,8 +459,8 @@ class BusinessApp:
                     f"mock's response limit of {room} bytes (raise it with --max-response-size)",
                     title="Rendered response too large",
                 )
-        prepared = runtime.responder.respond(
-            op, path_params, accept=accept, rule=response, scenario=runtime.rules.active_scenario
+        prepared = served.responder.respond(
+            op, path_params, accept=accept, rule=response, scenario=rules.active_scenario
         )
         delay = response.draw_delay(runtime.rules.rng) or rule.draw_delay(runtime.rules.rng)
         if delay > 0:
@@ -443,6 +469,7 @@ class BusinessApp:
 
     def _throttled(
         self,
+        served: ServedDescription,
         scope: Scope,
         op: Any,
         path_params: dict[str, str],
@@ -450,10 +477,9 @@ class BusinessApp:
         limit_headers: list[tuple[bytes, bytes]],
     ) -> PreparedResponse:
         """The 429 of an empty bucket: the operation's documented 429 when it has one."""
-        runtime = self.runtime
         if "429" in op.responses:
             accept = _header(scope, b"accept")
-            documented = runtime.responder.respond(op, path_params, accept=accept, rule=_LIMITED)
+            documented = served.responder.respond(op, path_params, accept=accept, rule=_LIMITED)
             base = documented
         else:
             wait = next((v for k, v in limit_headers if k == b"retry-after"), b"1").decode()
@@ -499,11 +525,14 @@ class BusinessApp:
 
     def _health(self) -> bytes:
         runtime = self.runtime
-        # Built again once the admin URL is known (the admin port starts after this one).
-        if self._health_body is None or self._health_admin != runtime.admin_url:
+        watch = runtime.watch
+        # Built again once the admin URL is known (the admin port starts after this one), and
+        # after `--watch` reloaded the description or met a bad edit.
+        key = (runtime.admin_url, runtime.generation, watch.version if watch is not None else 0)
+        if self._health_body is None or self._health_key != key:
             from mockloop.version import __version__
 
-            self._health_admin = runtime.admin_url
+            self._health_key = key
             self._health_body = orjson.dumps(
                 {
                     "status": "ok",
@@ -513,6 +542,7 @@ class BusinessApp:
                     "operations": len(runtime.spec.operations),
                     "admin_url": runtime.admin_url,
                     **({"worker": runtime.worker} if runtime.worker is not None else {}),
+                    **({"watch": watch.status()} if watch is not None else {}),
                 }
             )
         return self._health_body

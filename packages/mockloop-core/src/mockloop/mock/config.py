@@ -106,6 +106,11 @@ class MockConfig(BaseModel):
         "[::1] and its bound address), e.g. this machine's name when bound to 0.0.0.0",
     )
     seed: int = 0
+    locale: str = Field(
+        default="en_US",
+        description="Faker locale of generated names, places, companies and texts (de_DE, "
+        "ja_JP, ...); see docs/data-generation.md",
+    )
     validation: ValidationMode = "enforce"
     auth: bool = True
     data_dir: Path | None = None
@@ -239,6 +244,12 @@ class MockConfig(BaseModel):
         description="the compiled cache's folder; None: MOCKLOOP_CACHE_DIR, else "
         "$XDG_CACHE_HOME/mockloop/compiled, else ~/.cache/mockloop/compiled",
     )
+    watch: bool = Field(
+        default=False,
+        description="reload the description (every file it reads) and the scenarios file when "
+        "they change on disk; a bad edit keeps the last good version serving and is reported "
+        "in the log and /health (see mockloop.mock.watch)",
+    )
 
     @field_validator("admin_allow_hosts")
     @classmethod
@@ -253,6 +264,14 @@ class MockConfig(BaseModel):
                 )
         return [name.strip() for name in names]
 
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, locale: str) -> str:
+        """A locale Faker has (`de-DE` is taken as `de_DE`)."""
+        from mockloop.fake.pools import check_locale
+
+        return check_locale(locale)
+
     @field_validator("cors")
     @classmethod
     def _origins(cls, origins: list[str] | None) -> list[str] | None:
@@ -262,6 +281,16 @@ class MockConfig(BaseModel):
         from mockloop.mock.cors import check_origins
 
         return check_origins(origins)
+
+    @model_validator(mode="after")
+    def _watchable(self) -> MockConfig:
+        """`watch` needs a description read from local files."""
+        if self.watch and (not isinstance(self.spec, str) or "://" in self.spec):
+            raise ValueError(
+                "watch needs a description in a local file (a URL or a parsed document has no "
+                "file to watch): save it to a file and serve that"
+            )
+        return self
 
     @classmethod
     def build(cls, **values: Any) -> MockConfig:

@@ -3,17 +3,21 @@ force, the store and the request log. The business app and the admin app share o
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hashlib
 import logging
+import os
 import re
 import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from mockloop.errors import ConfigError, ScenarioError, StoreError
+from mockloop.errors import ConfigError, MockLoopError, ScenarioError, StoreError
 from mockloop.fake import SchemaFaker
 from mockloop.mock.auth import AuthSimulator
 from mockloop.mock.config import MockConfig
@@ -36,7 +40,7 @@ from mockloop.mock.validation import RequestValidator
 from mockloop.mock.webhooks.delivery import WebhookDispatcher
 from mockloop.mock.webhooks.store import WebhookStore
 from mockloop.redaction import Redactor
-from mockloop.spec.compiled import load_spec_cached
+from mockloop.spec.compiled import file_sha256, load_spec_cached
 from mockloop.spec.model import ApiSpec
 from mockloop.spec.validation import SchemaValidator
 from mockloop.store import SQLStore
@@ -53,7 +57,7 @@ if TYPE_CHECKING:
     from mockloop.mock.replicas import ReplicaSync
     from mockloop.proxy.engine import ProxyEngine
 
-__all__ = ["MockRuntime"]
+__all__ = ["MockRuntime", "ServedDescription"]
 
 logger = logging.getLogger("mockloop.mock")
 
@@ -73,49 +77,55 @@ def _load_description(config: MockConfig) -> ApiSpec:
     return load_spec_cached(config.spec, cache_dir=config.compile_cache_dir, **options)
 
 
+class WatchStatus(Protocol):
+    """What the health pages read of `--watch` (mock.watch.DescriptionWatch)."""
+
+    version: int
+    """Grows with every reload and every refused edit."""
+
+    def status(self) -> dict[str, Any]: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServedDescription:
+    """What derives from one version of the description (see `MockRuntime._build`).
+
+    The business app reads `runtime.served` once per request, before it routes, and answers
+    from that one object: a request in flight while `--watch` reloads finishes on the version
+    it was routed by, whatever it awaits meanwhile.
+    """
+
+    spec: ApiSpec
+    router: Router
+    schema_validator: SchemaValidator
+    faker: SchemaFaker
+    responder: Responder
+    auth: AuthSimulator | None
+    request_validator: RequestValidator | None
+    state: StateStore | None
+
+
 class MockRuntime:
     """Everything a running mock needs; build it, `start()` it, `stop()` it."""
 
     def __init__(self, config: MockConfig, spec: ApiSpec | None = None) -> None:
         self.config = config
-        self.spec = spec if spec is not None else _load_description(config)
+        # Under `--watch`: every local file the description read, with the sha256 of its bytes
+        # (mock.watch compares them to tell an edit from a save of the same content).
+        self.description_files: dict[str, str] = {}
+        self.watch: WatchStatus | None = None  # set by mock.watch while it watches
+        if spec is None:
+            spec, self.description_files = self.load_description()
         self.started_at = time.time()
-        if not self.spec.operations:
-            logger.warning(
-                "%s describes no operations: the mock serves /health, /docs and the admin API "
-                "and answers 404 to every other request",
-                self.spec.source,
-            )
-        self.router = Router(self.spec.operations, self.spec.base_path)
         self.cors = CorsPolicy(config.cors, proxied=config.proxy is not None)
         self.rate_limiter = RateLimiter(config.rate_limit) if config.rate_limit else None
-        self.schema_validator = SchemaValidator(self.spec.document)
-        self.faker = SchemaFaker(
-            self.spec.document, seed=config.seed, max_bytes=config.max_response_bytes
-        )
-        self.responder = Responder(
-            self.spec, self.faker, self.schema_validator, max_bytes=config.max_response_bytes
-        )
-        self.rules = RuleEngine(self.spec.operations, seed=config.seed)
-        self.auth = AuthSimulator(self.spec) if config.auth else None
-        self.state: StateStore | None = None  # stateful mode's data; None when off
-        if config.stateful:
-            self.state = StateStore(
-                self.spec,
-                seed=config.seed,
-                seed_items=config.state_seed_items,
-                isolation=config.state_isolation,
-                responder=self.responder,
-                max_items=config.state_max_items,
-                max_bytes=config.state_max_bytes,
-                max_sessions=config.state_max_sessions,
-                session_idle_seconds=config.state_session_idle_seconds,
-            )
-        self.request_validator = (
-            RequestValidator(self.schema_validator, config.validation)
-            if config.validation != "off"
-            else None
-        )
+        self.rules = RuleEngine(spec.operations, seed=config.seed)
+        self.loop: asyncio.AbstractEventLoop | None = None  # the business port's, once serving
+        self.generation = 0  # grows with every version of the description put in force
+        self._put(self._build(spec))
+        self._store_name = self._name_store()
         self._temporary_dir: tempfile.TemporaryDirectory[str] | None = None
         if config.storage:
             self.data_dir = config.resolved_data_dir(self.spec.title)
@@ -125,6 +135,11 @@ class MockRuntime:
         self.store: SQLStore | None = None
         self.replica_sync: ReplicaSync | None = None  # None for a store no one else uses
         self._reload_lock = threading.Lock()
+        # What the scenarios file held when last imported (see import_scenarios_file).
+        self._file_scenarios: set[str] = set()
+        self._file_active: str | None = None
+        self.scenarios_digest: str | None = None  # sha256 of the bytes imported
+        self._description_lock = threading.Lock()
         self.log_writer: RequestLogWriter | None = None
         self.webhooks: WebhookDispatcher | None = None  # None when webhooks are off
         self.business_url: str | None = None
@@ -132,13 +147,171 @@ class MockRuntime:
         # Under `serve --workers N` (mock.workers): the business workers, for the admin /health.
         self.workers: Callable[[], list[dict[str, Any]]] | None = None
         self.worker: int | None = None  # this process's index when it is one of those workers
-        self.defines_health = any(op.path.rstrip("/") == "/health" for op in self.spec.operations)
         # None for a pure mock: the business app's hot path then skips proxying entirely.
         self.proxy: ProxyEngine | None = None
         if config.proxy is not None:
             from mockloop.proxy.engine import ProxyEngine
 
             self.proxy = ProxyEngine(self, config.proxy)
+
+    def load_description(self) -> tuple[ApiSpec, dict[str, str]]:
+        """Load the configured description; with `watch` on, also the files it read (their
+        sha256 by path, for mock.watch). SpecError/ConfigError as the loader raises them."""
+        if not self.config.watch:
+            return _load_description(self.config), {}
+        from mockloop.spec.refs import record_reads
+
+        with record_reads() as reads:
+            spec = _load_description(self.config)
+        return spec, {path: digest for path, digest in reads if digest is not None}
+
+    def _build(self, spec: ApiSpec) -> ServedDescription:
+        """Everything that derives from the description, built aside (nothing is in force yet)."""
+        config = self.config
+        if not spec.operations:
+            logger.warning(
+                "%s describes no operations: the mock serves /health, /docs and the admin API "
+                "and answers 404 to every other request",
+                spec.source,
+            )
+        schema_validator = SchemaValidator(spec.document)
+        faker = SchemaFaker(
+            spec.document,
+            seed=config.seed,
+            locale=config.locale,
+            max_bytes=config.max_response_bytes,
+        )
+        faker.warm_up()  # Faker's import and the pools off the first answer
+        responder = Responder(spec, faker, schema_validator, max_bytes=config.max_response_bytes)
+        state = None
+        if config.stateful:
+            state = StateStore(
+                spec,
+                seed=config.seed,
+                seed_items=config.state_seed_items,
+                isolation=config.state_isolation,
+                responder=responder,
+                max_items=config.state_max_items,
+                max_bytes=config.state_max_bytes,
+                max_sessions=config.state_max_sessions,
+                session_idle_seconds=config.state_session_idle_seconds,
+            )
+        return ServedDescription(
+            spec=spec,
+            router=Router(spec.operations, spec.base_path),
+            schema_validator=schema_validator,
+            faker=faker,
+            responder=responder,
+            auth=AuthSimulator(spec) if config.auth else None,
+            request_validator=(
+                RequestValidator(schema_validator, config.validation)
+                if config.validation != "off"
+                else None
+            ),
+            state=state,
+        )
+
+    def _put(self, served: ServedDescription) -> None:
+        """Put a built description in force: plain assignments, no await, no I/O."""
+        self.served = served
+        self.generation += 1
+        self.spec = served.spec
+        self.router = served.router
+        self.schema_validator = served.schema_validator
+        self.faker = served.faker
+        self.responder = served.responder
+        self.auth = served.auth
+        self.request_validator = served.request_validator
+        self.state = served.state
+        self.defines_health = any(op.path.rstrip("/") == "/health" for op in served.spec.operations)
+        self.rules.set_operations(served.spec.operations)
+
+    def adopt_description(self, spec: ApiSpec, files: dict[str, str]) -> None:
+        """Serve another version of the description from now on (mock.watch's reload).
+
+        Everything is built and started aside, then put in force on the business port's event
+        loop, so a request handled there sees the old description or the new one, never a mix.
+        The rules in force are resolved against the new one (an override or the active
+        scenario that no longer fits is set aside with a warning, as at start). Stateful data
+        starts again from the new description's seed items: its collections may have changed.
+        """
+        served = self._build(spec)
+        previous = self.state
+        if served.state is not None:
+            if previous is not None:
+                served.state.listeners = list(previous.listeners)
+            if previous is not None and previous.shared_state is not None:
+                from mockloop.mock.state.sync import SharedState
+
+                served.state.shared_state = SharedState(self.store_location("state"))
+            served.state.start()
+        try:
+            self._on_loop(lambda: self._put(served))
+        except BaseException:
+            if served.state is not None:
+                served.state.close()
+            raise
+        self.description_files = files
+        if previous is not None:
+            previous.close()
+        if self.store is not None:
+            with self._reload_lock:
+                self._reload_rules()
+
+    def description_changed(self) -> bool:
+        """Whether a file the description read has other bytes now, or is gone, or the root
+        (a link) leads to another file now (`--watch`)."""
+        root = self.config.spec
+        if (
+            self.description_files
+            and isinstance(root, str)
+            and os.path.realpath(root) not in self.description_files
+        ):
+            return True
+        for path, digest in self.description_files.items():
+            try:
+                if file_sha256(path) != digest:
+                    return True
+            except OSError:
+                return True
+        return False
+
+    def reload_description(self) -> bool:
+        """Load the description again and serve it when its files changed; False when they
+        did not (a save of the same bytes).
+
+        Raises:
+            SpecError, ConfigError: the new version cannot be served; the last good one keeps
+                serving.
+        """
+        with self._description_lock:
+            if not self.description_changed():
+                return False
+            spec, files = self.load_description()
+            if files == self.description_files:
+                return False
+            self.adopt_description(spec, files)
+            return True
+
+    def _on_loop(self, action: Callable[[], None]) -> None:
+        """Run `action` on the business port's event loop (`self.loop`) and wait for it; right
+        here when there is none yet or this is that loop's thread."""
+        loop = self.loop
+        if loop is None or loop.is_closed() or not loop.is_running():
+            action()
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            action()
+            return
+
+        async def run() -> None:
+            action()
+
+        asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=60)
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -195,6 +368,8 @@ class MockRuntime:
 
     def stop(self) -> None:
         """Flush the request log and close the store; safe to call twice."""
+        if self.watch is not None:
+            self.watch.stop()
         if self.replica_sync is not None:
             self.replica_sync.stop()
             self.replica_sync = None
@@ -264,6 +439,11 @@ class MockRuntime:
     @property
     def store_name(self) -> str:
         """This mock's name in a shared database (replicas with the same name share it)."""
+        return self._store_name
+
+    def _name_store(self) -> str:
+        """The store's name, fixed at construction: a reload that retitles the description
+        must not move the data to another schema."""
         name = self.config.store_name or self.spec.title or "api"
         return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "api"
 
@@ -295,7 +475,17 @@ class MockRuntime:
 
     def reload_rules(self) -> None:
         """Load the rules in force (overrides, the active scenario) and the webhook
-        registrations from the stores again (another replica or worker changed them)."""
+        registrations from the stores again (another replica or worker changed them).
+
+        Under `--watch`, first the description when its files changed, in a process that does
+        not watch them itself: a worker of `serve --workers N --watch` follows the
+        supervisor's reload this way.
+        """
+        if self.config.watch and self.watch is None and self.description_changed():
+            try:
+                self.reload_description()
+            except MockLoopError as exc:
+                logger.error("%s; still serving the last good version", exc)
         with self._reload_lock:
             self._reload_rules()
             if self.webhooks is not None:
@@ -304,8 +494,14 @@ class MockRuntime:
     def webhooks_changed(self) -> None:
         """After a webhook was registered or removed here: the other replicas and workers
         deliver to the same set by the time this returns."""
+        self.share_change("webhook registrations changed")
+
+    def share_change(self, what: str) -> None:
+        """After a change made here that the other replicas and workers load for themselves
+        (webhook registrations, a description `--watch` reloaded): they serve it by the time
+        this returns."""
         if self.replica_sync is not None:
-            self.require_store().bump_config_version("webhook registrations changed")
+            self.require_store().bump_config_version(what)
             self._synced()
 
     def _reload_rules(self) -> None:
@@ -360,7 +556,7 @@ class MockRuntime:
             raise ScenarioError(
                 f"the body names scenario {scenario.name!r} but the URL names {name!r}"
             )
-        problems = check_rules_against(scenario.rules, self.spec.operations)
+        problems = check_rules_against(scenario.rules, self.spec.operations, self.spec.document)
         if problems:
             raise ScenarioError(f"scenario {scenario.name!r}: " + "; ".join(problems))
         store = self.require_store()
@@ -412,13 +608,22 @@ class MockRuntime:
         return f"unknown scenario {name!r} (known: {known})"
 
     def import_scenarios_file(self, path: Path) -> list[str]:
-        """Load scenarios from YAML/JSON: a list, or {"scenarios": [...], "active": name}."""
+        """Load scenarios from YAML/JSON: a list, or {"scenarios": [...], "active": name}.
+
+        Imported again (`--watch`), the file is the truth for its scenarios: one it named
+        before and names no more is removed, and its `active` is applied when its value
+        changes (an admin switch in between stands until then; a file that drops `active`
+        deactivates the scenario it had activated).
+        """
         import yaml  # here only: a mock without a scenarios file never needs it
 
         try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+            raw = Path(path).read_bytes()
+            data = yaml.safe_load(raw.decode("utf-8"))
         except OSError as exc:
             raise ConfigError(f"cannot read scenarios file {path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"scenarios file {path} is not UTF-8 text: {exc}") from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"scenarios file {path} is not valid YAML/JSON: {exc}") from None
         active = None
@@ -430,16 +635,38 @@ class MockRuntime:
                 f"scenarios file {path}: expected a list of scenarios or "
                 '{"scenarios": [...], "active": "name"}'
             )
+        # Every scenario is checked before any is saved: a file with one bad scenario (an edit
+        # `--watch` picked up) changes nothing.
         names = []
         for index, item in enumerate(data):
             try:
-                names.append(self.save_scenario(item)["name"])
+                scenario = parse_scenario(item)
+                problems = check_rules_against(
+                    scenario.rules, self.spec.operations, self.spec.document
+                )
+                if problems:
+                    raise ScenarioError("; ".join(problems))
             except ScenarioError as exc:
                 raise ConfigError(f"scenarios file {path}, scenario {index}: {exc}") from None
-        if active is not None:
-            if active not in names:
-                raise ConfigError(f"scenarios file {path}: active scenario {active!r} is not in it")
-            self.require_store().set_active_scenario(active)
+            names.append(scenario.name)
+        if active is not None and active not in names:
+            raise ConfigError(f"scenarios file {path}: active scenario {active!r} is not in it")
+        for item in data:
+            self.save_scenario(item)
+        for gone in sorted(self._file_scenarios - set(names)):
+            with contextlib.suppress(ScenarioError):  # removed through the admin API already
+                self.delete_scenario(gone)
+        if active != self._file_active:
+            if active is not None:
+                self.require_store().set_active_scenario(active)
+                with self._reload_lock:
+                    self._reload_rules()
+                self._synced()
+            elif self.rules.active_scenario == self._file_active:
+                self.deactivate_scenario()
+        self._file_scenarios = set(names)
+        self._file_active = active
+        self.scenarios_digest = hashlib.sha256(raw).hexdigest()
         return names
 
     # -- response overrides -----------------------------------------------------------------
@@ -470,7 +697,9 @@ class MockRuntime:
             selected = [op for op in self.spec.operations if rule.selects(op)]
             errors = [
                 f"when.{location}: {message}"
-                for location, message, severity in when_problems(rule.when, selected)
+                for location, message, severity in when_problems(
+                    rule.when, selected, self.spec.document
+                )
                 if severity == "error"
             ]
             if errors:

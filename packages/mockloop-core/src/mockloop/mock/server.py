@@ -30,6 +30,7 @@ from mockloop.mock.config import MockConfig
 from mockloop.mock.http_protocol import HttpLimits, guarded_protocol
 from mockloop.mock.problem import problem
 from mockloop.mock.runtime import MockRuntime
+from mockloop.mock.watch import DescriptionWatch
 
 if TYPE_CHECKING:
     from fastapi import Request, Response
@@ -109,6 +110,7 @@ def create_app(
     on_ready: Callable[[MockRuntime], None] | None = None,
     freeze_heap: bool = False,
     on_admin_failure: Callable[[BaseException], None] | None = None,
+    watch: bool = True,
 ) -> BusinessApp:
     """The business ASGI app; its lifespan opens the store and serves the admin port.
 
@@ -116,7 +118,9 @@ def create_app(
     the business port listens without waiting for the admin app's imports; `on_ready` runs
     when both answer, `on_admin_failure` (default: log it) when the admin server cannot start.
     `freeze_heap` (for a process of the mock's own) freezes the start-up heap out of the
-    garbage collector's way once both ports are up (see `_freeze_heap`).
+    garbage collector's way once both ports are up (see `_freeze_heap`). With the config's
+    `watch` on, the description's files are watched from start-up on unless `watch` is False
+    (a worker of `mock.workers` follows its supervisor's reloads instead).
     """
     runtime = config if isinstance(config, MockRuntime) else MockRuntime(config)
     settings = runtime.config
@@ -145,6 +149,8 @@ def create_app(
             on_ready(runtime)
 
     async def start_admin() -> None:
+        if watch and settings.watch:
+            DescriptionWatch(runtime).start()
         sock = admin_socket
         if sock is None and settings.admin_port is not None:
             sock = bind_socket(settings.admin_host, settings.admin_port, what="admin port")
@@ -161,6 +167,8 @@ def create_app(
         state["starting"] = asyncio.create_task(guarded())
 
     async def stop_admin() -> None:
+        if runtime.watch is not None:
+            await asyncio.to_thread(runtime.watch.stop)
         starting = state.pop("starting", None)
         if starting is not None and not starting.done():
             starting.cancel()
@@ -249,17 +257,20 @@ def _freeze_heap() -> None:
 
 
 def serve(
-    config: MockConfig,
+    config: MockConfig | MockRuntime,
     *,
     on_ready: Callable[[MockRuntime], None] | None = None,
     business_socket: socket.socket | None = None,
+    watch: bool = True,
 ) -> int:
     """Serve until SIGINT/SIGTERM, then flush the request log; returns an exit code.
 
     `business_socket`: an already bound socket for the business port (a worker of
     `mock.workers` binds its own with SO_REUSEPORT); by default the port is bound here.
+    `watch`: False keeps a `config.watch` mock from watching files itself (see `create_app`).
     """
-    runtime = MockRuntime(config)
+    runtime = config if isinstance(config, MockRuntime) else MockRuntime(config)
+    config = runtime.config
     runtime.check_store()
     business = business_socket or bind_socket(config.host, config.port, what="port")
     admin = None
@@ -283,6 +294,7 @@ def serve(
         on_ready=on_ready,
         freeze_heap=True,
         on_admin_failure=admin_failed,
+        watch=watch,
     )
     server = _MainServer(_uvicorn_config(app))
     try:

@@ -39,6 +39,7 @@ import gc
 import json
 import logging
 import os
+import pickle
 import selectors
 import signal
 import socket
@@ -52,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 from mockloop.errors import ConfigError, ServerError
 from mockloop.mock.config import MockConfig
+from mockloop.mock.watch import DescriptionWatch
 
 if TYPE_CHECKING:
     from mockloop.mock.runtime import MockRuntime
@@ -141,8 +143,16 @@ class _Worker:
 class WorkerPool:
     """N worker processes serving one business port; started, watched and stopped together."""
 
-    def __init__(self, settings: dict[str, Any], count: int) -> None:
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        count: int,
+        description: Callable[[], bytes] | None = None,
+    ) -> None:
         self.settings = settings
+        # Under --watch: the supervisor's description, pickled, handed to each worker it starts
+        # (a worker started while a bad edit is on disk serves the last good version).
+        self.description = description
         self.workers = [_Worker(i) for i in range(count)]
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -155,6 +165,9 @@ class WorkerPool:
         to `_wait_ready`, which closes it)."""
         read_fd, write_fd = os.pipe()
         payload = dict(self.settings, worker=worker.index, ready_fd=write_fd)
+        message = json.dumps(payload).encode()  # one line: no newline inside
+        if self.description is not None:
+            message += b"\n" + self.description()
         env = dict(os.environ)
         if payload.get("metrics_dir"):
             # prometheus-client reads it once, at import: it must be set when the worker starts.
@@ -174,7 +187,7 @@ class WorkerPool:
             os.close(write_fd)
         assert process.stdin is not None
         with contextlib.suppress(BrokenPipeError):
-            process.stdin.write(json.dumps(payload).encode())
+            process.stdin.write(message)
             process.stdin.close()
         worker.process = process
         worker.ready = False
@@ -391,15 +404,23 @@ def serve_workers(
         from mockloop.mock.metrics import prepare_multiprocess_dir
 
         prepare_multiprocess_dir(runtime.data_dir)  # counts of an earlier run must not add up
-        pool = WorkerPool(_worker_settings(config, runtime, port), workers)
+        pool = WorkerPool(
+            _worker_settings(config, runtime, port),
+            workers,
+            description=_served_description(runtime) if config.watch else None,
+        )
         runtime.workers = pool.describe
         try:
             pool.start()
+            if config.watch:
+                DescriptionWatch(runtime).start()
             gc.collect()  # as `serve` does once it answers (mock.server._freeze_heap)
             gc.freeze()
             gc.enable()
             code = _serve_admin(runtime, admin, on_ready, _admin_config, _MainServer)
         finally:
+            if runtime.watch is not None:
+                runtime.watch.stop()  # no reload waits on workers that are stopping
             pool.stop()
     finally:
         holder.close()
@@ -407,6 +428,22 @@ def serve_workers(
             admin.close()
         runtime.stop()
     return code
+
+
+def _served_description(runtime: MockRuntime) -> Callable[[], bytes]:
+    """The description `runtime` serves and the files it read, pickled once per version."""
+    kept: dict[int, bytes] = {}
+
+    def pickled() -> bytes:
+        generation = runtime.generation
+        if generation not in kept:
+            kept.clear()
+            kept[generation] = pickle.dumps(
+                (runtime.spec, runtime.description_files), protocol=pickle.HIGHEST_PROTOCOL
+            )
+        return kept[generation]
+
+    return pickled
 
 
 def _serve_admin(
@@ -451,10 +488,13 @@ def _serve_admin(
 
 
 def _worker_main() -> int:
-    """A business worker: settings as JSON on stdin, readiness written to `ready_fd`."""
+    """A business worker: settings as one line of JSON on stdin (then, under --watch, the
+    supervisor's description pickled), readiness written to `ready_fd`."""
+    from mockloop.mock.runtime import MockRuntime
     from mockloop.mock.server import bind_socket, serve
 
-    payload = json.loads(sys.stdin.buffer.read() or b"{}")
+    head, _, described = (sys.stdin.buffer.read() or b"{}").partition(b"\n")
+    payload = json.loads(head)
     config = MockConfig.model_validate(payload["config"])
     ready_fd = int(payload["ready_fd"])
     admin_url = payload.get("admin_url")
@@ -491,7 +531,15 @@ def _worker_main() -> int:
 
     try:
         sock = bind_socket(config.host, config.port, what="port", reuse_port=True)
-        return serve(config, on_ready=ready, business_socket=sock)
+        served: MockConfig | MockRuntime = config
+        if described:
+            # The supervisor's version (trusted: our parent, through our stdin), not the files:
+            # they may hold an edit it refused.
+            spec, files = pickle.loads(described)
+            served = MockRuntime(config, spec=spec)
+            served.description_files = files
+        # Under --watch the supervisor watches the files; a worker reloads when it says so.
+        return serve(served, on_ready=ready, business_socket=sock, watch=False)
     except Exception as exc:  # reported to the supervisor by the closed pipe and exit status
         print(f"mockloop worker {payload.get('worker')}: error: {exc}", file=sys.stderr)
         return 2

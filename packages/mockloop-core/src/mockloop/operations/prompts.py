@@ -330,7 +330,10 @@ class PromptOperations(OperationsBase):
         scenarios: list[dict[str, Any]] = []
         if data.get("rules"):
             check = check_scenario(
-                tuned, strict=True, operations=spec.operations if spec is not None else None
+                tuned,
+                strict=True,
+                operations=spec.operations if spec is not None else None,
+                document=spec.document if spec is not None else None,
             )
             if check.problems:
                 notes.append(

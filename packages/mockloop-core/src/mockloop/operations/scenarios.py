@@ -132,6 +132,7 @@ class ScenarioToolOperations(OperationsBase):
             strict=strict_validation,
             operations=spec.operations if spec is not None else None,
             api_title=spec.title if spec is not None else "the description",
+            document=spec.document if spec is not None else None,
         )
         if check_endpoints and spec is None:
             check.add("rules", notes[0] if notes else NOT_CHECKED, "warning")

@@ -334,7 +334,11 @@ def apply_pack(
         applied.notes.extend(f"{name}: {note}" for note in plan_notes)
         scenario["x-pack"] = {"uri": pack.uri, "scenario": template.name}
         check = check_scenario(
-            scenario, strict=True, operations=spec.operations, api_title=spec.title
+            scenario,
+            strict=True,
+            operations=spec.operations,
+            api_title=spec.title,
+            document=spec.document,
         )
         if check.problems:
             applied.invalid.append(

@@ -244,7 +244,9 @@ def build_scenarios(
             if any(s["name"] == scenario["name"] for s in scenarios):
                 notes.append(f"{scenario['name']}: a scenario of that name exists; left out")
                 continue
-            check = check_scenario(scenario, strict=True, operations=spec.operations)
+            check = check_scenario(
+                scenario, strict=True, operations=spec.operations, document=spec.document
+            )
             if check.problems:
                 notes.append(f"{scenario['name']} did not validate: {check.problems[0]}")
                 continue

@@ -190,7 +190,10 @@ def _validated(
     if item.get("name") in names:
         return None, [f"a scenario named {item.get('name')!r} exists already"]
     check = check_scenario(
-        item, strict=True, operations=spec.operations if spec is not None else None
+        item,
+        strict=True,
+        operations=spec.operations if spec is not None else None,
+        document=spec.document if spec is not None else None,
     )
     if check.problems:
         return None, [str(problem) for problem in check.problems]

@@ -41,6 +41,7 @@ __all__ = [
     "MAX_ENTRIES",
     "MAX_TOTAL_BYTES",
     "compiled_cache_dir",
+    "file_sha256",
     "load_spec_cached",
 ]
 
@@ -87,7 +88,8 @@ def _local_path(source: object) -> str | None:
     return str(path) if path.is_file() else None
 
 
-def _sha256(path: str) -> str:
+def file_sha256(path: str) -> str:
+    """sha256 of a file's bytes, hex (OSError when it cannot be read)."""
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
@@ -129,11 +131,14 @@ def load_spec_cached(
     entry = folder / f"{key}{_SUFFIX}"
     cached = _read_entry(entry, location)
     if cached is not None:
-        return cached
+        spec, deps = cached
+        _note_reads([(location, root_digest), *deps])
+        return spec
     from mockloop.spec.refs import record_reads
 
     with record_reads() as reads:
         spec = load_spec(source, **options)
+    _note_reads([(path, digest) for path, digest in reads if digest is not None])
     # Stored only when the root read is the root hashed into the key (an editor may save it in
     # between) and nothing came from a URL.
     read_root = [digest for path, digest in reads if path == location]
@@ -190,7 +195,7 @@ def _key(location: str, options: dict[str, Any]) -> tuple[str, str]:
     if shaping["refs_root"] is not None:
         shaping["refs_root"] = str(Path(shaping["refs_root"]).expanduser().resolve())
     header = repr((CACHE_FORMAT, _code_fingerprint(), sys.version_info[:2], location, shaping))
-    root = _sha256(location)
+    root = file_sha256(location)
     digest = hashlib.sha256(header.encode())
     digest.update(root.encode())
     return digest.hexdigest(), root
@@ -205,8 +210,9 @@ def _trusted(stat: os.stat_result) -> bool:
     return stat.st_uid == getuid() and not stat.st_mode & 0o022
 
 
-def _read_entry(entry: Path, location: str) -> ApiSpec | None:
-    """The cached spec in `entry` when it is whole and every file it read is unchanged."""
+def _read_entry(entry: Path, location: str) -> tuple[ApiSpec, list[tuple[str, str]]] | None:
+    """The cached spec in `entry` and the files it read, when it is whole and every one of
+    them is unchanged."""
     try:
         # Opened without following a link, then judged on what was opened (no swap between
         # the check and the read).
@@ -237,7 +243,7 @@ def _read_entry(entry: Path, location: str) -> ApiSpec | None:
                 logger.debug("compiled cache: %s holds for another directory", entry)
                 return None
             for path, digest in header["deps"]:
-                if _sha256(path) != digest:
+                if file_sha256(path) != digest:
                     logger.debug("compiled cache: %s changed: loading %s again", path, location)
                     return None
             collecting = gc.isenabled()
@@ -258,7 +264,15 @@ def _read_entry(entry: Path, location: str) -> ApiSpec | None:
         return None
     with contextlib.suppress(OSError):
         os.utime(entry)  # last use, for the pruning
-    return spec
+    return spec, [(str(path), str(digest)) for path, digest in header["deps"]]
+
+
+def _note_reads(reads: list[tuple[str, str]]) -> None:
+    """Tell a `record_reads` in progress which files a description from the cache read, as a
+    load would have. Without the $ref module loaded no one can be recording."""
+    refs = sys.modules.get("mockloop.spec.refs")
+    if refs is not None:
+        refs.note_reads(reads)
 
 
 def _write_entry(

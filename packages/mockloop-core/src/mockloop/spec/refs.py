@@ -40,6 +40,7 @@ __all__ = [
     "default_refs_root",
     "escape_pointer",
     "is_url",
+    "note_reads",
     "parse_text",
     "read_file",
     "read_location",
@@ -64,6 +65,14 @@ def record_reads() -> Iterator[list[tuple[str, str | None]]]:
         yield reads
     finally:
         _READS.reset(token)
+
+
+def note_reads(reads: list[tuple[str, str]]) -> None:
+    """Add documents read elsewhere (the compiled cache's record of them) to a `record_reads`
+    in progress, if any."""
+    active = _READS.get()
+    if active is not None:
+        active.extend(reads)
 
 
 _DEFAULT_LIMITS = SpecLimits()

@@ -187,6 +187,7 @@ def create_admin_app(runtime: MockRuntime) -> FastAPI:
             "state": runtime.state.summary() if runtime.state is not None else None,
             # `serve --workers N`: each business worker (index, pid, alive, ready, restarts).
             "workers": runtime.workers() if runtime.workers is not None else None,
+            "watch": runtime.watch.status() if runtime.watch is not None else None,
         }
 
     metrics = MockMetrics(runtime)

@@ -140,8 +140,10 @@ def check_scenario(
     strict: bool = True,
     operations: Sequence[Operation] | None = None,
     api_title: str = "the description",
+    document: Mapping[str, Any] | None = None,
 ) -> ScenarioCheck:
-    """Validate a scenario field by field and, with `operations`, against a description.
+    """Validate a scenario field by field and, with `operations`, against a description
+    (`document`, the description's normalised document, resolves `$ref`s of body schemas).
 
     The original MockLoop shape is normalised first; `notes` says what was rewritten, and
     problems in rules made from endpoints are located where the caller wrote them
@@ -156,7 +158,7 @@ def check_scenario(
         check.notes.extend(
             resolve_concrete_paths(shape.data["rules"], shape.origins, list(operations))
         )
-    _check_core(shape.data, strict, operations, api_title, check)
+    _check_core(shape.data, strict, operations, api_title, check, document)
     if shape.from_endpoints:
         for problem in [*check.problems, *check.warnings]:
             problem.location = original_location(problem.location, shape.origins)
@@ -171,6 +173,7 @@ def _check_core(
     operations: Sequence[Operation] | None,
     api_title: str,
     check: ScenarioCheck,
+    document: Mapping[str, Any] | None = None,
 ) -> None:
     core = _split_top_level(data, strict, check)
     name = core.get("name")
@@ -199,7 +202,7 @@ def _check_core(
                 check.add(loc, _converted(error), "warning")
     if lax_errors:
         if operations is not None:
-            _check_readable_rules(core.get("rules"), list(operations), api_title, check)
+            _check_readable_rules(core.get("rules"), list(operations), api_title, check, document)
         return
     scenario = Scenario.model_validate(core)
     check.scenario = scenario
@@ -211,13 +214,19 @@ def _check_core(
     if operations is not None:
         check.endpoints_checked = True
         rules = list(enumerate(scenario.rules))
-        check.matches = check_against_description(rules, list(operations), api_title, check.add)
+        check.matches = check_against_description(
+            rules, list(operations), api_title, check.add, document
+        )
     else:
         _shadowed_without_description(scenario, check)
 
 
 def _check_readable_rules(
-    rules: Any, operations: list[Operation], title: str, check: ScenarioCheck
+    rules: Any,
+    operations: list[Operation],
+    title: str,
+    check: ScenarioCheck,
+    document: Mapping[str, Any] | None = None,
 ) -> None:
     """The scenario does not parse as a whole: still check each rule that does against the
     description, so every problem is reported at once. Only errors: with rules missing, what
@@ -236,7 +245,7 @@ def _check_readable_rules(
             check.add(location, message)
 
     check.endpoints_checked = True
-    check.matches = check_against_description(readable, operations, title, errors_only)
+    check.matches = check_against_description(readable, operations, title, errors_only, document)
 
 
 def deployable_form(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -63,9 +63,14 @@ def _names(values: Iterable[str]) -> str:
 
 
 def check_against_description(
-    rules: list[tuple[int, ScenarioRule]], operations: list[Operation], title: str, add: Add
+    rules: list[tuple[int, ScenarioRule]],
+    operations: list[Operation],
+    title: str,
+    add: Add,
+    document: Mapping[str, Any] | None = None,
 ) -> list[RuleMatch]:
-    """Each rule (with its index in the scenario) against the description's operations.
+    """Each rule (with its index in the scenario) against the description's operations
+    (and, with the description's `document`, body conditions against `$ref`'d body schemas).
 
     Findings go to `add`; the return value says which operations each rule selects and
     really answers (the first matching rule wins).
@@ -84,7 +89,9 @@ def check_against_description(
             continue
         applies = [op for op in selected if op.operation_id not in taken]
         if rule.when is not None:
-            for location, message, severity in when_problems(rule.when, applies or selected):
+            for location, message, severity in when_problems(
+                rule.when, applies or selected, document
+            ):
                 add(f"{where}.when.{location}", message, severity)
         if not applies:
             earlier = sorted({taken[op.operation_id] for op in selected})

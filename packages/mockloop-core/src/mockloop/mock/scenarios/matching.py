@@ -32,6 +32,7 @@ from urllib.parse import parse_qsl
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mockloop.mock.scenarios.body_conditions import BodyCheck
 from mockloop.spec.model import Operation
 from mockloop.spec.patterns import compile_pattern
 
@@ -364,13 +365,21 @@ _NUMERIC = ("integer", "number")
 
 
 def when_problems(
-    when: When, operations: list[Operation]
+    when: When, operations: list[Operation], document: Mapping[str, Any] | None = None
 ) -> list[tuple[str, str, Literal["error", "warning"]]]:
     """What in `when` cannot hold for the operations a rule selects: (location under `when`,
     message, severity). A path parameter no selected operation declares, or a test whose type
     the parameter's schema cannot have, is an error (the rule could never answer); a query,
     header or cookie parameter the operations do not declare is a warning (a request may still
-    carry it)."""
+    carry it).
+
+    Body tests are walked through the JSON request body schema (`body.$.a.b`,
+    `body_partial.a.b`; see `body_conditions` for what is walked): a field no branch declares is
+    an error when the object forbids others, else a warning; a test the field's type cannot
+    pass is an error; an operation without a JSON body is a warning. `document` (the
+    description's normalised document) resolves the schemas' `$ref`s; without it a `$ref` is
+    taken as any value.
+    """
     found: list[tuple[str, str, Literal["error", "warning"]]] = []
     sources = (("path", when.path), ("query", when.query))
     sources += (("header", when.headers), ("cookie", when.cookies))
@@ -403,7 +412,24 @@ def when_problems(
                 if wrong:
                     found.append((where, f"{parameter.name} is {wrong}", "error"))
                     break
+    if when.body or when.body_partial is not None:
+        found.extend(_body_problems(when, operations, document))
     return found
+
+
+def _body_problems(
+    when: When, operations: list[Operation], document: Mapping[str, Any] | None
+) -> list[tuple[str, str, Literal["error", "warning"]]]:
+    check = BodyCheck(operations, document, _type_problem)
+    first = "body" if when.body else "body_partial"
+    if check.no_body(first):
+        return check.found
+    for path, test in when.body.items():
+        absent = isinstance(test, Test) and test.present is False
+        check.path(path, test, absent)
+    if when.body_partial is not None:
+        check.partial(when.body_partial, check.roots(), "$", "body_partial")
+    return check.found
 
 
 def _same_name(declared: str, tested: str, location: str) -> bool:

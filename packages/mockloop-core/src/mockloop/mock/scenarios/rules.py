@@ -24,6 +24,7 @@ import fnmatch
 import itertools
 import random
 import threading
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -31,7 +32,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from mockloop.errors import ScenarioError
 from mockloop.mock.config import RateLimit
-from mockloop.mock.scenarios.matching import RequestView, When
+from mockloop.mock.scenarios.matching import RequestView, When, when_problems
 from mockloop.mock.scenarios.original import (
     TestParameters,
     ValidationRule,
@@ -394,14 +395,28 @@ def parse_rule(data: Any) -> ScenarioRule:
         raise ScenarioError(_format_errors(exc, "response rule")) from None
 
 
-def check_rules_against(rules: list[ScenarioRule], operations: list[Operation]) -> list[str]:
-    """Problems with rules that select nothing on this description (each names the rule)."""
+def check_rules_against(
+    rules: list[ScenarioRule],
+    operations: list[Operation],
+    document: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """Problems with rules that select nothing on this description, or whose `when` can never
+    hold for what they select (each names the rule and the condition); `document` resolves
+    `$ref`s of request body schemas."""
     problems = []
     for index, rule in enumerate(rules):
-        if (rule.operation or rule.path or rule.method) and not any(
-            rule.selects(op) for op in operations
-        ):
+        selected = [op for op in operations if rule.selects(op)]
+        if (rule.operation or rule.path or rule.method) and not selected:
             problems.append(f"rules[{index}] ({rule.describe()}) matches no operation")
+            continue
+        if rule.when is not None:
+            problems.extend(
+                f"rules[{index}].when.{location}: {message}"
+                for location, message, severity in when_problems(
+                    rule.when, selected or operations, document
+                )
+                if severity == "error"
+            )
     return problems
 
 
@@ -459,6 +474,12 @@ class RuleEngine:
     def set_overrides(self, overrides: dict[str, ScenarioRule]) -> None:
         with self._lock:
             self._overrides = dict(overrides)
+            self._rebuild()
+
+    def set_operations(self, operations: list[Operation]) -> None:
+        """Resolve the rules in force against another description's operations (a reload)."""
+        with self._lock:
+            self._operations = operations
             self._rebuild()
 
     def _rebuild(self) -> None:

@@ -11,7 +11,8 @@ header value. Values:
 * `method`, `url` (path and query as requested);
 * `now` (ISO 8601, UTC), `now.epoch`, `now.epoch_ms`, `now.date`;
 * `uuid` (a fresh UUID 4), `random.int(LOW, HIGH)`;
-* `fake.NAME`: a realistic value for a field called NAME (`fake.email`, `fake.city`, ...).
+* `fake.NAME`: a realistic value for a field called NAME (`fake.email`, `fake.city`,
+  `fake.company`, ...), from Faker's data in the mock's locale (`--locale`).
 
 Filters: `upper`, `lower`, `int`, `number`, `bool`, `json` (the value as JSON), and
 `default(VALUE)` (used when the value is missing; VALUE is a JSON literal). A string that is
@@ -204,7 +205,7 @@ class TooLarge(Exception):
 class RenderContext:
     """What one request offers to templates, and the room the rendered answer may take."""
 
-    __slots__ = ("method", "path", "request", "rng", "room")
+    __slots__ = ("locale", "method", "path", "request", "rng", "room")
 
     def __init__(
         self,
@@ -213,8 +214,10 @@ class RenderContext:
         path: str,
         rng: random.Random,
         room: int = 1024 * 1024,
+        locale: str = "en_US",
     ) -> None:
         self.request = request
+        self.locale = locale  # of `fake.NAME` values (a Faker locale, MockConfig.locale)
         self.method = method
         self.path = path
         self.rng = rng
@@ -290,13 +293,13 @@ def _lookup(name: str, context: RenderContext) -> Any:
     if source == "fake" and key:
         from mockloop.fake.values import value_for_name
 
-        found = value_for_name(key, "string", context.rng)
+        found = value_for_name(key, "string", context.rng, context.locale)
         if isinstance(found, (tuple, list)):  # alternatives, best first
             found = found[0] if found else None
         if found is None:  # a number by its name (price, age, latitude), else a word
             found = value_for_name(key, "number", context.rng)
         if found is None:
-            found = value_for_name("name", "string", context.rng)
+            found = value_for_name("name", "string", context.rng, context.locale)
         return _MISSING if found is None else found
     return _MISSING
 

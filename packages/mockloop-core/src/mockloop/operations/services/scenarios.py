@@ -100,6 +100,7 @@ class ScenarioDeployer:
                 strict=strict_validation,
                 operations=spec.operations if spec is not None else None,
                 api_title=spec.title if spec is not None else "the description",
+                document=spec.document if spec is not None else None,
             )
             if spec is None:
                 check.add("rules", note or NOT_CHECKED, "warning")
