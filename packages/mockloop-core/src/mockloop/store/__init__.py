@@ -19,6 +19,7 @@ class) raise `ConfigError`, and activating an unknown scenario raises `ScenarioE
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -84,8 +85,9 @@ class Store(Protocol):
         ...
 
     # Request log
-    def insert_log_rows(self, rows: list[dict[str, Any]]) -> None:
-        """Insert already-redacted log rows in one transaction."""
+    def insert_log_rows(self, rows: Sequence[Mapping[str, Any] | tuple[Any, ...]]) -> None:
+        """Insert already-redacted log rows in one transaction (column maps, or tuples of
+        every column of `LOG_COLUMNS` but id, in order: `SQLStore.insert_log_rows`)."""
         ...
 
     def search_logs(

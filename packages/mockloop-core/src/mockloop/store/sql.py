@@ -34,7 +34,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -470,13 +470,19 @@ class SQLStore(StoreBase):
     # -- request log ------------------------------------------------------------------------
 
     def insert_log_rows(
-        self, rows: list[dict[str, Any]], *, progress: WriterProgress | None = None
+        self,
+        rows: Sequence[Mapping[str, Any] | tuple[Any, ...]],
+        *,
+        progress: WriterProgress | None = None,
     ) -> None:
         """Insert already-redacted log rows in one transaction.
 
         Each row maps column names (`LOG_COLUMNS` without id) to values; missing columns take
-        their defaults, header dicts are stored as JSON text. `progress`, when given, is
-        recorded in the same transaction: a crash leaves both or neither.
+        their defaults, header dicts are stored as JSON text. A row may also be a plain tuple
+        of every column of `LOG_COLUMNS` but id, in order, holding the values as stored (text
+        headers, `truncated` as 0 or 1): the request-log writer's form, which skips the
+        conversion. `progress`, when given, is recorded in the same transaction: a crash
+        leaves both or neither.
         """
         if not rows:
             if progress is not None:
@@ -485,7 +491,7 @@ class SQLStore(StoreBase):
         params = []
         bodies: dict[str, str] = {}
         for row in rows:
-            values = [*self._log_params(row), None, None]
+            values = [*(row if isinstance(row, tuple) else self._log_params(row)), None, None]
             for slot, index in enumerate(_BODY_INDEXES):
                 text = values[index]
                 if len(text) >= _SHARED_BODY_MIN:
@@ -641,7 +647,7 @@ class SQLStore(StoreBase):
         )
 
     @staticmethod
-    def _log_params(row: dict[str, Any]) -> tuple[Any, ...]:
+    def _log_params(row: Mapping[str, Any]) -> tuple[Any, ...]:
         get = row.get
         request_headers = get("request_headers") or {}
         response_headers = get("response_headers") or {}

@@ -44,7 +44,7 @@ from mockloop.mock.request_log.counters import (
 )
 from mockloop.redaction import REDACTED, SECRET_HEADERS, SECRET_WORDS, Redactor
 from mockloop.store import SQLStore, Store
-from mockloop.store.sql import WriterProgress
+from mockloop.store.sql import LOG_COLUMNS, WriterProgress
 
 __all__ = [
     "KEPT_BODY_BYTES",
@@ -183,6 +183,8 @@ class _FlushMarker:
         self.event = threading.Event()
 
 
+#: The columns of `RequestLogWriter._row_values`, in order (`LOG_COLUMNS` without id).
+_ROW_COLUMNS = LOG_COLUMNS[1:]
 _MEMO_LIMIT = 512  # distinct bodies / header sets remembered
 _MEMO_MAX_BYTES = 16 * 1024  # larger ones are redacted every time, never kept
 
@@ -591,19 +593,14 @@ class RequestLogWriter:
         """Convert and insert one batch numbered from `first`; every record ends up settled:
         written, or counted dropped."""
         last = first + len(batch) - 1
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
         bad = 0
-        writer_id = self.writer_id
         for seq, record in enumerate(batch, first):
             try:
-                row = self.to_row(record)
+                rows.append(self._row_values(record, seq))
             except Exception:
                 bad += 1
                 logger.exception("request log: could not convert %r; it is dropped", record)
-            else:
-                row["writer_id"] = writer_id
-                row["seq"] = seq
-                rows.append(row)
         if bad:
             with self._lock:
                 self._failed += bad
@@ -661,7 +658,7 @@ class RequestLogWriter:
                     with self._lock:
                         self._evicted += evicted
 
-    def _insert(self, rows: list[dict[str, Any]], last: int) -> None:
+    def _insert(self, rows: list[tuple[Any, ...]], last: int) -> None:
         """Insert rows; with crash accounting, advance the writer's progress in the same
         transaction."""
         if self._progress_store is None:
@@ -719,10 +716,19 @@ class RequestLogWriter:
 
     def to_row(self, record: LogRecord) -> dict[str, Any]:
         """Convert one record to a redacted, truncated store row (runs in the writer thread)."""
+        row = dict(zip(_ROW_COLUMNS, self._row_values(record, None), strict=True))
+        del row["writer_id"], row["seq"]
+        row["truncated"] = bool(row["truncated"])
+        return row
+
+    def _row_values(self, record: LogRecord, seq: int | None) -> tuple[Any, ...]:
+        """`to_row` as the store's tuple (`LOG_COLUMNS` but id, in order), numbered `seq`.
+
+        The writer inserts these: no dict per row for the store to take apart again.
+        """
         limit = self.body_limit
         request_headers, request_json = self._headers(record.request_headers)
         response_headers, response_json = self._headers(record.response_headers)
-        session = request_headers.get("x-session-id")
         # The client's id wins; else the one the server put on the response (so the log matches
         # what the client saw); else a fresh random one, so every row can be referred to.
         correlation = (
@@ -744,32 +750,33 @@ class RequestLogWriter:
         response_cut = response_cut or record.response_size > len(response_body)
         query = self.redactor.query(record.query or b"")
         query_cut = len(query) > limit
-        return {
-            "ts": record.ts,
-            "method": str(record.method).upper(),
+        upstream_error = record.upstream_error
+        return (
+            record.ts,
+            str(record.method).upper(),
             # Token shapes and URL passwords only (`/keys/sk-live-...`), behind the pre-scan.
-            "path": self._path(record.path),
-            "query": query[:limit] if query_cut else query,
-            "operation_id": record.operation_id,
-            "status": record.status,
-            "latency_ms": record.latency_ms,
-            "request_size": record.request_size,
-            "response_size": record.response_size,
+            self._path(record.path),
+            query[:limit] if query_cut else query,
+            record.operation_id,
+            record.status,
+            record.latency_ms,
+            record.request_size,
+            record.response_size,
             # Already JSON text: the store keeps a string as given, so a repeated header set is
             # encoded once, not once per row.
-            "request_headers": request_json,
-            "response_headers": response_json,
-            "request_body": request_text,
-            "response_body": response_text,
-            "truncated": request_cut or response_cut or query_cut,
-            "client": record.client or None,
-            "session_id": session or None,
-            "correlation_id": correlation,
-            "scenario": record.scenario,
-            "mode": record.mode,
-            "upstream_status": record.upstream_status,
-            "upstream_latency_ms": record.upstream_latency_ms,
-            "upstream_error": self.redactor.text(record.upstream_error)
-            if record.upstream_error
-            else None,
-        }
+            request_json,
+            response_json,
+            request_text,
+            response_text,
+            1 if request_cut or response_cut or query_cut else 0,
+            record.client or None,
+            request_headers.get("x-session-id") or None,
+            correlation,
+            record.scenario,
+            record.mode,
+            record.upstream_status,
+            record.upstream_latency_ms,
+            self.redactor.text(upstream_error) if upstream_error else None,
+            self.writer_id,
+            seq,
+        )
