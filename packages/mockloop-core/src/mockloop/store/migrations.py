@@ -145,4 +145,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        version=6,
+        description="request log: the session index holds only rows that have a session",
+        statements=(
+            # Most rows have no session: a full index kept a NULL entry per row, paid on every
+            # insert and again on every eviction (about 0.6 us of the writer's CPU per row).
+            # `session_id = ?` implies NOT NULL, so the session filter still uses the index.
+            "DROP INDEX request_log_session_id",
+            "CREATE INDEX request_log_session_id ON request_log (session_id)"
+            " WHERE session_id IS NOT NULL",
+        ),
+    ),
 )
