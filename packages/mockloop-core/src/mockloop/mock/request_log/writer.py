@@ -669,17 +669,20 @@ class RequestLogWriter:
         self._progress_store.insert_log_rows(rows, progress=progress)
 
     def _headers(self, pairs: Any) -> tuple[dict[str, str], str]:
+        """The header list redacted, and as JSON text; remembered when it is small.
+
+        The memo is consulted first: a large header set is never in it, so its size is only
+        counted when it is not found (a repeated set costs one tuple and one lookup).
+        """
         key = tuple(pairs)
-        if sum(len(name) + len(value) for name, value in key) > _MEMO_MAX_BYTES:
-            headers = self.redactor.headers(pairs)
-            return headers, orjson.dumps(headers).decode()
         found = self._header_memo.get(key)
         if found is None:
             headers = self.redactor.headers(pairs)
             found = (headers, orjson.dumps(headers).decode())
-            if len(self._header_memo) >= _MEMO_LIMIT:
-                self._header_memo.clear()
-            self._header_memo[key] = found
+            if sum(len(name) + len(value) for name, value in key) <= _MEMO_MAX_BYTES:
+                if len(self._header_memo) >= _MEMO_LIMIT:
+                    self._header_memo.clear()
+                self._header_memo[key] = found
         return found
 
     def _body(self, body: bytes, content_type: str) -> tuple[str, bool]:
