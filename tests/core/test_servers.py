@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -280,3 +281,32 @@ def test_cli_start_list_discover_stop(capsys: pytest.CaptureFixture[str]) -> Non
     assert "no server started by MockLoop matches" in capsys.readouterr().err
     assert cli_main(["generate", str(PETSTORE), "--name", "from-cli", "--no-auth"]) == 0
     assert "Generated from-cli" in capsys.readouterr().out
+
+
+def test_start_mock_server_watches_and_localizes(tmp_path: Path) -> None:
+    """The operation's watch and locale reach the detached `mockloop serve`."""
+    from mockloop import MockLoopClient
+
+    spec = tmp_path / "api.yaml"
+    spec.write_text(PETSTORE.read_text())
+    client = MockLoopClient()
+    started = client.start_mock_server(
+        str(spec), business_port=_free_port(), admin_port=_free_port(), watch=True, locale="de-DE"
+    )
+    try:
+        health = httpx.get(f"{started.admin_url}/health", timeout=10).json()
+        assert health["watch"]["files"] == [str(spec.resolve())]
+        spec.write_text(PETSTORE.read_text().replace("MockLoop Pet Store", "Watched Store"))
+        wait_for(
+            lambda: (
+                httpx.get(f"{started.business_url}/health").json()["api"]["title"]
+                == "Watched Store"
+            ),
+            "the edit",
+        )
+    finally:
+        client.stop_mock_server(started.id)
+    with pytest.raises(ConfigError, match="unknown locale 'xx-YY'"):
+        client.start_mock_server(str(spec), locale="xx-YY")
+    with pytest.raises(ConfigError, match=r"mockloop\.yaml"):
+        client.start_mock_server(project_path=str(tmp_path), watch=True)

@@ -348,9 +348,7 @@ def test_a_request_in_flight_finishes_on_the_version_that_routed_it(
         assert answer["r"].json() == {"made": True}
 
 
-def test_a_fix_that_creates_the_missing_file_is_taken(
-    watched: MockServer, described: Path
-) -> None:
+def test_a_fix_that_creates_the_missing_file_is_taken(watched: MockServer, described: Path) -> None:
     (described / "api.yaml").write_text(ROOT.replace("schemas/item.yaml", "more/item.yaml"))
     wait_for(lambda: "more/item.yaml" in (_health(watched)["watch"]["error"] or ""), "the error")
     (described / "more").mkdir()  # a folder no one watched, then the file in it
@@ -402,15 +400,18 @@ def test_the_scenarios_file_is_the_truth_for_its_scenarios(described: Path) -> N
         httpx.post(f"{admin}/deactivate", timeout=10).raise_for_status()
         scenarios.write_text(SCENARIOS % 503 + "  - {name: other, rules: []}\n")
         wait_for(
-            lambda: "other" in {s["name"] for s in httpx.get(admin, timeout=10).json()["scenarios"]},
+            lambda: (
+                "other" in {s["name"] for s in httpx.get(admin, timeout=10).json()["scenarios"]}
+            ),
             "the added scenario",
         )
         assert _get(server, "/items/1").status_code == 200
         # ...and a scenario the file no longer names is removed.
         scenarios.write_text("scenarios:\n  - {name: other, rules: []}\n")
         wait_for(
-            lambda: {s["name"] for s in httpx.get(admin, timeout=10).json()["scenarios"]}
-            == {"other"},
+            lambda: (
+                {s["name"] for s in httpx.get(admin, timeout=10).json()["scenarios"]} == {"other"}
+            ),
             "the removed scenario",
         )
         assert _get(server, "/items/1").status_code == 200

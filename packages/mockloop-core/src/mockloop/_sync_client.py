@@ -253,6 +253,8 @@ class MockLoopClient:
         auth_enabled: bool = True,
         allow_fetch: list[str] | None = None,
         refs_root: str | None = None,
+        watch: bool = False,
+        locale: str | None = None,
     ) -> ServerInfo:
         """Start a mock server as a detached background process and register it.
 
@@ -273,6 +275,11 @@ class MockLoopClient:
                 always allowed, link-local and cloud metadata addresses never.
             refs_root: folder the description's local $refs must stay inside (only with
                 spec_url_or_path); default: the description's own folder.
+            watch: reload the description file (and every file it $refs) when it changes,
+                without a restart; a bad edit keeps the last good version serving and is
+                reported in /health (only with a local spec_url_or_path).
+            locale: Faker locale of generated names, places and texts, e.g. de_DE (only with
+                spec_url_or_path; default en_US).
         """
         return self._runner.run(
             self._client.start_mock_server(
@@ -284,6 +291,8 @@ class MockLoopClient:
                 auth_enabled=auth_enabled,
                 allow_fetch=allow_fetch,
                 refs_root=refs_root,
+                watch=watch,
+                locale=locale,
             )
         )
 

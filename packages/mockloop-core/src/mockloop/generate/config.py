@@ -36,6 +36,7 @@ _COMMENTS = {
     "stateful": "CRUD collections: POST creates, GET lists and fetches, DELETE removes",
     "data_dir": "relative to this file",
     "seed": "seed of generated data: same seed, same responses",
+    "locale": "Faker locale of names, places and texts (de_DE, fr_FR, ja_JP, ...)",
     "validation": "request validation: off, warn or enforce",
     "proxy": "mock, proxy, hybrid or replay mode and the live API (docs/proxy.md)",
 }

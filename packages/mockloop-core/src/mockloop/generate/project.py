@@ -406,6 +406,7 @@ def generate_project(
         **features,
         "data_dir": "data",
         "seed": 0,
+        "locale": "en_US",
         "validation": "enforce",
     }
     if allowed:

@@ -222,6 +222,8 @@ class MockServerOperations(OperationsBase):
         auth_enabled: bool = True,
         allow_fetch: list[str] | None = None,
         refs_root: str | None = None,
+        watch: bool = False,
+        locale: str | None = None,
     ) -> ServerInfo:
         """Start a mock server as a detached background process and register it.
 
@@ -242,6 +244,11 @@ class MockServerOperations(OperationsBase):
                 always allowed, link-local and cloud metadata addresses never.
             refs_root: folder the description's local $refs must stay inside (only with
                 spec_url_or_path); default: the description's own folder.
+            watch: reload the description file (and every file it $refs) when it changes,
+                without a restart; a bad edit keeps the last good version serving and is
+                reported in /health (only with a local spec_url_or_path).
+            locale: Faker locale of generated names, places and texts, e.g. de_DE (only with
+                spec_url_or_path; default en_US).
         """
         from mockloop.servers import start_server
 
@@ -258,6 +265,17 @@ class MockServerOperations(OperationsBase):
                 extra.append("--stateful")
             if not auth_enabled:
                 extra.append("--no-auth")
+            if watch:
+                extra.append("--watch")
+            if locale is not None:
+                from mockloop.fake.pools import check_locale
+
+                extra.extend(["--locale", check_locale(locale)])
+        elif watch or locale is not None:
+            raise ConfigError(
+                "watch and locale apply to a description (spec_url_or_path); a project keeps "
+                "its settings in its mockloop.yaml: set `watch: true` or `locale: de_DE` there"
+            )
         started = await self._in_thread(
             start_server,
             spec=spec_url_or_path,
