@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,8 +14,9 @@ import pytest
 
 from mockloop.errors import ConfigError
 from mockloop.fake import SchemaFaker
-from mockloop.fake.pools import check_locale, pool
-from mockloop.fake.values import value_for_name
+from mockloop.fake.faker import WARM_NAMES, _property_names  # pyright: ignore[reportPrivateUsage]
+from mockloop.fake.pools import available_locales, check_locale, pool, pools_built
+from mockloop.fake.values import format_value, string_value, value_for_name
 from mockloop.mock import MockConfig
 from mockloop.mock.scenarios.matching import RequestView
 from mockloop.mock.scenarios.templates import RenderContext, render_value
@@ -135,8 +137,92 @@ def test_locale_is_checked_and_normalized() -> None:
         MockConfig.build(spec="x.yaml", locale="xx_YY")
     assert "unknown locale 'xx_YY'" in str(caught.value)
     assert "de_DE" in str(caught.value) and "AVAILABLE_LOCALES" in str(caught.value)
-    with pytest.raises(ConfigError, match="such as de_AT, de_CH, de_DE"):
+    with pytest.raises(ConfigError, match="such as de, de_AT, de_CH, de_DE"):
         check_locale("de_XX")
+
+
+def test_every_faker_locale_is_accepted() -> None:
+    from faker.config import AVAILABLE_LOCALES
+
+    assert available_locales() == list(AVAILABLE_LOCALES)
+    for locale in ("en_AU", "en_CA", "en_PH", "en", "de", "es", "th", "it_CH", "ar_AE", "fil_PH"):
+        assert check_locale(locale) == locale
+    assert check_locale("EN-au") == "en_AU"
+
+
+def test_a_huge_refused_locale_is_not_echoed_in_full() -> None:
+    with pytest.raises(ConfigError) as caught:
+        check_locale("x" * 100_000)
+    message = str(caught.value)
+    assert "unknown locale 'xxxx" in message and "...'" in message
+    assert len(message) < 400
+
+
+# RFC 5322 dot-atom: atoms of atext joined by single dots, none at either end.
+_DOT_ATOM = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@"
+    r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+)
+
+
+def test_emails_are_dot_atoms_in_every_locale_long_or_cut() -> None:
+    shapes = [
+        {"type": "string", "format": "email"},
+        {"type": "string", "format": "email", "maxLength": 25},
+        {"type": "string", "format": "email", "maxLength": 12},
+    ]
+    for locale in available_locales():
+        for seed in range(40):
+            for shape in shapes:
+                email = string_value(shape, random.Random(seed), "email", locale)
+                assert _DOT_ATOM.fullmatch(email), (locale, shape, email)
+    # The case the cut got wrong: Greek user names whose 12th character is a dot.
+    assert any(user[:12].endswith(".") for user in pool("el_GR", "user_name"))
+    for seed in range(2000):
+        emails = format_value("email", random.Random(seed), "el_GR")
+        assert all(_DOT_ATOM.fullmatch(e) for e in emails), emails
+
+
+def test_state_codes_are_ascii_letters_and_names_stay_local() -> None:
+    for locale in available_locales():
+        codes = pool(locale, "state_abbr")
+        assert codes and all(c.isascii() and c.isalpha() for c in codes), (locale, codes[:5])
+    assert pool("ja_JP", "state_abbr") == pool("en_US", "state_abbr")  # no codes in ja_JP
+    assert not all(name.isascii() for name in pool("ja_JP", "state"))  # names: Japanese
+    assert pool("it_IT", "state_abbr") != pool("en_US", "state_abbr")  # Italy's own codes
+    rng = random.Random(0)
+    for name in ("stateCode", "state_abbr", "region_code", "provinceCode"):
+        code = value_for_name(name, "string", rng, "hy_AM")
+        assert isinstance(code, str) and code.isascii() and code.isalpha(), (name, code)
+
+
+def _wide(names: list[str]) -> dict[str, Any]:
+    schema = {"type": "object", "properties": {n: {"type": "string"} for n in names}}
+    return {"components": {"schemas": {"Wide": schema}}}
+
+
+def test_warm_up_looks_at_a_bounded_number_of_names() -> None:
+    many = [f"field{i}" for i in range(WARM_NAMES * 3)]
+    assert sum(1 for _ in _property_names(_wide(many))) == WARM_NAMES
+    faker = SchemaFaker(_wide(many), locale="de_AT")
+    thread = faker.warm_up()
+    assert thread is not None
+    thread.join()
+    assert 0 < faker.warmed_names <= WARM_NAMES
+
+
+def test_warm_up_stops_once_every_pool_is_built() -> None:
+    every_kind = [
+        "firstName", "lastName", "name", "username", "email", "street", "city", "region",
+        "stateCode", "zip", "country", "company", "jobTitle", "phone", "iban", "userAgent",
+        "description", "word", "color", "colour", "eyeColor", "hairColor", "favoriteColor",
+    ]  # fmt: skip
+    faker = SchemaFaker(_wide(every_kind + [f"field{i}" for i in range(5000)]), locale="fr_CH")
+    thread = faker.warm_up()
+    assert thread is not None
+    thread.join()
+    assert pools_built("fr_CH")
+    assert faker.warmed_names <= len(every_kind)
 
 
 def test_template_fake_values_use_the_locale() -> None:

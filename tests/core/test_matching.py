@@ -316,3 +316,35 @@ def test_overrides_refuse_tests_that_can_never_hold(mock: MockServer) -> None:
     )
     assert refused.status_code == 400
     assert "when.path.petid" in refused.json()["detail"]
+
+
+def test_a_parameter_test_is_an_error_only_when_every_declaring_operation_rejects_it() -> None:
+    from mockloop.mock.scenarios.matching import when_problems
+
+    def get(operation_id: str, kind: str) -> dict[str, Any]:
+        parameter = {"name": "id", "in": "path", "required": True, "schema": {"type": kind}}
+        return {
+            "get": {
+                "operationId": operation_id,
+                "parameters": [parameter],
+                "responses": {"200": {"description": "ok"}},
+            }
+        }
+
+    spec = load_spec(
+        {
+            "openapi": "3.0.3",
+            "info": {"title": "Two ids", "version": "1"},
+            "paths": {
+                "/users/{id}": get("getUser", "string"),
+                "/orders/{id}": get("getOrder", "integer"),
+            },
+        }
+    )
+    when = When.model_validate({"path": {"id": "alice"}})
+    # /users/{id} takes "alice": a rule over both GETs answers it there.
+    assert when_problems(when, spec.operations) == []
+    orders = [op for op in spec.operations if op.operation_id == "getOrder"]
+    assert when_problems(when, orders) == [
+        ("path.id", "id is of type integer: 'alice' is not a number", "error")
+    ]

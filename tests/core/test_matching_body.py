@@ -323,3 +323,158 @@ def test_a_body_schema_behind_a_ref_is_checked_everywhere_a_scenario_is_taken(
         assert runtime.save_scenario(scenario)["name"] == "cheap-dogs"
     finally:
         runtime.stop()
+
+
+def _one_body(content: dict[str, Any], components: dict[str, Any] | None = None) -> ApiSpec:
+    """A description with one operation, `px`, taking `content` as its request body."""
+    return load_spec(
+        {
+            "openapi": "3.1.0",
+            "info": {"title": "One", "version": "1"},
+            "paths": {
+                "/x": {
+                    "post": {
+                        "operationId": "px",
+                        "requestBody": {"content": content},
+                        "responses": {"200": {"description": "ok"}},
+                    }
+                }
+            },
+            "components": {"schemas": components or {}},
+        }
+    )
+
+
+def _json(schema: dict[str, Any], components: dict[str, Any] | None = None) -> ApiSpec:
+    return _one_body({"application/json": {"schema": schema}}, components)
+
+
+def test_a_wildcard_reaches_an_objects_member_values_too() -> None:
+    spec = _json(
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "prices": {"type": "object", "additionalProperties": {"type": "number"}},
+                "empty": {"type": "object", "additionalProperties": False},
+                "note": {"type": "string"},
+            },
+        }
+    )
+    # RFC 9535: `$.prices.*` on {"prices": {"a": 150}} is [150]; `$.*` is every member value.
+    assert _problems(spec, ["px"], {"body": {"$.prices.*": {"min": 100}}}) == {}
+    assert _problems(spec, ["px"], {"body": {"$.prices[*]": {"min": 100}}}) == {}
+    assert _problems(spec, ["px"], {"body": {"$.*": {"regex": "DROP"}}}) == {}
+    # The members' schema still types them; a closed object with no members has no values.
+    found = _problems(
+        spec,
+        ["px"],
+        {
+            "body": {
+                "$.prices.*": "cheap",
+                "$.empty.*": 1,
+                "$.note.*": "a",
+            }
+        },
+    )
+    assert found["body.$.prices.*"] == (
+        "body field $.prices[*] is of type number: 'cheap' is not a number",
+        "error",
+    )
+    assert found["body.$.empty.*"] == (
+        "body field $.empty is an object that allows no members (additionalProperties or "
+        "unevaluatedProperties is false): '*' reaches nothing; the rule could never answer",
+        "error",
+    )
+    assert found["body.$.note.*"] == (
+        "body field $.note is of type string, not an object or an array; the rule could never "
+        "answer",
+        "error",
+    )
+    absent = _problems(spec, ["px"], {"body": {"$.empty.*": {"present": False}}})
+    assert absent["body.$.empty.*"][1] == "warning"
+
+
+def test_fields_declared_through_conditionals_count_under_unevaluated_properties() -> None:
+    spec = _json(
+        {
+            "type": "object",
+            "properties": {"kind": {"enum": ["card", "bank"]}, "a": {"type": "string"}},
+            "if": {"properties": {"kind": {"const": "card"}}},
+            "then": {"properties": {"cardNumber": {"type": "string"}}},
+            "else": {"properties": {"iban": {"type": "string"}}},
+            "dependentSchemas": {"a": {"properties": {"b": {"type": "integer"}}}},
+            "unevaluatedProperties": False,
+        }
+    )
+    when = {"body": {"$.cardNumber": {"regex": "^4"}, "$.iban": "DE1", "$.b": 2}}
+    assert _problems(spec, ["px"], when) == {}
+    found = _problems(spec, ["px"], {"body": {"$.b": "x", "$.other": 1}})
+    assert "of type integer: 'x' is not a number" in found["body.$.b"][0]
+    assert found["body.$.other"][1] == "error"
+    assert "(declared: a, b, cardNumber, iban, kind)" in found["body.$.other"][0]
+    # A `$dynamicRef` may bring any field: nothing is claimed about undeclared ones.
+    dynamic = _json(
+        {
+            "type": "object",
+            "properties": {"a": {"type": "string"}},
+            "$dynamicRef": "#node",
+            "unevaluatedProperties": False,
+        }
+    )
+    assert _problems(dynamic, ["px"], {"body": {"$.other": 1}}) == {}
+
+
+def test_a_field_any_json_media_type_declares_is_known() -> None:
+    closed = {"type": "object", "additionalProperties": False}
+    spec = _one_body(
+        {
+            "application/json": {"schema": {**closed, "properties": {"a": {"type": "string"}}}},
+            "application/merge-patch+json": {
+                "schema": {**closed, "properties": {"b": {"type": "integer"}}}
+            },
+        }
+    )
+    assert _problems(spec, ["px"], {"body": {"$.a": "x", "$.b": 1}}) == {}
+    found = _problems(spec, ["px"], {"body": {"$.b": "x", "$.c": 1}})
+    assert "of type integer: 'x' is not a number" in found["body.$.b"][0]
+    assert found["body.$.c"][1] == "error"
+    assert "px declares no body field 'c' (declared: a, b)" in found["body.$.c"][0]
+
+
+def test_hostile_schemas_are_expanded_within_a_bound() -> None:
+    """Products of branches, `$ref` cycles and deep ladders of `allOf`s finish: the expansion
+    is capped at 64 alternatives (the last standing for the rest), memoised and budgeted, and
+    what it cut off never becomes an error."""
+    from mockloop.mock.scenarios.body_conditions import _MAX_WORK, BodyCheck
+    from mockloop.mock.scenarios.matching import _type_problem
+
+    def ref(name: str) -> dict[str, str]:
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    branches = [
+        {"type": "object", "additionalProperties": False, "properties": {f"p{i}": {}}}
+        for i in range(64)
+    ]
+    ladder = {f"L{k}": {"allOf": [ref(f"L{k + 1}")] * 3, "anyOf": branches[:4]} for k in range(40)}
+    components = {
+        "X": {"anyOf": branches},
+        "Product": {"allOf": [ref("X")] * 4},  # 64^4 alternatives unbounded
+        "Self": {"type": "object", "properties": {"a": {}}, "allOf": [ref("Self")] * 3},
+        **ladder,
+        "L40": {"type": "object"},
+    }
+    for root in ("Product", "Self", "L0"):
+        spec = _json(ref(root), components)
+        check = BodyCheck(spec.operations, spec.document, _type_problem)
+        roots = check.roots()
+        assert 1 <= len(roots) <= 64
+        assert check.work <= _MAX_WORK + 64 * 64 * len(components)
+        check.path("$.zzz", "x", False)
+        check.path("$.a", "x", False)
+        assert [f for f in check.found if f[2] == "error"] == [], (root, check.found)
+    # The product is cut at 64: the last alternative stands for the ones cut off.
+    spec = _json(ref("Product"), components)
+    check = BodyCheck(spec.operations, spec.document, _type_problem)
+    assert len(check.roots()) == 64
+    assert check.roots() is check.roots()  # computed once per check

@@ -98,3 +98,39 @@ def test_overrides_win_over_the_scenario_and_switch_resets() -> None:
     engine.set_scenario(None)
     assert engine.rule_for(OPS[0]) is None
     assert engine.active_scenario is None
+
+
+@pytest.mark.parametrize("validation", ["enforce", "warn", "off"])
+def test_a_rule_for_invalid_requests_is_kept_unless_validation_refuses_them(
+    tmp_path, validation: str
+) -> None:
+    """`"tag": "horse"` is outside NewPet's enum: with validation enforced no request carrying
+    it reaches the rules, so the rule is refused on save; otherwise it answers exactly those
+    requests, which is what a rule simulating the server's 422 is for."""
+    import httpx
+
+    from mockloop.mock import MockConfig, MockServer
+    from tests.conftest import PETSTORE
+
+    scenario = {
+        "name": "no-horses",
+        "rules": [{"operation": "createPet", "when": {"body": {"$.tag": "horse"}}, "status": 422}],
+    }
+    config = MockConfig(
+        spec=str(PETSTORE), port=0, data_dir=tmp_path, auth=False, validation=validation
+    )
+    with MockServer(config) as server:
+        runtime = server.runtime
+        if validation == "enforce":
+            with pytest.raises(ScenarioError, match=r"when\.body\.\$\.tag.*horse"):
+                runtime.save_scenario(scenario)
+            with pytest.raises(ScenarioError, match="horse"):
+                runtime.set_override("createPet", scenario["rules"][0])
+            return
+        runtime.save_scenario(scenario)
+        runtime.activate_scenario("no-horses")
+        horse = {"name": "Ed", "tag": "horse"}
+        answer = httpx.post(f"{server.business_url}/v1/pets", json=horse, timeout=10)
+        assert answer.status_code == 422
+        dog = httpx.post(f"{server.business_url}/v1/pets", json={"name": "Rex", "tag": "dog"})
+        assert dog.status_code == 201

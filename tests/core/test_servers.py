@@ -308,5 +308,7 @@ def test_start_mock_server_watches_and_localizes(tmp_path: Path) -> None:
         client.stop_mock_server(started.id)
     with pytest.raises(ConfigError, match="unknown locale 'xx-YY'"):
         client.start_mock_server(str(spec), locale="xx-YY")
+    with pytest.raises(ConfigError, match="watch needs a description in a local file"):
+        client.start_mock_server("http://127.0.0.1:9/openapi.yaml", watch=True)
     with pytest.raises(ConfigError, match=r"mockloop\.yaml"):
         client.start_mock_server(project_path=str(tmp_path), watch=True)

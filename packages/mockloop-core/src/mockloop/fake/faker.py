@@ -32,6 +32,7 @@ import math
 import random
 import re
 import threading
+from collections.abc import Iterator
 from typing import Any, cast
 from urllib.parse import unquote
 
@@ -42,7 +43,7 @@ from referencing.jsonschema import DRAFT202012
 
 from mockloop.fake.budget import DEFAULT_MAX_BYTES, json_size
 from mockloop.fake.exclusive import exclusive_object
-from mockloop.fake.pools import DEFAULT_LOCALE
+from mockloop.fake.pools import DEFAULT_LOCALE, pools_built
 from mockloop.fake.values import (
     WORDS,
     as_count,
@@ -67,7 +68,7 @@ from mockloop.spec.validation import (
     schema_name,
 )
 
-__all__ = ["SchemaFaker"]
+__all__ = ["WARM_NAMES", "SchemaFaker"]
 
 logger = logging.getLogger("mockloop.fake")
 
@@ -80,6 +81,10 @@ _BUDGET = 3000  # values per call before everything counts as deep
 _RETRIES = 200  # validator-driven retries per call (oneOf, `not`...) before taking what comes
 _CALL_STEPS = 5 * MAX_STEPS  # validation steps all the checks of one call may take together
 _MAX_CACHED = 100_000
+# Warm-up bounds: a description's pools are a bonus built ahead, never worth much CPU (the
+# GitHub description has 4,174 property names in 57,017 nodes).
+WARM_NAMES = 20_000  # property names looked at, repeats included
+_WARM_NODES = 200_000  # nodes visited
 _NUMERIC = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
 _OBJECT_KEYS = ("properties", "required", "additionalProperties", "patternProperties")
 _OBJECT_KEYS += ("minProperties", "maxProperties", "propertyNames", "unevaluatedProperties")
@@ -165,6 +170,7 @@ class SchemaFaker:
         self.max_bytes = max(64, max_bytes)
         self.seed = seed
         self.locale = locale
+        self.warmed_names = 0  # property names the last `warm_up` proposed values for
         self.max_depth = max(0, max_depth)
         self.max_items = max(0, max_items)
         self._hard = min(self.max_depth, 40) + _HARD
@@ -226,14 +232,20 @@ class SchemaFaker:
         """Build, on a daemon thread, the value pools that the document's property names and
         formats call for, so the first response does not pay for importing Faker (None for an
         empty document). Values are the same whether a pool was built here or on first
-        use: each pool has its own fixed seed."""
+        use: each pool has its own fixed seed. The work is bounded: it stops once every pool
+        of the locale is built, and looks at no more than `WARM_NAMES` property names (a
+        description with more builds the rest on first use)."""
         document, locale = self.document, self.locale
         if not document:
             return None
+        self.warmed_names = 0
 
         def build() -> None:
             probe = random.Random(0)
             for name in _property_names(document):
+                if pools_built(locale):
+                    break
+                self.warmed_names += 1
                 if name == "\x00email":
                     format_value("email", probe, locale)
                 else:
@@ -1068,22 +1080,31 @@ def _marker(value: Any) -> bytes:
         return repr(value).encode()
 
 
-def _property_names(document: Any) -> list[str]:
-    """The distinct property names of every schema in `document` (and `"\\x00email"` when a
-    string has the email format), walked without recursion."""
-    names: dict[str, None] = {}
+def _property_names(document: Any, limit: int | None = None) -> Iterator[str]:
+    """The distinct property names of the schemas in `document` (and `"\\x00email"` when a
+    string has the email format), walked without recursion; at most `limit` names are looked
+    at (`WARM_NAMES` by default, repeats included) and `_WARM_NODES` nodes visited."""
+    budget = WARM_NAMES if limit is None else limit
+    names: set[str] = set()
     stack = [document]
-    seen = 0
-    while stack and seen < 200_000:  # a bound for enormous documents: warm-up is a bonus
+    nodes = 0
+    while stack and nodes < _WARM_NODES and budget > 0:
         node = stack.pop()
-        seen += 1
+        nodes += 1
         if isinstance(node, dict):
             properties = node.get("properties")
             if isinstance(properties, dict):
-                names.update((str(key), None) for key in properties)
-            if node.get("format") in ("email", "idn-email"):
-                names["\x00email"] = None
+                for key in properties:
+                    if budget <= 0:
+                        return
+                    budget -= 1
+                    name = str(key)
+                    if name not in names:
+                        names.add(name)
+                        yield name
+            if node.get("format") in ("email", "idn-email") and "\x00email" not in names:
+                names.add("\x00email")
+                yield "\x00email"
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
-    return list(names)

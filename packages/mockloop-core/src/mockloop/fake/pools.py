@@ -15,6 +15,7 @@ Locales are Faker's (`en_US`, `de_DE`, `ja_JP`, ...), checked without importing 
 from __future__ import annotations
 
 import importlib.util
+import pkgutil
 import re
 import threading
 import unicodedata
@@ -32,6 +33,7 @@ __all__ = [
     "available_locales",
     "check_locale",
     "pool",
+    "pools_built",
 ]
 
 DEFAULT_LOCALE = "en_US"
@@ -46,14 +48,18 @@ def _user_name(fake: Any) -> str:
     """An ASCII user name (Faker's, or the ASCII letters of a name for scripts it leaves)."""
     for text in (fake.user_name(), f"{fake.first_name()}{fake.last_name()}"):
         folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-        folded = re.sub(r"[^a-z0-9._]+", "", folded).strip("._")
+        # A dot-atom local part: no run of dots, no dot at either end.
+        folded = re.sub(r"\.{2,}", ".", re.sub(r"[^a-z0-9._]+", "", folded)).strip("._")
         if len(folded) >= 3:
             return folded
     return f"user{fake.random_int(1, 9999)}"
 
 
 def _state_abbr(fake: Any) -> str:
-    return fake.state_abbr() if hasattr(fake, "state_abbr") else _state(fake)[:2].upper()
+    """The locale's state code when it is ASCII letters, else "" (skipped); a locale without
+    codes raises AttributeError, so `_build` takes the default locale's codes instead."""
+    code = fake.state_abbr()  # AttributeError: no such provider for this locale
+    return code if code.isascii() and code.isalpha() else ""
 
 
 def _state(fake: Any) -> str:
@@ -104,6 +110,11 @@ def pool(locale: str, kind: str) -> list[str]:
         return found
 
 
+def pools_built(locale: str) -> bool:
+    """Whether the pool of every kind is built for `locale` (warming more is then useless)."""
+    return all((locale, kind) in _pools for kind in KINDS)
+
+
 def _build(locale: str, kind: str) -> list[str]:
     """Draw a pool from Faker, seeded by the kind alone (callers hold `_lock`)."""
     fake = _fakers.get(locale)
@@ -128,25 +139,45 @@ def _build(locale: str, kind: str) -> list[str]:
         if locale != DEFAULT_LOCALE:
             return _build(DEFAULT_LOCALE, kind)
         raise
+    if not values and locale != DEFAULT_LOCALE:  # every value refused (non-ASCII state codes)
+        return _build(DEFAULT_LOCALE, kind)
     return list(values) or [kind]
 
 
 _locales: list[str] | None = None
+_LOCALIZED = re.compile(r"^localized\s*=\s*True\b", re.MULTILINE)
 
 
 def available_locales() -> list[str]:
-    """Faker's locales (`de_DE`, `en_US`, ...), read from its data folders without importing it."""
+    """Faker's locales (`de_DE`, `en`, `en_US`, ...), found as `faker.config` finds them but
+    without importing Faker: the sub-packages of every localized provider package."""
     global _locales
     if _locales is None:
         spec = importlib.util.find_spec("faker")
         roots = list(spec.submodule_search_locations or ()) if spec is not None else []
         found: set[str] = set()
         for root in roots:
-            folder = Path(root) / "providers" / "person"
-            if folder.is_dir():
-                found.update(p.name for p in folder.iterdir() if p.is_dir() and "_" in p.name)
+            providers = Path(root) / "providers"
+            for provider in pkgutil.iter_modules([str(providers)]):
+                folder = providers / provider.name
+                if not provider.ispkg or not _is_localized(folder / "__init__.py"):
+                    continue
+                found.update(
+                    locale.name for locale in pkgutil.iter_modules([str(folder)]) if locale.ispkg
+                )
         _locales = sorted(found)
     return _locales
+
+
+def _is_localized(init: Path) -> bool:
+    """Whether a provider package declares `localized = True` (read, not imported)."""
+    try:
+        return _LOCALIZED.search(init.read_text(encoding="utf-8")) is not None
+    except OSError:
+        return False
+
+
+_SHOWN = 40  # characters of a refused locale echoed in the error
 
 
 def check_locale(locale: str) -> str:
@@ -160,8 +191,10 @@ def check_locale(locale: str) -> str:
         return normal
     near = [name for name in known if name.split("_")[0] == normal.split("_")[0]]
     examples = near or ["en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "ja_JP", "pt_BR"]
+    given = str(locale)
+    shown = given if len(given) <= _SHOWN else given[:_SHOWN] + "..."
     raise ConfigError(
-        f"unknown locale {locale!r}: use a Faker locale such as {', '.join(examples[:8])} "
+        f"unknown locale {shown!r}: use a Faker locale such as {', '.join(examples[:8])} "
         f'({len(known)} in all; list them with `python -c "from faker.config import '
         f'AVAILABLE_LOCALES; print(AVAILABLE_LOCALES)"`)'
     )

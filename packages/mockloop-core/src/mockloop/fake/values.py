@@ -106,7 +106,9 @@ def format_value(fmt: str, rng: random.Random, locale: str = DEFAULT_LOCALE) -> 
         return _moment(rng).strftime("%H:%M:%SZ")
     if fmt in ("email", "idn-email"):
         user = _draw(rng, locale, "user_name")
-        return f"{user}@example.com", f"{user[:12]}@example.com", f"{user[0]}@ex.io"
+        # The cut must stay a dot-atom: no `.` (nor `_`/`-`, for looks) at its end.
+        short = user[:12].rstrip("._-") or user[0]
+        return f"{user}@example.com", f"{short}@example.com", f"{user[0]}@ex.io"
     if fmt == "uuid":
         return str(uuid.UUID(int=rng.getrandbits(128), version=4))
     if fmt in ("uri", "url", "iri", "uri-reference", "iri-reference"):

@@ -266,6 +266,11 @@ class MockServerOperations(OperationsBase):
             if not auth_enabled:
                 extra.append("--no-auth")
             if watch:
+                if "://" in spec_url_or_path:
+                    raise ConfigError(
+                        "watch needs a description in a local file (a URL has no file to "
+                        "watch): save it to a file and give its path"
+                    )
                 extra.append("--watch")
             if locale is not None:
                 from mockloop.fake.pools import check_locale

@@ -368,8 +368,8 @@ def when_problems(
     when: When, operations: list[Operation], document: Mapping[str, Any] | None = None
 ) -> list[tuple[str, str, Literal["error", "warning"]]]:
     """What in `when` cannot hold for the operations a rule selects: (location under `when`,
-    message, severity). A path parameter no selected operation declares, or a test whose type
-    the parameter's schema cannot have, is an error (the rule could never answer); a query,
+    message, severity). A path parameter no selected operation declares, or a test no declaring
+    operation's parameter schema can hold, is an error (the rule could never answer); a query,
     header or cookie parameter the operations do not declare is a warning (a request may still
     carry it).
 
@@ -407,11 +407,11 @@ def when_problems(
                 else:
                     found.append((where, message + ": a request may still carry it", "warning"))
                 continue
-            for parameter in declared:
-                wrong = _type_problem(test, parameter.schema)
-                if wrong:
-                    found.append((where, f"{parameter.name} is {wrong}", "error"))
-                    break
+            # An error only when every declaring operation's parameter rejects the test: the
+            # rule answers the operations whose parameter can hold it.
+            wrongs = [_type_problem(test, parameter.schema) for parameter in declared]
+            if all(wrongs):
+                found.append((where, f"{declared[0].name} is {wrongs[0]}", "error"))
     if when.body or when.body_partial is not None:
         found.extend(_body_problems(when, operations, document))
     return found

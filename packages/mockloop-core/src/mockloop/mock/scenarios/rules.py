@@ -399,17 +399,24 @@ def check_rules_against(
     rules: list[ScenarioRule],
     operations: list[Operation],
     document: Mapping[str, Any] | None = None,
+    *,
+    validated: bool = False,
 ) -> list[str]:
-    """Problems with rules that select nothing on this description, or whose `when` can never
-    hold for what they select (each names the rule and the condition); `document` resolves
-    `$ref`s of request body schemas."""
+    """Problems with rules that select nothing on this description (each names the rule).
+
+    `validated`: the mock refuses requests that break the description before any rule is
+    chosen (validation `enforce`), so a `when` no valid request can meet is a problem too
+    (named with its condition; `document` resolves `$ref`s of request body schemas). Without
+    it such a rule is kept: it answers exactly the invalid requests it describes (a 422 for
+    `"currency": "XXX"`), which is what it is for.
+    """
     problems = []
     for index, rule in enumerate(rules):
         selected = [op for op in operations if rule.selects(op)]
         if (rule.operation or rule.path or rule.method) and not selected:
             problems.append(f"rules[{index}] ({rule.describe()}) matches no operation")
             continue
-        if rule.when is not None:
+        if validated and rule.when is not None:
             problems.extend(
                 f"rules[{index}].when.{location}: {message}"
                 for location, message, severity in when_problems(

@@ -201,6 +201,9 @@ class DescriptionWatch:
             if self._stop.is_set():
                 return False
             runtime = self.runtime
+            # Taken before anything is read: a file written while this check runs changes the
+            # listing, so a refused edit is tried again (see _run).
+            listing = self._listing()
             problems: list[str] = []
             reloaded = False
             try:
@@ -241,7 +244,7 @@ class DescriptionWatch:
                     self.error = error
                     self.error_at = now
                     self.version += 1
-                self._refused = self._listing()
+                self._refused = listing
             elif reloaded or self.error is not None:
                 # Served anew, or a bad edit undone to what is served: nothing is wrong now.
                 self.error = None
