@@ -67,6 +67,8 @@ demo: setup
 	@echo
 	$(PY) examples/client_quickstart.py
 	@echo
+	$(PY) examples/mock_features.py
+	@echo
 	$(PY) examples/testing_workflow.py --out mockloop-reports
 
 test: setup browser postgres
