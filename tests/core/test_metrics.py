@@ -5,6 +5,8 @@ Real servers on 127.0.0.1; under `serve --workers 2` the supervisor merges the w
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -173,6 +175,49 @@ def test_the_supervisor_reports_every_worker(tmp_path: Path) -> None:
         assert written >= requests
         (info,) = families["mockloop_info"]
         assert info.labels["role"] == "supervisor"
+
+        # A worker dies: its counts stay in the total, its files are folded away.
+        victim = health["workers"][0]["pid"]
+        os.kill(victim, signal.SIGKILL)
+
+        def replaced() -> bool:
+            workers = served.health()["workers"]
+            return victim not in {w["pid"] for w in workers} and all(w["ready"] for w in workers)
+
+        wait_for(replaced, "the replacement worker", timeout=60)
+        folder = tmp_path / "data" / "metrics"
+        wait_for(lambda: not (folder / f"counter_{victim}.db").exists(), "the folded files")
+        assert (folder / "counter_archive.db").exists()
+        samples = _scrape(served.admin)["mockloop_requests"]
+        total = _value(samples, "mockloop_requests_total", operation="getPet", status="200")
+        assert total == requests
     finally:
         if served.process.poll() is None:
             _stop(served)
+
+
+def test_a_dead_workers_counts_are_folded_into_the_archive(tmp_path: Path) -> None:
+    """Its totals keep counting, and no file per dead worker piles up (a crash loop)."""
+    from prometheus_client.mmap_dict import MmapedDict
+
+    from mockloop.mock.metrics import forget_worker
+
+    folder = prepare_multiprocess_dir(tmp_path)
+    key = '["mockloop_requests", "mockloop_requests_total", {"worker": "0"}, "help"]'
+    for pid, count in ((101, 3.0), (102, 4.0)):
+        for kind in ("counter", "histogram"):
+            written = MmapedDict(str(folder / f"{kind}_{pid}.db"))
+            written.write_value(key, count, 1.0)
+            written.close()
+        gauge = MmapedDict(str(folder / f"gauge_livesum_{pid}.db"))
+        gauge.write_value(key, 9.0, 1.0)
+        gauge.close()
+        forget_worker(folder, pid)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "counter_archive.db",
+        "histogram_archive.db",
+    ]
+    for kind in ("counter", "histogram"):
+        values = list(MmapedDict.read_all_values_from_file(str(folder / f"{kind}_archive.db")))
+        assert [(k, v) for k, v, _, _ in values] == [(key, 7.0)]
+    forget_worker(folder, 101)  # a pid whose files are gone already: nothing happens

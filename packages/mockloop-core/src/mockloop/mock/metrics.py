@@ -19,12 +19,14 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
@@ -231,7 +233,8 @@ class MockMetrics:
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every series (reads the workers' files)."""
-        return generate_latest(self.registry)
+        with _FILES:
+            return generate_latest(self.registry)
 
 
 def metrics_dir(data_dir: Path) -> Path:
@@ -260,9 +263,32 @@ def prepare_multiprocess_dir(data_dir: Path) -> Path:
     return folder
 
 
-def forget_worker(data_dir: Path, pid: int) -> None:
-    """A worker died: drop its live gauges (its counters stay: they still count)."""
-    mark_process_dead(pid, str(metrics_dir(data_dir)))
+_FILES = threading.Lock()
+"""Held while the supervisor reads the workers' files (a scrape) or folds a dead worker's into
+the archive: a scrape sees the dead worker's counts once, in its file or in the archive."""
+
+_FOLDED = ("counter", "histogram")
+"""The kinds of file whose values outlive their worker (a gauge's die with it)."""
+
+
+def forget_worker(folder: Path, pid: int) -> None:
+    """A worker died: drop its live gauges from the workers' metrics `folder`, and fold its
+    counters and histograms into one archive file per kind, where they keep counting in the
+    total. A crash-looping worker leaves no file behind per restart (each is 64 KiB or more)."""
+    with _FILES:
+        mark_process_dead(pid, str(folder))
+        for kind in _FOLDED:
+            dead = folder / f"{kind}_{pid}.db"
+            if not dead.exists():
+                continue
+            archive = MmapedDict(str(folder / f"{kind}_archive.db"))
+            try:
+                for key, value, timestamp, _ in MmapedDict.read_all_values_from_file(str(dead)):
+                    total, _ = archive.read_value(key)
+                    archive.write_value(key, total + value, timestamp)
+            finally:
+                archive.close()
+            dead.unlink()
 
 
 def install_worker_metrics(runtime: MockRuntime, worker: int, folder: str) -> None:

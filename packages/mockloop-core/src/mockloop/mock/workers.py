@@ -299,14 +299,15 @@ class WorkerPool:
                 threading.Thread(target=self._await_restart, args=(worker, fd), daemon=True).start()
 
     def _forget(self, pid: int) -> None:
-        """Drop a dead worker's live metric gauges (its counters keep counting in the total)."""
+        """Drop a dead worker's live metric gauges and fold its counters into the archive
+        (they keep counting in the total; see mock.metrics.forget_worker)."""
         folder = self.settings.get("metrics_dir")
         if folder:
             from mockloop.mock.metrics import forget_worker
 
             try:
                 forget_worker(Path(folder), pid)
-            except OSError as exc:
+            except Exception as exc:  # a damaged file must not stop the restarts
                 logger.warning("could not drop the metrics of dead worker pid %s: %s", pid, exc)
 
     def _await_restart(self, worker: _Worker, fd: int) -> None:
