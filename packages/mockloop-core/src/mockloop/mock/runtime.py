@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from mockloop.errors import ConfigError, MockLoopError, ScenarioError, StoreError
+from mockloop.errors import ConfigError, ScenarioError, StoreError
 from mockloop.fake import SchemaFaker
 from mockloop.mock.auth import AuthSimulator
 from mockloop.mock.config import MockConfig
@@ -57,7 +57,12 @@ if TYPE_CHECKING:
     from mockloop.mock.replicas import ReplicaSync
     from mockloop.proxy.engine import ProxyEngine
 
-__all__ = ["MockRuntime", "ServedDescription"]
+__all__ = [
+    "MockRuntime",
+    "ServedDescription",
+    "publish_served_description",
+    "read_served_description",
+]
 
 logger = logging.getLogger("mockloop.mock")
 
@@ -88,6 +93,54 @@ class WatchStatus(Protocol):
     def stop(self) -> None: ...
 
 
+def publish_served_description(runtime: MockRuntime, path: Path) -> None:
+    """Write the description `runtime` serves, and the files it read, to `path` for the
+    workers of `serve --workers N --watch` (`read_served_description`): replaced whole
+    (a reader never sees half a file), readable by this user only."""
+    import pickle
+
+    payload = pickle.dumps(
+        (runtime.spec, dict(runtime.description_files)), protocol=pickle.HIGHEST_PROTOCOL
+    )
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".served-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def read_served_description(
+    path: Path,
+) -> tuple[ApiSpec, dict[str, str], tuple[int, int, int]]:
+    """The description and files `publish_served_description` wrote to `path`, and the
+    stamp (inode, mtime, size) of the file read.
+
+    Raises:
+        ConfigError: the file is not this user's own, or others may write it (it is
+            unpickled: only a file of the supervisor's own is trusted), or it is damaged.
+        OSError: it cannot be read.
+    """
+    import pickle
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as handle:
+        found = os.fstat(handle.fileno())
+        owner = getattr(os, "getuid", lambda: found.st_uid)()
+        if found.st_uid != owner or found.st_mode & 0o022:
+            raise ConfigError(f"{path} is not this user's own file: not reading it")
+        try:
+            spec, files = pickle.load(handle)
+        except Exception as exc:
+            raise ConfigError(f"{path} is damaged: {exc}") from None
+    if not isinstance(spec, ApiSpec) or not isinstance(files, dict):
+        raise ConfigError(f"{path} holds no description")
+    return spec, files, (found.st_ino, found.st_mtime_ns, found.st_size)
+
+
 @dataclass(frozen=True, slots=True)
 class ServedDescription:
     """What derives from one version of the description (see `MockRuntime._build`).
@@ -116,6 +169,11 @@ class MockRuntime:
         # (mock.watch compares them to tell an edit from a save of the same content).
         self.description_files: dict[str, str] = {}
         self.watch: WatchStatus | None = None  # set by mock.watch while it watches
+        self.refused_files: list[str] = []  # the files of the last version that did not load
+        # A worker of `serve --workers N --watch`: the supervisor's published version, which
+        # it serves instead of the files (mock.workers); see `reload_rules`.
+        self.served_from: Path | None = None
+        self.served_stamp: tuple[int, int, int] | None = None  # of the version served
         if spec is None:
             spec, self.description_files = self.load_description()
         self.started_at = time.time()
@@ -162,8 +220,14 @@ class MockRuntime:
         from mockloop.spec.refs import record_reads
 
         with record_reads() as reads:
-            spec = _load_description(self.config)
-        return spec, {path: digest for path, digest in reads if digest is not None}
+            try:
+                spec = _load_description(self.config)
+            except Exception:
+                # What a refused version read or tried to: its fix may be in any of them.
+                self.refused_files = sorted({path for path, digest in reads if digest is not None})
+                raise
+        self.refused_files = []
+        return spec, {path: digest for path, digest in reads if digest}
 
     def _build(self, spec: ApiSpec) -> ServedDescription:
         """Everything that derives from the description, built aside (nothing is in force yet)."""
@@ -211,10 +275,12 @@ class MockRuntime:
             state=state,
         )
 
-    def _put(self, served: ServedDescription) -> None:
-        """Put a built description in force: plain assignments, no await, no I/O."""
+    def _put(self, served: ServedDescription, files: dict[str, str] | None = None) -> None:
+        """Put a built description in force: plain assignments, no await, no I/O; the
+        generation moves last, once everything it stands for is in place."""
         self.served = served
-        self.generation += 1
+        if files is not None:
+            self.description_files = files
         self.spec = served.spec
         self.router = served.router
         self.schema_validator = served.schema_validator
@@ -225,6 +291,7 @@ class MockRuntime:
         self.state = served.state
         self.defines_health = any(op.path.rstrip("/") == "/health" for op in served.spec.operations)
         self.rules.set_operations(served.spec.operations)
+        self.generation += 1
 
     def adopt_description(self, spec: ApiSpec, files: dict[str, str]) -> None:
         """Serve another version of the description from now on (mock.watch's reload).
@@ -246,17 +313,27 @@ class MockRuntime:
                 served.state.shared_state = SharedState(self.store_location("state"))
             served.state.start()
         try:
-            self._on_loop(lambda: self._put(served))
+            self._on_loop(lambda: self._put(served, files))
         except BaseException:
             if served.state is not None:
                 served.state.close()
             raise
-        self.description_files = files
         if previous is not None:
             previous.close()
         if self.store is not None:
             with self._reload_lock:
                 self._reload_rules()
+        scenario = self.rules.active_scenario
+        if scenario is not None and self.rules.scenario_rules is not None:
+            unfit = check_rules_against(self.rules.scenario_rules, spec.operations)
+            if unfit:
+                logger.warning(
+                    "active scenario %r after the reload of %s: %s (those rules select nothing "
+                    "now)",
+                    scenario,
+                    spec.source,
+                    "; ".join(unfit),
+                )
 
     def description_changed(self) -> bool:
         """Whether a file the description read has other bytes now, or is gone, or the root
@@ -291,6 +368,26 @@ class MockRuntime:
             if files == self.description_files:
                 return False
             self.adopt_description(spec, files)
+            return True
+
+    def follow_served(self) -> bool:
+        """A worker: serve the version of the description the supervisor published in
+        `served_from` when it is another than the one served (False: the same). Never the
+        files on disk: they may hold an edit the supervisor refused, or a newer one."""
+        path = self.served_from
+        if path is None:
+            return False
+        with self._description_lock:
+            try:
+                found = os.stat(path)
+                if (found.st_ino, found.st_mtime_ns, found.st_size) == self.served_stamp:
+                    return False
+                spec, files, stamp = read_served_description(path)
+            except (OSError, ConfigError) as exc:
+                logger.error("cannot read the supervisor's description %s: %s", path, exc)
+                return False
+            self.adopt_description(spec, files)
+            self.served_stamp = stamp
             return True
 
     def _on_loop(self, action: Callable[[], None]) -> None:
@@ -477,15 +574,11 @@ class MockRuntime:
         """Load the rules in force (overrides, the active scenario) and the webhook
         registrations from the stores again (another replica or worker changed them).
 
-        Under `--watch`, first the description when its files changed, in a process that does
-        not watch them itself: a worker of `serve --workers N --watch` follows the
-        supervisor's reload this way.
+        A worker of `serve --workers N --watch` first puts in force the version of the
+        description its supervisor published, if it changed (`follow_served`).
         """
-        if self.config.watch and self.watch is None and self.description_changed():
-            try:
-                self.reload_description()
-            except MockLoopError as exc:
-                logger.error("%s; still serving the last good version", exc)
+        if self.served_from is not None:
+            self.follow_served()
         with self._reload_lock:
             self._reload_rules()
             if self.webhooks is not None:
@@ -549,8 +642,13 @@ class MockRuntime:
             raise ScenarioError(self._unknown(name))
         return stored
 
-    def save_scenario(self, data: Any, *, name: str | None = None, create: bool = False) -> dict:
-        """Create or replace a scenario after validating it against this description."""
+    def save_scenario(
+        self, data: Any, *, name: str | None = None, create: bool = False, sync: bool = True
+    ) -> dict:
+        """Create or replace a scenario after validating it against this description.
+
+        `sync`: return once the other replicas serve it (False: the caller syncs once for a
+        batch)."""
         scenario = parse_scenario(data, name=name)
         if name is not None and scenario.name != name:
             raise ScenarioError(
@@ -573,17 +671,19 @@ class MockRuntime:
         saved = store.put_scenario(scenario.name, {**data, "name": scenario.name})
         if self.rules.active_scenario == scenario.name:
             self.rules.set_scenario(scenario)
-        self._synced()
+        if sync:
+            self._synced()
         return saved
 
-    def delete_scenario(self, name: str) -> None:
+    def delete_scenario(self, name: str, *, sync: bool = True) -> None:
         store = self.require_store()
         if not store.delete_scenario(name):
             raise ScenarioError(self._unknown(name))
         if self.rules.active_scenario == name:
             store.set_active_scenario(None)
             self.rules.set_scenario(None)
-        self._synced()
+        if sync:
+            self._synced()
 
     def activate_scenario(self, name: str) -> Scenario:
         store = self.require_store()
@@ -659,19 +759,30 @@ class MockRuntime:
             names.append(scenario.name)
         if active is not None and active not in names:
             raise ConfigError(f"scenarios file {path}: active scenario {active!r} is not in it")
-        for item in data:
-            self.save_scenario(item)
+        # Only what changed is written, and the replicas are waited for once, at the end.
+        store = self.require_store()
+        changed = False
+        for item, name in zip(data, names, strict=True):
+            stored = store.get_scenario(name)
+            if stored is None or stored["config"] != {**item, "name": name}:
+                self.save_scenario(item, sync=False)
+                changed = True
         for gone in sorted(self._file_scenarios - set(names)):
             with contextlib.suppress(ScenarioError):  # removed through the admin API already
-                self.delete_scenario(gone)
+                self.delete_scenario(gone, sync=False)
+                changed = True
         if active != self._file_active:
             if active is not None:
-                self.require_store().set_active_scenario(active)
+                store.set_active_scenario(active)
                 with self._reload_lock:
                     self._reload_rules()
-                self._synced()
+                changed = True
             elif self.rules.active_scenario == self._file_active:
-                self.deactivate_scenario()
+                store.set_active_scenario(None)
+                self.rules.set_scenario(None)
+                changed = True
+        if changed:
+            self._synced()
         self._file_scenarios = set(names)
         self._file_active = active
         self.scenarios_digest = hashlib.sha256(raw).hexdigest()

@@ -39,7 +39,6 @@ import gc
 import json
 import logging
 import os
-import pickle
 import selectors
 import signal
 import socket
@@ -58,7 +57,10 @@ from mockloop.mock.watch import DescriptionWatch
 if TYPE_CHECKING:
     from mockloop.mock.runtime import MockRuntime
 
-__all__ = ["WorkerPool", "resolve_workers", "serve_workers"]
+__all__ = ["SERVED_DESCRIPTION", "WorkerPool", "resolve_workers", "serve_workers"]
+
+SERVED_DESCRIPTION = "served-description.pickle"
+"""Under --watch, in the data folder: the description the supervisor serves, for its workers."""
 
 logger = logging.getLogger("mockloop.mock")
 
@@ -143,16 +145,8 @@ class _Worker:
 class WorkerPool:
     """N worker processes serving one business port; started, watched and stopped together."""
 
-    def __init__(
-        self,
-        settings: dict[str, Any],
-        count: int,
-        description: Callable[[], bytes] | None = None,
-    ) -> None:
+    def __init__(self, settings: dict[str, Any], count: int) -> None:
         self.settings = settings
-        # Under --watch: the supervisor's description, pickled, handed to each worker it starts
-        # (a worker started while a bad edit is on disk serves the last good version).
-        self.description = description
         self.workers = [_Worker(i) for i in range(count)]
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -165,9 +159,7 @@ class WorkerPool:
         to `_wait_ready`, which closes it)."""
         read_fd, write_fd = os.pipe()
         payload = dict(self.settings, worker=worker.index, ready_fd=write_fd)
-        message = json.dumps(payload).encode()  # one line: no newline inside
-        if self.description is not None:
-            message += b"\n" + self.description()
+        message = json.dumps(payload).encode()
         env = dict(os.environ)
         if payload.get("metrics_dir"):
             # prometheus-client reads it once, at import: it must be set when the worker starts.
@@ -377,7 +369,7 @@ def serve_workers(
         ServerError: a port is busy, the platform has no SO_REUSEPORT, or a worker could not
             start.
     """
-    from mockloop.mock.runtime import MockRuntime
+    from mockloop.mock.runtime import MockRuntime, publish_served_description
     from mockloop.mock.server import _admin_config, _MainServer, _url, bind_socket
 
     if workers > 1 and not sys.platform.startswith("linux"):
@@ -405,16 +397,23 @@ def serve_workers(
         from mockloop.mock.metrics import prepare_multiprocess_dir
 
         prepare_multiprocess_dir(runtime.data_dir)  # counts of an earlier run must not add up
-        pool = WorkerPool(
-            _worker_settings(config, runtime, port),
-            workers,
-            description=_served_description(runtime) if config.watch else None,
-        )
+        settings = _worker_settings(config, runtime, port)
+        served = runtime.data_dir / SERVED_DESCRIPTION
+
+        def publish() -> None:
+            publish_served_description(runtime, served)
+
+        if config.watch:
+            # The workers serve the version the supervisor loaded, never the files: those may
+            # hold an edit it refused, or one newer than it has checked.
+            publish()
+            settings["served_description"] = str(served)
+        pool = WorkerPool(settings, workers)
         runtime.workers = pool.describe
         try:
             pool.start()
             if config.watch:
-                DescriptionWatch(runtime).start()
+                DescriptionWatch(runtime, on_reload=publish).start()
             gc.collect()  # as `serve` does once it answers (mock.server._freeze_heap)
             gc.freeze()
             gc.enable()
@@ -429,22 +428,6 @@ def serve_workers(
             admin.close()
         runtime.stop()
     return code
-
-
-def _served_description(runtime: MockRuntime) -> Callable[[], bytes]:
-    """The description `runtime` serves and the files it read, pickled once per version."""
-    kept: dict[int, bytes] = {}
-
-    def pickled() -> bytes:
-        generation = runtime.generation
-        if generation not in kept:
-            kept.clear()
-            kept[generation] = pickle.dumps(
-                (runtime.spec, runtime.description_files), protocol=pickle.HIGHEST_PROTOCOL
-            )
-        return kept[generation]
-
-    return pickled
 
 
 def _serve_admin(
@@ -489,13 +472,11 @@ def _serve_admin(
 
 
 def _worker_main() -> int:
-    """A business worker: settings as one line of JSON on stdin (then, under --watch, the
-    supervisor's description pickled), readiness written to `ready_fd`."""
-    from mockloop.mock.runtime import MockRuntime
+    """A business worker: settings as JSON on stdin, readiness written to `ready_fd`."""
+    from mockloop.mock.runtime import MockRuntime, read_served_description
     from mockloop.mock.server import bind_socket, serve
 
-    head, _, described = (sys.stdin.buffer.read() or b"{}").partition(b"\n")
-    payload = json.loads(head)
+    payload = json.loads(sys.stdin.buffer.read() or b"{}")
     config = MockConfig.model_validate(payload["config"])
     ready_fd = int(payload["ready_fd"])
     admin_url = payload.get("admin_url")
@@ -533,12 +514,13 @@ def _worker_main() -> int:
     try:
         sock = bind_socket(config.host, config.port, what="port", reuse_port=True)
         served: MockConfig | MockRuntime = config
-        if described:
-            # The supervisor's version (trusted: our parent, through our stdin), not the files:
-            # they may hold an edit it refused.
-            spec, files = pickle.loads(described)
+        if payload.get("served_description"):
+            # Under --watch, the version the supervisor serves, not the files (mock.runtime).
+            path = Path(payload["served_description"])
+            spec, files, stamp = read_served_description(path)
             served = MockRuntime(config, spec=spec)
             served.description_files = files
+            served.served_from, served.served_stamp = path, stamp
         # Under --watch the supervisor watches the files; a worker reloads when it says so.
         return serve(served, on_ready=ready, business_socket=sock, watch=False)
     except Exception as exc:  # reported to the supervisor by the closed pipe and exit status

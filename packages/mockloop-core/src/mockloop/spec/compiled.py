@@ -136,13 +136,16 @@ def load_spec_cached(
         return spec
     from mockloop.spec.refs import record_reads
 
-    with record_reads() as reads:
-        spec = load_spec(source, **options)
-    _note_reads([(path, digest) for path, digest in reads if digest is not None])
+    reads: list[tuple[str, str | None]] = []
+    try:
+        with record_reads() as reads:
+            spec = load_spec(source, **options)
+    finally:  # to the caller's record too, a failed load's: `--watch` waits for those files
+        _note_reads(list(reads))
     # Stored only when the root read is the root hashed into the key (an editor may save it in
     # between) and nothing came from a URL.
     read_root = [digest for path, digest in reads if path == location]
-    if read_root == [root_digest] and all(digest is not None for _, digest in reads):
+    if read_root == [root_digest] and all(digest for _, digest in reads):
         deps = [(path, digest) for path, digest in reads if path != location]
         # A $ref outside the description's folder may have been allowed only because the
         # current directory widened the root: then the entry holds for this directory alone.
@@ -267,7 +270,7 @@ def _read_entry(entry: Path, location: str) -> tuple[ApiSpec, list[tuple[str, st
     return spec, [(str(path), str(digest)) for path, digest in header["deps"]]
 
 
-def _note_reads(reads: list[tuple[str, str]]) -> None:
+def _note_reads(reads: list[tuple[str, str | None]]) -> None:
     """Tell a `record_reads` in progress which files a description from the cache read, as a
     load would have. Without the $ref module loaded no one can be recording."""
     refs = sys.modules.get("mockloop.spec.refs")

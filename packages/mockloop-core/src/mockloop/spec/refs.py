@@ -55,7 +55,8 @@ _READS: contextvars.ContextVar[list[tuple[str, str | None]] | None] = contextvar
 
 @contextlib.contextmanager
 def record_reads() -> Iterator[list[tuple[str, str | None]]]:
-    """Collect every document read meanwhile: (location, sha256 of its bytes), None for a URL.
+    """Collect every document read meanwhile: (location, sha256 of its bytes), None for a URL,
+    "" for a file that could not be read (the load then fails).
 
     The compiled cache keys an entry by the content of every file a description reads.
     """
@@ -67,7 +68,7 @@ def record_reads() -> Iterator[list[tuple[str, str | None]]]:
         _READS.reset(token)
 
 
-def note_reads(reads: list[tuple[str, str]]) -> None:
+def note_reads(reads: list[tuple[str, str | None]]) -> None:
     """Add documents read elsewhere (the compiled cache's record of them) to a `record_reads`
     in progress, if any."""
     active = _READS.get()
@@ -324,7 +325,13 @@ def read_location(
             pointer=pointer,
         )
     else:
-        raw = read_file(location, limits.max_bytes, referrer=referrer, pointer=pointer)
+        try:
+            raw = read_file(location, limits.max_bytes, referrer=referrer, pointer=pointer)
+        except Exception:
+            tried = _READS.get()
+            if tried is not None:  # an empty digest: tried and unreadable (`--watch` waits)
+                tried.append((location, ""))
+            raise
     reads = _READS.get()
     if reads is not None:
         reads.append((location, None if is_url(location) else hashlib.sha256(raw).hexdigest()))

@@ -469,6 +469,12 @@ class RuleEngine:
         return self.snapshot.reads_requests
 
     @property
+    def scenario_rules(self) -> list[ScenarioRule] | None:
+        """The active scenario's rules (None when none is active)."""
+        scenario = self._scenario
+        return list(scenario.rules) if scenario else None
+
+    @property
     def active_scenario(self) -> str | None:
         scenario = self._scenario
         return scenario.name if scenario else None

@@ -29,6 +29,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,9 +74,18 @@ class DescriptionWatch:
         error: why the last edit could not be served, or None.
     """
 
-    def __init__(self, runtime: MockRuntime, *, settle_ms: int = SETTLE_MS) -> None:
+    def __init__(
+        self,
+        runtime: MockRuntime,
+        *,
+        settle_ms: int = SETTLE_MS,
+        on_reload: Callable[[], None] | None = None,
+    ) -> None:
         self.runtime = runtime
         self.settle_ms = settle_ms
+        # Run after a new version is in force here and before the replicas are told (the
+        # supervisor of `--workers` publishes it for its workers).
+        self.on_reload = on_reload
         self.version = 0
         self.reloads = 0
         self.last_reload: float | None = None
@@ -83,7 +93,8 @@ class DescriptionWatch:
         self.error_at: float | None = None
         scenarios = runtime.config.scenarios_file
         self._scenarios = os.path.abspath(scenarios) if scenarios is not None else None
-        self._refused: tuple[Any, ...] = ()  # the folders' entries when an edit was refused
+        # While an edit is refused: the files it read or tried to, as they were then.
+        self._refused: dict[str, str | None] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -105,19 +116,21 @@ class DescriptionWatch:
             thread.join(timeout=5)
 
     def files(self) -> list[str]:
-        """The watched files as the mock reads them: the description's (root first) and the
-        scenarios file."""
+        """The watched files as the mock reads them: the description's (root first), the
+        scenarios file and, while an edit is refused, every file that edit read or tried to."""
         found = list(self.runtime.description_files)
         root = os.path.abspath(str(self.runtime.config.spec))  # a link's own path, too
         if root not in found:
             found.insert(1, root)
         if self._scenarios is not None and self._scenarios not in found:
             found.append(self._scenarios)
+        if self.error is not None:
+            found.extend(path for path in self._refused if path not in found)
         return found
 
     def _targets(self) -> tuple[set[str], dict[str, tuple[int, int] | None]]:
         """The paths an event may name (each file as read and where a link leads) and the
-        folders to watch with their identity (device, inode) now."""
+        folders to watch with their identity (device, inode) now; a missing folder is None."""
         paths: set[str] = set()
         for path in self.files():
             paths.update((path, os.path.realpath(path)))
@@ -131,22 +144,13 @@ class DescriptionWatch:
                 folders[folder] = None
         return paths, folders
 
-    def _listing(self) -> tuple[Any, ...]:
-        """The watched folders' entries with their modification times (a folder's changes
-        when a file is added inside it)."""
-        seen = []
-        for folder in sorted(self._targets()[1]):
-            try:
-                with os.scandir(folder) as entries:
-                    seen.append((folder, sorted((e.name, e.stat().st_mtime_ns) for e in entries)))
-            except OSError:
-                seen.append((folder, None))
-        return tuple(seen)
+    def _refused_changed(self) -> bool:
+        """Whether a file the refused edit read or tried to read differs now (its fix)."""
+        return any(_digest(path) != digest for path, digest in self._refused.items())
 
     def _run(self) -> None:
         from watchfiles import watch
 
-        first = True
         while not self._stop.is_set():
             paths, folders = self._targets()
             present = sorted(folder for folder, seen in folders.items() if seen is not None)
@@ -154,16 +158,16 @@ class DescriptionWatch:
                 self._stop.wait(POLL_SECONDS)
                 self.check()
                 continue
-
-            def relevant(_change: object, path: str, paths: set[str] = paths) -> bool:
-                # While an edit is refused, anything in the folders may be its fix (a file a
-                # new $ref names, created after the $ref).
-                return self.error is not None or path in paths or os.path.realpath(path) in paths
-
+            # Checked once the new watch is in place: an edit saved while it was set up
+            # (after a reload, or at start) has no event of its own.
+            first = True
+            polled = time.monotonic()
             try:
+                # Unfiltered, so a busy folder (a log written beside the description) cannot
+                # hold back the polls below: each batch is sorted out here.
                 for changes in watch(
                     *present,
-                    watch_filter=relevant,
+                    watch_filter=None,
                     step=self.settle_ms,
                     rust_timeout=int(POLL_SECONDS * 1000),
                     yield_on_timeout=True,
@@ -173,12 +177,21 @@ class DescriptionWatch:
                 ):
                     if self._stop.is_set():
                         return
-                    moved = self._targets() != (paths, folders)
-                    # Also on the first quiet second (an edit made between the start-up load
-                    # and this watch), and while an edit is refused, when the folders' entries
-                    # changed (its fix may be a file in a folder made after the $ref).
-                    retry = self.error is not None and self._listing() != self._refused
-                    if changes or moved or first or retry:
+                    touched = any(
+                        path in paths or os.path.realpath(path) in paths for _, path in changes
+                    )
+                    due = time.monotonic() - polled >= POLL_SECONDS
+                    if due:
+                        polled = time.monotonic()
+                    moved = due and self._targets() != (paths, folders)
+                    if self.error is not None:
+                        # A refused edit is tried again only once one of its files changed:
+                        # loading a big description every second would burn a core.
+                        retry = (touched or due) and self._refused_changed()
+                        if retry or moved or first:
+                            first = False
+                            self.check()
+                    elif touched or moved or first:
                         first = False
                         self.check()
                     if moved or self._targets() != (paths, folders):
@@ -201,9 +214,6 @@ class DescriptionWatch:
             if self._stop.is_set():
                 return False
             runtime = self.runtime
-            # Taken before anything is read: a file written while this check runs changes the
-            # listing, so a refused edit is tried again (see _run).
-            listing = self._listing()
             problems: list[str] = []
             reloaded = False
             try:
@@ -222,9 +232,12 @@ class DescriptionWatch:
                     len(spec.operations),
                 )
                 try:
-                    runtime.share_change("description reloaded")
+                    if self.on_reload is not None:
+                        self.on_reload()
+                    runtime.share_change("description reloaded")  # returns once all serve it
                 except Exception as exc:
-                    problems.append(f"the workers could not be told of the reload: {exc}")
+                    problems.append(f"the workers could not be given the reload: {exc}")
+                self._count_reload()
             scenarios = self._scenarios
             if scenarios is not None and _digest(scenarios) != runtime.scenarios_digest:
                 try:
@@ -234,27 +247,36 @@ class DescriptionWatch:
                 except Exception as exc:
                     problems.append(f"scenarios file {scenarios}: {exc!r}")
                 else:
-                    reloaded = True
                     logger.info("reloaded the scenarios file %s", scenarios)
-            now = time.time()
+                    self._count_reload()
+                    reloaded = True
             if problems:
                 error = "; ".join(problems)
+                # What the refused edit read or tried to, as it was: a change is its fix.
+                tried = [*runtime.refused_files, *([scenarios] if scenarios else [])]
+                self._refused = {path: _digest(path) for path in tried}
                 if error != self.error:  # once per refused edit, not once per retry
                     logger.error("--watch: %s; still serving the last good version", error)
                     self.error = error
-                    self.error_at = now
+                    self.error_at = time.time()
                     self.version += 1
-                self._refused = listing
-            elif reloaded or self.error is not None:
+            elif self.error is not None:
                 # Served anew, or a bad edit undone to what is served: nothing is wrong now.
                 self.error = None
                 self.error_at = None
-                self.version += 1
-            if reloaded:
-                self.reloads += 1
-                self.last_reload = now
+                self._refused = {}
                 self.version += 1
             return reloaded
+
+    def _count_reload(self) -> None:
+        """Count a version put in force (under `--workers`, once every worker serves it)."""
+        self.reloads += 1
+        self.last_reload = time.time()
+        if self.error is not None and not self.runtime.refused_files:
+            self.error = None
+            self.error_at = None
+            self._refused = {}
+        self.version += 1
 
     def status(self) -> dict[str, Any]:
         """What `/health` shows: the files, the reloads, the last refused edit."""
