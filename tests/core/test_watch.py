@@ -90,6 +90,19 @@ def watched(described: Path) -> Iterator[MockServer]:
         yield server
 
 
+def _with_scenarios(described: Path, scenarios: Path) -> MockConfig:
+    """A watched mock of `described` whose scenarios file starts with `down` (503) active."""
+    scenarios.write_text(SCENARIOS % 503)
+    return MockConfig(
+        spec=str(described / "api.yaml"),
+        port=0,
+        admin_port=0,
+        auth=False,
+        watch=True,
+        scenarios_file=scenarios,
+    )
+
+
 def _health(server: MockServer) -> dict[str, Any]:
     return httpx.get(f"{server.business_url}/health", timeout=10).json()
 
@@ -164,16 +177,7 @@ def test_a_bad_edit_keeps_the_last_good_version(watched: MockServer, described: 
 
 def test_the_scenarios_file_is_imported_again(described: Path) -> None:
     scenarios = described / "scenarios.yaml"
-    scenarios.write_text(SCENARIOS % 503)
-    config = MockConfig(
-        spec=str(described / "api.yaml"),
-        port=0,
-        admin_port=0,
-        auth=False,
-        watch=True,
-        scenarios_file=scenarios,
-    )
-    with MockServer(config) as server:
+    with MockServer(_with_scenarios(described, scenarios)) as server:
         assert _get(server, "/items/1").status_code == 503
         assert str(scenarios.resolve()) in _health(server)["watch"]["files"]
         scenarios.write_text(SCENARIOS % 502)
@@ -391,16 +395,7 @@ def test_a_retargeted_link_is_followed(tmp_path: Path) -> None:
 
 def test_the_scenarios_file_is_the_truth_for_its_scenarios(described: Path) -> None:
     scenarios = described / "scenarios.yaml"
-    scenarios.write_text(SCENARIOS % 503)
-    config = MockConfig(
-        spec=str(described / "api.yaml"),
-        port=0,
-        admin_port=0,
-        auth=False,
-        watch=True,
-        scenarios_file=scenarios,
-    )
-    with MockServer(config) as server:
+    with MockServer(_with_scenarios(described, scenarios)) as server:
         admin = f"{server.admin_url}/api/mock-data/scenarios"
         assert _get(server, "/items/1").status_code == 503
         # An admin switch stands while the file's `active` stays as it was...

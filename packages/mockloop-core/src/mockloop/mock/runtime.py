@@ -654,12 +654,7 @@ class MockRuntime:
             raise ScenarioError(
                 f"the body names scenario {scenario.name!r} but the URL names {name!r}"
             )
-        problems = check_rules_against(
-            scenario.rules,
-            self.spec.operations,
-            self.spec.document,
-            validated=self.config.validation == "enforce",
-        )
+        problems = self._rule_problems(scenario)
         if problems:
             raise ScenarioError(f"scenario {scenario.name!r}: " + "; ".join(problems))
         store = self.require_store()
@@ -674,6 +669,15 @@ class MockRuntime:
         if sync:
             self._synced()
         return saved
+
+    def _rule_problems(self, scenario: Scenario) -> list[str]:
+        """What refuses `scenario` on this description (see `check_rules_against`)."""
+        return check_rules_against(
+            scenario.rules,
+            self.spec.operations,
+            self.spec.document,
+            validated=self.config.validation == "enforce",
+        )
 
     def delete_scenario(self, name: str, *, sync: bool = True) -> None:
         store = self.require_store()
@@ -746,12 +750,7 @@ class MockRuntime:
         for index, item in enumerate(data):
             try:
                 scenario = parse_scenario(item)
-                problems = check_rules_against(
-                    scenario.rules,
-                    self.spec.operations,
-                    self.spec.document,
-                    validated=self.config.validation == "enforce",
-                )
+                problems = self._rule_problems(scenario)
                 if problems:
                     raise ScenarioError("; ".join(problems))
             except ScenarioError as exc:
